@@ -1,0 +1,291 @@
+// Package metainfo reads and writes v1 .torrent files (BEP 3, with
+// announce-list from BEP 12). The info-hash is taken over the info
+// dictionary's bytes exactly as they appear in the file, and every file
+// path is checked so a torrent cannot write outside its directory.
+package metainfo
+
+import (
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/anacrolix/torrent/bencode"
+)
+
+// ErrInvalid is wrapped by every error about a malformed torrent.
+var ErrInvalid = errors.New("invalid torrent")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Limits that keep a hostile file from making us allocate absurdly.
+const (
+	maxPieceLength = 256 << 20
+	maxFileSize    = 64 << 20 // a .torrent larger than this is not one
+)
+
+// File is one file of the torrent.
+type File struct {
+	Path   []string // components, sanitised; for a single-file torrent [Info.Name]
+	Length int64
+	Offset int64 // of the file's first byte in the torrent's concatenated data
+}
+
+// Info is the info dictionary.
+type Info struct {
+	Name        string
+	PieceLength int64
+	Pieces      [][20]byte
+	Files       []File // also for a single-file torrent (one File)
+	Length      int64  // total bytes
+	Private     bool
+	MultiFile   bool // the info dict had "files"
+}
+
+// MetaInfo is a parsed .torrent file.
+type MetaInfo struct {
+	Announce     string
+	AnnounceList [][]string
+	Comment      string
+	CreatedBy    string
+	CreationDate int64 // unix seconds, 0 if absent
+	Info         Info
+	InfoHash     [20]byte
+}
+
+type rawMeta struct {
+	Announce     bencode.Bytes `bencode:"announce,omitempty"`
+	AnnounceList bencode.Bytes `bencode:"announce-list,omitempty"`
+	Comment      bencode.Bytes `bencode:"comment,omitempty"`
+	CreatedBy    bencode.Bytes `bencode:"created by,omitempty"`
+	CreationDate bencode.Bytes `bencode:"creation date,omitempty"`
+	Info         bencode.Bytes `bencode:"info"`
+}
+
+type rawInfo struct {
+	Name        string    `bencode:"name"`
+	NameUTF8    string    `bencode:"name.utf-8,omitempty"`
+	PieceLength int64     `bencode:"piece length"`
+	Pieces      []byte    `bencode:"pieces"`
+	Length      *int64    `bencode:"length,omitempty"`
+	Files       []rawFile `bencode:"files,omitempty"`
+	Private     int64     `bencode:"private,omitempty"`
+}
+
+type rawFile struct {
+	Length   int64    `bencode:"length"`
+	Path     []string `bencode:"path"`
+	PathUTF8 []string `bencode:"path.utf-8,omitempty"`
+}
+
+// Load reads and parses a .torrent file.
+func Load(p string) (*MetaInfo, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s: %w: file of %d bytes is too large", p, ErrInvalid, st.Size())
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	m, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return m, nil
+}
+
+// unmarshal is bencode.Unmarshal that turns a decoder panic into an error.
+func unmarshal(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("bencode: %v", r)
+		}
+	}()
+	return bencode.Unmarshal(data, v)
+}
+
+// Parse parses the bytes of a .torrent file.
+func Parse(data []byte) (*MetaInfo, error) {
+	var raw rawMeta
+	if err := unmarshal(data, &raw); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if len(raw.Info) == 0 {
+		return nil, invalid("no info dictionary")
+	}
+	var ri rawInfo
+	if err := unmarshal(raw.Info, &ri); err != nil {
+		return nil, invalid("info dictionary: %v", err)
+	}
+	info, err := ri.check()
+	if err != nil {
+		return nil, err
+	}
+	m := &MetaInfo{Info: *info, InfoHash: sha1.Sum(raw.Info)}
+	// The fields outside info are advisory: a malformed one is ignored
+	// rather than making the whole torrent unusable.
+	unmarshal(raw.Announce, &m.Announce)
+	unmarshal(raw.AnnounceList, &m.AnnounceList)
+	unmarshal(raw.Comment, &m.Comment)
+	unmarshal(raw.CreatedBy, &m.CreatedBy)
+	unmarshal(raw.CreationDate, &m.CreationDate)
+	return m, nil
+}
+
+func (ri *rawInfo) check() (*Info, error) {
+	name := ri.Name
+	if ri.NameUTF8 != "" {
+		name = ri.NameUTF8
+	}
+	if err := checkComponent(name); err != nil {
+		return nil, invalid("name: %v", err)
+	}
+	if ri.PieceLength <= 0 || ri.PieceLength > maxPieceLength {
+		return nil, invalid("piece length %d", ri.PieceLength)
+	}
+	if len(ri.Pieces)%20 != 0 {
+		return nil, invalid("pieces is %d bytes, not a multiple of 20", len(ri.Pieces))
+	}
+	info := &Info{Name: name, PieceLength: ri.PieceLength, Private: ri.Private == 1}
+	switch {
+	case ri.Length != nil && ri.Files != nil:
+		return nil, invalid("both length and files")
+	case ri.Length != nil:
+		if *ri.Length < 0 {
+			return nil, invalid("negative length %d", *ri.Length)
+		}
+		info.Files = []File{{Path: []string{name}, Length: *ri.Length}}
+		info.Length = *ri.Length
+	case ri.Files != nil:
+		info.MultiFile = true
+		if err := info.addFiles(ri.Files); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, invalid("neither length nor files")
+	}
+	n := len(ri.Pieces) / 20
+	if want := (info.Length + info.PieceLength - 1) / info.PieceLength; int64(n) != want {
+		return nil, invalid("%d piece hashes for %d bytes in pieces of %d (want %d)", n, info.Length, info.PieceLength, want)
+	}
+	info.Pieces = make([][20]byte, n)
+	for i := range info.Pieces {
+		copy(info.Pieces[i][:], ri.Pieces[20*i:])
+	}
+	return info, nil
+}
+
+func (info *Info) addFiles(files []rawFile) error {
+	seen := make(map[string]bool, len(files))
+	for i, rf := range files {
+		p := rf.Path
+		if len(rf.PathUTF8) > 0 {
+			p = rf.PathUTF8
+		}
+		if len(p) == 0 {
+			return invalid("file %d has an empty path", i)
+		}
+		for _, c := range p {
+			if err := checkComponent(c); err != nil {
+				return invalid("file path %q: %v", strings.Join(p, "/"), err)
+			}
+		}
+		if rf.Length < 0 {
+			return invalid("file %q has negative length %d", strings.Join(p, "/"), rf.Length)
+		}
+		if info.Length > 1<<62-rf.Length {
+			return invalid("total length overflows")
+		}
+		joined := strings.Join(p, "/")
+		if seen[joined] {
+			return invalid("file %q appears twice", joined)
+		}
+		seen[joined] = true
+		info.Files = append(info.Files, File{Path: p, Length: rf.Length, Offset: info.Length})
+		info.Length += rf.Length
+	}
+	// A file may not also be a directory of another (a/b and a/b/c).
+	for j := range seen {
+		for d := path.Dir(j); d != "."; d = path.Dir(d) {
+			if seen[d] {
+				return invalid("%q is both a file and a directory", d)
+			}
+		}
+	}
+	return nil
+}
+
+// checkComponent accepts one path element that stays inside its directory.
+func checkComponent(c string) error {
+	switch {
+	case c == "":
+		return errors.New("empty path component")
+	case c == "." || c == "..":
+		return fmt.Errorf("path component %q", c)
+	case strings.ContainsAny(c, "/\\\x00"):
+		return fmt.Errorf("path component %q contains a separator or NUL", c)
+	}
+	return nil
+}
+
+// NumPieces is the number of pieces.
+func (info *Info) NumPieces() int { return len(info.Pieces) }
+
+// PieceSize is the length of piece p; the last one may be shorter.
+func (info *Info) PieceSize(p int) int64 {
+	if p == len(info.Pieces)-1 {
+		return info.Length - int64(p)*info.PieceLength
+	}
+	return info.PieceLength
+}
+
+// RelPath is f's path relative to the download directory, slash-separated:
+// Name for a single-file torrent, Name/... for a multi-file one.
+func (info *Info) RelPath(f File) string {
+	if !info.MultiFile {
+		return info.Name
+	}
+	return info.Name + "/" + strings.Join(f.Path, "/")
+}
+
+// Trackers returns the announce URLs in tiers (BEP 12): announce-list if it
+// has any usable URL, else announce. Unsupported schemes are dropped.
+func (m *MetaInfo) Trackers() [][]string {
+	seen := map[string]bool{}
+	var tiers [][]string
+	for _, tier := range m.AnnounceList {
+		var t []string
+		for _, u := range tier {
+			if usableTracker(u) && !seen[u] {
+				seen[u] = true
+				t = append(t, u)
+			}
+		}
+		if len(t) > 0 {
+			tiers = append(tiers, t)
+		}
+	}
+	if len(tiers) == 0 && usableTracker(m.Announce) {
+		tiers = [][]string{{m.Announce}}
+	}
+	return tiers
+}
+
+func usableTracker(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Host != "" && (p.Scheme == "http" || p.Scheme == "https" || p.Scheme == "udp")
+}
