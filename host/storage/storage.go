@@ -1,0 +1,222 @@
+// Package storage maps a torrent's pieces onto its files: positional reads
+// and writes at int64 offsets, the start-up check of data on disk, and the
+// resume file.
+package storage
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/torrent-dev/torrent/sdk/bitfield"
+)
+
+// File is one file of the layout.
+type File struct {
+	Path   string // relative, slash-separated, already sanitised
+	Length int64
+}
+
+// Layout is the torrent's shape as storage needs it.
+type Layout struct {
+	PieceLength int64
+	Files       []File
+	Hashes      [][20]byte
+}
+
+// Storage is the torrent's data under one directory. It is safe for
+// concurrent use: reads and writes are pread/pwrite on files opened once.
+type Storage struct {
+	dir    string
+	l      Layout
+	starts []int64 // offset of each file's first byte
+	total  int64
+	mu     sync.Mutex
+	files  []*os.File // opened lazily; nil until then
+	rw     []bool     // files[i] is open for writing
+}
+
+// ErrMissing is returned by reads of data not on disk (a missing or short
+// file): missing data is never read as zeros.
+var ErrMissing = errors.New("data not on disk")
+
+// Open prepares storage for l under dir; files are opened on first use and
+// created on first write, sparse.
+func Open(dir string, l Layout) (*Storage, error) {
+	if l.PieceLength <= 0 {
+		return nil, fmt.Errorf("piece length %d", l.PieceLength)
+	}
+	s := &Storage{dir: dir, l: l, starts: make([]int64, len(l.Files)), files: make([]*os.File, len(l.Files)), rw: make([]bool, len(l.Files))}
+	for i, f := range l.Files {
+		s.starts[i] = s.total
+		s.total += f.Length
+	}
+	if n := (s.total + l.PieceLength - 1) / l.PieceLength; n != int64(len(l.Hashes)) {
+		return nil, fmt.Errorf("%d hashes for %d pieces", len(l.Hashes), n)
+	}
+	return s, nil
+}
+
+// NumPieces is the number of pieces.
+func (s *Storage) NumPieces() int { return len(s.l.Hashes) }
+
+// PieceLen is the length of piece i.
+func (s *Storage) PieceLen(i int) int64 {
+	return min(s.l.PieceLength, s.total-int64(i)*s.l.PieceLength)
+}
+
+// CheckPiece reports whether data hashes to piece i's SHA-1.
+func (s *Storage) CheckPiece(i int, data []byte) bool {
+	return i >= 0 && i < len(s.l.Hashes) && int64(len(data)) == s.PieceLen(i) && sha1.Sum(data) == s.l.Hashes[i]
+}
+
+// file returns file i opened for reading, or for writing when write is set.
+func (s *Storage) file(i int, write bool) (*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.files[i]; f != nil && (s.rw[i] || !write) {
+		return f, nil
+	}
+	p := filepath.Join(s.dir, filepath.FromSlash(s.l.Files[i].Path))
+	var f *os.File
+	var err error
+	if write {
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	} else {
+		f, err = os.OpenFile(p, os.O_RDWR, 0)
+		if errors.Is(err, os.ErrPermission) {
+			f, err = os.Open(p) // read-only data can still be seeded
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if old := s.files[i]; old != nil {
+		old.Close()
+	}
+	s.files[i], s.rw[i] = f, write
+	return f, nil
+}
+
+// span calls fn for each file piece of [off, off+n).
+func (s *Storage) span(off int64, n int, fn func(i int, fileOff int64, lo, hi int) error) error {
+	if off < 0 || off+int64(n) > s.total {
+		return fmt.Errorf("range %d+%d outside the torrent's %d bytes", off, n, s.total)
+	}
+	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i]+s.l.Files[i].Length > off }) // first file ending after off
+	done := 0
+	for ; done < n && i < len(s.l.Files); i++ {
+		f := s.l.Files[i]
+		if f.Length == 0 {
+			continue
+		}
+		fo := off + int64(done) - s.starts[i]
+		k := int(min(int64(n-done), f.Length-fo))
+		if err := fn(i, fo, done, done+k); err != nil {
+			return err
+		}
+		done += k
+	}
+	return nil
+}
+
+// ReadAt reads torrent bytes at off; data not on disk is ErrMissing.
+func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
+	err := s.span(off, len(p), func(i int, fo int64, lo, hi int) error {
+		f, err := s.file(i, false)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: %w", s.l.Files[i].Path, ErrMissing)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := f.ReadAt(p[lo:hi], fo); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%s is short: %w", s.l.Files[i].Path, ErrMissing)
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteAt writes torrent bytes at off, creating files as needed.
+func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
+	err := s.span(off, len(p), func(i int, fo int64, lo, hi int) error {
+		f, err := s.file(i, true)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteAt(p[lo:hi], fo)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// CreateEmpty makes the torrent's 0-byte files, which no piece writes.
+func (s *Storage) CreateEmpty() error {
+	for i, f := range s.l.Files {
+		if f.Length == 0 {
+			if _, err := s.file(i, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Sync flushes written files to disk.
+func (s *Storage) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first error
+	for i, f := range s.files {
+		if f != nil && s.rw[i] {
+			if err := f.Sync(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// Close closes the files.
+func (s *Storage) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first error
+	for i, f := range s.files {
+		if f != nil {
+			if err := f.Close(); err != nil && first == nil {
+				first = err
+			}
+			s.files[i] = nil
+		}
+	}
+	return first
+}
+
+// Verify is the start-up check: it hashes every piece whose bytes are all
+// on disk, on every core, and returns the pieces that match.
+//
+// The check reads in large sequential runs and skips pieces that lie in a
+// hole of a sparse file, so a mostly empty download is checked quickly.
+func (s *Storage) Verify(ctx context.Context, progress func(done, total int)) (bitfield.Bitfield, error) {
+	return s.verify(ctx, progress)
+}

@@ -1,0 +1,196 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// testLayout: 0-byte files, odd sizes, a piece spanning three files.
+func testLayout(t testing.TB, pieceLen int64) (Layout, []byte) {
+	t.Helper()
+	files := []File{{"d/a", 100}, {"d/empty", 0}, {"d/b", 10}, {"d/c", 50}, {"d/sub/e", 1000}, {"d/z", 0}}
+	var total int64
+	for _, f := range files {
+		total += f.Length
+	}
+	data := make([]byte, total)
+	rand.NewChaCha8([32]byte{1}).Read(data)
+	l := Layout{PieceLength: pieceLen, Files: files}
+	for off := int64(0); off < total; off += pieceLen {
+		l.Hashes = append(l.Hashes, sha1.Sum(data[off:min(off+pieceLen, total)]))
+	}
+	return l, data
+}
+
+func TestWriteReadAcrossFiles(t *testing.T) {
+	t.Parallel()
+	l, data := testLayout(t, 128)
+	dir := t.TempDir()
+	s, err := Open(dir, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.ReadAt(make([]byte, 10), 0); !errors.Is(err, ErrMissing) {
+		t.Fatalf("read before any write: %v, want ErrMissing", err)
+	}
+	for i := range s.NumPieces() {
+		off := int64(i) * 128
+		piece := data[off : off+s.PieceLen(i)]
+		if !s.CheckPiece(i, piece) {
+			t.Fatalf("piece %d does not check", i)
+		}
+		if _, err := s.WriteAt(piece, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]byte, len(data))
+	if _, err := s.ReadAt(got, 0); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back: %v", err)
+	}
+	// a range across a, b and c
+	part := make([]byte, 60)
+	if _, err := s.ReadAt(part, 95); err != nil || !bytes.Equal(part, data[95:155]) {
+		t.Fatalf("span read: %v", err)
+	}
+	if _, err := s.ReadAt(part, int64(len(data))-10); err == nil {
+		t.Fatal("read past the end succeeded")
+	}
+	if err := s.CreateEmpty(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"d/empty", "d/z"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() != 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	l, data := testLayout(t, 64)
+	dir := t.TempDir()
+	s, _ := Open(dir, l)
+	defer s.Close()
+	written := map[int]bool{0: true, 2: true, 5: true, s.NumPieces() - 1: true}
+	for i := range written {
+		off := int64(i) * 64
+		s.WriteAt(data[off:off+s.PieceLen(i)], off)
+	}
+	// Corrupt piece 5 by one byte.
+	bad := []byte{data[5*64] ^ 1}
+	s.WriteAt(bad, 5*64)
+	delete(written, 5)
+	calls := 0
+	have, err := s.Verify(context.Background(), func(done, total int) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.NumPieces() {
+		if have.Has(i) != written[i] {
+			t.Errorf("piece %d: have %v, want %v", i, have.Has(i), written[i])
+		}
+	}
+	if calls != s.NumPieces() {
+		t.Errorf("progress called %d times for %d pieces", calls, s.NumPieces())
+	}
+}
+
+func TestVerifyEmptyDir(t *testing.T) {
+	t.Parallel()
+	l, _ := testLayout(t, 64)
+	s, _ := Open(t.TempDir(), l)
+	have, err := s.Verify(context.Background(), nil)
+	if err != nil || have.Count() != 0 {
+		t.Fatalf("have %d, err %v", have.Count(), err)
+	}
+}
+
+func TestOpenRejectsWrongHashCount(t *testing.T) {
+	t.Parallel()
+	l, _ := testLayout(t, 64)
+	l.Hashes = l.Hashes[1:]
+	if _, err := Open(t.TempDir(), l); err == nil {
+		t.Fatal("no error")
+	}
+}
+
+func TestResumeRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := &Resume{InfoHash: [20]byte{1, 2, 3}, Have: []byte{0xf0, 0x01}, Uploaded: 5, Downloaded: 7}
+	if _, err := LoadResume(dir, r.InfoHash); !errors.Is(err, ErrNoResume) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if err := SaveResume(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadResume(dir, r.InfoHash)
+	if err != nil || got.Uploaded != 5 || got.Downloaded != 7 || !bytes.Equal(got.Have, r.Have) {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if _, err := LoadResume(dir, [20]byte{9}); err == nil {
+		t.Fatal("loaded another torrent's resume file")
+	}
+}
+
+func TestResumeCorrupt(t *testing.T) {
+	t.Parallel()
+	good := (&Resume{InfoHash: [20]byte{1}, Have: []byte{0xff}}).encode()
+	flip := func(i int) []byte { b := bytes.Clone(good); b[i] ^= 1; return b }
+	tests := map[string][]byte{
+		"empty":     nil,
+		"magic":     flip(0),
+		"version":   flip(11),
+		"bitfield":  flip(len(good) - 5),
+		"crc":       flip(len(good) - 1),
+		"truncated": good[:len(good)-3],
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := decodeResume(b); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+func FuzzDecodeResume(f *testing.F) {
+	f.Add((&Resume{InfoHash: [20]byte{1}, Have: []byte{0xff}}).encode())
+	f.Add([]byte("TZRESUME"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeResume(b)
+		if err == nil && !bytes.Equal(r.encode(), b) {
+			t.Fatal("decoded resume re-encodes differently")
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	const size = 256 << 20
+	pl := int64(1 << 20)
+	data := make([]byte, size)
+	rand.NewChaCha8([32]byte{2}).Read(data)
+	l := Layout{PieceLength: pl, Files: []File{{"big", size}}}
+	for off := int64(0); off < size; off += pl {
+		l.Hashes = append(l.Hashes, sha1.Sum(data[off:off+pl]))
+	}
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "big"), data, 0o644)
+	s, _ := Open(dir, l)
+	defer s.Close()
+	b.SetBytes(size)
+	for b.Loop() {
+		have, err := s.Verify(context.Background(), nil)
+		if err != nil || !have.Full() {
+			b.Fatal(err)
+		}
+	}
+}

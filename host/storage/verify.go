@@ -1,0 +1,114 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/torrent-dev/torrent/sdk/bitfield"
+)
+
+// verifyRun is how many bytes a worker checks in one sequential run.
+const verifyRun = 16 << 20
+
+func (s *Storage) verify(ctx context.Context, progress func(done, total int)) (bitfield.Bitfield, error) {
+	n := len(s.l.Hashes)
+	have := bitfield.New(n)
+	if n == 0 {
+		return have, nil
+	}
+	per := int(max(1, verifyRun/s.l.PieceLength)) // pieces per run
+	var next atomic.Int64
+	var done atomic.Int64
+	var mu sync.Mutex // guards have and progress
+	var firstErr error
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, s.l.PieceLength)
+			for ctx.Err() == nil {
+				first := int(next.Add(1)-1) * per
+				if first >= n {
+					return
+				}
+				for i := first; i < min(first+per, n); i++ {
+					ok, err := s.checkOnDisk(i, buf)
+					mu.Lock()
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					if ok {
+						have.Set(i)
+					}
+					if progress != nil {
+						progress(int(done.Add(1)), n)
+					}
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return have, firstErr
+	}
+	return have, ctx.Err()
+}
+
+// checkOnDisk reads piece i into buf and checks its hash; a piece not fully
+// on disk is simply not there (false, nil).
+func (s *Storage) checkOnDisk(i int, buf []byte) (bool, error) {
+	off, size := int64(i)*s.l.PieceLength, s.PieceLen(i)
+	present := true
+	err := s.span(off, int(size), func(fi int, fo int64, lo, hi int) error {
+		if !present {
+			return nil
+		}
+		f, err := s.file(fi, false)
+		if errors.Is(err, os.ErrNotExist) {
+			present = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if lo == 0 && inHole(f, fo, int64(hi-lo)) {
+			present = false
+			return nil
+		}
+		if _, err := f.ReadAt(buf[lo:hi], fo); err != nil {
+			if errors.Is(err, io.EOF) {
+				present = false
+				return nil
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil || !present {
+		return false, err
+	}
+	return s.CheckPiece(i, buf[:size]), nil
+}
+
+// inHole reports whether [off, off+n) of f holds no data at all (a hole of
+// a sparse file, or past its end). Where the filesystem cannot tell, it
+// says no and the bytes are read.
+func inHole(f *os.File, off, n int64) bool {
+	data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+	if err != nil {
+		return errors.Is(err, unix.ENXIO) // no data after off
+	}
+	return data >= off+n
+}
