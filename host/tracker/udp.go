@@ -1,0 +1,157 @@
+package tracker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// BEP 15 actions.
+const (
+	actConnect  = 0
+	actAnnounce = 1
+	actError    = 3
+	udpMagic    = 0x41727101980
+	connIDLife  = time.Minute
+)
+
+// connIDs caches connection ids per tracker address for a minute.
+var connIDs struct {
+	sync.Mutex
+	m map[string]connID
+}
+
+type connID struct {
+	id  uint64
+	got time.Time
+}
+
+func announceUDP(ctx context.Context, host string, req Request) (*Response, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, "udp", host)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	id, err := udpConnect(ctx, c, host)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 98)
+	binary.BigEndian.PutUint64(b, id)
+	binary.BigEndian.PutUint32(b[8:], actAnnounce)
+	copy(b[16:], req.InfoHash[:])
+	copy(b[36:], req.PeerID[:])
+	binary.BigEndian.PutUint64(b[56:], uint64(req.Downloaded))
+	binary.BigEndian.PutUint64(b[64:], uint64(req.Left))
+	binary.BigEndian.PutUint64(b[72:], uint64(req.Uploaded))
+	binary.BigEndian.PutUint32(b[80:], uint32(req.Event)) // BEP 15 numbers events as we do
+	binary.BigEndian.PutUint32(b[88:], req.Key)
+	binary.BigEndian.PutUint32(b[92:], uint32(int32(req.NumWant)))
+	binary.BigEndian.PutUint16(b[96:], uint16(req.Port))
+	reply, err := udpRoundTrip(ctx, c, b, actAnnounce)
+	if err != nil {
+		return nil, err
+	}
+	return parseUDPAnnounce(reply)
+}
+
+func udpConnect(ctx context.Context, c net.Conn, host string) (uint64, error) {
+	connIDs.Lock()
+	if cid, ok := connIDs.m[host]; ok && time.Since(cid.got) < connIDLife {
+		connIDs.Unlock()
+		return cid.id, nil
+	}
+	connIDs.Unlock()
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, udpMagic)
+	binary.BigEndian.PutUint32(b[8:], actConnect)
+	reply, err := udpRoundTrip(ctx, c, b, actConnect)
+	if err != nil {
+		return 0, err
+	}
+	if len(reply) < 16 {
+		return 0, fmt.Errorf("connect reply of %d bytes", len(reply))
+	}
+	id := binary.BigEndian.Uint64(reply[8:])
+	connIDs.Lock()
+	if connIDs.m == nil {
+		connIDs.m = make(map[string]connID)
+	}
+	connIDs.m[host] = connID{id, time.Now()}
+	connIDs.Unlock()
+	return id, nil
+}
+
+// udpRoundTrip sends b with a fresh transaction id (bytes 12..16) and
+// waits for the matching reply, resending after 15·2^n s as BEP 15 says,
+// for as long as ctx allows.
+func udpRoundTrip(ctx context.Context, c net.Conn, b []byte, action uint32) ([]byte, error) {
+	var tid [4]byte
+	rand.Read(tid[:])
+	copy(b[12:16], tid[:])
+	buf := make([]byte, 2048)
+	for n := 0; n < 9; n++ {
+		if _, err := c.Write(b); err != nil {
+			return nil, err
+		}
+		deadline := time.Now().Add(15 * time.Second << n)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		c.SetReadDeadline(deadline)
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					break // resend
+				}
+				return nil, err
+			}
+			r := buf[:k]
+			if len(r) < 8 || [4]byte(r[4:8]) != tid {
+				continue // not ours
+			}
+			switch binary.BigEndian.Uint32(r) {
+			case action:
+				return append([]byte(nil), r...), nil
+			case actError:
+				return nil, &FailureError{Reason: string(r[8:])}
+			default:
+				return nil, fmt.Errorf("reply with action %d", binary.BigEndian.Uint32(r))
+			}
+		}
+	}
+	return nil, errors.New("no reply")
+}
+
+// parseUDPAnnounce decodes a BEP 15 announce reply (IPv4 peers).
+func parseUDPAnnounce(r []byte) (*Response, error) {
+	if len(r) < 20 {
+		// opentracker answers an announce it refuses (a torrent not on
+		// its whitelist) with a bare header.
+		return nil, &FailureError{Reason: fmt.Sprintf("refused: announce reply of %d bytes", len(r))}
+	}
+	if binary.BigEndian.Uint32(r) == actError {
+		return nil, &FailureError{Reason: string(r[8:])}
+	}
+	interval := binary.BigEndian.Uint32(r[8:])
+	peers, err := compactPeers(r[20:], 4)
+	if err != nil {
+		return nil, err
+	}
+	return &Response{
+		Interval:   time.Duration(min(interval, 1e6)) * time.Second,
+		Incomplete: int(binary.BigEndian.Uint32(r[12:])),
+		Complete:   int(binary.BigEndian.Uint32(r[16:])),
+		Peers:      peers,
+	}, nil
+}
