@@ -1,0 +1,147 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/metainfo"
+)
+
+// announceFlag collects repeated -a URL values.
+type announceFlag []string
+
+func (a *announceFlag) String() string     { return strings.Join(*a, ",") }
+func (a *announceFlag) Set(s string) error { *a = append(*a, s); return nil }
+
+func cmdCreate(args []string) error {
+	fs := flag.NewFlagSet("torrent create", flag.ContinueOnError)
+	var announce announceFlag
+	fs.Var(&announce, "a", "tracker announce URL (repeatable; each is its own tier)")
+	pieceLen := fs.String("piece-length", "", "piece size, e.g. 256KiB or 1MiB (default: chosen from the total size)")
+	out := fs.String("o", "", "output file (default: NAME.torrent in the current directory)")
+	comment := fs.String("comment", "", "comment stored in the torrent")
+	private := fs.Bool("private", false, "set the private flag (BEP 27)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: torrent create [-a URL]... [-piece-length N] [-o OUT] PATH\n\nMakes a .torrent of a file or a directory.\n\nFlags:")
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return badInput("want exactly one PATH, got %d arguments", fs.NArg())
+	}
+	path := fs.Arg(0)
+	var pl int64
+	if *pieceLen != "" {
+		v, err := parseSize(*pieceLen)
+		if err != nil {
+			return badInput("-piece-length: %v", err)
+		}
+		if v < 16<<10 || v&(v-1) != 0 {
+			return badInput("-piece-length %s: want a power of two of at least 16KiB", *pieceLen)
+		}
+		pl = v
+	}
+	if _, err := os.Stat(path); err != nil {
+		return badInput("%v", err)
+	}
+	if *out == "" {
+		*out = filepath.Base(filepath.Clean(path)) + ".torrent"
+	}
+	tty := isTerminal()
+	last := time.Now()
+	data, err := metainfo.Create(path, metainfo.CreateOptions{
+		Announce: announce, PieceLength: pl, Comment: *comment, Private: *private,
+		Progress: func(done, total int64) {
+			if tty && time.Since(last) > 200*time.Millisecond {
+				last = time.Now()
+				fmt.Fprintf(stderr, "\rhashing %s of %s", human(done), human(total))
+			}
+		},
+	})
+	if tty {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		return badInput("create: %v", err)
+	}
+	if err := writeFileAtomic(*out, data); err != nil {
+		return err
+	}
+	m, err := metainfo.Parse(data)
+	if err != nil {
+		return fmt.Errorf("created torrent does not parse: %w", err)
+	}
+	fmt.Printf("%s\ninfo-hash %x, %d pieces of %s, %s\n", *out, m.InfoHash, m.Info.NumPieces(), human(m.Info.PieceLength), human(m.Info.Length))
+	return nil
+}
+
+// writeFileAtomic never leaves a half-written file under the final name.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".torrent-create-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func cmdInfo(args []string) error {
+	fs := flag.NewFlagSet("torrent info", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: torrent info FILE.torrent\n\nPrints what a .torrent holds.") }
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return badInput("want exactly one FILE.torrent, got %d arguments", fs.NArg())
+	}
+	m, err := metainfo.Load(fs.Arg(0))
+	if err != nil {
+		return usageError{err}
+	}
+	i := &m.Info
+	fmt.Printf("name:         %s\n", i.Name)
+	fmt.Printf("info-hash:    %x\n", m.InfoHash)
+	fmt.Printf("size:         %s (%d bytes)\n", human(i.Length), i.Length)
+	fmt.Printf("pieces:       %d of %s\n", i.NumPieces(), human(i.PieceLength))
+	if i.Private {
+		fmt.Println("private:      yes")
+	}
+	if m.Comment != "" {
+		fmt.Printf("comment:      %s\n", m.Comment)
+	}
+	if m.CreatedBy != "" {
+		fmt.Printf("created by:   %s\n", m.CreatedBy)
+	}
+	if m.CreationDate != 0 {
+		fmt.Printf("created:      %s\n", time.Unix(m.CreationDate, 0).UTC().Format(time.RFC3339))
+	}
+	for n, tier := range m.Trackers() {
+		fmt.Printf("tracker tier %d: %s\n", n, strings.Join(tier, " "))
+	}
+	fmt.Printf("files:        %d\n", len(i.Files))
+	for _, f := range i.Files {
+		fmt.Printf("  %12d  %s\n", f.Length, i.RelPath(f))
+	}
+	return nil
+}
+
+func isTerminal() bool { return isattyFd(os.Stderr.Fd()) }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/torrent-dev/torrent/host/session"
+)
+
+var stderr io.Writer = os.Stderr
+
+const downloadUsage = `usage: torrent [flags] FILE.torrent
+       torrent create [-a URL]... [-piece-length N] [-o OUT] PATH
+       torrent info FILE.torrent
+       torrent demo
+
+Downloads FILE.torrent into -dir, gives pieces to every peer that asks, and
+seeds once complete. Started again in the same directory it checks the data
+there and downloads only what is missing.
+
+Flags:
+`
+
+type downloadFlags struct {
+	g        bool
+	picker   string
+	dir      string
+	port     int
+	peers    peersFlag
+	seed     bool
+	upRate   rateFlag
+	downRate rateFlag
+	wantRate rateFlag
+	logFile  string
+	verbose  bool
+}
+
+func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
+	f := &downloadFlags{upRate: 24_000, wantRate: 50_000}
+	fs := flag.NewFlagSet("torrent", flag.ContinueOnError)
+	fs.BoolVar(&f.g, "g", false, "terminal UI (the ui-term plugin)")
+	fs.StringVar(&f.picker, "picker", "random", "picker plugin: NAME (runs torrent-picker-NAME) or PATH; \"builtin\" for none")
+	fs.StringVar(&f.dir, "dir", ".", "directory for data and resume state")
+	fs.IntVar(&f.port, "port", 0, "listen port (default: first free port from 6881 up)")
+	fs.Var(&f.peers, "peer", "also connect to this peer, HOST:PORT (repeatable)")
+	fs.BoolVar(&f.seed, "seed", true, "keep seeding once complete; -seed=false exits when done")
+	fs.Var(&f.upRate, "up-rate", "upload cap, e.g. 24KB, 10MB; 0 = unlimited")
+	fs.Var(&f.downRate, "down-rate", "download cap; 0 = unlimited")
+	fs.Var(&f.wantRate, "want-rate", "ask the tracker for more peers while downloading slower than this")
+	fs.StringVar(&f.logFile, "log", "", "also write the log to this file")
+	fs.BoolVar(&f.verbose, "v", false, "debug logging")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, downloadUsage)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+	}
+	return fs, f
+}
+
+func cmdDownload(ctx context.Context, args []string) error {
+	fs, f := newDownloadFlags()
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return badInput("want exactly one FILE.torrent, got %d arguments", fs.NArg())
+	}
+	return download(ctx, fs.Arg(0), f)
+}
+
+func download(ctx context.Context, torrentPath string, f *downloadFlags) error {
+	if f.port < 0 || f.port > 65535 {
+		return badInput("-port %d is out of range", f.port)
+	}
+	if st, err := os.Stat(f.dir); err != nil || !st.IsDir() {
+		return badInput("-dir %s is not a directory", f.dir)
+	}
+	con, closeLog, err := newConsole(f)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	log := con.logger
+	picker := f.picker
+	if picker == "builtin" {
+		picker = ""
+	}
+	if f.g {
+		log.Warn("the terminal UI plugin (ui-term) is not available yet; showing console output")
+	}
+	ln, err := session.Listen(f.port)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	s, err := session.Open(torrentPath, session.Options{
+		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
+		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate),
+		Picker: picker, Logger: log, Checking: con.checking,
+	})
+	if err != nil {
+		return usageError{err} // an unreadable or invalid torrent, or an unusable -dir
+	}
+	log.Info("starting", "torrent", s.Meta.Info.Name, "size", human(s.Meta.Info.Length),
+		"pieces", s.Meta.Info.NumPieces(), "port", ln.Addr().(*net.TCPAddr).Port, "dir", f.dir)
+	stop := con.show(ctx, s)
+	err = s.Run(ctx)
+	stop()
+	if err != nil {
+		return err
+	}
+	st := s.Stats()
+	if st.Missing == 0 {
+		con.logger.Info("complete", "name", s.Meta.Info.Name)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// errHelp is -h: usage was printed, exit 0.
+var errHelp = errors.New("help requested")
+
+// parseFlags parses args into fs, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+			return errHelp
+		}
+		return usageError{fmt.Errorf("%w (see %s -h)", err, fs.Name())}
+	}
+	return nil
+}
+
+// rateFlag is a byte rate like 24KB, 10MB, 1.5MiB or 0.
+type rateFlag int64
+
+func (r *rateFlag) String() string { return formatRate(int64(*r)) }
+
+func (r *rateFlag) Set(s string) error {
+	v, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*r = rateFlag(v)
+	return nil
+}
+
+// parseSize reads 24KB, 10MB, 1GiB, 512 (bytes). K/M/G are powers of
+// 1000, Ki/Mi/Gi powers of 1024; a trailing B or /s is optional.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "b")
+	mult := 1.0
+	for _, u := range []struct {
+		suffix string
+		m      float64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"K", 1e3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSuffix(t, u.suffix), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v*mult > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size like 24KB, 10MB or 0", s)
+	}
+	return int64(v * mult), nil
+}
+
+func formatRate(v int64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v%1e6 == 0:
+		return fmt.Sprintf("%dMB", v/1e6)
+	case v%1e3 == 0:
+		return fmt.Sprintf("%dKB", v/1e3)
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+// peersFlag collects repeated -peer HOST:PORT values.
+type peersFlag []netip.AddrPort
+
+func (p *peersFlag) String() string { return fmt.Sprint([]netip.AddrPort(*p)) }
+
+func (p *peersFlag) Set(s string) error {
+	a, err := netip.ParseAddrPort(s)
+	if err != nil {
+		if strings.HasPrefix(s, "localhost:") {
+			a, err = netip.ParseAddrPort("127.0.0.1:" + strings.TrimPrefix(s, "localhost:"))
+		}
+		if err != nil {
+			return fmt.Errorf("%q is not HOST:PORT with a numeric IP", s)
+		}
+	}
+	*p = append(*p, a)
+	return nil
+}
+
+// human formats a byte count for people.
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,68 @@
+// Command torrent downloads a torrent and seeds it: one torrent per
+// process, data and resume state in the directory it runs in.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/torrent-dev/torrent/host/plugins"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // something went wrong while running
+	exitUsage   = 2 // bad flags or bad input
+)
+
+// usageError marks errors that are the caller's: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func badInput(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	defer plugins.Cleanup()
+	var err error
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "create":
+		err = cmdCreate(args[1:])
+	case "info":
+		err = cmdInfo(args[1:])
+	case "demo":
+		err = cmdDemo(ctx, args[1:])
+	default:
+		err = cmdDownload(ctx, args)
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errHelp):
+		return exitOK
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(os.Stderr, "torrent:", err)
+		return exitUsage
+	default:
+		fmt.Fprintln(os.Stderr, "torrent:", err)
+		return exitFailure
+	}
+}

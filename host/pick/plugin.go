@@ -1,0 +1,204 @@
+package pick
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/torrent-dev/torrent/host/plugins"
+	"github.com/torrent-dev/torrent/proto/pickerpb"
+	"github.com/torrent-dev/torrent/sdk"
+)
+
+// pickerClientPlugin is the host side of go-plugin's glue.
+type pickerClientPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+}
+
+var _ plugin.GRPCPlugin = (*pickerClientPlugin)(nil)
+
+func (pickerClientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("the picker server lives in the plugin")
+}
+
+func (pickerClientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return pickerpb.NewPickerClient(c), nil
+}
+
+// pluginConn is one running picker plugin and its session stream.
+type pluginConn struct {
+	name    string
+	client  *plugin.Client
+	cancel  context.CancelFunc
+	stream  pickerpb.Picker_SessionClient
+	started time.Time
+	log     hclog.Logger
+	sendq   chan *pickerpb.Batch
+	seq     uint64
+
+	mu       sync.Mutex
+	err      error                         // first failure
+	received []*pickerpb.Picks             // received, not yet delivered
+	asked    map[uint64]map[sdk.PeerID]int // seq -> wants, for checking answers
+	pending  map[uint64]time.Time          // batches with wants awaiting an answer
+	lastBad  time.Time
+}
+
+const sendQueue = 256
+
+// startPlugin launches the plugin, checks its protocol, opens the session
+// and sends the snapshot.
+func startPlugin(ctx context.Context, path string, log hclog.Logger, snap sdk.Snapshot) (*pluginConn, error) {
+	client, err := plugins.NewClient(plugins.Config{
+		Path:    path,
+		Plugins: map[int]plugin.PluginSet{sdk.PickerProtocol: {sdk.PickerKind: pickerClientPlugin{}}},
+		Logger:  log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*pluginConn, error) { client.Kill(); return nil, err }
+	rpc, err := client.Client()
+	if err != nil {
+		return fail(err)
+	}
+	raw, err := rpc.Dispense(sdk.PickerKind)
+	if err != nil {
+		return fail(err)
+	}
+	pc, ok := raw.(pickerpb.PickerClient)
+	if !ok {
+		return fail(fmt.Errorf("plugin gave a %T", raw))
+	}
+	cctx, cancelCaps := context.WithTimeout(ctx, 5*time.Second)
+	caps, err := pc.Capabilities(cctx, &pickerpb.CapabilitiesRequest{HostProtocol: sdk.PickerProtocol, HostFeatures: []string{"urgent"}})
+	cancelCaps()
+	if err != nil {
+		return fail(fmt.Errorf("capabilities: %w", err))
+	}
+	if caps.Protocol != sdk.PickerProtocol {
+		return fail(fmt.Errorf("plugin speaks picker protocol %d, the host %d", caps.Protocol, sdk.PickerProtocol))
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	stream, err := pc.Session(sctx)
+	if err != nil {
+		cancel()
+		return fail(fmt.Errorf("session: %w", err))
+	}
+	c := &pluginConn{
+		name: caps.Name, client: client, cancel: cancel, stream: stream, started: time.Now(), log: log,
+		sendq: make(chan *pickerpb.Batch, sendQueue), asked: map[uint64]map[sdk.PeerID]int{}, pending: map[uint64]time.Time{},
+	}
+	c.seq++
+	c.sendq <- &pickerpb.Batch{Seq: c.seq, Snapshot: snapshotToProto(snap)}
+	go c.sendLoop()
+	go c.recvLoop()
+	return c, nil
+}
+
+func (c *pluginConn) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		if c.client.Exited() {
+			err = fmt.Errorf("%w (plugin process exited)", err)
+		}
+		c.err = err
+	}
+	c.mu.Unlock()
+}
+
+func (c *pluginConn) sendLoop() {
+	for b := range c.sendq {
+		if err := c.stream.Send(b); err != nil {
+			c.fail(fmt.Errorf("send batch: %w", err))
+			return
+		}
+	}
+}
+
+func (c *pluginConn) recvLoop() {
+	for {
+		p, err := c.stream.Recv()
+		if err != nil {
+			c.fail(fmt.Errorf("session ended: %w", err))
+			return
+		}
+		c.mu.Lock()
+		delete(c.pending, p.Seq)
+		c.received = append(c.received, p)
+		c.mu.Unlock()
+	}
+}
+
+// send queues a batch; a full queue means the plugin stopped reading.
+func (c *pluginConn) send(events []sdk.Event, wants []sdk.Want, now time.Time) {
+	c.seq++
+	b := &pickerpb.Batch{Seq: c.seq, Events: eventsToProto(events)}
+	if len(wants) > 0 {
+		asked := make(map[sdk.PeerID]int, len(wants))
+		for _, w := range wants {
+			b.Want = append(b.Want, &pickerpb.Want{Peer: uint64(w.Peer), Count: uint32(w.N)})
+			asked[w.Peer] = w.N
+		}
+		c.mu.Lock()
+		c.asked[c.seq] = asked
+		c.pending[c.seq] = now
+		c.mu.Unlock()
+	}
+	select {
+	case c.sendq <- b:
+	default:
+		c.fail(errors.New("stalled: it stopped reading batches"))
+	}
+}
+
+// answers takes the checked answers received so far.
+func (c *pluginConn) answers(s *sdk.Swarm) []sdk.Picks {
+	c.mu.Lock()
+	raw := c.received
+	c.received = nil
+	c.mu.Unlock()
+	var out []sdk.Picks
+	for _, p := range raw {
+		c.mu.Lock()
+		asked := c.asked[p.Seq]
+		delete(c.asked, p.Seq)
+		c.mu.Unlock()
+		picks, bad := check(s, picksFromProto(p), asked)
+		if bad != "" && time.Since(c.lastBad) > 10*time.Second {
+			c.lastBad = time.Now()
+			c.log.Warn("picker plugin answered badly; the bad entries are ignored", "plugin", c.name, "fault", bad)
+		}
+		out = append(out, picks)
+	}
+	return out
+}
+
+// failure is why the plugin must be restarted, if it must.
+func (c *pluginConn) failure(now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if c.client.Exited() {
+		return errors.New("plugin process exited")
+	}
+	for seq, at := range c.pending {
+		if now.Sub(at) > stallAfter {
+			return fmt.Errorf("stalled: no answer to batch %d for %s", seq, now.Sub(at).Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+func (c *pluginConn) close() {
+	c.cancel()
+	c.client.Kill()
+}

@@ -1,0 +1,254 @@
+// Package session runs one torrent from start to stop: it checks what is
+// on disk, starts the picker, the swarm and the tracker announcer, and keeps
+// the resume state. cmd/torrent only parses flags and shows progress.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/pick"
+	"github.com/torrent-dev/torrent/host/storage"
+	"github.com/torrent-dev/torrent/host/swarm"
+	"github.com/torrent-dev/torrent/host/tracker"
+	"github.com/torrent-dev/torrent/sdk"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
+)
+
+// Options configure a session; zero values are the defaults.
+type Options struct {
+	Dir      string           // data and resume state
+	Listener net.Listener     // incoming peers (see Listen)
+	Peers    []netip.AddrPort // always connect to these
+	Seed     bool             // keep running once complete
+	UpRate   int64            // bytes/s, 0 = unlimited
+	DownRate int64            // bytes/s, 0 = unlimited
+	WantRate int64            // ask the tracker for more peers below this rate
+	Picker   string           // picker plugin name or path; "" = built-in only
+	Logger   hclog.Logger
+	// Checking reports progress of the start-up check of data on disk.
+	Checking func(done, total int)
+}
+
+// Session is one running torrent.
+type Session struct {
+	Meta    *metainfo.MetaInfo
+	opts    Options
+	log     hclog.Logger
+	store   *storage.Storage
+	swarm   atomic.Pointer[swarm.Swarm]
+	ann     atomic.Pointer[tracker.Announcer]
+	picker  atomic.Pointer[pick.Manager]
+	started time.Time
+	resume  *storage.Resume // totals of earlier sessions
+	checked atomic.Pointer[bitfield.Bitfield] // what the start-up check found
+}
+
+// Open reads the torrent and prepares its storage; nothing runs yet.
+func Open(torrentPath string, opts Options) (*Session, error) {
+	m, err := metainfo.Load(torrentPath)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Dir == "" {
+		opts.Dir = "."
+	}
+	st, err := storage.Open(opts.Dir, layout(&m.Info))
+	if err != nil {
+		return nil, fmt.Errorf("open data in %s: %w", opts.Dir, err)
+	}
+	return &Session{Meta: m, opts: opts, log: opts.Logger, store: st}, nil
+}
+
+func layout(info *metainfo.Info) storage.Layout {
+	l := storage.Layout{PieceLength: info.PieceLength, Hashes: info.Pieces}
+	for _, f := range info.Files {
+		l.Files = append(l.Files, storage.File{Path: info.RelPath(f), Length: f.Length})
+	}
+	return l
+}
+
+// Stats is the swarm's latest snapshot (zero until Run has started it).
+func (s *Session) Stats() swarm.Stats {
+	if sw := s.swarm.Load(); sw != nil {
+		return sw.Stats()
+	}
+	n := s.Meta.Info.NumPieces()
+	if have := s.checked.Load(); have != nil {
+		return swarm.Stats{Have: *have, NumPieces: n, Missing: n - have.Count(), Complete: have.Full()}
+	}
+	return swarm.Stats{NumPieces: n, Missing: n}
+}
+
+// Tracker is the announcer's status, if there is a tracker.
+func (s *Session) Tracker() (tracker.Status, bool) {
+	if a := s.ann.Load(); a != nil {
+		return a.Status(), true
+	}
+	return tracker.Status{}, false
+}
+
+// Picker is the picker's status.
+func (s *Session) Picker() (pick.Status, bool) {
+	if p := s.picker.Load(); p != nil {
+		return p.Status(), true
+	}
+	return pick.Status{}, false
+}
+
+// Run checks the data on disk, then downloads and seeds until ctx ends (or,
+// without Seed, until complete). It saves the resume state on the way out.
+func (s *Session) Run(ctx context.Context) error {
+	defer s.store.Close()
+	info := &s.Meta.Info
+	s.resume = s.loadResume()
+	t0 := time.Now()
+	have, err := s.store.Verify(ctx, s.opts.Checking)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("check data: %w", err)
+	}
+	s.log.Info("checked data on disk", "pieces", have.Count(), "of", info.NumPieces(), "took", time.Since(t0).Round(time.Millisecond))
+	s.checked.Store(&have)
+	if err := s.store.CreateEmpty(); err != nil {
+		return err
+	}
+	if have.Full() && !s.opts.Seed {
+		s.saveResume(have, 0, 0)
+		return nil
+	}
+	pm := pick.Start(ctx, pick.Config{
+		Spec:    s.opts.Picker,
+		Logger:  s.log.Named("picker"),
+		Torrent: sdk.Torrent{NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length},
+		Have:    have,
+	})
+	defer pm.Close()
+	s.picker.Store(pm)
+	var peerID [20]byte
+	copy(peerID[:], "-TZ0100-")
+	rand.Read(peerID[8:])
+	sw := swarm.New(swarm.Config{
+		InfoHash: s.Meta.InfoHash, PeerID: peerID,
+		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
+		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
+		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
+	})
+	s.swarm.Store(sw)
+	s.started = time.Now()
+
+	annCtx, stopAnn := context.WithCancel(context.WithoutCancel(ctx))
+	annDone := s.startAnnouncer(annCtx, sw, peerID)
+	stopSaver := s.saveEvery(ctx, sw, 10*time.Second)
+
+	err = sw.Run(ctx, s.opts.Peers)
+	stopSaver()
+	stopAnn()
+	<-annDone
+	st := sw.Stats()
+	s.saveResume(st.Have, st.Uploaded, st.Downloaded)
+	s.log.Info("session summary", "downloaded", st.Downloaded, "uploaded", st.Uploaded, "wasted", st.Wasted,
+		"verified", st.Verified, "pieces", st.Have.Count(), "of", st.NumPieces)
+	return err
+}
+
+// startAnnouncer runs the tracker announcer if the torrent has trackers;
+// the returned channel closes when it has sent "stopped".
+func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [20]byte) <-chan struct{} {
+	done := make(chan struct{})
+	tiers := s.Meta.Trackers()
+	if len(tiers) == 0 {
+		close(done)
+		return done
+	}
+	port := 0
+	if s.opts.Listener != nil {
+		if a, ok := s.opts.Listener.Addr().(*net.TCPAddr); ok {
+			port = a.Port
+		}
+	}
+	total := s.Meta.Info.Length
+	a := tracker.NewAnnouncer(tracker.Config{
+		Tiers: tiers, InfoHash: s.Meta.InfoHash, PeerID: peerID, Port: port,
+		Logger: s.log.Named("tracker"), WantRate: s.opts.WantRate,
+		OnPeers: sw.AddPeers,
+		Stats: func() tracker.Stats {
+			st := sw.Stats()
+			left := int64(st.Missing) * s.Meta.Info.PieceLength
+			left = min(left, total)
+			return tracker.Stats{Uploaded: st.Uploaded, Downloaded: st.Downloaded, Left: left, DownRate: st.DownRate}
+		},
+	})
+	s.ann.Store(a)
+	go func() {
+		select {
+		case <-sw.Done():
+			a.Completed()
+		case <-ctx.Done():
+		}
+	}()
+	go func() { defer close(done); a.Run(ctx) }()
+	return done
+}
+
+// saveEvery writes the resume state periodically, so a SIGKILL loses at
+// most a few seconds of bookkeeping (never data: the disk is re-checked).
+func (s *Session) saveEvery(ctx context.Context, sw *swarm.Swarm, d time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		last := -1
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				st := sw.Stats()
+				if n := st.Have.Count(); n != last {
+					last = n
+					s.saveResume(st.Have, st.Uploaded, st.Downloaded)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (s *Session) loadResume() *storage.Resume {
+	r, err := storage.LoadResume(s.opts.Dir, s.Meta.InfoHash)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNoResume) {
+			s.log.Warn("ignoring resume state; the data on disk is checked instead", "error", err)
+		}
+		return nil
+	}
+	return r
+}
+
+func (s *Session) saveResume(have interface{ Bytes() []byte }, up, down int64) {
+	r := &storage.Resume{InfoHash: s.Meta.InfoHash, Have: have.Bytes(), Uploaded: up, Downloaded: down}
+	if s.resume != nil {
+		r.Uploaded += s.resume.Uploaded
+		r.Downloaded += s.resume.Downloaded
+	}
+	if err := storage.SaveResume(s.opts.Dir, r); err != nil {
+		s.log.Warn("saving resume state", "error", err)
+	}
+}

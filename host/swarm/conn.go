@@ -1,0 +1,150 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/wire"
+)
+
+const (
+	dialTimeout      = 5 * time.Second
+	handshakeTimeout = 10 * time.Second
+)
+
+// handshook is a connection whose BitTorrent handshake is done both ways.
+type handshook struct {
+	conn     net.Conn
+	addr     netip.AddrPort
+	hs       wire.Handshake
+	outgoing bool
+}
+
+// known is what the swarm remembers of an address.
+type known struct {
+	fixed     bool // given by the user: redialled forever
+	connected bool
+	dialing   bool
+	banned    bool
+	failures  int
+	lastSeen  time.Time // last dial attempt or disconnect
+}
+
+// nextDial is when an address may be dialled again: soon for a peer that
+// just left, backing off for one that keeps failing.
+func (k *known) nextDial() time.Time {
+	if k.lastSeen.IsZero() {
+		return time.Time{}
+	}
+	back := time.Duration(1<<min(k.failures, 6)) * 2 * time.Second
+	return k.lastSeen.Add(back)
+}
+
+func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
+	if s.missing == 0 {
+		return // a seed waits for leechers to come to it
+	}
+	slots := s.cfg.MaxPeers - len(s.peers)
+	for a, k := range s.known {
+		if slots <= 0 {
+			return
+		}
+		if k.connected || k.dialing || k.banned || now.Before(k.nextDial()) {
+			continue
+		}
+		if !k.fixed && k.failures >= 5 {
+			continue
+		}
+		k.dialing = true
+		k.lastSeen = now
+		slots--
+		s.wg.Add(1)
+		go s.dial(ctx, a)
+	}
+}
+
+func (s *Swarm) dial(ctx context.Context, a netip.AddrPort) {
+	defer s.wg.Done()
+	d := net.Dialer{Timeout: dialTimeout}
+	c, err := d.DialContext(ctx, "tcp", a.String())
+	var h *handshook
+	if err == nil {
+		h, err = s.handshake(c, a, true)
+		if err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		h = &handshook{addr: a, outgoing: true} // conn nil: tells run the dial failed
+		s.log.Debug("dial failed", "peer", a, "error", err)
+	}
+	select {
+	case s.conns <- h:
+	case <-ctx.Done():
+		if h.conn != nil {
+			h.conn.Close()
+		}
+	}
+}
+
+func (s *Swarm) accept(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		c, err := s.cfg.Listener.Accept()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				s.log.Warn("accept failed", "error", err)
+			}
+			return
+		}
+		a, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			h, err := s.handshake(c, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), false)
+			if err != nil {
+				s.log.Debug("incoming handshake failed", "peer", a, "error", err)
+				c.Close()
+				return
+			}
+			select {
+			case s.conns <- h:
+			case <-ctx.Done():
+				c.Close()
+			}
+		}()
+	}
+}
+
+// handshake exchanges handshakes; an incoming peer must name our torrent
+// before we answer.
+func (s *Swarm) handshake(c net.Conn, a netip.AddrPort, outgoing bool) (*handshook, error) {
+	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	defer c.SetDeadline(time.Time{})
+	ours := wire.NewHandshake(s.cfg.InfoHash, s.cfg.PeerID)
+	if outgoing {
+		if err := wire.WriteHandshake(c, ours); err != nil {
+			return nil, err
+		}
+	}
+	theirs, err := wire.ReadHandshake(c)
+	if err != nil {
+		return nil, err
+	}
+	if theirs.InfoHash != s.cfg.InfoHash {
+		return nil, fmt.Errorf("handshake for another torrent %x", theirs.InfoHash)
+	}
+	if theirs.PeerID == s.cfg.PeerID {
+		return nil, errors.New("connected to ourselves")
+	}
+	if !outgoing {
+		if err := wire.WriteHandshake(c, ours); err != nil {
+			return nil, err
+		}
+	}
+	return &handshook{conn: c, addr: a, hs: theirs, outgoing: outgoing}, nil
+}

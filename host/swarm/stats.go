@@ -1,0 +1,103 @@
+package swarm
+
+import (
+	"time"
+
+	"github.com/torrent-dev/torrent/host/wire"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
+)
+
+// rateWindow is how many one-second samples a rate averages.
+const rateWindow = 5
+
+// meter turns a growing byte count into a rate over the last few seconds.
+type meter struct {
+	samples [rateWindow]int64
+	n       int
+	last    int64
+}
+
+func (m *meter) add(total int64) int64 {
+	m.samples[m.n%rateWindow] = total - m.last
+	m.last = total
+	m.n++
+	var sum int64
+	for _, v := range m.samples {
+		sum += v
+	}
+	return sum / int64(min(m.n, rateWindow))
+}
+
+// peerRates are a peer's download and upload rates in bytes/s.
+type peerRates struct {
+	dm, um   meter
+	down, up int64
+}
+
+func (r *peerRates) tick(_ time.Time, down, up int64) {
+	r.down, r.up = r.dm.add(down), r.um.add(up)
+}
+
+// counters are the swarm's byte totals for this session.
+type counters struct {
+	down, wasted, verified int64
+	upGone                 int64 // uploads of peers that have left
+	dm, um                 meter
+	downRate, upRate       int64
+}
+
+// PeerStats describes one connection.
+type PeerStats struct {
+	Addr       string
+	Client     string
+	DownRate   int64
+	UpRate     int64
+	Pieces     int
+	Choked     bool // they choke us
+	Interested bool // they want our data
+	Inflight   int
+}
+
+// Stats is a snapshot of the swarm, published once a second.
+type Stats struct {
+	Have       bitfield.Bitfield
+	NumPieces  int
+	Missing    int
+	Downloaded int64 // payload received this session, wasted included
+	Wasted     int64 // duplicate blocks and failed pieces
+	Verified   int64 // bytes of pieces verified this session
+	Uploaded   int64
+	DownRate   int64
+	UpRate     int64
+	Peers      []PeerStats
+	Known      int
+	Complete   bool
+}
+
+// Stats returns the latest snapshot; safe from any goroutine.
+func (s *Swarm) Stats() Stats { return *s.stats.Load() }
+
+func (s *Swarm) publishStats(time.Time) {
+	up := s.counters.upGone
+	st := &Stats{
+		Have:      s.have.Clone(),
+		NumPieces: s.cfg.NumPieces,
+		Missing:   s.missing,
+		Known:     len(s.known),
+		Complete:  s.missing == 0,
+		Peers:     make([]PeerStats, 0, len(s.peers)),
+	}
+	for _, p := range s.peers {
+		up += p.uploaded.Load()
+		st.Peers = append(st.Peers, PeerStats{
+			Addr: p.addr.String(), Client: wire.ClientName(p.peerID),
+			DownRate: p.rates.down, UpRate: p.rates.up, Pieces: p.has.Count(),
+			Choked: p.choked, Interested: p.peerInterested, Inflight: len(p.inflight),
+		})
+	}
+	c := &s.counters
+	c.downRate, c.upRate = c.dm.add(c.down), c.um.add(up)
+	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = c.down, c.wasted, c.verified, up
+	st.DownRate, st.UpRate = c.downRate, c.upRate
+	s.stats.Store(st)
+}

@@ -1,0 +1,279 @@
+// Package swarm is the core loop of one torrent: it owns the peer
+// connections, the block requests, the piece verification and the upload
+// policy. One goroutine (run) owns all of that state; peers' reader and
+// writer goroutines only move bytes and talk to it over channels.
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/torrent-dev/torrent/host/ratelimit"
+	"github.com/torrent-dev/torrent/sdk"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
+)
+
+// Storage is the data the swarm reads for uploads and writes once a piece
+// is verified. Offsets are within the torrent's concatenated data.
+type Storage interface {
+	ReadAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
+	CheckPiece(i int, data []byte) bool
+}
+
+// Picker takes the swarm's state changes and answers with ranked pieces; it
+// must never block (host/pick.Manager).
+type Picker interface {
+	Post(events []sdk.Event, want []sdk.Want)
+	Picks() <-chan sdk.Picks
+}
+
+// Config is what a swarm needs; the zero value of optional fields is a
+// sane default.
+type Config struct {
+	InfoHash    [20]byte
+	PeerID      [20]byte
+	NumPieces   int
+	PieceLength int64
+	TotalLength int64
+	Have        bitfield.Bitfield // pieces verified on disk at start
+	Storage     Storage
+	Picker      Picker
+	Listener    net.Listener // incoming peers; nil for none
+	Logger      hclog.Logger
+	UpRate      int64 // bytes/s, 0 = unlimited
+	DownRate    int64 // bytes/s, 0 = unlimited
+	MaxPeers    int   // default 60
+	Seed        bool  // keep running once complete
+}
+
+// Swarm runs one torrent's peers. Create it with New, then call Run once.
+type Swarm struct {
+	cfg    Config
+	log    hclog.Logger
+	upLim  *ratelimit.Limiter
+	dnLim  *ratelimit.Limiter
+	inbox  chan inMsg      // from peer readers, in arrival order
+	conns  chan *handshook // established connections
+	addrs  chan []netip.AddrPort
+	done   chan struct{} // closed when every piece is verified
+	stats  atomic.Pointer[Stats]
+	nextID atomic.Uint64
+	wg     sync.WaitGroup // peer goroutines, dialers, acceptor
+
+	// Owned by run.
+	have     bitfield.Bitfield
+	missing  int
+	peers    map[sdk.PeerID]*peer
+	byPeerID map[[20]byte]*peer
+	known    map[netip.AddrPort]*known
+	pieces   *pieceTable
+	verifier *verifier
+	events   []sdk.Event
+	wants    []sdk.Want
+	counters counters
+	rng      *rand.Rand
+}
+
+// New prepares a swarm; nothing runs until Run.
+func New(cfg Config) *Swarm {
+	if cfg.MaxPeers == 0 {
+		cfg.MaxPeers = 60
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	s := &Swarm{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		upLim:    ratelimit.New(cfg.UpRate),
+		dnLim:    ratelimit.New(cfg.DownRate),
+		inbox:    make(chan inMsg, 256),
+		conns:    make(chan *handshook),
+		addrs:    make(chan []netip.AddrPort, 16),
+		done:     make(chan struct{}),
+		have:     cfg.Have.Clone(),
+		peers:    make(map[sdk.PeerID]*peer),
+		byPeerID: make(map[[20]byte]*peer),
+		known:    make(map[netip.AddrPort]*known),
+		verifier: newVerifier(),
+		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}
+	s.missing = cfg.NumPieces - s.have.Count()
+	s.pieces = newPieceTable(cfg.NumPieces, cfg.PieceLength, cfg.TotalLength)
+	if s.missing == 0 {
+		close(s.done)
+	}
+	s.publishStats(time.Now())
+	return s
+}
+
+// Done is closed once every piece is verified.
+func (s *Swarm) Done() <-chan struct{} { return s.done }
+
+// AddPeers hands the swarm addresses to connect to (tracker replies, -peer
+// flags). It never blocks the caller for long: a full queue drops the batch,
+// and the tracker will send more.
+func (s *Swarm) AddPeers(addrs []netip.AddrPort) {
+	select {
+	case s.addrs <- addrs:
+	default:
+	}
+}
+
+// Run drives the torrent until ctx ends, or until the download completes
+// when Config.Seed is false. It returns nil in both cases.
+func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, a := range fixed {
+		s.known[a] = &known{fixed: true}
+	}
+	if s.cfg.Listener != nil {
+		s.wg.Add(1)
+		go s.accept(ctx)
+	}
+	workers := max(1, numVerifiers())
+	var vwg sync.WaitGroup
+	for range workers {
+		vwg.Add(1)
+		go func() { defer vwg.Done(); s.verifyLoop(ctx) }()
+	}
+	err := s.run(ctx)
+	cancel()
+	s.verifier.close()
+	if s.cfg.Listener != nil {
+		s.cfg.Listener.Close()
+	}
+	for _, p := range s.peers {
+		p.close()
+	}
+	s.drainUntilStopped(&vwg)
+	s.publishStats(time.Now())
+	return err
+}
+
+// drainUntilStopped waits for peer goroutines while still consuming what
+// they send, so none of them blocks on a channel nobody reads.
+func (s *Swarm) drainUntilStopped(vwg *sync.WaitGroup) {
+	stopped := make(chan struct{})
+	go func() { s.wg.Wait(); vwg.Wait(); close(stopped) }()
+	for {
+		select {
+		case <-stopped:
+			return
+		case m := <-s.inbox:
+			m.release()
+		case h := <-s.conns:
+			h.conn.Close()
+		case <-s.addrs:
+		}
+	}
+}
+
+func (s *Swarm) run(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	flush := time.NewTicker(25 * time.Millisecond)
+	defer flush.Stop()
+	s.dialKnown(ctx, time.Now())
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-s.inbox:
+			s.handle(m)
+		case h := <-s.conns:
+			s.addPeer(ctx, h)
+		case <-s.verifier.ready:
+			for _, r := range s.verifier.take() {
+				if err := s.pieceVerified(r); err != nil {
+					return err
+				}
+			}
+			if s.missing == 0 && !s.cfg.Seed {
+				s.flushPicker()
+				return nil
+			}
+		case addrs := <-s.addrs:
+			s.learn(addrs)
+			s.dialKnown(ctx, time.Now())
+		case picks := <-s.cfg.Picker.Picks():
+			s.takePicks(picks)
+		case now := <-tick.C:
+			s.tick(ctx, now)
+		case <-flush.C:
+			s.flushPicker()
+		}
+	}
+}
+
+// post queues a picker event; flushPicker sends them in one batch.
+func (s *Swarm) post(e sdk.Event) { s.events = append(s.events, e) }
+
+func (s *Swarm) flushPicker() {
+	if len(s.events) == 0 && len(s.wants) == 0 {
+		return
+	}
+	s.cfg.Picker.Post(s.events, s.wants)
+	s.events, s.wants = nil, nil
+}
+
+func (s *Swarm) tick(ctx context.Context, now time.Time) {
+	for _, p := range s.peers {
+		p.rates.tick(now, p.downloaded, p.uploaded.Load())
+		s.checkTimeouts(p, now)
+		p.adjustDepth()
+		s.fillRequests(p)
+	}
+	s.dialKnown(ctx, now)
+	s.publishStats(now)
+}
+
+// learn records new addresses from a tracker or the user.
+func (s *Swarm) learn(addrs []netip.AddrPort) {
+	for _, a := range addrs {
+		if _, ok := s.known[a]; !ok && a.IsValid() && a.Port() != 0 {
+			s.known[a] = &known{}
+		}
+	}
+}
+
+// errBanned is why a peer that sent bad data is gone for good.
+var errBanned = errors.New("sent data that failed verification repeatedly")
+
+func (s *Swarm) dropPeer(p *peer, why error) {
+	if _, ok := s.peers[p.id]; !ok {
+		return
+	}
+	delete(s.peers, p.id)
+	s.counters.upGone += p.uploaded.Load()
+	if s.byPeerID[p.peerID] == p {
+		delete(s.byPeerID, p.peerID)
+	}
+	if k := s.known[p.addr]; k != nil {
+		k.connected = false
+		k.lastSeen = time.Now()
+		if errors.Is(why, errBanned) {
+			k.banned = true
+		}
+	}
+	s.pieces.releaseAll(p)
+	p.close()
+	s.post(sdk.PeerLeft{Peer: p.id})
+	s.log.Debug("peer gone", "peer", p.addr, "reason", why)
+	for _, q := range s.peers {
+		s.fillRequests(q) // its blocks are free again
+	}
+}
+
+func (s *Swarm) String() string { return fmt.Sprintf("swarm %x", s.cfg.InfoHash[:4]) }

@@ -1,0 +1,173 @@
+package swarm
+
+import (
+	"context"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/wire"
+)
+
+// upReq is a block a peer asked us for.
+type upReq struct{ index, begin, length uint32 }
+
+// outbox is what the run loop hands a peer's writer: encoded control
+// messages and blocks to upload. The writer sends everything queued in one
+// vectored write.
+type outbox struct {
+	mu     sync.Mutex
+	ctrl   []byte
+	reqs   []upReq
+	closed bool
+	wake   chan struct{}
+}
+
+func newOutbox() *outbox { return &outbox{wake: make(chan struct{}, 1)} }
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send queues encoded messages.
+func (o *outbox) send(b []byte) {
+	o.mu.Lock()
+	o.ctrl = append(o.ctrl, b...)
+	o.mu.Unlock()
+	o.signal()
+}
+
+// sendMsg queues one message without an intermediate buffer.
+func (o *outbox) sendMsg(m wire.Message) {
+	o.mu.Lock()
+	o.ctrl = wire.AppendMessage(o.ctrl, m)
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *outbox) upload(r upReq) {
+	o.mu.Lock()
+	o.reqs = append(o.reqs, r)
+	o.mu.Unlock()
+	o.signal()
+}
+
+// cancel drops a queued upload that has not been sent yet.
+func (o *outbox) cancel(r upReq) {
+	o.mu.Lock()
+	if i := slices.Index(o.reqs, r); i >= 0 {
+		o.reqs = slices.Delete(o.reqs, i, i+1)
+	}
+	o.mu.Unlock()
+}
+
+// dropUploads forgets every queued upload (the peer choked... or we did).
+func (o *outbox) shut() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.signal()
+}
+
+// take swaps the queues out for the writer, giving it spare buffers back.
+func (o *outbox) take(ctrl []byte, reqs []upReq) ([]byte, []upReq, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c, r := o.ctrl, o.reqs
+	o.ctrl, o.reqs = ctrl[:0], reqs[:0]
+	return c, r, o.closed
+}
+
+// pieceCache holds the last piece read for uploads: a peer asks for a
+// piece's blocks in a row, so one pread serves them all.
+type pieceCache struct {
+	index int
+	buf   []byte
+}
+
+func (s *Swarm) writeLoop(ctx context.Context, p *peer) {
+	defer s.wg.Done()
+	defer p.close()
+	var (
+		ctrl  []byte
+		reqs  []upReq
+		cache = pieceCache{index: -1}
+		hdrs  []byte
+		bufs  net.Buffers
+		keep  = time.NewTimer(keepAliveGap)
+	)
+	defer keep.Stop()
+	for {
+		select {
+		case <-p.out.wake:
+		case <-keep.C:
+			p.out.sendMsg(wire.KeepAlive{})
+			keep.Reset(keepAliveGap)
+			continue
+		case <-ctx.Done():
+			return
+		}
+		var closed bool
+		ctrl, reqs, closed = p.out.take(ctrl, reqs)
+		if closed {
+			return
+		}
+		bufs = append(bufs[:0], ctrl)
+		hdrs = slices.Grow(hdrs[:0], 13*len(reqs))
+		for _, r := range reqs {
+			if int(r.index) != cache.index {
+				// The cache is about to change under queued slices: send them first.
+				if err := s.writeOut(p, &bufs); err != nil {
+					return
+				}
+				hdrs = hdrs[:0]
+				if err := s.loadPiece(&cache, int(r.index)); err != nil {
+					s.log.Warn("reading piece for upload", "piece", r.index, "error", err)
+					return
+				}
+			}
+			if err := s.upLim.Wait(ctx, int(r.length)); err != nil {
+				return
+			}
+			at := len(hdrs)
+			hdrs = wire.AppendPieceHeader(hdrs, r.index, r.begin, int(r.length))
+			bufs = append(bufs, hdrs[at:], cache.buf[r.begin:r.begin+r.length])
+			p.uploaded.Add(int64(r.length))
+		}
+		if err := s.writeOut(p, &bufs); err != nil {
+			return
+		}
+		keep.Reset(keepAliveGap)
+	}
+}
+
+// writeOut sends the queued buffers in one writev and resets the list.
+func (s *Swarm) writeOut(p *peer, bufs *net.Buffers) error {
+	if len(*bufs) == 0 || (len(*bufs) == 1 && len((*bufs)[0]) == 0) {
+		*bufs = (*bufs)[:0]
+		return nil
+	}
+	b := *bufs
+	p.conn.SetWriteDeadline(time.Now().Add(readIdle))
+	_, err := b.WriteTo(p.conn)
+	*bufs = (*bufs)[:0]
+	return err
+}
+
+func (s *Swarm) loadPiece(c *pieceCache, index int) error {
+	n := s.pieces.size(index)
+	if int64(cap(c.buf)) < n {
+		c.buf = make([]byte, n)
+	}
+	c.buf = c.buf[:n]
+	c.index = -1
+	if _, err := s.cfg.Storage.ReadAt(c.buf, int64(index)*s.cfg.PieceLength); err != nil {
+		return err
+	}
+	c.index = index
+	return nil
+}

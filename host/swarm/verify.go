@@ -1,0 +1,169 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/torrent-dev/torrent/sdk"
+)
+
+// verifyResult is a completed piece after its hash check and write.
+type verifyResult struct {
+	ps  *pieceState
+	ok  bool
+	err error // the write failed: the disk, not the peer, is at fault
+}
+
+// verifier hashes and writes complete pieces on every core, off the run
+// loop. Its queues never block either side: the loop adds work without
+// waiting, and workers hand results back the same way.
+type verifier struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	work    []*pieceState
+	results []verifyResult
+	closed  bool
+	ready   chan struct{} // a result is waiting
+}
+
+func newVerifier() *verifier {
+	v := &verifier{ready: make(chan struct{}, 1)}
+	v.cond = sync.NewCond(&v.mu)
+	return v
+}
+
+func (v *verifier) add(ps *pieceState) {
+	v.mu.Lock()
+	v.work = append(v.work, ps)
+	v.mu.Unlock()
+	v.cond.Signal()
+}
+
+func (v *verifier) close() {
+	v.mu.Lock()
+	v.closed = true
+	v.mu.Unlock()
+	v.cond.Broadcast()
+}
+
+// take returns the results so far.
+func (v *verifier) take() []verifyResult {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r := v.results
+	v.results = nil
+	return r
+}
+
+func (v *verifier) next() *pieceState {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for len(v.work) == 0 && !v.closed {
+		v.cond.Wait()
+	}
+	// On close the queue is still worked off: those pieces' data reaches
+	// the disk, where the next start's check finds it.
+	if len(v.work) == 0 {
+		return nil
+	}
+	ps := v.work[0]
+	v.work = v.work[1:]
+	return ps
+}
+
+func (v *verifier) done(r verifyResult) {
+	v.mu.Lock()
+	v.results = append(v.results, r)
+	v.mu.Unlock()
+	select {
+	case v.ready <- struct{}{}:
+	default:
+	}
+}
+
+func numVerifiers() int { return runtime.NumCPU() }
+
+func (s *Swarm) verifyLoop(ctx context.Context) {
+	for {
+		ps := s.verifier.next()
+		if ps == nil {
+			return
+		}
+		r := verifyResult{ps: ps, ok: s.cfg.Storage.CheckPiece(ps.index, ps.buf)}
+		if r.ok {
+			if _, err := s.cfg.Storage.WriteAt(ps.buf, int64(ps.index)*s.cfg.PieceLength); err != nil {
+				r.ok, r.err = false, fmt.Errorf("write piece %d: %w", ps.index, err)
+			}
+		}
+		s.verifier.done(r)
+	}
+}
+
+// maxStrikes is how many failed pieces a peer may contribute to.
+const maxStrikes = 3
+
+// pieceVerified records a verified (or failed) piece.
+func (s *Swarm) pieceVerified(r verifyResult) error {
+	ps := r.ps
+	defer s.pieces.recycle(ps.buf)
+	delete(s.pieces.verifying, ps.index)
+	if r.err != nil {
+		return r.err
+	}
+	i := ps.index
+	if !r.ok {
+		s.post(sdk.PieceFailed{Piece: i})
+		s.counters.wasted += int64(len(ps.buf))
+		for _, p := range ps.from {
+			p.strikes++
+			// A peer that was the only source is surely at fault.
+			if len(ps.from) == 1 {
+				p.strikes++
+			}
+			if p.strikes >= maxStrikes {
+				s.log.Warn("banning peer", "peer", p.addr, "reason", errBanned)
+				s.dropPeer(p, errBanned)
+			}
+		}
+		s.log.Debug("piece failed verification", "piece", i, "peers", len(ps.from))
+		for _, p := range s.peers {
+			if p.has.Has(i) {
+				s.fillRequests(p)
+			}
+		}
+		return nil
+	}
+	if s.have.Has(i) {
+		return nil
+	}
+	s.have.Set(i)
+	s.missing--
+	s.counters.verified += int64(len(ps.buf))
+	s.post(sdk.PieceDone{Piece: i})
+	for _, p := range s.peers {
+		if p.has.Has(i) {
+			p.wanted--
+			s.updateInterest(p)
+		} else {
+			p.out.sendMsg(haveMsg(i))
+		}
+	}
+	if s.missing == 0 {
+		s.complete()
+	}
+	return nil
+}
+
+// complete: everything is verified. Seeds have nothing to give us, and we
+// nothing to them, so they are let go.
+func (s *Swarm) complete() {
+	s.log.Info("download complete")
+	close(s.done)
+	for _, p := range s.peers {
+		if p.has.Full() {
+			s.dropPeer(p, errBothComplete)
+		}
+	}
+}

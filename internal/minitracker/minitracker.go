@@ -1,0 +1,84 @@
+// Package minitracker is a tiny in-memory HTTP tracker (BEP 3, compact
+// replies per BEP 23) for the demo swarm: it hands every announcing peer
+// the others. Tests of the tracker client use the real opentracker.
+package minitracker
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/anacrolix/torrent/bencode"
+)
+
+// Tracker serves /announce on a loopback port until Close.
+type Tracker struct {
+	URL   string // the announce URL
+	srv   *http.Server
+	ln    net.Listener
+	mu    sync.Mutex
+	peers map[string]map[netip.AddrPort]bool // info-hash -> peers
+}
+
+// Start listens on 127.0.0.1 at a free port.
+func Start() (*Tracker, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	t := &Tracker{ln: ln, peers: make(map[string]map[netip.AddrPort]bool)}
+	t.URL = "http://" + ln.Addr().String() + "/announce"
+	mux := http.NewServeMux()
+	mux.HandleFunc("/announce", t.announce)
+	t.srv = &http.Server{Handler: mux}
+	go t.srv.Serve(ln)
+	return t, nil
+}
+
+// Close stops serving.
+func (t *Tracker) Close() error { return t.srv.Close() }
+
+func (t *Tracker) announce(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ih := q.Get("info_hash")
+	port, err := strconv.Atoi(q.Get("port"))
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip, ierr := netip.ParseAddr(host)
+	if len(ih) != 20 || err != nil || port <= 0 || port > 65535 || ierr != nil {
+		reply(w, map[string]any{"failure reason": "bad announce"})
+		return
+	}
+	self := netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	t.mu.Lock()
+	swarm := t.peers[ih]
+	if swarm == nil {
+		swarm = make(map[netip.AddrPort]bool)
+		t.peers[ih] = swarm
+	}
+	var compact []byte
+	for p := range swarm {
+		if p != self && p.Addr().Is4() {
+			compact = append(compact, p.Addr().AsSlice()...)
+			compact = append(compact, byte(p.Port()>>8), byte(p.Port()))
+		}
+	}
+	if q.Get("event") == "stopped" {
+		delete(swarm, self)
+	} else {
+		swarm[self] = true
+	}
+	t.mu.Unlock()
+	reply(w, map[string]any{"interval": 30, "min interval": 5, "peers": string(compact)})
+}
+
+func reply(w http.ResponseWriter, v map[string]any) {
+	b, err := bencode.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.Write(b)
+}
