@@ -176,6 +176,7 @@ func (m *Manager) run(ctx context.Context) {
 		now := time.Now()
 		if conn != nil {
 			if err := conn.failure(now); err != nil {
+				err = conn.explain(err)
 				up := now.Sub(conn.started)
 				m.log.Warn("picker plugin failed; the built-in picker takes over until it restarts",
 					"plugin", m.cfg.Spec, "path", path, "cause", err, "up", up.Round(time.Millisecond), "restart_in", backoff)

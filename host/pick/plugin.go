@@ -105,9 +105,6 @@ func startPlugin(ctx context.Context, path string, log hclog.Logger, snap sdk.Sn
 func (c *pluginConn) fail(err error) {
 	c.mu.Lock()
 	if c.err == nil {
-		if c.client.Exited() {
-			err = fmt.Errorf("%w (plugin process exited)", err)
-		}
 		c.err = err
 	}
 	c.mu.Unlock()
@@ -196,6 +193,17 @@ func (c *pluginConn) failure(now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// explain adds to a failure whether the process died with it; a dying
+// plugin's stream often breaks a moment before its exit is seen.
+func (c *pluginConn) explain(err error) error {
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c.client.Exited() {
+			return fmt.Errorf("%w (plugin process exited)", err)
+		}
+	}
+	return err
 }
 
 func (c *pluginConn) close() {

@@ -1,0 +1,251 @@
+// Package realpeers starts real BitTorrent clients (libtorrent through
+// Debian's python3-libtorrent, aria2) and makes test data and torrents
+// (mktorrent), for tests on loopback. Every process a test starts is killed
+// when the test ends.
+package realpeers
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+//go:embed ltpeer.py
+var ltScript string
+
+// FileSpec is one file of generated test data.
+type FileSpec struct {
+	Path string
+	Size int64
+}
+
+// DefaultTree is a multi-file torrent with a 0-byte file and odd sizes.
+var DefaultTree = []FileSpec{
+	{"tree/a.bin", 3<<20 + 7},
+	{"tree/empty", 0},
+	{"tree/sub/b.bin", 16383},
+	{"tree/sub/c", 1},
+	{"tree/sub/deep/d.bin", 262145},
+	{"tree/z.bin", 9<<20 + 12345},
+}
+
+// MakeData writes random files under dir (DefaultTree when no spec).
+func MakeData(t testing.TB, dir string, spec ...FileSpec) {
+	t.Helper()
+	if len(spec) == 0 {
+		spec = DefaultTree
+	}
+	rng := rand.NewChaCha8([32]byte{byte(len(spec)), 42})
+	for _, f := range spec {
+		p := filepath.Join(dir, f.Path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(out, rng, f.Size); err != nil {
+			t.Fatal(err)
+		}
+		if err := out.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// MakeTorrent runs mktorrent on path (a file, a directory, or a dir whose
+// only entry is the tree: MakeData's "tree") with pieces of 2^pieceLog
+// bytes. mktorrent insists on an announce URL: without one a dead
+// loopback address is used.
+func MakeTorrent(t testing.TB, path, announce string, pieceLog int) string {
+	t.Helper()
+	if st, err := os.Stat(filepath.Join(path, "tree")); err == nil && st.IsDir() {
+		path = filepath.Join(path, "tree")
+	}
+	if announce == "" {
+		announce = "http://127.0.0.1:1/announce"
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path)+".torrent")
+	cmd := exec.Command("mktorrent", "-l", strconv.Itoa(pieceLog), "-a", announce, "-o", out, path)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mktorrent: %v\n%s", err, b)
+	}
+	return out
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// LTOptions adjust a libtorrent peer.
+type LTOptions struct {
+	UploadRateLimit int      // bytes/s, 0 = unlimited
+	ConnectTo       []string // HOST:PORT peers to connect to
+	Tracker         bool     // announce to the torrent's tracker
+}
+
+// Peer is a running client.
+type Peer struct {
+	Port int
+	t    testing.TB
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  strings.Builder
+	prog float64
+	done chan struct{} // closed on DONE
+	exit chan struct{} // closed when the process ends
+	once sync.Once
+}
+
+func (p *Peer) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// Progress is the last reported fraction downloaded.
+func (p *Peer) Progress() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.prog
+}
+
+// WaitDone waits until the peer has the whole torrent.
+func (p *Peer) WaitDone(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return nil
+	case <-p.exit:
+		return fmt.Errorf("exited before completing:\n%s", p.output())
+	case <-ctx.Done():
+		return fmt.Errorf("not complete (progress %.2f): %w\n%s", p.Progress(), ctx.Err(), p.output())
+	}
+}
+
+// Kill stops the peer now.
+func (p *Peer) Kill() {
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exit
+}
+
+func start(t testing.TB, name string, args []string, ready func(line string) (port int, ok bool)) *Peer {
+	t.Helper()
+	p := &Peer{t: t, cmd: exec.Command(name, args...), done: make(chan struct{}), exit: make(chan struct{})}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stderr = p.cmd.Stdout
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	readyc := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.log.WriteString(line + "\n")
+			if f, ok := strings.CutPrefix(line, "PROGRESS "); ok {
+				fmt.Sscanf(f, "%g", &p.prog)
+			}
+			p.mu.Unlock()
+			if port, ok := ready(line); ok {
+				select {
+				case readyc <- port:
+				default:
+				}
+			}
+			if line == "DONE" || strings.Contains(line, "Download complete") {
+				p.once.Do(func() { close(p.done) })
+			}
+		}
+		p.cmd.Wait()
+		close(p.exit)
+	}()
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(name), p.output())
+		}
+	})
+	select {
+	case p.Port = <-readyc:
+	case <-p.exit:
+		t.Fatalf("%s exited before it was ready:\n%s", name, p.output())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s not ready after 60 s:\n%s", name, p.output())
+	}
+	return p
+}
+
+func ltReady(line string) (int, bool) {
+	if v, ok := strings.CutPrefix(line, "READY port="); ok {
+		port, err := strconv.Atoi(v)
+		return port, err == nil
+	}
+	return 0, false
+}
+
+func ltArgs(t testing.TB, torrent, dir string, opt LTOptions) []string {
+	script := filepath.Join(t.TempDir(), "ltpeer.py")
+	if err := os.WriteFile(script, []byte(ltScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{script, "--torrent", torrent, "--dir", dir, "--port", strconv.Itoa(FreePort(t)),
+		"--upload-rate", strconv.Itoa(opt.UploadRateLimit)}
+	for _, c := range opt.ConnectTo {
+		args = append(args, "--connect", c)
+	}
+	if opt.Tracker {
+		args = append(args, "--tracker")
+	}
+	return args
+}
+
+// StartLibtorrentSeeder seeds torrent from dataDir (the directory that
+// holds the torrent's top-level file or folder) once libtorrent has checked
+// the data.
+func StartLibtorrentSeeder(t testing.TB, torrent, dataDir string, opt LTOptions) *Peer {
+	t.Helper()
+	return start(t, "/usr/bin/python3", append(ltArgs(t, torrent, dataDir, opt), "--seed"), ltReady)
+}
+
+// StartLibtorrentLeecher downloads torrent into saveDir.
+func StartLibtorrentLeecher(t testing.TB, torrent, saveDir string, opt LTOptions) *Peer {
+	t.Helper()
+	return start(t, "/usr/bin/python3", ltArgs(t, torrent, saveDir, opt), ltReady)
+}
+
+// StartAria2Leecher downloads torrent into saveDir through the torrent's
+// tracker (aria2 cannot be given a peer directly); it exits when complete.
+func StartAria2Leecher(t testing.TB, torrent, saveDir string) *Peer {
+	t.Helper()
+	port := FreePort(t)
+	args := []string{"-d", saveDir, "--enable-dht=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+		"--seed-time=0", "--listen-port=" + strconv.Itoa(port), "--file-allocation=none", "--console-log-level=notice",
+		"--summary-interval=1", "--bt-stop-timeout=0", torrent}
+	return start(t, "aria2c", args, func(string) (int, bool) { return port, true })
+}
