@@ -49,7 +49,7 @@ type Session struct {
 	ann     atomic.Pointer[tracker.Announcer]
 	picker  atomic.Pointer[pick.Manager]
 	started time.Time
-	resume  *storage.Resume // totals of earlier sessions
+	resume  *storage.Resume                   // totals of earlier sessions
 	checked atomic.Pointer[bitfield.Bitfield] // what the start-up check found
 }
 

@@ -86,7 +86,10 @@ func testLogger(t *testing.T, name string) hclog.Logger {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
 
 func startSession(t *testing.T, ctx context.Context, wg *sync.WaitGroup, torrent, dir string, opts Options) *Session {
 	t.Helper()

@@ -45,7 +45,7 @@ type peer struct {
 	reqq           int                  // their limit on outstanding requests (BEP 10)
 	wanted         int                  // pieces it has that we lack
 	picks          []int                // latest ranked list from the picker
-	wantAfter      time.Time // no new Want before this
+	wantAfter      time.Time            // no new Want before this
 	lastBlock      time.Time
 	downloaded     int64
 	strikes        int

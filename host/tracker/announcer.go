@@ -172,6 +172,9 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 		for i, u := range tier {
 			resp, err := Announce(ctx, u, req)
 			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err() // shutting down: not the tracker's fault
+				}
 				lastErr = err
 				a.cfg.Logger.Warn("announce failed", "url", u, "event", event.String(), "error", err)
 				continue

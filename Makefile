@@ -1,0 +1,56 @@
+# torrent: build, test, demo. `make test` and `make demo` install what they
+# need on a fresh Debian machine (Go modules; Debian packages via apt-get).
+
+GO       ?= go
+BIN      := bin
+PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+DEB_PKGS := python3-libtorrent aria2 opentracker mktorrent fuse3 tmux transmission-cli \
+            protobuf-compiler python3-grpcio python3-protobuf
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build test deps vet fmt-check demo proto fuzz clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/torrent ./cmd/torrent
+	@for p in $(PLUGINS); do echo "$(GO) build -o $(BIN)/torrent-$$p ./plugins/$$p"; \
+		$(GO) build -o $(BIN)/torrent-$$p ./plugins/$$p || exit 1; done
+
+# deps installs the Debian packages the tests use, only if one is missing.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	$(GO) mod download
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$$'); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: deps vet fmt-check
+	$(GO) test -race -timeout 20m ./...
+
+demo: build
+	$(BIN)/torrent demo
+
+proto:
+	./proto/gen.sh
+
+# fuzz runs every fuzz target for FUZZTIME each.
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf $(BIN)
