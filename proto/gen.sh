@@ -7,11 +7,19 @@ gobin=$(mktemp -d)
 trap 'rm -rf "$gobin"' EXIT
 GOBIN=$gobin go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 GOBIN=$gobin go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
-mkdir -p proto/pickerpb
-PATH=$gobin:$PATH protoc -I proto \
-  --go_out=proto/pickerpb --go_opt=paths=source_relative --go_opt=Mpicker/v1/picker.proto=github.com/torrent-dev/torrent/proto/pickerpb \
-  --go-grpc_out=proto/pickerpb --go-grpc_opt=paths=source_relative --go-grpc_opt=Mpicker/v1/picker.proto=github.com/torrent-dev/torrent/proto/pickerpb \
-  picker/v1/picker.proto
-# paths=source_relative mirrors the .proto's directory: flatten it.
-mv proto/pickerpb/picker/v1/*.go proto/pickerpb/
-rm -rf proto/pickerpb/picker
+
+# gen PROTO GOPKGDIR: one package per .proto, flat in proto/GOPKGDIR.
+gen() {
+  local src=$1 pkg=$2 mod=github.com/torrent-dev/torrent/proto/$2
+  mkdir -p "proto/$pkg"
+  PATH=$gobin:$PATH protoc -I proto \
+    --go_out="proto/$pkg" --go_opt=paths=source_relative --go_opt="M$src=$mod" \
+    --go-grpc_out="proto/$pkg" --go-grpc_opt=paths=source_relative --go-grpc_opt="M$src=$mod" \
+    "$src"
+  # paths=source_relative mirrors the .proto's directory: flatten it.
+  mv "proto/$pkg/$(dirname "$src")"/*.go "proto/$pkg/"
+  rm -rf "proto/$pkg/${src%%/*}"
+}
+gen picker/v1/picker.proto pickerpb
+gen host/v1/host.proto hostpb
+gen ui/v1/ui.proto uipb

@@ -7,11 +7,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mattn/go-isatty"
 
+	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/session"
 )
 
@@ -24,10 +26,12 @@ type console struct {
 	status string // current status line, redrawn under each log line
 	out    io.Writer
 	logger hclog.Logger
+	ring   *hostapi.LogRing // recent lines for UI plugins
+	quiet  atomic.Bool      // a UI plugin owns the terminal: log to the ring and file only
 }
 
 func newConsole(f *downloadFlags) (*console, func(), error) {
-	c := &console{out: os.Stderr, tty: isTerminal()}
+	c := &console{out: os.Stderr, tty: isTerminal(), ring: hostapi.NewLogRing(1000)}
 	level := hclog.Info
 	if f.verbose {
 		level = hclog.Debug
@@ -51,6 +55,10 @@ func newConsole(f *downloadFlags) (*console, func(), error) {
 // Write takes log lines: on a terminal the status line is cleared first
 // and drawn again after.
 func (c *console) Write(p []byte) (int, error) {
+	c.ring.Write(p)
+	if c.quiet.Load() {
+		return len(p), nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.tty {
@@ -64,7 +72,7 @@ func (c *console) setStatus(s string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.status = s
-	if c.tty {
+	if c.tty && !c.quiet.Load() {
 		fmt.Fprintf(c.out, "\r\033[K%s", s)
 	}
 }
@@ -91,13 +99,16 @@ func (c *console) show(ctx context.Context, s *session.Session) (stop func()) {
 		for {
 			select {
 			case <-ctx.Done():
-				if c.tty {
+				if c.tty && !c.quiet.Load() {
 					c.setStatus(statusLine(s))
 					fmt.Fprintln(c.out)
 					c.setStatus("")
 				}
 				return
 			case <-t.C:
+				if c.quiet.Load() {
+					continue
+				}
 				if c.tty {
 					c.setStatus(statusLine(s))
 				} else {
@@ -121,7 +132,7 @@ func statusLine(s *session.Session) string {
 		human(st.DownRate), human(st.UpRate), len(st.Peers), st.Known)
 	switch {
 	case st.Missing == 0:
-		b.WriteString("  seeding")
+		b.WriteString("  complete")
 	case st.DownRate > 0:
 		left := int64(st.Missing) * s.Meta.Info.PieceLength
 		eta := time.Duration(left/st.DownRate) * time.Second

@@ -99,11 +99,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 	}
 	_, df := newDownloadFlags()
 	df.dir, df.seed, df.upRate, df.g = leechDir, false, 0, *g
-	if err := download(ctx, torrentPath, df); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return nil
+	complete, err := download(ctx, torrentPath, df)
+	if err != nil || !complete {
+		return err // interrupted: nothing to compare
 	}
 	for _, f := range demoFiles {
 		if err := sameFile(filepath.Join(seedDir, f.path), filepath.Join(leechDir, f.path)); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/session"
 )
 
@@ -27,6 +28,7 @@ Flags:
 
 type downloadFlags struct {
 	g        bool
+	ui       string
 	picker   string
 	dir      string
 	port     int
@@ -42,7 +44,8 @@ type downloadFlags struct {
 func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	f := &downloadFlags{upRate: 24_000, wantRate: 50_000}
 	fs := flag.NewFlagSet("torrent", flag.ContinueOnError)
-	fs.BoolVar(&f.g, "g", false, "terminal UI (the ui-term plugin)")
+	fs.BoolVar(&f.g, "g", false, "full-screen terminal UI (a UI plugin, see -ui)")
+	fs.StringVar(&f.ui, "ui", "term", "UI plugin for -g: NAME (runs torrent-ui-NAME) or PATH")
 	fs.StringVar(&f.picker, "picker", "random", "picker plugin: NAME (runs torrent-picker-NAME) or PATH; \"builtin\" for none")
 	fs.StringVar(&f.dir, "dir", ".", "directory for data and resume state")
 	fs.IntVar(&f.port, "port", 0, "listen port (default: first free port from 6881 up)")
@@ -70,19 +73,22 @@ func cmdDownload(ctx context.Context, args []string) error {
 		fs.Usage()
 		return badInput("want exactly one FILE.torrent, got %d arguments", fs.NArg())
 	}
-	return download(ctx, fs.Arg(0), f)
+	_, err := download(ctx, fs.Arg(0), f)
+	return err
 }
 
-func download(ctx context.Context, torrentPath string, f *downloadFlags) error {
+// download runs the client on one torrent; complete says whether every
+// piece was verified when it stopped (a user may quit before).
+func download(ctx context.Context, torrentPath string, f *downloadFlags) (complete bool, err error) {
 	if f.port < 0 || f.port > 65535 {
-		return badInput("-port %d is out of range", f.port)
+		return false, badInput("-port %d is out of range", f.port)
 	}
 	if st, err := os.Stat(f.dir); err != nil || !st.IsDir() {
-		return badInput("-dir %s is not a directory", f.dir)
+		return false, badInput("-dir %s is not a directory", f.dir)
 	}
 	con, closeLog, err := newConsole(f)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer closeLog()
 	log := con.logger
@@ -90,12 +96,9 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) error {
 	if picker == "builtin" {
 		picker = ""
 	}
-	if f.g {
-		log.Warn("the terminal UI plugin (ui-term) is not available yet; showing console output")
-	}
 	ln, err := session.Listen(f.port)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer ln.Close()
 	s, err := session.Open(torrentPath, session.Options{
@@ -104,19 +107,28 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) error {
 		Picker: picker, Logger: log, Checking: con.checking,
 	})
 	if err != nil {
-		return usageError{err} // an unreadable or invalid torrent, or an unusable -dir
+		return false, usageError{err} // an unreadable or invalid torrent, or an unusable -dir
 	}
 	log.Info("starting", "torrent", s.Meta.Info.Name, "size", human(s.Meta.Info.Length),
 		"pieces", s.Meta.Info.NumPieces(), "port", ln.Addr().(*net.TCPAddr).Port, "dir", f.dir)
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
+	var uiDone func()
+	if f.g {
+		uiDone = startUI(ctx, f.ui, con, hostapi.New(s, con.ring, quit))
+	}
 	stop := con.show(ctx, s)
 	err = s.Run(ctx)
 	stop()
-	if err != nil {
-		return err
+	if uiDone != nil {
+		uiDone()
 	}
-	st := s.Stats()
-	if st.Missing == 0 {
+	if err != nil {
+		return false, err
+	}
+	complete = s.Stats().Missing == 0
+	if complete {
 		con.logger.Info("complete", "name", s.Meta.Info.Name)
 	}
-	return nil
+	return complete, nil
 }

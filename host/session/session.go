@@ -51,6 +51,13 @@ type Session struct {
 	started time.Time
 	resume  *storage.Resume                   // totals of earlier sessions
 	checked atomic.Pointer[bitfield.Bitfield] // what the start-up check found
+	checks  atomic.Int64                      // pieces checked so far at start-up
+}
+
+// Checking is the start-up check's progress: pieces checked, and whether
+// it is over.
+func (s *Session) Checking() (int, bool) {
+	return int(s.checks.Load()), s.checked.Load() != nil
 }
 
 // Open reads the torrent and prepares its storage; nothing runs yet.
@@ -79,6 +86,9 @@ func layout(info *metainfo.Info) storage.Layout {
 	}
 	return l
 }
+
+// Dir is the data directory.
+func (s *Session) Dir() string { return s.opts.Dir }
 
 // Stats is the swarm's latest snapshot (zero until Run has started it).
 func (s *Session) Stats() swarm.Stats {
@@ -115,7 +125,12 @@ func (s *Session) Run(ctx context.Context) error {
 	info := &s.Meta.Info
 	s.resume = s.loadResume()
 	t0 := time.Now()
-	have, err := s.store.Verify(ctx, s.opts.Checking)
+	have, err := s.store.Verify(ctx, func(done, total int) {
+		s.checks.Store(int64(done))
+		if s.opts.Checking != nil {
+			s.opts.Checking(done, total)
+		}
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -60,18 +60,19 @@ type PeerStats struct {
 
 // Stats is a snapshot of the swarm, published once a second.
 type Stats struct {
-	Have       bitfield.Bitfield
-	NumPieces  int
-	Missing    int
-	Downloaded int64 // payload received this session, wasted included
-	Wasted     int64 // duplicate blocks and failed pieces
-	Verified   int64 // bytes of pieces verified this session
-	Uploaded   int64
-	DownRate   int64
-	UpRate     int64
-	Peers      []PeerStats
-	Known      int
-	Complete   bool
+	Have        bitfield.Bitfield
+	Downloading []int // pieces in flight
+	NumPieces   int
+	Missing     int
+	Downloaded  int64 // payload received this session, wasted included
+	Wasted      int64 // duplicate blocks and failed pieces
+	Verified    int64 // bytes of pieces verified this session
+	Uploaded    int64
+	DownRate    int64
+	UpRate      int64
+	Peers       []PeerStats
+	Known       int
+	Complete    bool
 }
 
 // Stats returns the latest snapshot; safe from any goroutine.
@@ -86,6 +87,9 @@ func (s *Swarm) publishStats(time.Time) {
 		Known:     len(s.known),
 		Complete:  s.missing == 0,
 		Peers:     make([]PeerStats, 0, len(s.peers)),
+	}
+	for _, ps := range s.pieces.order {
+		st.Downloading = append(st.Downloading, ps.index)
 	}
 	for _, p := range s.peers {
 		up += p.uploaded.Load()

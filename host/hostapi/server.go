@@ -1,0 +1,124 @@
+package hostapi
+
+import (
+	"context"
+	"encoding/hex"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/session"
+	"github.com/torrent-dev/torrent/proto/hostpb"
+)
+
+// maxRate bounds updates per second to each watcher.
+const maxRate = 20
+
+// Server is the host API over one session.
+type Server struct {
+	hostpb.UnimplementedHostServer
+	s          *session.Session
+	logs       *LogRing
+	quit       func()
+	Mountpoint string // set when torfs mounted the files
+}
+
+// New serves s; quit is called when a plugin asks the client to stop.
+func New(s *session.Session, logs *LogRing, quit func()) *Server {
+	return &Server{s: s, logs: logs, quit: quit}
+}
+
+// Quit stops the client.
+func (srv *Server) Quit(context.Context, *hostpb.QuitRequest) (*hostpb.QuitResponse, error) {
+	srv.quit()
+	return &hostpb.QuitResponse{}, nil
+}
+
+// Watch sends the whole picture, then fresh state at most maxRate times a
+// second. A slow reader simply gets fewer updates: each is built when the
+// previous one has been sent, so none goes stale in a queue.
+func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServer) error {
+	rate := maxRate
+	if r := int(req.GetMaxRate()); r > 0 && r < rate {
+		rate = r
+	}
+	t := time.NewTicker(time.Second / time.Duration(rate))
+	defer t.Stop()
+	var seq int64
+	first := true
+	for {
+		u := srv.update(&seq)
+		if first {
+			u.Torrent = srv.info()
+			first = false
+		}
+		if err := stream.Send(u); err != nil {
+			return err
+		}
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (srv *Server) info() *hostpb.TorrentInfo {
+	m := srv.s.Meta
+	t := &hostpb.TorrentInfo{
+		Name: m.Info.Name, InfoHash: hex.EncodeToString(m.InfoHash[:]), TotalLength: uint64(m.Info.Length),
+		PieceLength: uint64(m.Info.PieceLength), NumPieces: uint32(m.Info.NumPieces()), Dir: srv.s.Dir(), Mountpoint: srv.Mountpoint,
+	}
+	for _, f := range m.Info.Files {
+		t.Files = append(t.Files, &hostpb.FileInfo{Path: m.Info.RelPath(f), Length: uint64(f.Length), Offset: uint64(f.Offset)})
+	}
+	return t
+}
+
+func (srv *Server) update(seq *int64) *hostpb.Update {
+	st := srv.s.Stats()
+	have := st.Have.Bytes()
+	if st.Have.Len() == 0 {
+		have = make([]byte, (st.NumPieces+7)/8)
+	}
+	u := &hostpb.Update{
+		Have: have, Missing: uint32(st.Missing), Downloaded: uint64(st.Downloaded), Uploaded: uint64(st.Uploaded),
+		DownRate: uint64(st.DownRate), UpRate: uint64(st.UpRate), KnownPeers: uint32(st.Known), Complete: st.Missing == 0,
+	}
+	n, done := srv.s.Checking()
+	u.Checking, u.CheckingDone = uint32(n), done
+	for _, d := range st.Downloading {
+		u.Downloading = append(u.Downloading, uint32(d))
+	}
+	for _, p := range st.Peers {
+		flags := ""
+		if p.Choked {
+			flags += "c"
+		}
+		if p.Interested {
+			flags += "i"
+		}
+		u.Peers = append(u.Peers, &hostpb.Peer{Addr: p.Addr, Client: p.Client, DownRate: uint64(p.DownRate), UpRate: uint64(p.UpRate), Pieces: uint32(p.Pieces), Flags: flags})
+	}
+	if tr, ok := srv.s.Tracker(); ok {
+		u.Tracker = &hostpb.Tracker{Url: tr.URL, LastError: tr.LastError, LastAnnounceUnix: unixOrZero(tr.LastAnnounce),
+			NextAnnounceUnix: unixOrZero(tr.NextAnnounce), Peers: uint32(tr.Peers), Seeders: uint32(tr.Seeders), Leechers: uint32(tr.Leechers)}
+	}
+	if p, ok := srv.s.Picker(); ok {
+		u.Picker = "built-in"
+		if p.Active {
+			u.Picker = p.Plugin
+		}
+	}
+	var lines []Line
+	lines, *seq = srv.logs.Since(*seq)
+	for _, l := range lines {
+		u.Log = append(u.Log, &hostpb.LogLine{TimeUnixMs: l.Time.UnixMilli(), Level: l.Level, Text: l.Text})
+	}
+	return u
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}

@@ -1,0 +1,43 @@
+// Command torrent-ui-term is the full-screen terminal interface of
+// `torrent -g`: progress, rates, peers, files, a piece map and the log. It
+// runs as a plugin; the host's API is its only view of the client.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/torrent-dev/torrent/sdk"
+)
+
+func main() { sdk.ServeUI(termUI{}, sdk.WithName("term")) }
+
+type termUI struct{}
+
+// Run owns the terminal until the user quits or the host stops. A plugin's
+// stdout is a pipe, so the terminal is opened directly.
+func (termUI) Run(ctx context.Context, host sdk.Host) error {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open the terminal: %w", err)
+	}
+	defer tty.Close()
+	out := termenv.NewOutput(tty)
+	lipgloss.SetColorProfile(out.EnvColorProfile()) // honours NO_COLOR and dumb terminals
+	m := newModel(host)
+	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithContext(ctx))
+	go func() {
+		err := host.Watch(ctx, func(u sdk.Update) { p.Send(updateMsg(u)) })
+		p.Send(hostGoneMsg{err})
+	}()
+	_, err = p.Run()
+	if ctx.Err() != nil { // the host ended the UI
+		return nil
+	}
+	return err
+}

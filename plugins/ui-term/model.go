@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/torrent-dev/torrent/sdk"
+)
+
+type (
+	updateMsg   sdk.Update
+	hostGoneMsg struct{ err error }
+)
+
+// Views.
+const (
+	viewMain = iota
+	viewPeers
+	viewLog
+)
+
+const (
+	historyLen = 120 // seconds of rate history
+	maxLog     = 2000
+)
+
+// model is the whole UI state; View is a pure function of it, which the
+// golden tests rely on.
+type model struct {
+	host     sdk.Host
+	now      func() time.Time
+	w, h     int
+	view     int
+	prevView int
+	help     bool
+	info     *sdk.TorrentInfo
+	u        sdk.Update
+	downHist []int64
+	upHist   []int64
+	lastHist time.Time
+	logs     []sdk.LogLine
+	scroll   [3]int // per view: lines scrolled (log: from the bottom)
+	gone     bool
+}
+
+func newModel(host sdk.Host) *model {
+	return &model{host: host, now: time.Now, w: 80, h: 24}
+}
+
+func (m *model) Init() tea.Cmd { return nil }
+
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = msg.Width, msg.Height
+	case updateMsg:
+		m.apply(sdk.Update(msg))
+	case hostGoneMsg:
+		m.gone = true
+		return m, tea.Quit
+	case tea.KeyMsg:
+		return m, m.key(msg)
+	}
+	return m, nil
+}
+
+func (m *model) apply(u sdk.Update) {
+	if u.Torrent != nil {
+		m.info = u.Torrent
+	}
+	m.u = u
+	m.logs = append(m.logs, u.Log...)
+	if over := len(m.logs) - maxLog; over > 0 {
+		m.logs = m.logs[over:]
+	}
+	// One history sample a second, however often updates come.
+	if now := m.now(); now.Sub(m.lastHist) >= time.Second {
+		m.lastHist = now
+		m.downHist = appendCapped(m.downHist, u.DownRate)
+		m.upHist = appendCapped(m.upHist, u.UpRate)
+	}
+}
+
+func appendCapped(h []int64, v int64) []int64 {
+	h = append(h, v)
+	if len(h) > historyLen {
+		h = h[len(h)-historyLen:]
+	}
+	return h
+}
+
+func (m *model) key(k tea.KeyMsg) tea.Cmd {
+	if m.help && k.String() != "ctrl+c" {
+		m.help = false
+		return nil
+	}
+	switch k.String() {
+	case "q", "ctrl+c":
+		return m.quit()
+	case "ctrl+z": // the original client's key: log view and back
+		if m.view == viewLog {
+			m.view = m.prevView
+		} else {
+			m.prevView, m.view = m.view, viewLog
+		}
+	case "p":
+		if m.view == viewPeers {
+			m.view = viewMain
+		} else {
+			m.view = viewPeers
+		}
+	case "esc":
+		m.view = viewMain
+	case "?":
+		m.help = true
+	case "up", "k":
+		m.scrollBy(-1)
+	case "down", "j":
+		m.scrollBy(1)
+	case "pgup":
+		m.scrollBy(-m.pageLen())
+	case "pgdown", " ":
+		m.scrollBy(m.pageLen())
+	case "g", "home":
+		m.scrollBy(-1 << 30)
+	case "G", "end":
+		m.scrollBy(1 << 30)
+	}
+	return nil
+}
+
+// scrollBy moves the current view's list; the log scrolls from its end.
+func (m *model) scrollBy(d int) {
+	if m.view == viewLog {
+		d = -d
+	}
+	s := &m.scroll[m.view]
+	*s = max(0, min(*s+d, m.listLen()))
+}
+
+func (m *model) pageLen() int { return max(1, m.h-8) }
+
+func (m *model) listLen() int {
+	switch m.view {
+	case viewPeers:
+		return len(m.u.Peers)
+	case viewLog:
+		return len(m.logs)
+	}
+	if m.info != nil {
+		return len(m.info.Files)
+	}
+	return 0
+}
+
+// quit asks the host to stop the whole client, then leaves.
+func (m *model) quit() tea.Cmd {
+	host := m.host
+	return tea.Sequence(func() tea.Msg {
+		if host != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			host.Quit(ctx)
+		}
+		return nil
+	}, tea.Quit)
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/torrent-dev/torrent/sdk"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden screens")
+
+func TestMain(m *testing.M) {
+	lipgloss.SetColorProfile(termenv.Ascii) // golden screens hold text, not colour codes
+	os.Exit(m.Run())
+}
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+// stream is a scripted download: 200 pieces, three peers, a tracker, log
+// lines, progress in steps, then completion.
+func stream(steps int) []sdk.Update {
+	info := &sdk.TorrentInfo{Name: "ubuntu-26.04-desktop-amd64", InfoHash: "aa", TotalLength: 200 << 20, PieceLength: 1 << 20, NumPieces: 200,
+		Files: []sdk.FileInfo{
+			{Path: "ubuntu/casper/filesystem.squashfs", Length: 150 << 20},
+			{Path: "ubuntu/README", Length: 1234, Offset: 150 << 20},
+			{Path: "ubuntu/empty", Offset: 150<<20 + 1234},
+			{Path: "ubuntu/pool/main/l/linux.deb", Length: 50<<20 - 1234, Offset: 150<<20 + 1234},
+		}, Dir: "/data"}
+	var out []sdk.Update
+	have := bitfield.New(200)
+	for s := 0; s <= steps; s++ {
+		for i := 0; i < 200*s/steps; i++ {
+			if i%3 == s%3 || s == steps {
+				have.Set(i)
+			}
+		}
+		u := sdk.Update{
+			Have: have.Clone(), Missing: 200 - have.Count(), Downloaded: int64(have.Count()) << 20, Uploaded: int64(s) << 19,
+			DownRate: int64(3+s) << 20, UpRate: int64(s) << 16, KnownPeers: 5, Picker: "random", CheckingDone: true,
+			Downloading: []int{199 - s, 150 - s},
+			Peers: []sdk.PeerInfo{
+				{Addr: "127.0.0.1:6881", Client: "libtorrent 2.0.8", DownRate: 2 << 20, Pieces: 200},
+				{Addr: "10.0.0.2:51413", Client: "Transmission 3.0.0", DownRate: 1 << 20, UpRate: 1 << 15, Pieces: 120, Flags: "i"},
+				{Addr: "[::1]:6882", Client: "aria2 1-36-0-", DownRate: 512 << 10, UpRate: 1 << 16, Pieces: 77, Flags: "ci"},
+			},
+			Tracker: &sdk.TrackerInfo{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5},
+			Log:     []sdk.LogLine{{Time: t0, Level: "INFO", Text: fmt.Sprintf("12:00:%02d.000 [INFO]  torrent.swarm: step %d", s, s)}},
+		}
+		if s == 0 {
+			u.Torrent = info
+			u.Log = append(u.Log, sdk.LogLine{Time: t0, Level: "WARN", Text: "12:00:00.000 [WARN]  torrent.tracker: announce failed: url=udp://x:1 error=\"no reply\""})
+		}
+		if s == steps {
+			u.Complete, u.DownRate = true, 0
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func play(w, h int, us []sdk.Update, keys ...string) *model {
+	m := newModel(nil)
+	now := t0
+	m.now = func() time.Time { return now }
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	for _, u := range us {
+		m.Update(updateMsg(u))
+		now = now.Add(time.Second)
+	}
+	for _, k := range keys {
+		m.Update(key(k))
+	}
+	return m
+}
+
+func key(k string) tea.KeyMsg {
+	switch k {
+	case "ctrl+z":
+		return tea.KeyMsg{Type: tea.KeyCtrlZ}
+	case "up":
+		return tea.KeyMsg{Type: tea.KeyUp}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+}
+
+func TestGolden(t *testing.T) {
+	tests := map[string]struct {
+		w, h  int
+		steps int
+		keys  []string
+	}{
+		"main-80x24":     {80, 24, 3, nil},
+		"main-120x40":    {120, 40, 3, nil},
+		"complete-80x24": {80, 24, 5, nil},
+		"peers-80x24":    {80, 24, 3, []string{"p"}},
+		"log-120x40":     {120, 40, 3, []string{"ctrl+z"}},
+		"help-80x24":     {80, 24, 3, []string{"?"}},
+		"back-80x24":     {80, 24, 3, []string{"ctrl+z", "ctrl+z"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			us := stream(5)
+			us = us[:tc.steps+1]
+			got := play(tc.w, tc.h, us, tc.keys...).View()
+			lines := strings.Split(got, "\n")
+			if len(lines) != tc.h {
+				t.Fatalf("%d lines, want %d", len(lines), tc.h)
+			}
+			for i, l := range lines {
+				if w := lipgloss.Width(l); w > tc.w {
+					t.Fatalf("line %d is %d wide, more than %d: %q", i, w, tc.w, l)
+				}
+			}
+			path := filepath.Join("testdata", name+".golden")
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				os.WriteFile(path, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if got != string(want) {
+				t.Fatalf("screen differs from %s:\n%s", path, got)
+			}
+		})
+	}
+}

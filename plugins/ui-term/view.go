@@ -1,0 +1,295 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/torrent-dev/torrent/sdk"
+)
+
+var (
+	titleStyle = lipgloss.NewStyle().Bold(true)
+	dimStyle   = lipgloss.NewStyle().Faint(true)
+	doneStyle  = lipgloss.NewStyle().Foreground(lipgloss.Color("2"))
+	warnStyle  = lipgloss.NewStyle().Foreground(lipgloss.Color("3"))
+	errStyle   = lipgloss.NewStyle().Foreground(lipgloss.Color("1"))
+	keyStyle   = lipgloss.NewStyle().Reverse(true)
+)
+
+func (m *model) View() string {
+	if m.info == nil {
+		return "waiting for the client…"
+	}
+	var body []string
+	switch {
+	case m.help:
+		body = m.helpView()
+	case m.view == viewPeers:
+		body = m.peersView()
+	case m.view == viewLog:
+		body = m.logView()
+	default:
+		body = m.mainView()
+	}
+	lines := append(m.header(), body...)
+	for len(lines) < m.h-1 {
+		lines = append(lines, "")
+	}
+	lines = append(lines[:m.h-1], m.footer())
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, m.w, "…")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// header: name, size, progress bar, rates; shown in every view.
+func (m *model) header() []string {
+	u, info := m.u, m.info
+	pct := 100.0
+	if info.NumPieces > 0 {
+		pct = 100 * float64(info.NumPieces-u.Missing) / float64(info.NumPieces)
+	}
+	state := ""
+	switch {
+	case !u.CheckingDone:
+		state = fmt.Sprintf("checking %d/%d", u.Checking, info.NumPieces)
+		pct = 100 * float64(u.Checking) / float64(max(info.NumPieces, 1))
+	case u.Complete:
+		state = doneStyle.Render("complete · seeding")
+	case u.DownRate > 0:
+		state = "ETA " + eta(int64(u.Missing)*info.PieceLength, u.DownRate)
+	default:
+		state = "ETA -"
+	}
+	name := titleStyle.Render(info.Name)
+	size := fmt.Sprintf("%s · %d pieces", human(info.TotalLength), info.NumPieces)
+	barW := max(10, m.w-11-lipgloss.Width(state))
+	lines := []string{
+		spread(m.w, " "+name, size+" "),
+		fmt.Sprintf(" %s %5.1f%%  %s", bar(barW, pct/100), pct, state),
+	}
+	spark := max(6, min(30, (m.w-64)/2))
+	ratio := ""
+	if u.Downloaded > 0 || u.Complete {
+		ratio = fmt.Sprintf("  ratio %.2f", float64(u.Uploaded)/float64(max(u.Downloaded, info.TotalLength-int64(u.Missing)*info.PieceLength, 1)))
+	}
+	lines = append(lines, fmt.Sprintf(" ↓ %9s/s %s  ↑ %9s/s %s  peers %d/%d%s",
+		human(u.DownRate), sparkline(m.downHist, spark), human(u.UpRate), sparkline(m.upHist, spark), len(u.Peers), u.KnownPeers, ratio))
+	lines = append(lines, " "+m.trackerLine())
+	return append(lines, "")
+}
+
+func (m *model) trackerLine() string {
+	t := m.u.Tracker
+	picker := "picker " + m.u.Picker
+	if info := m.info; info.Mountpoint != "" {
+		picker += " · mounted at " + info.Mountpoint
+	}
+	if t == nil {
+		return dimStyle.Render("no tracker · " + picker)
+	}
+	s := "tracker " + t.URL
+	if t.LastError != "" {
+		s += " · " + errStyle.Render(t.LastError)
+	} else if !t.LastAnnounce.IsZero() {
+		s += fmt.Sprintf(" · %d peers", t.Peers)
+	}
+	if !t.NextAnnounce.IsZero() {
+		s += " · next " + dur(t.NextAnnounce.Sub(m.now()))
+	}
+	return s + " · " + picker
+}
+
+func (m *model) mainView() []string {
+	info, u := m.info, m.u
+	avail := m.h - len(m.header()) - 1 // the footer takes the last line
+	files := info.Files
+	fileRows := min(len(files), max(1, avail/2-1))
+	mapRows := max(1, avail-fileRows-2)
+	lines := []string{titleStyle.Render(fmt.Sprintf(" Files (%d)", len(files)))}
+	start := min(m.scroll[viewMain], max(0, len(files)-fileRows))
+	for _, f := range files[start:min(len(files), start+fileRows)] {
+		done := fileDone(f.Offset, f.Length, info.PieceLength, u)
+		p := fmt.Sprintf(" %6.1f%% %10s  %s", done*100, human(f.Length), f.Path)
+		if done == 1 {
+			p = doneStyle.Render(p)
+		}
+		lines = append(lines, p)
+	}
+	lines = append(lines, titleStyle.Render(" Pieces")+dimStyle.Render("  █ have  ▓ downloading  ▒ some  · missing"))
+	return append(lines, pieceMap(m.w-2, mapRows, info.NumPieces, u)...)
+}
+
+// fileDone is the fraction of a file's pieces verified.
+func fileDone(off, length, pieceLen int64, u sdk.Update) float64 {
+	if length == 0 {
+		return 1
+	}
+	first, last := int(off/pieceLen), int((off+length-1)/pieceLen)
+	have := 0
+	for i := first; i <= last; i++ {
+		if u.Have.Has(i) {
+			have++
+		}
+	}
+	return float64(have) / float64(last-first+1)
+}
+
+// pieceMap draws the pieces in w×rows cells, each covering an equal share.
+func pieceMap(w, rows, n int, u sdk.Update) []string {
+	if n == 0 || w <= 0 {
+		return nil
+	}
+	down := map[int]bool{}
+	for _, d := range u.Downloading {
+		down[d] = true
+	}
+	cells := min(w*rows, n)
+	rows = (cells + w - 1) / w
+	var lines []string
+	var b strings.Builder
+	for c := range cells {
+		lo, hi := c*n/cells, (c+1)*n/cells
+		have, busy := 0, false
+		for i := lo; i < hi; i++ {
+			if u.Have.Has(i) {
+				have++
+			}
+			busy = busy || down[i]
+		}
+		switch {
+		case have == hi-lo:
+			b.WriteString("█")
+		case busy:
+			b.WriteString("▓")
+		case have > 0:
+			b.WriteString("▒")
+		default:
+			b.WriteString("·")
+		}
+		if (c+1)%w == 0 || c == cells-1 {
+			lines = append(lines, " "+b.String())
+			b.Reset()
+		}
+	}
+	return lines
+}
+
+func (m *model) peersView() []string {
+	lines := []string{titleStyle.Render(fmt.Sprintf(" Peers (%d connected, %d known)", len(m.u.Peers), m.u.KnownPeers)),
+		dimStyle.Render(fmt.Sprintf(" %-21s %-18s %-3s %11s %11s %6s", "address", "client", "", "down", "up", "pieces"))}
+	peers := append([]sdk.PeerInfo(nil), m.u.Peers...)
+	sort.Slice(peers, func(i, j int) bool { return peers[i].Addr < peers[j].Addr })
+	n := max(1, m.h-len(m.header())-3)
+	start := min(m.scroll[viewPeers], max(0, len(peers)-n))
+	for _, p := range peers[start:min(len(peers), start+n)] {
+		lines = append(lines, fmt.Sprintf(" %-21s %-18s %-3s %9s/s %9s/s %6d", ansi.Truncate(p.Addr, 21, "…"), ansi.Truncate(p.Client, 18, "…"), p.Flags, human(p.DownRate), human(p.UpRate), p.Pieces))
+	}
+	if len(peers) == 0 {
+		lines = append(lines, dimStyle.Render(" no peers connected"))
+	}
+	return lines
+}
+
+func (m *model) logView() []string {
+	n := max(1, m.h-len(m.header())-2)
+	lines := []string{titleStyle.Render(" Log") + dimStyle.Render("  (ctrl-z: back)")}
+	end := max(0, len(m.logs)-m.scroll[viewLog])
+	for _, l := range m.logs[max(0, end-n):end] {
+		text := " " + l.Text
+		switch l.Level {
+		case "WARN":
+			text = warnStyle.Render(text)
+		case "ERROR":
+			text = errStyle.Render(text)
+		}
+		lines = append(lines, text)
+	}
+	return lines
+}
+
+func (m *model) helpView() []string {
+	return []string{
+		titleStyle.Render(" Keys"),
+		"  ctrl-z      log view and back",
+		"  p           peers view and back",
+		"  esc         main view",
+		"  ↑ ↓ k j     scroll",
+		"  PgUp PgDn   scroll a page",
+		"  g G         top, bottom",
+		"  ?           this help (any key closes it)",
+		"  q ctrl-c    quit the client (the tracker is told, state saved)",
+	}
+}
+
+func (m *model) footer() string {
+	keys := []string{"? keys", "ctrl-z log", "p peers", "q quit"}
+	for i, k := range keys {
+		keys[i] = keyStyle.Render(" " + k + " ")
+	}
+	left := " " + strings.Join(keys, " ")
+	if m.gone {
+		left += errStyle.Render("  the client has stopped")
+	}
+	return left
+}
+
+// spread puts a left and a right part on one line of width w.
+func spread(w int, left, right string) string {
+	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
+	return left + strings.Repeat(" ", max(1, gap)) + right
+}
+
+func bar(w int, frac float64) string {
+	full := int(frac * float64(w))
+	full = max(0, min(full, w))
+	return doneStyle.Render(strings.Repeat("█", full)) + dimStyle.Render(strings.Repeat("░", w-full))
+}
+
+const sparks = "▁▂▃▄▅▆▇█"
+
+func sparkline(h []int64, w int) string {
+	if len(h) > w {
+		h = h[len(h)-w:]
+	}
+	var top int64 = 1
+	for _, v := range h {
+		top = max(top, v)
+	}
+	r := []rune(sparks)
+	var b strings.Builder
+	for i := len(h); i < w; i++ {
+		b.WriteRune(' ')
+	}
+	for _, v := range h {
+		b.WriteRune(r[int(v*int64(len(r)-1)/top)])
+	}
+	return b.String()
+}
+
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for v := n / unit; v >= unit; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func eta(left, rate int64) string { return dur(time.Duration(left/max(rate, 1)) * time.Second) }
+
+func dur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	return d.Round(time.Second).String()
+}

@@ -1,0 +1,235 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/torrent-dev/torrent/proto/hostpb"
+	"github.com/torrent-dev/torrent/proto/uipb"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
+)
+
+// UI plugin protocol.
+const (
+	UIProtocol = 1
+	UIKind     = "ui"
+)
+
+// TorrentInfo is the fixed description of the torrent.
+type TorrentInfo struct {
+	Name        string
+	InfoHash    string
+	TotalLength int64
+	PieceLength int64
+	NumPieces   int
+	Files       []FileInfo
+	Dir         string
+	Mountpoint  string
+}
+
+// FileInfo is one file of the torrent.
+type FileInfo struct {
+	Path   string
+	Length int64
+	Offset int64
+}
+
+// PeerInfo is one connected peer.
+type PeerInfo struct {
+	Addr, Client     string
+	DownRate, UpRate int64
+	Pieces           int
+	Flags            string
+}
+
+// TrackerInfo is the tracker's state.
+type TrackerInfo struct {
+	URL, LastError             string
+	LastAnnounce, NextAnnounce time.Time
+	Peers, Seeders, Leechers   int
+}
+
+// LogLine is one host log line.
+type LogLine struct {
+	Time        time.Time
+	Level, Text string
+}
+
+// Update is one step of the host's state; the first carries Torrent.
+type Update struct {
+	Torrent              *TorrentInfo
+	Have                 bitfield.Bitfield
+	Downloading          []int
+	Missing              int
+	Downloaded, Uploaded int64
+	DownRate, UpRate     int64
+	Peers                []PeerInfo
+	KnownPeers           int
+	Tracker              *TrackerInfo
+	Log                  []LogLine
+	Complete             bool
+	Picker               string
+	Checking             int
+	CheckingDone         bool
+}
+
+// Host is the client as a UI plugin sees it.
+type Host interface {
+	// Watch calls f with each update until ctx ends or the host goes away.
+	Watch(ctx context.Context, f func(Update)) error
+	// Quit stops the whole client cleanly.
+	Quit(ctx context.Context) error
+}
+
+// UI is a user interface plugin: Run owns the user's terminal (open
+// /dev/tty: a plugin's stdout is a pipe) until the user leaves or ctx ends.
+type UI interface {
+	Run(ctx context.Context, host Host) error
+}
+
+// ServeUI serves ui to the host; it is a UI plugin's whole main.
+func ServeUI(ui UI, opts ...ServeOption) {
+	cfg := serveConfig{name: baseName(os.Args[0])}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = hclog.New(&hclog.LoggerOptions{Name: cfg.name, Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
+	}
+	if os.Getenv(Handshake.MagicCookieKey) != "" {
+		exitWithParent()
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{UIProtocol: {UIKind: &uiServerPlugin{impl: ui}}},
+		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(o, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
+		},
+		Logger: cfg.logger,
+	})
+}
+
+type uiServerPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl UI
+}
+
+var _ plugin.GRPCPlugin = (*uiServerPlugin)(nil)
+
+func (p *uiServerPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
+	uipb.RegisterUIServer(s, &uiServer{impl: p.impl, broker: b})
+	return nil
+}
+
+func (p *uiServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("the UI client lives in the host")
+}
+
+type uiServer struct {
+	uipb.UnimplementedUIServer
+	impl   UI
+	broker *plugin.GRPCBroker
+}
+
+func (s *uiServer) Run(ctx context.Context, req *uipb.RunRequest) (*uipb.RunResponse, error) {
+	conn, err := s.broker.Dial(req.GetHostBrokerId())
+	if err != nil {
+		return nil, fmt.Errorf("dial the host API: %w", err)
+	}
+	defer conn.Close()
+	if err := s.impl.Run(ctx, &hostClient{c: hostpb.NewHostClient(conn)}); err != nil {
+		return nil, err
+	}
+	return &uipb.RunResponse{}, nil
+}
+
+// hostClient is Host over the host API's gRPC stream.
+type hostClient struct {
+	c     hostpb.HostClient
+	shape *TorrentInfo
+}
+
+func (h *hostClient) Quit(ctx context.Context) error {
+	_, err := h.c.Quit(ctx, &hostpb.QuitRequest{})
+	return err
+}
+
+func (h *hostClient) Watch(ctx context.Context, f func(Update)) error {
+	st, err := h.c.Watch(ctx, &hostpb.WatchRequest{})
+	if err != nil {
+		return err
+	}
+	for {
+		u, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		up, err := h.update(u)
+		if err != nil {
+			return err
+		}
+		f(up)
+	}
+}
+
+func (h *hostClient) update(u *hostpb.Update) (Update, error) {
+	if t := u.GetTorrent(); t != nil {
+		h.shape = torrentFromProto(t)
+	}
+	if h.shape == nil {
+		return Update{}, errors.New("host API: the first update has no torrent")
+	}
+	have, err := bitfield.FromBytes(u.GetHave(), h.shape.NumPieces)
+	if err != nil {
+		return Update{}, fmt.Errorf("host API: %w", err)
+	}
+	out := Update{
+		Have: have, Missing: int(u.GetMissing()), Downloaded: int64(u.GetDownloaded()), Uploaded: int64(u.GetUploaded()),
+		DownRate: int64(u.GetDownRate()), UpRate: int64(u.GetUpRate()), KnownPeers: int(u.GetKnownPeers()),
+		Complete: u.GetComplete(), Picker: u.GetPicker(), Checking: int(u.GetChecking()), CheckingDone: u.GetCheckingDone(),
+	}
+	if u.GetTorrent() != nil {
+		out.Torrent = h.shape
+	}
+	for _, d := range u.GetDownloading() {
+		out.Downloading = append(out.Downloading, int(d))
+	}
+	for _, p := range u.GetPeers() {
+		out.Peers = append(out.Peers, PeerInfo{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags})
+	}
+	if t := u.GetTracker(); t != nil {
+		out.Tracker = &TrackerInfo{URL: t.Url, LastError: t.LastError, LastAnnounce: fromUnix(t.LastAnnounceUnix), NextAnnounce: fromUnix(t.NextAnnounceUnix),
+			Peers: int(t.Peers), Seeders: int(t.Seeders), Leechers: int(t.Leechers)}
+	}
+	for _, l := range u.GetLog() {
+		out.Log = append(out.Log, LogLine{Time: time.UnixMilli(l.TimeUnixMs), Level: l.Level, Text: l.Text})
+	}
+	return out, nil
+}
+
+func fromUnix(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0)
+}
+
+func torrentFromProto(t *hostpb.TorrentInfo) *TorrentInfo {
+	out := &TorrentInfo{Name: t.Name, InfoHash: t.InfoHash, TotalLength: int64(t.TotalLength), PieceLength: int64(t.PieceLength),
+		NumPieces: int(t.NumPieces), Dir: t.Dir, Mountpoint: t.Mountpoint}
+	for _, f := range t.Files {
+		out.Files = append(out.Files, FileInfo{Path: f.Path, Length: int64(f.Length), Offset: int64(f.Offset)})
+	}
+	return out
+}
