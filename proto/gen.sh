@@ -23,3 +23,4 @@ gen() {
 gen picker/v1/picker.proto pickerpb
 gen host/v1/host.proto hostpb
 gen ui/v1/ui.proto uipb
+gen fs/v1/fs.proto fspb

@@ -33,6 +33,7 @@ type TorrentInfo struct {
 	Files       []FileInfo
 	Dir         string
 	Mountpoint  string
+	Created     int64 // unix seconds, 0 if unknown
 }
 
 // FileInfo is one file of the torrent.
@@ -227,7 +228,7 @@ func fromUnix(s int64) time.Time {
 
 func torrentFromProto(t *hostpb.TorrentInfo) *TorrentInfo {
 	out := &TorrentInfo{Name: t.Name, InfoHash: t.InfoHash, TotalLength: int64(t.TotalLength), PieceLength: int64(t.PieceLength),
-		NumPieces: int(t.NumPieces), Dir: t.Dir, Mountpoint: t.Mountpoint}
+		NumPieces: int(t.NumPieces), Dir: t.Dir, Mountpoint: t.Mountpoint, Created: t.CreationDate}
 	for _, f := range t.Files {
 		out.Files = append(out.Files, FileInfo{Path: f.Path, Length: int64(f.Length), Offset: int64(f.Offset)})
 	}

@@ -17,6 +17,7 @@ var stderr io.Writer = os.Stderr
 const downloadUsage = `usage: torrent [flags] FILE.torrent
        torrent create [-a URL]... [-piece-length N] [-o OUT] PATH
        torrent info FILE.torrent
+       torrent mount DIR MOUNTPOINT
        torrent demo
 
 Downloads FILE.torrent into -dir, gives pieces to every peer that asks, and
@@ -29,6 +30,7 @@ Flags:
 type downloadFlags struct {
 	g        bool
 	ui       string
+	torfs    string
 	picker   string
 	dir      string
 	port     int
@@ -46,6 +48,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs := flag.NewFlagSet("torrent", flag.ContinueOnError)
 	fs.BoolVar(&f.g, "g", false, "full-screen terminal UI (a UI plugin, see -ui)")
 	fs.StringVar(&f.ui, "ui", "term", "UI plugin for -g: NAME (runs torrent-ui-NAME) or PATH")
+	fs.StringVar(&f.torfs, "torfs", "", "mount the torrent's files read-only at this directory while it runs")
 	fs.StringVar(&f.picker, "picker", "random", "picker plugin: NAME (runs torrent-picker-NAME) or PATH; \"builtin\" for none")
 	fs.StringVar(&f.dir, "dir", ".", "directory for data and resume state")
 	fs.IntVar(&f.port, "port", 0, "listen port (default: first free port from 6881 up)")
@@ -113,9 +116,15 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		"pieces", s.Meta.Info.NumPieces(), "port", ln.Addr().(*net.TCPAddr).Port, "dir", f.dir)
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
+	api := hostapi.New(s, con.ring, quit)
+	if f.torfs != "" {
+		if m := mount(ctx, f.torfs, false, con.logger.Named("torfs"), api); m != nil {
+			defer m.Unmount()
+		}
+	}
 	var uiDone func()
 	if f.g {
-		uiDone = startUI(ctx, f.ui, con, hostapi.New(s, con.ring, quit))
+		uiDone = startUI(ctx, f.ui, con, api)
 	}
 	stop := con.show(ctx, s)
 	err = s.Run(ctx)

@@ -50,6 +50,8 @@ func run(args []string) int {
 		err = cmdInfo(args[1:])
 	case "demo":
 		err = cmdDemo(ctx, args[1:])
+	case "mount":
+		err = cmdMount(ctx, args[1:])
 	default:
 		err = cmdDownload(ctx, args)
 	}

@@ -2,8 +2,11 @@ package hostapi
 
 import (
 	"context"
-	"encoding/hex"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/torrent-dev/torrent/host/session"
 	"github.com/torrent-dev/torrent/proto/hostpb"
@@ -15,15 +18,32 @@ const maxRate = 20
 // Server is the host API over one session.
 type Server struct {
 	hostpb.UnimplementedHostServer
-	s          *session.Session
+	s          *session.Session // nil for a directory mount: no Watch then
+	lib        Library
 	logs       *LogRing
 	quit       func()
-	Mountpoint string // set when torfs mounted the files
+	mountpoint atomic.Pointer[string] // set when torfs mounted the files
 }
 
-// New serves s; quit is called when a plugin asks the client to stop.
+// SetMountpoint tells plugins where torfs mounted the files.
+func (srv *Server) SetMountpoint(dir string) { srv.mountpoint.Store(&dir) }
+
+func (srv *Server) mounted() string {
+	if p := srv.mountpoint.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// New serves a running session; quit is called when a plugin asks the
+// client to stop.
 func New(s *session.Session, logs *LogRing, quit func()) *Server {
-	return &Server{s: s, logs: logs, quit: quit}
+	return &Server{s: s, lib: sessionLibrary{s}, logs: logs, quit: quit}
+}
+
+// NewLibrary serves only Torrents and Read, from lib.
+func NewLibrary(lib Library, quit func()) *Server {
+	return &Server{lib: lib, quit: quit}
 }
 
 // Quit stops the client.
@@ -36,6 +56,9 @@ func (srv *Server) Quit(context.Context, *hostpb.QuitRequest) (*hostpb.QuitRespo
 // second. A slow reader simply gets fewer updates: each is built when the
 // previous one has been sent, so none goes stale in a queue.
 func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServer) error {
+	if srv.s == nil {
+		return status.Error(codes.Unimplemented, "no running torrent to watch")
+	}
 	rate := maxRate
 	if r := int(req.GetMaxRate()); r > 0 && r < rate {
 		rate = r
@@ -62,14 +85,8 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 }
 
 func (srv *Server) info() *hostpb.TorrentInfo {
-	m := srv.s.Meta
-	t := &hostpb.TorrentInfo{
-		Name: m.Info.Name, InfoHash: hex.EncodeToString(m.InfoHash[:]), TotalLength: uint64(m.Info.Length),
-		PieceLength: uint64(m.Info.PieceLength), NumPieces: uint32(m.Info.NumPieces()), Dir: srv.s.Dir(), Mountpoint: srv.Mountpoint,
-	}
-	for _, f := range m.Info.Files {
-		t.Files = append(t.Files, &hostpb.FileInfo{Path: m.Info.RelPath(f), Length: uint64(f.Length), Offset: uint64(f.Offset)})
-	}
+	t := TorrentInfo(srv.s.Meta, srv.s.Dir())
+	t.Mountpoint = srv.mounted()
 	return t
 }
 

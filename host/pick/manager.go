@@ -192,6 +192,9 @@ func (m *Manager) run(ctx context.Context) {
 		}
 		if conn == nil && path != "" && !now.Before(nextStart) {
 			c, err := startPlugin(ctx, path, m.log, m.mirror.Snapshot())
+			if err != nil && ctx.Err() != nil {
+				return // shutting down
+			}
 			if err != nil {
 				m.log.Warn("picker plugin did not start; using the built-in picker", "plugin", m.cfg.Spec, "path", path, "cause", err, "retry_in", backoff)
 				nextStart = now.Add(backoff)

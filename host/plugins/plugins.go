@@ -21,7 +21,7 @@ import (
 
 // Find resolves a plugin given as a name or a path. A value with a path
 // separator is a path; a name NAME of kind KIND is the executable
-// torrent-KIND-NAME next to the running binary, in $TORRENT_PLUGIN_DIR, or
+// torrent-KIND-NAME (torrent-KIND for the empty name) next to the running binary, in $TORRENT_PLUGIN_DIR, or
 // on $PATH, in that order.
 func Find(kind, nameOrPath string) (string, error) {
 	if strings.ContainsRune(nameOrPath, os.PathSeparator) {
@@ -31,6 +31,9 @@ func Find(kind, nameOrPath string) (string, error) {
 		return filepath.Abs(nameOrPath)
 	}
 	exe := "torrent-" + kind + "-" + nameOrPath
+	if nameOrPath == "" { // a kind with one plugin: torrent-KIND
+		exe = "torrent-" + kind
+	}
 	var looked []string
 	var dirs []string
 	if self, err := os.Executable(); err == nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,8 @@ type Session struct {
 	resume  *storage.Resume                   // totals of earlier sessions
 	checked atomic.Pointer[bitfield.Bitfield] // what the start-up check found
 	checks  atomic.Int64                      // pieces checked so far at start-up
+	readers readers                           // torfs reads waiting for pieces
+	ready   chan struct{}                     // closed once the swarm runs, or Run gave up before
 }
 
 // Checking is the start-up check's progress: pieces checked, and whether
@@ -72,14 +75,15 @@ func Open(torrentPath string, opts Options) (*Session, error) {
 	if opts.Dir == "" {
 		opts.Dir = "."
 	}
-	st, err := storage.Open(opts.Dir, layout(&m.Info))
+	st, err := storage.Open(opts.Dir, Layout(&m.Info))
 	if err != nil {
 		return nil, fmt.Errorf("open data in %s: %w", opts.Dir, err)
 	}
-	return &Session{Meta: m, opts: opts, log: opts.Logger, store: st}, nil
+	return &Session{Meta: m, opts: opts, log: opts.Logger, store: st, ready: make(chan struct{})}, nil
 }
 
-func layout(info *metainfo.Info) storage.Layout {
+// Layout is the storage layout of a torrent.
+func Layout(info *metainfo.Info) storage.Layout {
 	l := storage.Layout{PieceLength: info.PieceLength, Hashes: info.Pieces}
 	for _, f := range info.Files {
 		l.Files = append(l.Files, storage.File{Path: info.RelPath(f), Length: f.Length})
@@ -122,6 +126,9 @@ func (s *Session) Picker() (pick.Status, bool) {
 // without Seed, until complete). It saves the resume state on the way out.
 func (s *Session) Run(ctx context.Context) error {
 	defer s.store.Close()
+	var readyOnce sync.Once
+	markReady := func() { readyOnce.Do(func() { close(s.ready) }) }
+	defer markReady()
 	info := &s.Meta.Info
 	s.resume = s.loadResume()
 	t0 := time.Now()
@@ -164,6 +171,7 @@ func (s *Session) Run(ctx context.Context) error {
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 	})
 	s.swarm.Store(sw)
+	markReady()
 	s.started = time.Now()
 
 	annCtx, stopAnn := context.WithCancel(context.WithoutCancel(ctx))

@@ -164,9 +164,13 @@ func (s *Swarm) request(p *peer, ps *pieceState, b int, batch []byte, now time.T
 	return appendRequest(batch, uint32(ps.index), begin, ps.blockLen(b))
 }
 
-// nextPiece is the piece p should fetch blocks of next: started pieces
-// first, then the picker's ranking, then any piece p has that we lack.
+// nextPiece is the piece p should fetch blocks of next: urgent pieces
+// first, then started pieces, then the picker's ranking, then any piece p
+// has that we lack.
 func (s *Swarm) nextPiece(p *peer) *pieceState {
+	if ps := s.urgentPiece(p); ps != nil {
+		return ps
+	}
 	for _, ps := range s.pieces.order {
 		if ps.unrequested > 0 && p.has.Has(ps.index) {
 			return ps

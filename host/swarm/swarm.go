@@ -58,17 +58,23 @@ type Config struct {
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
 type Swarm struct {
-	cfg    Config
-	log    hclog.Logger
-	upLim  *ratelimit.Limiter
-	dnLim  *ratelimit.Limiter
-	inbox  chan inMsg      // from peer readers, in arrival order
-	conns  chan *handshook // established connections
-	addrs  chan []netip.AddrPort
-	done   chan struct{} // closed when every piece is verified
-	stats  atomic.Pointer[Stats]
-	nextID atomic.Uint64
-	wg     sync.WaitGroup // peer goroutines, dialers, acceptor
+	cfg   Config
+	log   hclog.Logger
+	upLim *ratelimit.Limiter
+	dnLim *ratelimit.Limiter
+	inbox chan inMsg      // from peer readers, in arrival order
+	conns chan *handshook // established connections
+	addrs chan []netip.AddrPort
+	done  chan struct{} // closed when every piece is verified
+	stats atomic.Pointer[Stats]
+
+	haveMu   sync.RWMutex
+	haveView bitfield.Bitfield // verified pieces, for readers outside the loop
+	haveCh   chan struct{}
+	urgentCh chan []int
+	stopped  chan struct{}
+	nextID   atomic.Uint64
+	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
 
 	// Owned by run.
 	have     bitfield.Bitfield
@@ -82,6 +88,7 @@ type Swarm struct {
 	wants    []sdk.Want
 	counters counters
 	rng      *rand.Rand
+	urgent   []int
 }
 
 // New prepares a swarm; nothing runs until Run.
@@ -109,6 +116,9 @@ func New(cfg Config) *Swarm {
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	s.missing = cfg.NumPieces - s.have.Count()
+	s.haveView, s.haveCh = newHaveView(cfg.Have)
+	s.urgentCh = make(chan []int, 1)
+	s.stopped = make(chan struct{})
 	s.pieces = newPieceTable(cfg.NumPieces, cfg.PieceLength, cfg.TotalLength)
 	if s.missing == 0 {
 		close(s.done)
@@ -159,6 +169,9 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	}
 	s.drainUntilStopped(&vwg)
 	s.publishStats(time.Now())
+	s.haveMu.Lock()
+	close(s.stopped)
+	s.haveMu.Unlock()
 	return err
 }
 
@@ -207,6 +220,8 @@ func (s *Swarm) run(ctx context.Context) error {
 		case addrs := <-s.addrs:
 			s.learn(addrs)
 			s.dialKnown(ctx, time.Now())
+		case u := <-s.urgentCh:
+			s.setUrgent(u)
 		case picks := <-s.cfg.Picker.Picks():
 			s.takePicks(picks)
 		case now := <-tick.C:

@@ -139,6 +139,7 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 		return nil
 	}
 	s.have.Set(i)
+	s.publishHave(i)
 	s.missing--
 	s.counters.verified += int64(len(ps.buf))
 	s.post(sdk.PieceDone{Piece: i})

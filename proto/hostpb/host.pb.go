@@ -145,7 +145,9 @@ type TorrentInfo struct {
 	Files       []*FileInfo            `protobuf:"bytes,6,rep,name=files,proto3" json:"files,omitempty"`
 	Dir         string                 `protobuf:"bytes,7,opt,name=dir,proto3" json:"dir,omitempty"`
 	// Where torfs mounted the files, if it did.
-	Mountpoint    string `protobuf:"bytes,8,opt,name=mountpoint,proto3" json:"mountpoint,omitempty"`
+	Mountpoint string `protobuf:"bytes,8,opt,name=mountpoint,proto3" json:"mountpoint,omitempty"`
+	// The torrent's creation date (unix seconds, 0 if unknown): file mtimes.
+	CreationDate  int64 `protobuf:"varint,9,opt,name=creation_date,json=creationDate,proto3" json:"creation_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,6 +236,13 @@ func (x *TorrentInfo) GetMountpoint() string {
 		return x.Mountpoint
 	}
 	return ""
+}
+
+func (x *TorrentInfo) GetCreationDate() int64 {
+	if x != nil {
+		return x.CreationDate
+	}
+	return 0
 }
 
 type Peer struct {
@@ -717,6 +726,306 @@ func (*QuitResponse) Descriptor() ([]byte, []int) {
 	return file_host_v1_host_proto_rawDescGZIP(), []int{8}
 }
 
+type TorrentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TorrentsRequest) Reset() {
+	*x = TorrentsRequest{}
+	mi := &file_host_v1_host_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TorrentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TorrentsRequest) ProtoMessage() {}
+
+func (x *TorrentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TorrentsRequest.ProtoReflect.Descriptor instead.
+func (*TorrentsRequest) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{9}
+}
+
+type TorrentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Torrents      []*TorrentInfo         `protobuf:"bytes,1,rep,name=torrents,proto3" json:"torrents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TorrentsResponse) Reset() {
+	*x = TorrentsResponse{}
+	mi := &file_host_v1_host_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TorrentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TorrentsResponse) ProtoMessage() {}
+
+func (x *TorrentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TorrentsResponse.ProtoReflect.Descriptor instead.
+func (*TorrentsResponse) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TorrentsResponse) GetTorrents() []*TorrentInfo {
+	if x != nil {
+		return x.Torrents
+	}
+	return nil
+}
+
+type ReadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Index into TorrentsResponse.torrents.
+	Torrent uint32 `protobuf:"varint,1,opt,name=torrent,proto3" json:"torrent,omitempty"`
+	// Offset in the torrent's concatenated data.
+	Offset uint64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length uint32 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	// Bytes after the read the caller expects to want next: their pieces
+	// become urgent too, but the read does not wait for them.
+	Readahead     uint64 `protobuf:"varint,4,opt,name=readahead,proto3" json:"readahead,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadRequest) Reset() {
+	*x = ReadRequest{}
+	mi := &file_host_v1_host_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadRequest) ProtoMessage() {}
+
+func (x *ReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
+func (*ReadRequest) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReadRequest) GetTorrent() uint32 {
+	if x != nil {
+		return x.Torrent
+	}
+	return 0
+}
+
+func (x *ReadRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ReadRequest) GetLength() uint32 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+func (x *ReadRequest) GetReadahead() uint64 {
+	if x != nil {
+		return x.Readahead
+	}
+	return 0
+}
+
+type ReadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadResponse) Reset() {
+	*x = ReadResponse{}
+	mi := &file_host_v1_host_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadResponse) ProtoMessage() {}
+
+func (x *ReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
+func (*ReadResponse) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReadResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type CompleteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Torrent       uint32                 `protobuf:"varint,1,opt,name=torrent,proto3" json:"torrent,omitempty"`
+	Offset        uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        uint64                 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRequest) Reset() {
+	*x = CompleteRequest{}
+	mi := &file_host_v1_host_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRequest) ProtoMessage() {}
+
+func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
+func (*CompleteRequest) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CompleteRequest) GetTorrent() uint32 {
+	if x != nil {
+		return x.Torrent
+	}
+	return 0
+}
+
+func (x *CompleteRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *CompleteRequest) GetLength() uint64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+type CompleteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Complete      bool                   `protobuf:"varint,1,opt,name=complete,proto3" json:"complete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteResponse) Reset() {
+	*x = CompleteResponse{}
+	mi := &file_host_v1_host_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteResponse) ProtoMessage() {}
+
+func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
+func (*CompleteResponse) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CompleteResponse) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
 var File_host_v1_host_proto protoreflect.FileDescriptor
 
 const file_host_v1_host_proto_rawDesc = "" +
@@ -727,7 +1036,7 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\bFileInfo\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06length\x18\x02 \x01(\x04R\x06length\x12\x16\n" +
-	"\x06offset\x18\x03 \x01(\x04R\x06offset\"\x86\x02\n" +
+	"\x06offset\x18\x03 \x01(\x04R\x06offset\"\xab\x02\n" +
 	"\vTorrentInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tinfo_hash\x18\x02 \x01(\tR\binfoHash\x12!\n" +
@@ -739,7 +1048,8 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\x03dir\x18\a \x01(\tR\x03dir\x12\x1e\n" +
 	"\n" +
 	"mountpoint\x18\b \x01(\tR\n" +
-	"mountpoint\"\x96\x01\n" +
+	"mountpoint\x12#\n" +
+	"\rcreation_date\x18\t \x01(\x03R\fcreationDate\"\x96\x01\n" +
 	"\x04Peer\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12\x1b\n" +
@@ -783,10 +1093,29 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\bchecking\x18\x0f \x01(\rR\bchecking\x12#\n" +
 	"\rchecking_done\x18\x10 \x01(\bR\fcheckingDone\"\r\n" +
 	"\vQuitRequest\"\x0e\n" +
-	"\fQuitResponse2\x8e\x01\n" +
+	"\fQuitResponse\"\x11\n" +
+	"\x0fTorrentsRequest\"L\n" +
+	"\x10TorrentsResponse\x128\n" +
+	"\btorrents\x18\x01 \x03(\v2\x1c.torrent.host.v1.TorrentInfoR\btorrents\"u\n" +
+	"\vReadRequest\x12\x18\n" +
+	"\atorrent\x18\x01 \x01(\rR\atorrent\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\rR\x06length\x12\x1c\n" +
+	"\treadahead\x18\x04 \x01(\x04R\treadahead\"\"\n" +
+	"\fReadResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"[\n" +
+	"\x0fCompleteRequest\x12\x18\n" +
+	"\atorrent\x18\x01 \x01(\rR\atorrent\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\x04R\x06length\".\n" +
+	"\x10CompleteResponse\x12\x1a\n" +
+	"\bcomplete\x18\x01 \x01(\bR\bcomplete2\xf5\x02\n" +
 	"\x04Host\x12A\n" +
 	"\x05Watch\x12\x1d.torrent.host.v1.WatchRequest\x1a\x17.torrent.host.v1.Update0\x01\x12C\n" +
-	"\x04Quit\x12\x1c.torrent.host.v1.QuitRequest\x1a\x1d.torrent.host.v1.QuitResponseB-Z+github.com/torrent-dev/torrent/proto/hostpbb\x06proto3"
+	"\x04Quit\x12\x1c.torrent.host.v1.QuitRequest\x1a\x1d.torrent.host.v1.QuitResponse\x12O\n" +
+	"\bTorrents\x12 .torrent.host.v1.TorrentsRequest\x1a!.torrent.host.v1.TorrentsResponse\x12C\n" +
+	"\x04Read\x12\x1c.torrent.host.v1.ReadRequest\x1a\x1d.torrent.host.v1.ReadResponse\x12O\n" +
+	"\bComplete\x12 .torrent.host.v1.CompleteRequest\x1a!.torrent.host.v1.CompleteResponseB-Z+github.com/torrent-dev/torrent/proto/hostpbb\x06proto3"
 
 var (
 	file_host_v1_host_proto_rawDescOnce sync.Once
@@ -800,33 +1129,46 @@ func file_host_v1_host_proto_rawDescGZIP() []byte {
 	return file_host_v1_host_proto_rawDescData
 }
 
-var file_host_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_host_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_host_v1_host_proto_goTypes = []any{
-	(*WatchRequest)(nil), // 0: torrent.host.v1.WatchRequest
-	(*FileInfo)(nil),     // 1: torrent.host.v1.FileInfo
-	(*TorrentInfo)(nil),  // 2: torrent.host.v1.TorrentInfo
-	(*Peer)(nil),         // 3: torrent.host.v1.Peer
-	(*Tracker)(nil),      // 4: torrent.host.v1.Tracker
-	(*LogLine)(nil),      // 5: torrent.host.v1.LogLine
-	(*Update)(nil),       // 6: torrent.host.v1.Update
-	(*QuitRequest)(nil),  // 7: torrent.host.v1.QuitRequest
-	(*QuitResponse)(nil), // 8: torrent.host.v1.QuitResponse
+	(*WatchRequest)(nil),     // 0: torrent.host.v1.WatchRequest
+	(*FileInfo)(nil),         // 1: torrent.host.v1.FileInfo
+	(*TorrentInfo)(nil),      // 2: torrent.host.v1.TorrentInfo
+	(*Peer)(nil),             // 3: torrent.host.v1.Peer
+	(*Tracker)(nil),          // 4: torrent.host.v1.Tracker
+	(*LogLine)(nil),          // 5: torrent.host.v1.LogLine
+	(*Update)(nil),           // 6: torrent.host.v1.Update
+	(*QuitRequest)(nil),      // 7: torrent.host.v1.QuitRequest
+	(*QuitResponse)(nil),     // 8: torrent.host.v1.QuitResponse
+	(*TorrentsRequest)(nil),  // 9: torrent.host.v1.TorrentsRequest
+	(*TorrentsResponse)(nil), // 10: torrent.host.v1.TorrentsResponse
+	(*ReadRequest)(nil),      // 11: torrent.host.v1.ReadRequest
+	(*ReadResponse)(nil),     // 12: torrent.host.v1.ReadResponse
+	(*CompleteRequest)(nil),  // 13: torrent.host.v1.CompleteRequest
+	(*CompleteResponse)(nil), // 14: torrent.host.v1.CompleteResponse
 }
 var file_host_v1_host_proto_depIdxs = []int32{
-	1, // 0: torrent.host.v1.TorrentInfo.files:type_name -> torrent.host.v1.FileInfo
-	2, // 1: torrent.host.v1.Update.torrent:type_name -> torrent.host.v1.TorrentInfo
-	3, // 2: torrent.host.v1.Update.peers:type_name -> torrent.host.v1.Peer
-	4, // 3: torrent.host.v1.Update.tracker:type_name -> torrent.host.v1.Tracker
-	5, // 4: torrent.host.v1.Update.log:type_name -> torrent.host.v1.LogLine
-	0, // 5: torrent.host.v1.Host.Watch:input_type -> torrent.host.v1.WatchRequest
-	7, // 6: torrent.host.v1.Host.Quit:input_type -> torrent.host.v1.QuitRequest
-	6, // 7: torrent.host.v1.Host.Watch:output_type -> torrent.host.v1.Update
-	8, // 8: torrent.host.v1.Host.Quit:output_type -> torrent.host.v1.QuitResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	1,  // 0: torrent.host.v1.TorrentInfo.files:type_name -> torrent.host.v1.FileInfo
+	2,  // 1: torrent.host.v1.Update.torrent:type_name -> torrent.host.v1.TorrentInfo
+	3,  // 2: torrent.host.v1.Update.peers:type_name -> torrent.host.v1.Peer
+	4,  // 3: torrent.host.v1.Update.tracker:type_name -> torrent.host.v1.Tracker
+	5,  // 4: torrent.host.v1.Update.log:type_name -> torrent.host.v1.LogLine
+	2,  // 5: torrent.host.v1.TorrentsResponse.torrents:type_name -> torrent.host.v1.TorrentInfo
+	0,  // 6: torrent.host.v1.Host.Watch:input_type -> torrent.host.v1.WatchRequest
+	7,  // 7: torrent.host.v1.Host.Quit:input_type -> torrent.host.v1.QuitRequest
+	9,  // 8: torrent.host.v1.Host.Torrents:input_type -> torrent.host.v1.TorrentsRequest
+	11, // 9: torrent.host.v1.Host.Read:input_type -> torrent.host.v1.ReadRequest
+	13, // 10: torrent.host.v1.Host.Complete:input_type -> torrent.host.v1.CompleteRequest
+	6,  // 11: torrent.host.v1.Host.Watch:output_type -> torrent.host.v1.Update
+	8,  // 12: torrent.host.v1.Host.Quit:output_type -> torrent.host.v1.QuitResponse
+	10, // 13: torrent.host.v1.Host.Torrents:output_type -> torrent.host.v1.TorrentsResponse
+	12, // 14: torrent.host.v1.Host.Read:output_type -> torrent.host.v1.ReadResponse
+	14, // 15: torrent.host.v1.Host.Complete:output_type -> torrent.host.v1.CompleteResponse
+	11, // [11:16] is the sub-list for method output_type
+	6,  // [6:11] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_host_v1_host_proto_init() }
@@ -840,7 +1182,7 @@ func file_host_v1_host_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_host_v1_host_proto_rawDesc), len(file_host_v1_host_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,8 +25,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Host_Watch_FullMethodName = "/torrent.host.v1.Host/Watch"
-	Host_Quit_FullMethodName  = "/torrent.host.v1.Host/Quit"
+	Host_Watch_FullMethodName    = "/torrent.host.v1.Host/Watch"
+	Host_Quit_FullMethodName     = "/torrent.host.v1.Host/Quit"
+	Host_Torrents_FullMethodName = "/torrent.host.v1.Host/Torrents"
+	Host_Read_FullMethodName     = "/torrent.host.v1.Host/Read"
+	Host_Complete_FullMethodName = "/torrent.host.v1.Host/Complete"
 )
 
 // HostClient is the client API for Host service.
@@ -37,6 +40,17 @@ type HostClient interface {
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Update], error)
 	// Quit stops the whole client cleanly (tracker "stopped", state saved).
 	Quit(ctx context.Context, in *QuitRequest, opts ...grpc.CallOption) (*QuitResponse, error)
+	// Torrents lists the torrents a filesystem serves: one for a running
+	// client, every torrent of the directory for `torrent mount`.
+	Torrents(ctx context.Context, in *TorrentsRequest, opts ...grpc.CallOption) (*TorrentsResponse, error)
+	// Read returns torrent bytes. In a running client a read of missing data
+	// waits until its pieces are verified (they become urgent for the picker);
+	// cancelling the call cancels the wait. Where the data cannot come (the
+	// client is stopping, or a directory mount lacks the pieces) it fails
+	// with UNAVAILABLE at once.
+	Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (*ReadResponse, error)
+	// Complete reports whether a range is verified: readable at once.
+	Complete(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (*CompleteResponse, error)
 }
 
 type hostClient struct {
@@ -76,6 +90,36 @@ func (c *hostClient) Quit(ctx context.Context, in *QuitRequest, opts ...grpc.Cal
 	return out, nil
 }
 
+func (c *hostClient) Torrents(ctx context.Context, in *TorrentsRequest, opts ...grpc.CallOption) (*TorrentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TorrentsResponse)
+	err := c.cc.Invoke(ctx, Host_Torrents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (*ReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReadResponse)
+	err := c.cc.Invoke(ctx, Host_Read_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) Complete(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (*CompleteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteResponse)
+	err := c.cc.Invoke(ctx, Host_Complete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -84,6 +128,17 @@ type HostServer interface {
 	Watch(*WatchRequest, grpc.ServerStreamingServer[Update]) error
 	// Quit stops the whole client cleanly (tracker "stopped", state saved).
 	Quit(context.Context, *QuitRequest) (*QuitResponse, error)
+	// Torrents lists the torrents a filesystem serves: one for a running
+	// client, every torrent of the directory for `torrent mount`.
+	Torrents(context.Context, *TorrentsRequest) (*TorrentsResponse, error)
+	// Read returns torrent bytes. In a running client a read of missing data
+	// waits until its pieces are verified (they become urgent for the picker);
+	// cancelling the call cancels the wait. Where the data cannot come (the
+	// client is stopping, or a directory mount lacks the pieces) it fails
+	// with UNAVAILABLE at once.
+	Read(context.Context, *ReadRequest) (*ReadResponse, error)
+	// Complete reports whether a range is verified: readable at once.
+	Complete(context.Context, *CompleteRequest) (*CompleteResponse, error)
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -99,6 +154,15 @@ func (UnimplementedHostServer) Watch(*WatchRequest, grpc.ServerStreamingServer[U
 }
 func (UnimplementedHostServer) Quit(context.Context, *QuitRequest) (*QuitResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Quit not implemented")
+}
+func (UnimplementedHostServer) Torrents(context.Context, *TorrentsRequest) (*TorrentsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Torrents not implemented")
+}
+func (UnimplementedHostServer) Read(context.Context, *ReadRequest) (*ReadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Read not implemented")
+}
+func (UnimplementedHostServer) Complete(context.Context, *CompleteRequest) (*CompleteResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Complete not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -150,6 +214,60 @@ func _Host_Quit_Handler(srv interface{}, ctx context.Context, dec func(interface
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_Torrents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TorrentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Torrents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Torrents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Torrents(ctx, req.(*TorrentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_Read_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Read(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Read_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Read(ctx, req.(*ReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_Complete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Complete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Complete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Complete(ctx, req.(*CompleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -160,6 +278,18 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Quit",
 			Handler:    _Host_Quit_Handler,
+		},
+		{
+			MethodName: "Torrents",
+			Handler:    _Host_Torrents_Handler,
+		},
+		{
+			MethodName: "Read",
+			Handler:    _Host_Read_Handler,
+		},
+		{
+			MethodName: "Complete",
+			Handler:    _Host_Complete_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/torrent-dev/torrent/host/hostapi"
+	"github.com/torrent-dev/torrent/host/torfs"
+)
+
+// mount starts torfs; a failure is logged and the download goes on.
+func mount(ctx context.Context, dir string, perTorrent bool, log hclog.Logger, api *hostapi.Server) *torfs.Mount {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		log.Warn("cannot mount: not a directory; the download goes on", "mountpoint", dir)
+		return nil
+	}
+	m, err := torfs.Start(ctx, torfs.Config{Mountpoint: dir, PerTorrentDirs: perTorrent, Logger: log, Host: api})
+	if err != nil {
+		log.Warn("cannot mount; the download goes on", "mountpoint", dir, "error", err)
+		return nil
+	}
+	api.SetMountpoint(dir)
+	log.Info("mounted", "mountpoint", dir)
+	return m
+}
+
+// cmdMount is the original client's use of torfs: every torrent of a
+// directory, as earlier runs left it, mounted until interrupted.
+func cmdMount(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("torrent mount", flag.ContinueOnError)
+	verbose := fs.Bool("v", false, "debug logging")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: torrent mount DIR MOUNTPOINT\n\nMounts every torrent in DIR (its .torrent files and the data earlier runs left\nthere) read-only at MOUNTPOINT, one directory per torrent. Missing pieces read\nas errors (EIO). Runs until interrupted.\n\nFlags:")
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return badInput("want DIR and MOUNTPOINT, got %d arguments", fs.NArg())
+	}
+	level := hclog.Info
+	if *verbose {
+		level = hclog.Debug
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "torrent", Level: level, Output: os.Stderr, TimeFormat: "15:04:05.000"})
+	lib, err := hostapi.OpenDir(ctx, fs.Arg(0), log)
+	if err != nil {
+		return usageError{err}
+	}
+	defer lib.Close()
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
+	api := hostapi.NewLibrary(lib, quit)
+	m, err := torfs.Start(ctx, torfs.Config{Mountpoint: fs.Arg(1), PerTorrentDirs: true, Logger: log.Named("torfs"), Host: api})
+	if err != nil {
+		return err
+	}
+	defer m.Unmount()
+	log.Info("mounted; interrupt to unmount", "dir", fs.Arg(0), "mountpoint", fs.Arg(1))
+	select {
+	case <-ctx.Done():
+	case <-m.Exited():
+		return fmt.Errorf("the torfs plugin exited")
+	}
+	return nil
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/torrent-dev/torrent/internal/realpeers"
+)
+
+// waitMounted waits until dir shows the torrent's top entry.
+func waitMounted(t *testing.T, c *client, dir, entry string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, entry)); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared under %s", entry, dir)
+		}
+		select {
+		case <-c.done:
+			t.Fatal("the client exited before mounting")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func isMounted(dir string) bool {
+	b, _ := os.ReadFile("/proc/self/mounts")
+	abs, _ := filepath.Abs(dir)
+	return strings.Contains(string(b), " "+abs+" ")
+}
+
+func fileSHA1(t *testing.T, path string) [20]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha1.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return [20]byte(h.Sum(nil))
+}
+
+// Reading a file in the middle of the torrent through the mount while the
+// torrent downloads slowly: the bytes are right, and they arrive while most
+// of the torrent is still missing (the read's pieces jumped the queue).
+func TestTorfsReadWhileDownloading(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src,
+		realpeers.FileSpec{Path: "m/first.bin", Size: 6 << 20},
+		realpeers.FileSpec{Path: "m/middle.bin", Size: 1<<20 + 333},
+		realpeers.FileSpec{Path: "m/last.bin", Size: 6 << 20})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "m"), "", 16)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{UploadRateLimit: 1 << 20})
+	dst, mnt := t.TempDir(), t.TempDir()
+	c := startClient(t, "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, "-torfs", mnt, torrent)
+	waitMounted(t, c, mnt, "m/last.bin")
+	if st, err := os.Stat(filepath.Join(mnt, "m/last.bin")); err != nil || st.Size() != 6<<20 {
+		t.Fatalf("final size not shown at once: %v %v", st, err)
+	}
+	got := fileSHA1(t, filepath.Join(mnt, "m/middle.bin"))
+	select {
+	case <-c.done:
+		t.Fatal("the download finished before the read of the middle file: nothing jumped the queue")
+	default:
+	}
+	if want := fileSHA1(t, filepath.Join(src, "m/middle.bin")); got != want {
+		t.Fatal("middle.bin read through the mount differs from the source")
+	}
+	c.wait(2*time.Minute, 0)
+	if isMounted(mnt) {
+		t.Fatal("still mounted after the client exited")
+	}
+}
+
+// sparse writes a 5 GiB file that is a hole but for random chunks at
+// around 2 GiB, 4 GiB and the end; it returns those chunks by offset.
+func sparse(t *testing.T, path string) map[int64][]byte {
+	t.Helper()
+	const size = 5 << 30
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.NewChaCha8([32]byte{5})
+	chunks := map[int64][]byte{}
+	for _, off := range []int64{2<<30 - 1<<20, 4<<30 - 1<<20, size - 2<<20} {
+		b := make([]byte, 2<<20)
+		rng.Read(b)
+		if _, err := f.WriteAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+		chunks[off] = b
+	}
+	return chunks
+}
+
+func startMount(t *testing.T, dir, mnt string) *client {
+	c := startClient(t, "mount", dir, mnt)
+	c.waitFor(regexp.MustCompile(`mounted; interrupt to unmount`), 2*time.Minute)
+	return c
+}
+
+// A 5 GiB sparse file served by directory mode: reads at offsets around
+// 2 GiB, 4 GiB and the end return the right bytes.
+func TestTorfsLargeFile(t *testing.T) {
+	t.Parallel()
+	dir, mnt := t.TempDir(), t.TempDir()
+	os.Mkdir(filepath.Join(dir, "big"), 0o755)
+	chunks := sparse(t, filepath.Join(dir, "big", "five.bin"))
+	out, code := runTorrent(t, dir, "create", "-piece-length", "1MiB", "-o", "big.torrent", "big")
+	if code != 0 {
+		t.Fatalf("create: %s", out)
+	}
+	c := startMount(t, dir, mnt)
+	f, err := os.Open(filepath.Join(mnt, "big", "five.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if st, _ := f.Stat(); st.Size() != 5<<30 {
+		t.Fatalf("size %d", st.Size())
+	}
+	for off, want := range chunks {
+		for _, at := range []int64{off, off + 1<<20 - 7, off + int64(len(want)) - 4096} {
+			got := make([]byte, 4096)
+			if _, err := f.ReadAt(got, at); err != nil && !(errors.Is(err, io.EOF) && at+4096 >= 5<<30) {
+				t.Fatalf("read at %d: %v", at, err)
+			}
+			if !bytes.Equal(got, want[at-off:at-off+4096]) {
+				t.Fatalf("wrong bytes at offset %d", at)
+			}
+		}
+	}
+	syscall.Kill(c.cmd.Process.Pid, syscall.SIGINT)
+	c.wait(30*time.Second, 0)
+	if isMounted(mnt) {
+		t.Fatal("still mounted after SIGINT")
+	}
+}
+
+// Directory mode over a complete and a partial torrent: complete files read
+// right; a missing piece fails with EIO at once, no hang.
+func TestTorfsDirectoryMode(t *testing.T) {
+	t.Parallel()
+	dir, mnt := t.TempDir(), t.TempDir()
+	realpeers.MakeData(t, dir, realpeers.FileSpec{Path: "full/a.bin", Size: 3<<20 + 5}, realpeers.FileSpec{Path: "full/b.txt", Size: 10})
+	realpeers.MakeData(t, dir, realpeers.FileSpec{Path: "part.bin", Size: 2 << 20})
+	for _, name := range []string{"full", "part.bin"} {
+		if out, code := runTorrent(t, dir, "create", "-piece-length", "64KiB", "-o", name+".torrent", name); code != 0 {
+			t.Fatalf("create: %s", out)
+		}
+	}
+	// Damage the second half of part.bin: those pieces no longer verify.
+	f, _ := os.OpenFile(filepath.Join(dir, "part.bin"), os.O_WRONLY, 0)
+	f.WriteAt(make([]byte, 1<<20), 1<<20)
+	f.Close()
+	want := fileSHA1(t, filepath.Join(dir, "full/a.bin"))
+	c := startMount(t, dir, mnt)
+	if got := fileSHA1(t, filepath.Join(mnt, "full", "a.bin")); got != want {
+		t.Fatal("a.bin differs through the mount")
+	}
+	p, err := os.Open(filepath.Join(mnt, "part.bin", "part.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	first := make([]byte, 4096)
+	if _, err := p.ReadAt(first, 0); err != nil {
+		t.Fatalf("verified part of part.bin: %v", err)
+	}
+	start := time.Now()
+	_, err = p.ReadAt(first, 1<<20+100)
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("read of a missing piece: %v, want EIO", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the failing read took %s", d)
+	}
+	syscall.Kill(c.cmd.Process.Pid, syscall.SIGTERM)
+	c.wait(30*time.Second, 0)
+}
+
+// kill -9 with a mount active leaves a stale mount; the next start cleans
+// it and mounts again.
+func TestTorfsStaleMountAfterKill(t *testing.T) {
+	t.Parallel()
+	dir, mnt := t.TempDir(), t.TempDir()
+	realpeers.MakeData(t, dir, realpeers.FileSpec{Path: "s/a.bin", Size: 1 << 20})
+	if out, code := runTorrent(t, dir, "create", "-o", "s.torrent", "s"); code != 0 {
+		t.Fatalf("create: %s", out)
+	}
+	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() })
+	c := startClient(t, "-dir", dir, "-torfs", mnt, filepath.Join(dir, "s.torrent"))
+	waitMounted(t, c, mnt, "s/a.bin")
+	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) // host and plugins at once
+	<-c.done
+	if _, err := os.ReadDir(mnt); !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
+		t.Fatalf("after kill -9 the mount is not stale (%v): the test proves nothing", err)
+	}
+	again := startClient(t, "-dir", dir, "-torfs", mnt, filepath.Join(dir, "s.torrent"))
+	again.waitFor(regexp.MustCompile(`torfs: mounted`), 30*time.Second)
+	if got, want := fileSHA1(t, filepath.Join(mnt, "s/a.bin")), fileSHA1(t, filepath.Join(dir, "s/a.bin")); got != want {
+		t.Fatal("a.bin differs through the new mount")
+	}
+	syscall.Kill(again.cmd.Process.Pid, syscall.SIGINT)
+	again.wait(30*time.Second, 0)
+	if isMounted(mnt) {
+		b, _ := os.ReadFile("/proc/self/mounts")
+		t.Fatalf("still mounted after SIGINT:\n%s", b)
+	}
+}
+
+// readerScript blocks on a read of missing data; SIGALRM after 1 s raises
+// in the handler, which Python can only run once the read returns: the
+// read must end with EINTR when the kernel interrupts the FUSE request.
+const readerScript = `
+import os, signal, sys, time
+def alarm(*_):
+    raise TimeoutError()
+signal.signal(signal.SIGALRM, alarm)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+signal.alarm(int(sys.argv[2]))
+t = time.time()
+try:
+    os.pread(fd, 4096, 1 << 20)
+    print("READ")
+except TimeoutError:
+    print("INTERRUPTED %.1f" % (time.time() - t))
+except OSError as e:
+    print("ERROR %s" % e.strerror)
+`
+
+// With no peer, reads of missing data wait. A signal to the reader ends its
+// wait (the FUSE interrupt cancels it); the client stopping ends the others
+// with EIO: nothing hangs.
+func TestTorfsInterruptAndShutdown(t *testing.T) {
+	t.Parallel()
+	src, dst, mnt := t.TempDir(), t.TempDir(), t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "w/a.bin", Size: 4 << 20})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "w"), "", 16)
+	c := startClient(t, "-dir", dst, "-torfs", mnt, torrent)
+	c.waitFor(regexp.MustCompile(`torfs: mounted`), 30*time.Second)
+	script := filepath.Join(t.TempDir(), "reader.py")
+	os.WriteFile(script, []byte(readerScript), 0o644)
+	file := filepath.Join(mnt, "w/a.bin")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang fails, not stalls the suite
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "/usr/bin/python3", script, file, "1").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "INTERRUPTED") {
+		t.Fatalf("interrupted read: %v: %s", err, out)
+	}
+
+	// A reader still waiting when the client stops gets an error, not a hang.
+	blocked := exec.Command("/usr/bin/python3", script, file, "60")
+	var outBuf bytes.Buffer
+	blocked.Stdout = &outBuf
+	if err := blocked.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- blocked.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	syscall.Kill(c.cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		blocked.Process.Kill()
+		t.Fatal("a reader hung after the client stopped")
+	}
+	if !strings.HasPrefix(outBuf.String(), "ERROR") {
+		t.Fatalf("reader during shutdown: %q, want an error", outBuf.String())
+	}
+	c.wait(30*time.Second, 0)
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/torrent-dev/torrent/sdk"
+)
+
+// Readahead: a read that continues where the last one ended doubles the
+// window of data made urgent ahead of it; a seek starts over.
+const (
+	minReadahead = 1 << 20
+	maxReadahead = 64 << 20
+)
+
+// fileNode is one file of a torrent: a range of the torrent's data.
+type fileNode struct {
+	fs.Inode
+	files   sdk.Files
+	torrent int
+	offset  int64 // in the torrent
+	size    int64
+	mtime   time.Time
+}
+
+var (
+	_ fs.NodeGetattrer = (*fileNode)(nil)
+	_ fs.NodeOpener    = (*fileNode)(nil)
+	_ fs.NodeReader    = (*fileNode)(nil)
+)
+
+func (f *fileNode) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = fuse.S_IFREG | 0o444
+	out.Size = uint64(f.size)
+	out.Blocks = (uint64(f.size) + 511) / 512
+	out.SetTimes(nil, &f.mtime, &f.mtime)
+	return 0
+}
+
+// handle keeps one open file's sequential-read state.
+type handle struct {
+	mu     sync.Mutex
+	next   int64
+	window int64
+}
+
+// Open picks the kernel's caching per file: a complete file goes through
+// the page cache (its data never changes); an incomplete one is read
+// directly, so each read is the reader's own FUSE request, which a signal
+// interrupts (page-cache readahead waits are not interruptible).
+func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	h := &handle{window: minReadahead}
+	if done, err := f.files.Complete(ctx, f.torrent, f.offset, f.size); err == nil && done {
+		return h, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	return h, fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off >= f.size {
+		return fuse.ReadResultData(nil), 0
+	}
+	n := min(int64(len(dest)), f.size-off)
+	readahead := int64(minReadahead)
+	if h, ok := fh.(*handle); ok {
+		h.mu.Lock()
+		if off == h.next {
+			h.window = min(2*h.window, maxReadahead)
+		} else {
+			h.window = minReadahead
+		}
+		h.next = off + n
+		readahead = min(h.window, f.size-off-n)
+		h.mu.Unlock()
+	}
+	got, err := f.files.ReadAt(ctx, f.torrent, dest[:n], f.offset+off, readahead)
+	switch {
+	case err == nil:
+		return fuse.ReadResultData(dest[:got]), 0
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return nil, syscall.EINTR // the reader was interrupted
+	default:
+		return nil, syscall.EIO // ErrUnavailable, or the host is gone
+	}
+}
