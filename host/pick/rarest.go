@@ -7,6 +7,7 @@ package pick
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/torrent-dev/torrent/sdk"
@@ -26,43 +27,39 @@ func NewRarestFirst() *RarestFirst {
 	return &RarestFirst{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 }
 
-type candidate struct {
-	piece int
-	rank  int // lower first
-}
-
-// Pick implements sdk.Picker.
+// Pick implements sdk.Picker. The ranking is computed once per batch and
+// each peer walks it, taking the pieces it has.
 func (r *RarestFirst) Pick(_ context.Context, s *sdk.Swarm, want []sdk.Want) (sdk.Picks, error) {
-	picks := make(sdk.Picks, len(want))
 	n := s.Torrent().NumPieces
+	order := make([]int, 0, s.Missing())
+	for _, i := range r.rng.Perm(n) { // random order first: ties stay random after the stable sort
+		if !s.Have(i) {
+			order = append(order, i)
+		}
+	}
+	rank := func(i int) int {
+		if s.Started(i) {
+			return -1
+		}
+		return s.Availability(i)
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rank(order[a]) < rank(order[b]) })
+	picks := make(sdk.Picks, len(want))
 	for _, w := range want {
 		var list []int
-		seen := map[int]bool{}
 		for _, i := range s.Urgent() {
-			if len(list) < w.N && !s.Have(i) && s.PeerHas(w.Peer, i) && !seen[i] {
-				list, seen[i] = append(list, i), true
+			if len(list) < w.N && !s.Have(i) && s.PeerHas(w.Peer, i) && !slices.Contains(list, i) {
+				list = append(list, i)
 			}
 		}
-		var cands []candidate
-		off := r.rng.IntN(max(n, 1))
-		for k := range n {
-			i := (off + k) % n
-			if s.Have(i) || seen[i] || !s.PeerHas(w.Peer, i) {
-				continue
-			}
-			rank := s.Availability(i)
-			if s.Started(i) {
-				rank = -1
-			}
-			cands = append(cands, candidate{i, rank})
-		}
-		// Stable over a random rotation: equal ranks keep a random order.
-		sort.SliceStable(cands, func(a, b int) bool { return cands[a].rank < cands[b].rank })
-		for _, c := range cands {
+		urgent := len(list)
+		for _, i := range order {
 			if len(list) >= w.N {
 				break
 			}
-			list = append(list, c.piece)
+			if s.PeerHas(w.Peer, i) && !slices.Contains(list[:urgent], i) {
+				list = append(list, i)
+			}
 		}
 		picks[w.Peer] = list
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package pickertest
+
+const raceSlowdown = 1
