@@ -52,6 +52,34 @@ func Build(t testing.TB) string {
 	return dir
 }
 
+// BuildPkg builds the main package in dir (relative to the module root; it
+// may be a module of its own, like examples/...) as bin/name.
+func BuildPkg(t testing.TB, dir, name string) string {
+	t.Helper()
+	bin := Build(t)
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(bin, name)
+	extra.Lock()
+	defer extra.Unlock()
+	if !extra.built[out] {
+		cmd := exec.Command("go", "build", "-o", out, ".")
+		cmd.Dir = filepath.Join(strings.TrimSpace(string(root)), dir)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", dir, err, b)
+		}
+		extra.built[out] = true
+	}
+	return out
+}
+
+var extra = struct {
+	sync.Mutex
+	built map[string]bool
+}{built: map[string]bool{}}
+
 // Cleanup removes the binaries; call it from TestMain after m.Run.
 func Cleanup() {
 	if dir != "" {

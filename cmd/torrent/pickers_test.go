@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/torrent-dev/torrent/internal/realpeers"
+	"github.com/torrent-dev/torrent/internal/testbin"
+)
+
+// downloadWithPicker downloads a 6 MiB torrent from a rate-limited
+// libtorrent seeder with the given picker and returns the client's output.
+func downloadWithPicker(t *testing.T, picker string, env ...string) string {
+	t.Helper()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "x/a.bin", Size: 6 << 20}, realpeers.FileSpec{Path: "x/b", Size: 777})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "x"), "", 16)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{UploadRateLimit: 2 << 20})
+	dst := t.TempDir()
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		t.Setenv(k, v)
+	}
+	c := startClient(t, "-seed=false", "-up-rate", "0", "-picker", picker, "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent)
+	c.wait(2*time.Minute, 0)
+	realpeers.SameFiles(t, filepath.Join(src, "x"), filepath.Join(dst, "x"))
+	return c.output()
+}
+
+// The sequential example, built as its own module the way an outsider
+// builds it, drives a download.
+func TestSequentialExamplePicker(t *testing.T) {
+	t.Parallel()
+	bin := testbin.BuildPkg(t, "examples/picker-sequential", "picker-sequential")
+	out := downloadWithPicker(t, bin)
+	if !regexp.MustCompile(`picker plugin running: .*name=sequential`).MatchString(out) {
+		t.Fatalf("the sequential picker never ran:\n%s", out)
+	}
+	if strings.Contains(out, "picker plugin failed") {
+		t.Fatalf("the sequential picker failed:\n%s", out)
+	}
+}
+
+// Hostile pickers cannot stop a download; the log says what each did.
+func TestHostilePickers(t *testing.T) {
+	bin := testbin.BuildPkg(t, "internal/testpickers/hostile", "torrent-picker-hostile")
+	tests := map[string]string{
+		"garbage": `answered badly.*fault=`,
+		"hang":    `picker plugin failed.*cause="stalled: no answer`,
+		"crash":   `picker plugin failed.*plugin process exited`,
+	}
+	for mode, want := range tests {
+		t.Run(mode, func(t *testing.T) {
+			out := downloadWithPicker(t, bin, "TORRENT_TEST_HOSTILE="+mode)
+			if !regexp.MustCompile(want).MatchString(out) {
+				t.Fatalf("no %q in the log:\n%s", want, out)
+			}
+			if mode == "crash" {
+				// Restarts back off: a crash loop does not spin.
+				if n := strings.Count(out, "picker plugin running"); n > 6 {
+					t.Fatalf("%d restarts during one short download", n)
+				}
+			}
+		})
+	}
+}
