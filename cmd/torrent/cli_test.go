@@ -98,3 +98,15 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("-h: exit %d\n%s", code, out)
 	}
 }
+
+func TestPluginsListing(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "torrent-picker-broken"), []byte("#!/bin/sh\necho not a plugin\n"), 0o755)
+	t.Setenv("TORRENT_PLUGIN_DIR", dir)
+	out, code := runTorrent(t, dir, "plugins")
+	for _, want := range []string{"picker  random  1", "ui      term    1", "torfs   -       1", "picker  broken  -", "unusable: Unrecognized remote plugin message"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("no %q (exit %d):\n%s", want, code, out)
+		}
+	}
+}

@@ -18,6 +18,7 @@ const downloadUsage = `usage: torrent [flags] FILE.torrent
        torrent create [-a URL]... [-piece-length N] [-o OUT] PATH
        torrent info FILE.torrent
        torrent mount DIR MOUNTPOINT
+       torrent plugins
        torrent demo
 
 Downloads FILE.torrent into -dir, gives pieces to every peer that asks, and

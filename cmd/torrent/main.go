@@ -52,6 +52,8 @@ func run(args []string) int {
 		err = cmdDemo(ctx, args[1:])
 	case "mount":
 		err = cmdMount(ctx, args[1:])
+	case "plugins":
+		err = cmdPlugins(args[1:])
 	default:
 		err = cmdDownload(ctx, args)
 	}
