@@ -41,10 +41,7 @@ func ServePicker(p Picker, opts ...ServeOption) {
 		// go-plugin relays JSON lines on stderr into the host's logger.
 		cfg.logger = hclog.New(&hclog.LoggerOptions{Name: cfg.name, Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
 	}
-	if os.Getenv(Handshake.MagicCookieKey) != "" {
-		exitWithParent()
-	}
-	plugin.Serve(&plugin.ServeConfig{
+	sc := &plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
 			PickerProtocol: {PickerKind: &pickerServerPlugin{impl: p, name: cfg.name, log: cfg.logger}},
@@ -53,7 +50,15 @@ func ServePicker(p Picker, opts ...ServeOption) {
 			return grpc.NewServer(append(o, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
 		},
 		Logger: cfg.logger,
-	})
+	}
+	if os.Getenv(DebugEnv) != "" {
+		serveDebug(sc)
+		return
+	}
+	if os.Getenv(Handshake.MagicCookieKey) != "" {
+		exitWithParent()
+	}
+	plugin.Serve(sc)
 }
 
 func baseName(p string) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/session"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 var stderr io.Writer = os.Stderr
@@ -33,6 +34,7 @@ type downloadFlags struct {
 	ui       string
 	torfs    string
 	picker   string
+	reattach string
 	dir      string
 	port     int
 	peers    peersFlag
@@ -51,6 +53,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.StringVar(&f.ui, "ui", "term", "UI plugin for -g: NAME (runs torrent-ui-NAME) or PATH")
 	fs.StringVar(&f.torfs, "torfs", "", "mount the torrent's files read-only at this directory while it runs")
 	fs.StringVar(&f.picker, "picker", "random", "picker plugin: NAME (runs torrent-picker-NAME) or PATH; \"builtin\" for none")
+	fs.StringVar(&f.reattach, "picker-reattach", "", "attach to a picker started by hand with "+sdk.DebugEnv+"=1 (the JSON it prints)")
 	fs.StringVar(&f.dir, "dir", ".", "directory for data and resume state")
 	fs.IntVar(&f.port, "port", 0, "listen port (default: first free port from 6881 up)")
 	fs.Var(&f.peers, "peer", "also connect to this peer, HOST:PORT (repeatable)")
@@ -100,6 +103,14 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if picker == "builtin" {
 		picker = ""
 	}
+	var reattach *sdk.Reattach
+	if f.reattach != "" {
+		r, err := sdk.ParseReattach(f.reattach)
+		if err != nil {
+			return false, usageError{err}
+		}
+		reattach = &r
+	}
 	ln, err := session.Listen(f.port)
 	if err != nil {
 		return false, err
@@ -108,7 +119,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	s, err := session.Open(torrentPath, session.Options{
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate),
-		Picker: picker, Logger: log, Checking: con.checking,
+		Picker: picker, Reattach: reattach, Logger: log, Checking: con.checking,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent, or an unusable -dir

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -10,22 +13,30 @@ import (
 
 	"github.com/torrent-dev/torrent/internal/realpeers"
 	"github.com/torrent-dev/torrent/internal/testbin"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // downloadWithPicker downloads a 6 MiB torrent from a rate-limited
 // libtorrent seeder with the given picker and returns the client's output.
-func downloadWithPicker(t *testing.T, picker string, env ...string) string {
+// Extra arguments starting with "-" are flags; the others are KEY=VALUE
+// environment settings.
+func downloadWithPicker(t *testing.T, picker string, extra ...string) string {
 	t.Helper()
 	src := t.TempDir()
 	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "x/a.bin", Size: 6 << 20}, realpeers.FileSpec{Path: "x/b", Size: 777})
 	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "x"), "", 16)
 	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{UploadRateLimit: 2 << 20})
 	dst := t.TempDir()
-	for _, e := range env {
+	args := []string{"-seed=false", "-up-rate", "0", "-picker", picker, "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst}
+	for _, e := range extra {
+		if strings.HasPrefix(e, "-") {
+			args = append(args, e)
+			continue
+		}
 		k, v, _ := strings.Cut(e, "=")
 		t.Setenv(k, v)
 	}
-	c := startClient(t, "-seed=false", "-up-rate", "0", "-picker", picker, "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent)
+	c := startClient(t, append(args, torrent)...)
 	c.wait(2*time.Minute, 0)
 	realpeers.SameFiles(t, filepath.Join(src, "x"), filepath.Join(dst, "x"))
 	return c.output()
@@ -66,5 +77,40 @@ func TestHostilePickers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A picker started by hand in debug mode (as under a debugger) prints a
+// reattach line the client accepts.
+func TestPickerDebugReattach(t *testing.T) {
+	t.Parallel()
+	picker := exec.Command(filepath.Join(testbin.Build(t), "torrent-picker-random"))
+	picker.Env = append(os.Environ(), sdk.DebugEnv+"=1")
+	stdout, err := picker.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := picker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { picker.Process.Kill(); picker.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := regexp.MustCompile(`-picker-reattach '(\{.*\})'`).FindStringSubmatch(sc.Text()); m != nil {
+				line <- m[1]
+			}
+		}
+	}()
+	var reattach string
+	select {
+	case reattach = <-line:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the debug-mode picker printed no reattach line")
+	}
+	out := downloadWithPicker(t, "random", "-picker-reattach="+reattach)
+	if !regexp.MustCompile(`picker plugin running: .*debug-mode picker, pid`).MatchString(out) {
+		t.Fatalf("the client did not use the debug-mode picker:\n%s", out)
 	}
 }

@@ -15,10 +15,11 @@ import (
 
 // Config configures a Manager.
 type Config struct {
-	Spec    string // plugin name or path; "" runs the built-in picker only
-	Logger  hclog.Logger
-	Torrent sdk.Torrent
-	Have    bitfield.Bitfield
+	Spec     string        // plugin name or path; "" runs the built-in picker only
+	Reattach *sdk.Reattach // a picker started by hand in debug mode, instead of Spec
+	Logger   hclog.Logger
+	Torrent  sdk.Torrent
+	Have     bitfield.Bitfield
 }
 
 // Status says which picker is answering.
@@ -152,7 +153,9 @@ func (m *Manager) run(ctx context.Context) {
 			conn.close()
 		}
 	}()
-	if m.cfg.Spec != "" {
+	if r := m.cfg.Reattach; r != nil {
+		path = fmt.Sprintf("debug-mode picker, pid %d", r.Pid)
+	} else if m.cfg.Spec != "" {
 		p, err := plugins.Find(sdk.PickerKind, m.cfg.Spec)
 		if err != nil {
 			m.log.Warn("picker plugin not found; using the built-in rarest-first picker", "error", err)
@@ -191,7 +194,7 @@ func (m *Manager) run(ctx context.Context) {
 			}
 		}
 		if conn == nil && path != "" && !now.Before(nextStart) {
-			c, err := startPlugin(ctx, path, m.log, m.mirror.Snapshot())
+			c, err := startPlugin(ctx, path, m.cfg.Reattach, m.log, m.mirror.Snapshot())
 			if err != nil && ctx.Err() != nil {
 				return // shutting down
 			}

@@ -54,14 +54,20 @@ const sendQueue = 256
 
 // startPlugin launches the plugin, checks its protocol, opens the session
 // and sends the snapshot.
-func startPlugin(ctx context.Context, path string, log hclog.Logger, snap sdk.Snapshot) (*pluginConn, error) {
-	client, err := plugins.NewClient(plugins.Config{
-		Path:    path,
-		Plugins: map[int]plugin.PluginSet{sdk.PickerProtocol: {sdk.PickerKind: pickerClientPlugin{}}},
-		Logger:  log,
-	})
-	if err != nil {
-		return nil, err
+func startPlugin(ctx context.Context, path string, reattach *sdk.Reattach, log hclog.Logger, snap sdk.Snapshot) (*pluginConn, error) {
+	sets := map[int]plugin.PluginSet{sdk.PickerProtocol: {sdk.PickerKind: pickerClientPlugin{}}}
+	var client *plugin.Client
+	if reattach != nil {
+		rc, err := reattach.Config()
+		if err != nil {
+			return nil, err
+		}
+		client = plugins.NewReattachClient(rc, sets, log)
+	} else {
+		var err error
+		if client, err = plugins.NewClient(plugins.Config{Path: path, Plugins: sets, Logger: log}); err != nil {
+			return nil, err
+		}
 	}
 	fail := func(err error) (*pluginConn, error) { client.Kill(); return nil, err }
 	rpc, err := client.Client()

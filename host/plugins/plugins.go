@@ -118,6 +118,21 @@ func NewClient(cfg Config) (*plugin.Client, error) {
 	}), nil
 }
 
+// NewReattachClient connects to a plugin started by hand (debug mode)
+// instead of starting one.
+func NewReattachClient(rc *plugin.ReattachConfig, sets map[int]plugin.PluginSet, log hclog.Logger) *plugin.Client {
+	return plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sets,
+		Plugins:          sets[rc.ProtocolVersion], // reattaching skips version negotiation
+		Reattach:         rc,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           log,
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
+	})
+}
+
 // Cleanup stops every managed plugin and removes the socket directory;
 // cmd/torrent calls it on every way out.
 func Cleanup() {

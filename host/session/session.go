@@ -35,6 +35,7 @@ type Options struct {
 	DownRate int64            // bytes/s, 0 = unlimited
 	WantRate int64            // ask the tracker for more peers below this rate
 	Picker   string           // picker plugin name or path; "" = built-in only
+	Reattach *sdk.Reattach    // a debug-mode picker to attach to instead
 	Logger   hclog.Logger
 	// Checking reports progress of the start-up check of data on disk.
 	Checking func(done, total int)
@@ -154,10 +155,11 @@ func (s *Session) Run(ctx context.Context) error {
 		return nil
 	}
 	pm := pick.Start(ctx, pick.Config{
-		Spec:    s.opts.Picker,
-		Logger:  s.log.Named("picker"),
-		Torrent: sdk.Torrent{NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length},
-		Have:    have,
+		Spec:     s.opts.Picker,
+		Reattach: s.opts.Reattach,
+		Logger:   s.log.Named("picker"),
+		Torrent:  sdk.Torrent{NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length},
+		Have:     have,
 	})
 	defer pm.Close()
 	s.picker.Store(pm)

@@ -1,0 +1,74 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// DebugEnv, set in a picker's environment, makes ServePicker run on its
+// own (under a debugger, say) and print a reattach line for the host:
+//
+//	TORRENT_PICKER_DEBUG=1 dlv exec ./my-picker
+//	torrent -picker-reattach '{"pid":...}' x.torrent
+const DebugEnv = "TORRENT_PICKER_DEBUG"
+
+// Reattach is how the host finds a picker started by hand.
+type Reattach struct {
+	Pid     int    `json:"pid"`
+	Network string `json:"network"`
+	Addr    string `json:"addr"`
+	Version int    `json:"version"`
+}
+
+// ParseReattach reads the JSON a debug-mode picker prints.
+func ParseReattach(s string) (Reattach, error) {
+	var r Reattach
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		return r, fmt.Errorf("reattach config: %w", err)
+	}
+	if r.Pid <= 0 || r.Addr == "" || (r.Network != "unix" && r.Network != "tcp") {
+		return r, fmt.Errorf("reattach config %q: want pid, network unix or tcp, and addr", s)
+	}
+	return r, nil
+}
+
+// Config is the go-plugin form of r.
+func (r Reattach) Config() (*plugin.ReattachConfig, error) {
+	var addr net.Addr
+	var err error
+	if r.Network == "unix" {
+		addr, err = net.ResolveUnixAddr("unix", r.Addr)
+	} else {
+		addr, err = net.ResolveTCPAddr("tcp", r.Addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &plugin.ReattachConfig{Protocol: plugin.ProtocolGRPC, ProtocolVersion: r.Version, Addr: addr, Pid: r.Pid, Test: true}, nil
+}
+
+// serveDebug serves cfg unmanaged until SIGINT/SIGTERM, printing the
+// reattach line on stdout.
+func serveDebug(cfg *plugin.ServeConfig) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ch := make(chan *plugin.ReattachConfig, 1)
+	closed := make(chan struct{})
+	cfg.Test = &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: ch, CloseCh: closed}
+	go plugin.Serve(cfg)
+	select {
+	case rc := <-ch:
+		b, _ := json.Marshal(Reattach{Pid: rc.Pid, Network: rc.Addr.Network(), Addr: rc.Addr.String(), Version: rc.ProtocolVersion})
+		fmt.Printf("picker running in debug mode; start the client with:\n  torrent -picker-reattach '%s' FILE.torrent\n", b)
+	case <-closed:
+		return
+	}
+	<-closed
+}
