@@ -21,6 +21,7 @@ ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--seed", action="store_true")
 ap.add_argument("--connect", action="append", default=[], help="HOST:PORT of a peer")
 ap.add_argument("--tracker", action="store_true", help="announce to the torrent's tracker")
+ap.add_argument("--plain", action="store_true", help="no encrypted (MSE) handshake first on outgoing connections")
 a = ap.parse_args()
 
 s = lt.session({
@@ -33,6 +34,11 @@ s = lt.session({
     "allow_multiple_connections_per_ip": True,
     "alert_mask": lt.alert.category_t.error_notification,
 })
+# By default libtorrent opens outgoing connections with an encrypted (MSE)
+# handshake and falls back to plain BitTorrent when the other side does not
+# answer it; --plain starts plain, to tell that fallback apart from transfer.
+if a.plain:
+    s.apply_settings({"out_enc_policy": int(lt.enc_policy.pe_disabled)})
 params = lt.add_torrent_params()
 params.ti = lt.torrent_info(a.torrent)
 params.save_path = a.dir
