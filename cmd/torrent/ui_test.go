@@ -106,12 +106,23 @@ func TestTerminalUI(t *testing.T) {
 	})
 	s.keys("C-z")
 	s.waitScreen("the main view again", 10*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (2)") })
+	// This client's plugins, not those of tests running alongside.
+	plugins := childrenOf(processesNamed(bin+"-"), dst)
+	if len(plugins) < 2 {
+		t.Fatalf("want the picker and UI plugin processes, found %v", plugins)
+	}
 	s.keys("q")
 	if code := waitExit(t, s, exitFile, 20*time.Second); code != "0" {
 		t.Fatalf("exit code %s after q; screen:\n%s", code, s.screen())
 	}
 	realpeers.SameFiles(t, filepath.Join(src, "u"), filepath.Join(dst, "u"))
-	if left := processesNamed(bin + "-"); len(left) > 0 {
+	var left []int
+	for _, pid := range plugins {
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && strings.HasPrefix(exe, bin+"-") {
+			left = append(left, pid)
+		}
+	}
+	if len(left) > 0 {
 		t.Fatalf("plugin processes left after quitting: %v", left)
 	}
 }

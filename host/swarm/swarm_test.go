@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -119,8 +120,10 @@ func (f *fakeSeeder) addr() netip.AddrPort { return netip.MustParseAddrPort(f.ln
 
 func (f *fakeSeeder) serve(c net.Conn) {
 	c.SetDeadline(time.Now().Add(30 * time.Second))
+	// Each fake has its own peer ID: the swarm refuses a second
+	// connection to the same ID.
 	var id [20]byte
-	copy(id[:], "-XX0000-fakeseeder00")
+	copy(id[:], fmt.Sprintf("-XX0000-%012d", f.ln.Addr().(*net.TCPAddr).Port))
 	if _, err := wire.ReadHandshake(c); err != nil {
 		return
 	}
@@ -178,7 +181,7 @@ func TestBadDataPeerIsBanned(t *testing.T) {
 	banned := bytes.Contains(log.Bytes(), []byte("banning peer: peer="+evil.addr().String()))
 	mu.Unlock()
 	if !banned {
-		t.Fatalf("no ban of %s in the log", evil.addr())
+		t.Fatalf("no ban of %s in the log:\n%s", evil.addr(), log.String())
 	}
 	if st := s.Stats(); st.Wasted == 0 {
 		t.Fatal("no data was counted as wasted: the evil peer was never used")
