@@ -44,6 +44,8 @@ type downloadFlags struct {
 	wantRate rateFlag
 	logFile  string
 	verbose  bool
+	cpuProf  string
+	memProf  string
 }
 
 func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
@@ -63,6 +65,8 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.Var(&f.wantRate, "want-rate", "ask the tracker for more peers while downloading slower than this")
 	fs.StringVar(&f.logFile, "log", "", "also write the log to this file")
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
+	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
+	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile (pprof) at exit to this file")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
 		fs.SetOutput(stderr)
@@ -80,7 +84,12 @@ func cmdDownload(ctx context.Context, args []string) error {
 		fs.Usage()
 		return badInput("want exactly one FILE.torrent, got %d arguments", fs.NArg())
 	}
-	_, err := download(ctx, fs.Arg(0), f)
+	stop, err := startProfiles(f.cpuProf, f.memProf)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	_, err = download(ctx, fs.Arg(0), f)
 	return err
 }
 

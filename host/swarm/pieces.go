@@ -40,6 +40,21 @@ func newPieceTable(n int, pieceLength, total int64) *pieceTable {
 	return t
 }
 
+// Piece buffers held at once (being downloaded, or waiting for their hash
+// check and write) are bounded so memory stays flat however big the torrent:
+// when the disk falls behind the network, new pieces wait instead of
+// piling up. A few pieces are always allowed, however long they are.
+const (
+	pieceMemory = 16 << 20
+	minPieces   = 4
+)
+
+// full says no new piece may start now.
+func (t *pieceTable) full() bool {
+	n := len(t.active) + len(t.verifying)
+	return n >= minPieces && int64(n)*t.pieceLength >= pieceMemory
+}
+
 func (t *pieceTable) size(i int) int64 {
 	if i == t.numPieces-1 {
 		return t.totalLength - int64(i)*t.pieceLength
@@ -175,6 +190,9 @@ func (s *Swarm) nextPiece(p *peer) *pieceState {
 		if ps.unrequested > 0 && p.has.Has(ps.index) {
 			return ps
 		}
+	}
+	if s.pieces.full() {
+		return nil // pieceVerified fills the pipelines again
 	}
 	for len(p.picks) > 0 {
 		i := p.picks[0]

@@ -128,11 +128,7 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 			}
 		}
 		s.log.Debug("piece failed verification", "piece", i, "peers", len(ps.from))
-		for _, p := range s.peers {
-			if p.has.Has(i) {
-				s.fillRequests(p)
-			}
-		}
+		s.refill()
 		return nil
 	}
 	if s.have.Has(i) {
@@ -153,8 +149,20 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 	}
 	if s.missing == 0 {
 		s.complete()
+		return nil
 	}
+	s.refill()
 	return nil
+}
+
+// refill tops up every pipeline: a piece buffer just came free, and while
+// they were all taken (pieceTable.full) no new piece could start.
+func (s *Swarm) refill() {
+	for _, p := range s.peers {
+		if len(p.inflight) < p.depth {
+			s.fillRequests(p)
+		}
+	}
 }
 
 // complete: everything is verified. Seeds have nothing to give us, and we
