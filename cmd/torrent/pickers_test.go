@@ -57,12 +57,14 @@ func TestSequentialExamplePicker(t *testing.T) {
 }
 
 // Hostile pickers cannot stop a download; the log says what each did.
+// (downloadWithPicker checks the data.)
 func TestHostilePickers(t *testing.T) {
 	bin := testbin.BuildPkg(t, "internal/testpickers/hostile", "torrent-picker-hostile")
 	tests := map[string]string{
 		"garbage": `answered badly.*fault=`,
 		"hang":    `picker plugin failed.*cause="stalled: no answer`,
 		"crash":   `picker plugin failed.*plugin process exited`,
+		"flood":   `picker plugin failed.*cause="flooding: `,
 	}
 	for mode, want := range tests {
 		t.Run(mode, func(t *testing.T) {

@@ -47,8 +47,13 @@ type pluginConn struct {
 	received []*pickerpb.Picks             // received, not yet delivered
 	asked    map[uint64]map[sdk.PeerID]int // seq -> wants, for checking answers
 	pending  map[uint64]time.Time          // batches with wants awaiting an answer
+	extra    int                           // answers to no pending batch
 	lastBad  time.Time
 }
+
+// maxExtraAnswers is how many answers to batches that asked nothing (or
+// were answered already) a plugin may send before it counts as flooding.
+const maxExtraAnswers = 64
 
 const sendQueue = 256
 
@@ -133,6 +138,17 @@ func (c *pluginConn) recvLoop() {
 			return
 		}
 		c.mu.Lock()
+		if _, ok := c.pending[p.Seq]; !ok {
+			// Unasked-for answers are dropped; a stream of them would
+			// cost the host memory and CPU.
+			if c.extra++; c.extra > maxExtraAnswers {
+				c.mu.Unlock()
+				c.fail(fmt.Errorf("flooding: %d answers to batches that asked nothing or were answered already", c.extra))
+				return
+			}
+			c.mu.Unlock()
+			continue
+		}
 		delete(c.pending, p.Seq)
 		c.received = append(c.received, p)
 		c.mu.Unlock()

@@ -1,7 +1,8 @@
 // Command hostile is a picker plugin that misbehaves on purpose, for tests
 // of the host's defences. TORRENT_TEST_HOSTILE picks the fault: garbage
 // (out-of-range, duplicate, unavailable and far too many pieces), hang
-// (never answers) or crash (exits on every batch).
+// (never answers), crash (exits on every batch) or flood (a stream of
+// answers nobody asked for).
 package main
 
 import (
@@ -12,6 +13,10 @@ import (
 )
 
 func main() {
+	if os.Getenv("TORRENT_TEST_HOSTILE") == "flood" {
+		serveFlood()
+		return
+	}
 	sdk.ServePicker(hostile{mode: os.Getenv("TORRENT_TEST_HOSTILE")}, sdk.WithName("hostile-"+os.Getenv("TORRENT_TEST_HOSTILE")))
 }
 
