@@ -5,7 +5,7 @@ GO       ?= go
 BIN      := bin
 PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 DEB_PKGS := python3-libtorrent aria2 opentracker mktorrent fuse3 tmux transmission-cli \
-            protobuf-compiler python3-grpcio python3-protobuf
+            protobuf-compiler python3-grpcio python3-protobuf python3-cryptography
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build test deps vet fmt-check demo proto fuzz clean
