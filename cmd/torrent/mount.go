@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -14,8 +15,13 @@ import (
 
 // mount starts torfs; a failure is logged and the download goes on.
 func mount(ctx context.Context, dir string, perTorrent bool, log hclog.Logger, api *hostapi.Server) *torfs.Mount {
-	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-		log.Warn("cannot mount: not a directory; the download goes on", "mountpoint", dir)
+	// Said here, in plain words: fusermount's own errors are terse.
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		why := "not a directory"
+		if err != nil {
+			why = strings.TrimPrefix(err.Error(), "stat "+dir+": ")
+		}
+		log.Warn("cannot mount; the download goes on", "mountpoint", dir, "error", why)
 		return nil
 	}
 	m, err := torfs.Start(ctx, torfs.Config{Mountpoint: dir, PerTorrentDirs: perTorrent, Logger: log, Host: api})

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 
 	"github.com/torrent-dev/torrent/host/plugins"
 	"github.com/torrent-dev/torrent/proto/fspb"
@@ -91,7 +92,8 @@ func Start(ctx context.Context, cfg Config) (*Mount, error) {
 	defer cancel()
 	if _, err := c.fs.Mount(mctx, &fspb.MountRequest{HostBrokerId: id, Mountpoint: cfg.Mountpoint, PerTorrentDirs: cfg.PerTorrentDirs}); err != nil {
 		pc.Kill()
-		return nil, fmt.Errorf("mount %s: %w", cfg.Mountpoint, err)
+		// The plugin's own message names the mountpoint already.
+		return nil, errors.New(status.Convert(err).Message())
 	}
 	m := &Mount{Path: cfg.Mountpoint, cfg: cfg, pc: pc, fs: c.fs, exited: make(chan struct{})}
 	go m.watch()
