@@ -37,6 +37,9 @@ type Options struct {
 	Picker   string           // picker plugin name or path; "" = built-in only
 	Reattach *sdk.Reattach    // a debug-mode picker to attach to instead
 	Logger   hclog.Logger
+	// EncryptOutgoing starts the connections we open with MSE, falling
+	// back to plain; incoming peers may use MSE or not either way.
+	EncryptOutgoing bool
 	// Checking reports progress of the start-up check of data on disk.
 	Checking func(done, total int)
 }
@@ -171,6 +174,7 @@ func (s *Session) Run(ctx context.Context) error {
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
 		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
+		EncryptOutgoing: s.opts.EncryptOutgoing,
 	})
 	s.swarm.Store(sw)
 	markReady()

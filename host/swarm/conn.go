@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/torrent-dev/torrent/host/mse"
 	"github.com/torrent-dev/torrent/host/wire"
 )
 
@@ -22,6 +24,7 @@ type handshook struct {
 	addr     netip.AddrPort
 	hs       wire.Handshake
 	outgoing bool
+	enc      mse.Method // 0: plain BitTorrent handshake
 }
 
 // known is what the swarm remembers of an address.
@@ -69,14 +72,12 @@ func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
 
 func (s *Swarm) dial(ctx context.Context, a netip.AddrPort) {
 	defer s.wg.Done()
-	d := net.Dialer{Timeout: dialTimeout}
-	c, err := d.DialContext(ctx, "tcp", a.String())
-	var h *handshook
-	if err == nil {
-		h, err = s.handshake(c, a, true)
-		if err != nil {
-			c.Close()
-		}
+	h, err := s.connect(ctx, a, s.cfg.EncryptOutgoing)
+	if errors.Is(err, errMSE) && ctx.Err() == nil {
+		// As libtorrent does: a peer that does not answer MSE gets a
+		// plain handshake on a new connection.
+		s.log.Debug("encrypted handshake failed, retrying plain", "peer", a, "error", err)
+		h, err = s.connect(ctx, a, false)
 	}
 	if err != nil {
 		h = &handshook{addr: a, outgoing: true} // conn nil: tells run the dial failed
@@ -89,6 +90,21 @@ func (s *Swarm) dial(ctx context.Context, a netip.AddrPort) {
 			h.conn.Close()
 		}
 	}
+}
+
+// connect dials a and handshakes, starting with MSE if encrypt.
+func (s *Swarm) connect(ctx context.Context, a netip.AddrPort, encrypt bool) (*handshook, error) {
+	d := net.Dialer{Timeout: dialTimeout}
+	c, err := d.DialContext(ctx, "tcp", a.String())
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.handshake(c, a, true, encrypt)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return h, nil
 }
 
 func (s *Swarm) accept(ctx context.Context) {
@@ -105,7 +121,7 @@ func (s *Swarm) accept(ctx context.Context) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			h, err := s.handshake(c, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), false)
+			h, err := s.handshake(c, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), false, false)
 			if err != nil {
 				s.log.Debug("incoming handshake failed", "peer", a, "error", err)
 				c.Close()
@@ -120,19 +136,45 @@ func (s *Swarm) accept(ctx context.Context) {
 	}
 }
 
+// errMSE marks a failed encrypted handshake of ours, worth a plain retry.
+var errMSE = errors.New("encrypted handshake")
+
 // handshake exchanges handshakes; an incoming peer must name our torrent
-// before we answer.
-func (s *Swarm) handshake(c net.Conn, a netip.AddrPort, outgoing bool) (*handshook, error) {
+// before we answer. encrypt (outgoing only) starts with MSE.
+func (s *Swarm) handshake(c net.Conn, a netip.AddrPort, outgoing, encrypt bool) (*handshook, error) {
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
 	defer c.SetDeadline(time.Time{})
 	ours := wire.NewHandshake(s.cfg.InfoHash, s.cfg.PeerID)
-	if outgoing {
+	var method mse.Method
+	switch {
+	case !outgoing:
+		// libtorrent, Transmission and qBittorrent open with MSE by default
+		// and try plain only after that fails; Accept takes both.
+		r, err := mse.Accept(c, s.skeys)
+		if err != nil {
+			return nil, err
+		}
+		c, method = r.Conn, r.Method
+	case encrypt:
+		// Our handshake rides in MSE's initial payload, always RC4, so it
+		// need not wait for the peer's choice of method.
+		var ia bytes.Buffer
+		wire.WriteHandshake(&ia, ours)
+		r, err := mse.Initiate(c, s.cfg.InfoHash, mse.RC4|mse.Plaintext, ia.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errMSE, err)
+		}
+		c, method = r.Conn, r.Method
+	default:
 		if err := wire.WriteHandshake(c, ours); err != nil {
 			return nil, err
 		}
 	}
 	theirs, err := wire.ReadHandshake(c)
 	if err != nil {
+		if method != 0 {
+			err = fmt.Errorf("after MSE (%v): %w", method, err)
+		}
 		return nil, err
 	}
 	if theirs.InfoHash != s.cfg.InfoHash {
@@ -146,5 +188,5 @@ func (s *Swarm) handshake(c net.Conn, a netip.AddrPort, outgoing bool) (*handsho
 			return nil, err
 		}
 	}
-	return &handshook{conn: c, addr: a, hs: theirs, outgoing: outgoing}, nil
+	return &handshook{conn: c, addr: a, hs: theirs, outgoing: outgoing, enc: method}, nil
 }

@@ -115,7 +115,8 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 	s.byPeerID[p.peerID] = p
 	s.greet(p)
 	s.post(sdk.PeerJoined{Peer: p.id, Have: p.has.Clone()})
-	s.log.Debug("peer connected", "peer", p.addr, "client", wire.ClientName(p.peerID), "outgoing", h.outgoing)
+	s.log.Debug("peer connected", "peer", p.addr, "client", wire.ClientName(p.peerID), "outgoing", h.outgoing,
+		"mse", h.enc)
 	s.wg.Add(2)
 	go s.readLoop(ctx, p)
 	go s.writeLoop(ctx, p)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/torrent-dev/torrent/host/mse"
 	"github.com/torrent-dev/torrent/host/ratelimit"
 	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
@@ -54,6 +55,10 @@ type Config struct {
 	DownRate    int64 // bytes/s, 0 = unlimited
 	MaxPeers    int   // default 60
 	Seed        bool  // keep running once complete
+	// EncryptOutgoing starts connections we open with MSE (RC4 or
+	// plaintext, as the peer picks), retrying plain if that fails.
+	// Incoming connections may use MSE or not either way.
+	EncryptOutgoing bool
 }
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
@@ -62,6 +67,7 @@ type Swarm struct {
 	log   hclog.Logger
 	upLim *ratelimit.Limiter
 	dnLim *ratelimit.Limiter
+	skeys mse.Lookup      // the torrent incoming MSE peers may ask for
 	inbox chan inMsg      // from peer readers, in arrival order
 	conns chan *handshook // established connections
 	addrs chan []netip.AddrPort
@@ -112,6 +118,7 @@ func New(cfg Config) *Swarm {
 		peers:    make(map[sdk.PeerID]*peer),
 		byPeerID: make(map[[20]byte]*peer),
 		known:    make(map[netip.AddrPort]*known),
+		skeys:    mse.InfoHashes(cfg.InfoHash),
 		verifier: newVerifier(),
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}

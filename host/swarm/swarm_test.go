@@ -55,6 +55,12 @@ func leech(t *testing.T, tr torrent, peers ...netip.AddrPort) (*swarm.Swarm, str
 
 func leechLog(t *testing.T, tr torrent, log hclog.Logger, peers ...netip.AddrPort) (*swarm.Swarm, string) {
 	t.Helper()
+	return leechWith(t, tr, log, func(*swarm.Config) {}, peers...)
+}
+
+// leechWith is leechLog with the swarm's configuration adjusted by set.
+func leechWith(t *testing.T, tr torrent, log hclog.Logger, set func(*swarm.Config), peers ...netip.AddrPort) (*swarm.Swarm, string) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := storage.Open(dir, tr.layout)
 	if err != nil {
@@ -67,8 +73,10 @@ func leechLog(t *testing.T, tr torrent, log hclog.Logger, peers ...netip.AddrPor
 	defer pm.Close()
 	var id [20]byte
 	copy(id[:], "-TZ0100-leecher00000")
-	s := swarm.New(swarm.Config{InfoHash: tr.infoHash, PeerID: id, NumPieces: numPieces, PieceLength: pieceLen,
-		TotalLength: int64(len(tr.data)), Have: bitfield.New(numPieces), Storage: st, Picker: pm, Logger: log})
+	cfg := swarm.Config{InfoHash: tr.infoHash, PeerID: id, NumPieces: numPieces, PieceLength: pieceLen,
+		TotalLength: int64(len(tr.data)), Have: bitfield.New(numPieces), Storage: st, Picker: pm, Logger: log}
+	set(&cfg)
+	s := swarm.New(cfg)
 	if err := s.Run(ctx, peers); err != nil {
 		t.Fatal(err)
 	}

@@ -153,9 +153,20 @@ func (s *Swarm) writeOut(p *peer, bufs *net.Buffers) error {
 	}
 	b := *bufs
 	p.conn.SetWriteDeadline(time.Now().Add(readIdle))
-	_, err := b.WriteTo(p.conn)
+	var err error
+	if bw, ok := p.conn.(buffersWriter); ok {
+		_, err = bw.WriteBuffers(&b)
+	} else {
+		_, err = b.WriteTo(p.conn)
+	}
 	*bufs = (*bufs)[:0]
 	return err
+}
+
+// buffersWriter is a connection wrapped for MSE: net.Buffers uses writev
+// only on net's own connections, so the wrapper batches writes itself.
+type buffersWriter interface {
+	WriteBuffers(*net.Buffers) (int64, error)
 }
 
 func (s *Swarm) loadPiece(c *pieceCache, index int) error {

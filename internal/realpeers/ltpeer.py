@@ -11,6 +11,8 @@ ap.add_argument("--seed", action="store_true")
 ap.add_argument("--upload-rate", type=int, default=0)
 ap.add_argument("--connect", action="append", default=[])
 ap.add_argument("--tracker", action="store_true", help="announce to the torrent's tracker")
+ap.add_argument("--encryption", choices=["default", "forced"], default="default",
+                help="forced: MSE with RC4 only, both ways; no plain connections")
 a = ap.parse_args()
 
 s = lt.session({
@@ -21,6 +23,15 @@ s = lt.session({
     "upload_rate_limit": a.upload_rate,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
+# libtorrent's default (pe_enabled, both levels) tries MSE first on
+# outgoing connections and accepts both; forced refuses anything but RC4.
+if a.encryption == "forced":
+    s.apply_settings({
+        "out_enc_policy": int(lt.enc_policy.pe_forced),
+        "in_enc_policy": int(lt.enc_policy.pe_forced),
+        "allowed_enc_level": int(lt.enc_level.rc4),
+        "prefer_rc4": True,
+    })
 # Loopback peers are "local" and exempt from rate limits unless they are
 # put in the global peer class.
 if a.upload_rate:

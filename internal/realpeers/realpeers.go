@@ -103,6 +103,10 @@ type LTOptions struct {
 	UploadRateLimit int      // bytes/s, 0 = unlimited
 	ConnectTo       []string // HOST:PORT peers to connect to
 	Tracker         bool     // announce to the torrent's tracker
+	// Encryption is libtorrent's MSE policy: "" keeps its default (MSE
+	// first, plain accepted), "forced" allows only RC4-encrypted
+	// connections, both ways.
+	Encryption string
 }
 
 // Peer is a running client.
@@ -221,6 +225,9 @@ func ltArgs(t testing.TB, torrent, dir string, opt LTOptions) []string {
 	}
 	if opt.Tracker {
 		args = append(args, "--tracker")
+	}
+	if opt.Encryption != "" {
+		args = append(args, "--encryption", opt.Encryption)
 	}
 	return args
 }

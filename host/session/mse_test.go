@@ -1,0 +1,56 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A leecher that opens its connection with MSE gets the seeder's bytes
+// over RC4; the seeder's accept path takes the key exchange.
+func TestEncryptedOutgoing(t *testing.T) {
+	src := t.TempDir()
+	torrent := makeTorrent(t, src, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	seedCtx, stopSeed := context.WithCancel(ctx)
+	defer func() { stopSeed(); wg.Wait() }()
+	var seedLog lockedBuffer
+	seed := startSession(t, seedCtx, &wg, torrent, src, Options{Seed: true,
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: &seedLog})})
+	seedAddr := netip.MustParseAddrPort(seed.opts.Listener.Addr().String())
+
+	dir := t.TempDir()
+	var lwg sync.WaitGroup
+	startSession(t, ctx, &lwg, torrent, dir, Options{Peers: []netip.AddrPort{seedAddr}, EncryptOutgoing: true,
+		Logger: testLogger(t, "leecher")})
+	lwg.Wait()
+	sameTree(t, src, dir)
+	if log := seedLog.String(); !strings.Contains(log, "mse=rc4") {
+		t.Fatalf("the seeder saw no RC4 connection:\n%s", log)
+	}
+}
