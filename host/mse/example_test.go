@@ -9,7 +9,8 @@ import (
 )
 
 // An initiator asks for a torrent the receiver serves; its BitTorrent
-// handshake rides in the initial payload, and RC4 is chosen.
+// handshake rides in the initial payload. Offered only RC4, the receiver
+// selects it.
 func Example() {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -22,7 +23,7 @@ func Example() {
 		if err != nil {
 			panic(err)
 		}
-		r, err := mse.Initiate(c, infoHash, mse.Plaintext|mse.RC4, []byte("hello"))
+		r, err := mse.Initiate(c, infoHash, mse.RC4, []byte("hello"))
 		if err != nil {
 			panic(err)
 		}

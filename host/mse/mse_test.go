@@ -107,12 +107,12 @@ func TestRoundTrip(t *testing.T) {
 		pa, pb  params
 		want    Method
 	}{
-		"both offered, rc4 chosen": {provide: Plaintext | RC4, ia: []byte("\x13BitTorrent protocol..."), want: RC4},
-		"rc4 only":                 {provide: RC4, ia: []byte("hi"), want: RC4},
-		"plaintext only":           {provide: Plaintext, ia: []byte("hello"), want: Plaintext},
-		"no initial payload":       {provide: RC4, want: RC4},
-		"largest initial payload":  {provide: Plaintext, ia: pad(0xffff), want: Plaintext},
-		"largest padding": {provide: Plaintext | RC4, ia: []byte("x"), want: RC4,
+		"both offered, plain chosen": {provide: Plaintext | RC4, ia: []byte("\x13BitTorrent protocol..."), want: Plaintext},
+		"rc4 only":                   {provide: RC4, ia: []byte("hi"), want: RC4},
+		"plaintext only":             {provide: Plaintext, ia: []byte("hello"), want: Plaintext},
+		"no initial payload":         {provide: RC4, want: RC4},
+		"largest initial payload":    {provide: Plaintext, ia: pad(0xffff), want: Plaintext},
+		"largest padding": {provide: RC4, ia: []byte("x"), want: RC4,
 			pa: params{pad: pad(maxPad), pad2: pad(maxPad)}, pb: params{pad: pad(maxPad), pad2: pad(maxPad)}},
 		"some padding": {provide: Plaintext, want: Plaintext,
 			pa: params{pad: pad(7), pad2: pad(300)}, pb: params{pad: pad(200), pad2: pad(1)}},

@@ -138,7 +138,7 @@ func (s *Swarm) fillRequests(p *peer) {
 	if p.choked || s.missing == 0 {
 		return
 	}
-	var batch []byte
+	batch := s.reqs[:0]
 	now := time.Now()
 	for len(p.inflight) < p.depth {
 		ps := s.nextPiece(p)
@@ -161,6 +161,7 @@ func (s *Swarm) fillRequests(p *peer) {
 	if len(batch) > 0 {
 		p.out.send(batch)
 	}
+	s.reqs = batch[:0]
 	// An answer can be lost (the picker restarts, or a newer answer
 	// replaces it), so an unanswered Want is repeated after a while.
 	if len(p.picks) < 4 && p.wanted > 0 && now.After(p.wantAfter) {

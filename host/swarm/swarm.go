@@ -73,6 +73,7 @@ type Swarm struct {
 	addrs chan []netip.AddrPort
 	done  chan struct{} // closed when every piece is verified
 	stats atomic.Pointer[Stats]
+	reqs  []byte // scratch for encoding a pipeline refill; send copies it
 
 	haveMu   sync.RWMutex
 	haveView bitfield.Bitfield // verified pieces, for readers outside the loop
