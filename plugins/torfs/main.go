@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -123,7 +124,8 @@ func build(ctx context.Context, root *dirNode, files sdk.Files, torrents []sdk.T
 				}
 				dir = child
 			}
-			node := &fileNode{files: files, torrent: ti, offset: f.Offset, size: f.Length, mtime: mtime}
+			node := &fileNode{files: files, torrent: ti, offset: f.Offset, size: f.Length, mtime: mtime,
+				disk: filepath.Join(t.Dir, filepath.FromSlash(f.Path))}
 			dir.AddChild(parts[len(parts)-1], dir.NewPersistentInode(ctx, node, fs.StableAttr{Mode: fuse.S_IFREG}), true)
 		}
 	}
