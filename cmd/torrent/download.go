@@ -39,6 +39,7 @@ type downloadFlags struct {
 	port     int
 	peers    peersFlag
 	seed     bool
+	encrypt  bool
 	upRate   rateFlag
 	downRate rateFlag
 	wantRate rateFlag
@@ -60,6 +61,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.IntVar(&f.port, "port", 0, "listen port (default: first free port from 6881 up)")
 	fs.Var(&f.peers, "peer", "also connect to this peer, HOST:PORT (repeatable)")
 	fs.BoolVar(&f.seed, "seed", true, "keep seeding once complete; -seed=false exits when done")
+	fs.BoolVar(&f.encrypt, "encrypt", false, "open connections with an encrypted (MSE) handshake, falling back to plain;\nfor peers that accept only encrypted connections")
 	fs.Var(&f.upRate, "up-rate", "upload cap, e.g. 24KB, 10MB; 0 = unlimited")
 	fs.Var(&f.downRate, "down-rate", "download cap; 0 = unlimited")
 	fs.Var(&f.wantRate, "want-rate", "ask the tracker for more peers while downloading slower than this")
@@ -128,7 +130,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	s, err := session.Open(torrentPath, session.Options{
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate),
-		Picker: picker, Reattach: reattach, Logger: log, Checking: con.checking,
+		Picker: picker, Reattach: reattach, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent, or an unusable -dir

@@ -3,17 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/torrent-dev/torrent/host/session"
 	"github.com/torrent-dev/torrent/internal/realpeers"
 )
 
@@ -62,8 +57,8 @@ func TestSeedToLibtorrentForcedEncryption(t *testing.T) {
 	}
 }
 
-// Our initiating side (session.Options.EncryptOutgoing, no CLI flag yet)
-// against a libtorrent seeder that refuses plain connections.
+// -encrypt: our initiating side against a libtorrent seeder that refuses
+// plain connections.
 func TestLeechEncryptedFromForcedLibtorrent(t *testing.T) {
 	t.Parallel()
 	src := t.TempDir()
@@ -71,33 +66,10 @@ func TestLeechEncryptedFromForcedLibtorrent(t *testing.T) {
 	torrent := realpeers.MakeTorrent(t, src, "", 18)
 	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{Encryption: "forced"})
 	dst := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	s, err := session.Open(torrent, session.Options{
-		Dir: dst, Listener: ln, EncryptOutgoing: true,
-		Peers:  []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(seeder.Port))},
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testLogWriter{t}}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := s.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("not complete in time: %d pieces missing", s.Stats().Missing)
-	}
+	c := startClient(t, "-encrypt", "-v", "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent)
+	c.wait(2*time.Minute, 0)
 	realpeers.SameFiles(t, filepath.Join(src, "tree"), filepath.Join(dst, "tree"))
-}
-
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s", p)
-	return len(p), nil
+	if !regexp.MustCompile(`peer connected: .*outgoing=true mse=rc4`).MatchString(c.output()) {
+		t.Fatalf("no outgoing RC4 connection in the log:\n%s", c.output())
+	}
 }

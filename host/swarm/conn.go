@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/torrent-dev/torrent/host/mse"
@@ -73,11 +75,18 @@ func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
 func (s *Swarm) dial(ctx context.Context, a netip.AddrPort) {
 	defer s.wg.Done()
 	h, err := s.connect(ctx, a, s.cfg.EncryptOutgoing)
-	if errors.Is(err, errMSE) && ctx.Err() == nil {
+	switch {
+	case ctx.Err() != nil:
+	case errors.Is(err, errMSE):
 		// As libtorrent does: a peer that does not answer MSE gets a
 		// plain handshake on a new connection.
 		s.log.Debug("encrypted handshake failed, retrying plain", "peer", a, "error", err)
 		h, err = s.connect(ctx, a, false)
+	case !s.cfg.EncryptOutgoing && hungUp(err):
+		// A peer that accepts only encrypted connections (Transmission's
+		// "encryption required") hangs up on a plain handshake.
+		s.log.Debug("plain handshake refused, retrying with MSE", "peer", a, "error", err)
+		h, err = s.connect(ctx, a, true)
 	}
 	if err != nil {
 		h = &handshook{addr: a, outgoing: true} // conn nil: tells run the dial failed
@@ -90,6 +99,12 @@ func (s *Swarm) dial(ctx context.Context, a netip.AddrPort) {
 			h.conn.Close()
 		}
 	}
+}
+
+// hungUp: the connection was up, and the peer closed it during the
+// handshake.
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // connect dials a and handshakes, starting with MSE if encrypt.

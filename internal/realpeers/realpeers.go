@@ -1,5 +1,5 @@
 // Package realpeers starts real BitTorrent clients (libtorrent through
-// Debian's python3-libtorrent, aria2) and makes test data and torrents
+// Debian's python3-libtorrent, aria2, Transmission) and makes test data and torrents
 // (mktorrent), for tests on loopback. Every process a test starts is killed
 // when the test ends.
 package realpeers
@@ -255,4 +255,30 @@ func StartAria2Leecher(t testing.TB, torrent, saveDir string) *Peer {
 		"--seed-time=0", "--listen-port=" + strconv.Itoa(port), "--file-allocation=none", "--console-log-level=notice",
 		"--summary-interval=1", "--bt-stop-timeout=0", torrent}
 	return start(t, "aria2c", args, func(string) (int, bool) { return port, true })
+}
+
+// StartTransmissionSeeder seeds torrent from dataDir with transmission-cli
+// (Transmission 3.00). It cannot be handed a peer, so it only serves those
+// that connect to it. encryption is "" (its default: prefer encrypted,
+// accept plain) or "required" (MSE only). DHT, local discovery, PEX, µTP,
+// port mapping and its RPC server are off, and its state lives in a
+// directory of the test's: nothing leaves loopback or the test.
+func StartTransmissionSeeder(t testing.TB, torrent, dataDir, encryption string) *Peer {
+	t.Helper()
+	home := t.TempDir()
+	settings := `{"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
+	"port-forwarding-enabled": false, "rpc-enabled": false, "blocklist-enabled": false,
+	"bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1", "speed-limit-up-enabled": false}`
+	if err := os.WriteFile(filepath.Join(home, "settings.json"), []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := FreePort(t)
+	args := []string{"-g", home, "-w", dataDir, "-p", strconv.Itoa(port), "-M", "-U"}
+	if encryption == "required" {
+		args = append(args, "-er")
+	}
+	p := start(t, "transmission-cli", append(args, torrent), func(line string) (int, bool) {
+		return port, strings.Contains(line, "started")
+	})
+	return p
 }
