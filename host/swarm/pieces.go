@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"sync"
 	"time"
 
 	"github.com/torrent-dev/torrent/sdk"
@@ -31,12 +30,14 @@ type pieceTable struct {
 	active      map[int]*pieceState
 	order       []*pieceState // active pieces, oldest first: finishing them first frees memory
 	verifying   map[int]bool  // complete, hash check or write under way
-	bufs        sync.Pool
+	// free holds piece buffers for reuse. Unlike a sync.Pool it survives
+	// garbage collections, so the same few buffers serve the whole
+	// download instead of a new batch of garbage per GC cycle.
+	free [][]byte
 }
 
 func newPieceTable(n int, pieceLength, total int64) *pieceTable {
 	t := &pieceTable{numPieces: n, pieceLength: pieceLength, totalLength: total, active: make(map[int]*pieceState), verifying: make(map[int]bool)}
-	t.bufs.New = func() any { b := make([]byte, pieceLength); return &b }
 	return t
 }
 
@@ -64,7 +65,12 @@ func (t *pieceTable) size(i int) int64 {
 
 func (t *pieceTable) start(i int) *pieceState {
 	n := t.size(i)
-	buf := (*t.bufs.Get().(*[]byte))[:n]
+	var buf []byte
+	if k := len(t.free); k > 0 {
+		buf, t.free = t.free[k-1][:n], t.free[:k-1]
+	} else {
+		buf = make([]byte, n, t.pieceLength)
+	}
 	nb := int((n + blockSize - 1) / blockSize)
 	ps := &pieceState{index: i, buf: buf, reqs: make([]uint8, nb), got: make([]bool, nb), unrequested: nb,
 		from: make(map[sdk.PeerID]*peer, 1)}
@@ -86,9 +92,9 @@ func (t *pieceTable) finish(ps *pieceState) {
 }
 
 func (t *pieceTable) recycle(buf []byte) {
-	buf = buf[:cap(buf)]
-	if int64(len(buf)) == t.pieceLength {
-		t.bufs.Put(&buf)
+	// Past the budget (urgent pieces may exceed it) buffers go to the GC.
+	if int64(cap(buf)) == t.pieceLength && int64(len(t.free)+1)*t.pieceLength <= max(pieceMemory, minPieces*t.pieceLength) {
+		t.free = append(t.free, buf[:cap(buf)])
 	}
 }
 
