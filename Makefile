@@ -36,6 +36,8 @@ fmt-check:
 
 test: deps vet fmt-check
 	$(GO) test -race -timeout 20m ./...
+	@# examples/ holds modules of their own, as a plugin author's would be
+	cd examples/picker-sequential && $(GO) vet ./... && $(GO) test -race ./...
 
 demo: build
 	$(BIN)/torrent demo
