@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -43,4 +44,25 @@ func TestLeechFromTransmissionEncryptionRequired(t *testing.T) {
 			t.Fatalf("no %q in the log:\n%s", want, out)
 		}
 	}
+}
+
+// Seeding to a real Transmission leecher: it cannot be handed a peer and
+// does not dial 127.0.0.1 peers a tracker returns, so the client dials it
+// (-peer) and serves what it asks for.
+func TestSeedToTransmission(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src,
+		realpeers.FileSpec{Path: "ts/a.bin", Size: 2<<20 + 11},
+		realpeers.FileSpec{Path: "ts/b/c.bin", Size: 700_000})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "ts"), "", 16)
+	dst := t.TempDir()
+	leecher := realpeers.StartTransmissionLeecher(t, torrent, dst)
+	startClient(t, "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", leecher.Port), "-dir", src, torrent)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := leecher.WaitDone(ctx); err != nil {
+		t.Fatal(err)
+	}
+	realpeers.SameFiles(t, filepath.Join(src, "ts"), filepath.Join(dst, "ts"))
 }

@@ -35,6 +35,7 @@ type known struct {
 	connected bool
 	dialing   bool
 	banned    bool
+	complete  bool // left because both sides had everything
 	failures  int
 	lastSeen  time.Time // last dial attempt or disconnect
 }
@@ -50,13 +51,16 @@ func (k *known) nextDial() time.Time {
 }
 
 func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
-	if s.missing == 0 {
-		return // a seed waits for leechers to come to it
-	}
+	seed := s.missing == 0
 	slots := s.cfg.MaxPeers - len(s.peers)
 	for a, k := range s.known {
 		if slots <= 0 {
 			return
+		}
+		// A seed waits for leechers to come to it, but for those the user
+		// named (-peer): one may be a leecher that cannot dial out.
+		if seed && (!k.fixed || k.complete) {
+			continue
 		}
 		if k.connected || k.dialing || k.banned || now.Before(k.nextDial()) {
 			continue

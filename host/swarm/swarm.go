@@ -289,6 +289,7 @@ func (s *Swarm) dropPeer(p *peer, why error) {
 		if errors.Is(why, errBanned) {
 			k.banned = true
 		}
+		k.complete = errors.Is(why, errBothComplete)
 	}
 	s.pieces.releaseAll(p)
 	p.close()

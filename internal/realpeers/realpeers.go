@@ -168,6 +168,7 @@ func start(t testing.TB, name string, args []string, ready func(line string) (po
 	readyc := make(chan int, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		sc.Split(scanLines)
 		for sc.Scan() {
 			line := sc.Text()
 			p.mu.Lock()
@@ -182,7 +183,7 @@ func start(t testing.TB, name string, args []string, ready func(line string) (po
 				default:
 				}
 			}
-			if line == "DONE" || strings.Contains(line, "Download complete") {
+			if line == "DONE" || strings.Contains(line, "Download complete") || strings.HasPrefix(line, "Seeding, uploading") {
 				p.once.Do(func() { close(p.done) })
 			}
 		}
@@ -203,6 +204,18 @@ func start(t testing.TB, name string, args []string, ready func(line string) (po
 		t.Fatalf("%s not ready after 60 s:\n%s", name, p.output())
 	}
 	return p
+}
+
+// scanLines splits at \n and at \r: Transmission rewrites its status line
+// with carriage returns.
+func scanLines(data []byte, atEOF bool) (int, []byte, error) {
+	if i := strings.IndexAny(string(data), "\r\n"); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
 }
 
 func ltReady(line string) (int, bool) {
@@ -260,11 +273,24 @@ func StartAria2Leecher(t testing.TB, torrent, saveDir string) *Peer {
 // StartTransmissionSeeder seeds torrent from dataDir with transmission-cli
 // (Transmission 3.00). It cannot be handed a peer, so it only serves those
 // that connect to it. encryption is "" (its default: prefer encrypted,
-// accept plain) or "required" (MSE only). DHT, local discovery, PEX, µTP,
-// port mapping and its RPC server are off, and its state lives in a
-// directory of the test's: nothing leaves loopback or the test.
+// accept plain) or "required" (MSE only).
 func StartTransmissionSeeder(t testing.TB, torrent, dataDir, encryption string) *Peer {
 	t.Helper()
+	return startTransmission(t, torrent, dataDir, encryption)
+}
+
+// StartTransmissionLeecher downloads torrent into saveDir with
+// transmission-cli from peers that connect to it; WaitDone returns once it
+// seeds.
+func StartTransmissionLeecher(t testing.TB, torrent, saveDir string) *Peer {
+	t.Helper()
+	return startTransmission(t, torrent, saveDir, "")
+}
+
+// startTransmission runs transmission-cli with DHT, local discovery, PEX,
+// µTP, port mapping and its RPC server off and its state in a directory of
+// the test's: nothing leaves loopback or the test.
+func startTransmission(t testing.TB, torrent, dir, encryption string) *Peer {
 	home := t.TempDir()
 	settings := `{"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
 	"port-forwarding-enabled": false, "rpc-enabled": false, "blocklist-enabled": false,
@@ -273,12 +299,11 @@ func StartTransmissionSeeder(t testing.TB, torrent, dataDir, encryption string) 
 		t.Fatal(err)
 	}
 	port := FreePort(t)
-	args := []string{"-g", home, "-w", dataDir, "-p", strconv.Itoa(port), "-M", "-U"}
+	args := []string{"-g", home, "-w", dir, "-p", strconv.Itoa(port), "-M", "-U"}
 	if encryption == "required" {
 		args = append(args, "-er")
 	}
-	p := start(t, "transmission-cli", append(args, torrent), func(line string) (int, bool) {
+	return start(t, "transmission-cli", append(args, torrent), func(line string) (int, bool) {
 		return port, strings.Contains(line, "started")
 	})
-	return p
 }
