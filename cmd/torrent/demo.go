@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -96,6 +97,17 @@ func cmdDemo(ctx context.Context, args []string) error {
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); defer ln.Close(); s.Run(seedCtx) }()
+	}
+	// The leecher's first announce should find them all: trackers allow
+	// the next one only 15 s later.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = tr.WaitPeers(wctx, *seeders)
+	cancel()
+	if ctx.Err() != nil {
+		return nil // interrupted
+	}
+	if err != nil {
+		return fmt.Errorf("demo: the seeders did not reach the tracker: %w", err)
 	}
 	_, df := newDownloadFlags()
 	df.dir, df.seed, df.upRate, df.g = leechDir, false, 0, *g

@@ -4,11 +4,13 @@
 package minitracker
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/anacrolix/torrent/bencode"
 )
@@ -35,6 +37,26 @@ func Start() (*Tracker, error) {
 	t.srv = &http.Server{Handler: mux}
 	go t.srv.Serve(ln)
 	return t, nil
+}
+
+// WaitPeers waits until n peers have announced, in any torrent, or ctx ends.
+func (t *Tracker) WaitPeers(ctx context.Context, n int) error {
+	for {
+		t.mu.Lock()
+		have := 0
+		for _, s := range t.peers {
+			have += len(s)
+		}
+		t.mu.Unlock()
+		if have >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Close stops serving.
