@@ -110,3 +110,13 @@ func TestPluginsListing(t *testing.T) {
 		}
 	}
 }
+
+// `torrent demo` (the README's first command) without a terminal: the
+// local swarm serves the whole torrent and the demo checks every byte.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	out, code := runTorrent(t, t.TempDir(), "demo", "-seed-rate", "20MB")
+	if code != 0 || !strings.Contains(out, "every byte matches the source") {
+		t.Fatalf("demo: exit %d\n%s", code, out)
+	}
+}
