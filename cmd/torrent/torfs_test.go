@@ -217,14 +217,34 @@ func TestTorfsStaleMountAfterKill(t *testing.T) {
 	c := startClient(t, "-dir", dir, "-torfs", mnt, filepath.Join(dir, "s.torrent"))
 	waitMounted(t, c, mnt, "s/a.bin")
 	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) // host and plugins at once
-	<-c.done
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the client did not die of SIGKILL in 30 s:\n%s", processStates(c.cmd.Process.Pid))
+	}
 	if _, err := os.ReadDir(mnt); !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
 		t.Fatalf("after kill -9 the mount is not stale (%v): the test proves nothing", err)
 	}
 	again := startClient(t, "-dir", dir, "-torfs", mnt, filepath.Join(dir, "s.torrent"))
 	again.waitFor(regexp.MustCompile(`torfs: mounted`), 30*time.Second)
-	if got, want := fileSHA1(t, filepath.Join(mnt, "s/a.bin")), fileSHA1(t, filepath.Join(dir, "s/a.bin")); got != want {
-		t.Fatal("a.bin differs through the new mount")
+	// A read the filesystem never answers would hang the whole test run:
+	// it gets a minute, then the test fails saying so (its cleanup kills
+	// the client, which ends the read).
+	read := make(chan [20]byte, 1)
+	go func() {
+		b, err := os.ReadFile(filepath.Join(mnt, "s/a.bin"))
+		if err != nil {
+			b = nil
+		}
+		read <- sha1.Sum(b)
+	}()
+	select {
+	case got := <-read:
+		if want := fileSHA1(t, filepath.Join(dir, "s/a.bin")); got != want {
+			t.Fatal("a.bin differs through the new mount")
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("a read through the new mount did not return in a minute:\n%s", processStates(again.cmd.Process.Pid))
 	}
 	syscall.Kill(again.cmd.Process.Pid, syscall.SIGINT)
 	again.wait(30*time.Second, 0)
@@ -315,4 +335,11 @@ func TestTorfsMountFailureKeepsDownloading(t *testing.T) {
 		t.Fatalf("no clear mount error in the log:\n%s", out)
 	}
 	realpeers.SameFiles(t, filepath.Join(src, "f"), filepath.Join(dst, "f"))
+}
+
+// processStates lists the state and kernel wait channel of pid and its
+// children, for a test that stalls.
+func processStates(pid int) string {
+	out, _ := exec.Command("ps", "-o", "pid,ppid,stat,wchan:32,args", "--ppid", fmt.Sprint(pid), "-p", fmt.Sprint(pid)).CombinedOutput()
+	return string(out)
 }
