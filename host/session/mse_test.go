@@ -34,17 +34,10 @@ func (l *lockedBuffer) String() string {
 // selects plaintext (RC4 streams: host/mse and cmd/torrent's tests with a
 // libtorrent that allows only RC4).
 func TestEncryptedOutgoing(t *testing.T) {
-	src := t.TempDir()
-	torrent := makeTorrent(t, src, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	seedCtx, stopSeed := context.WithCancel(ctx)
-	defer func() { stopSeed(); wg.Wait() }()
 	var seedLog lockedBuffer
-	seed := startSession(t, seedCtx, &wg, torrent, src, Options{Seed: true,
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: &seedLog})})
-	seedAddr := netip.MustParseAddrPort(seed.opts.Listener.Addr().String())
+	src, torrent, seedAddr := startSeeder(t, ctx, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: &seedLog}))
 
 	dir := t.TempDir()
 	var lwg sync.WaitGroup

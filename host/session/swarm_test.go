@@ -91,6 +91,19 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// startSeeder makes a torrent of fresh data and seeds it until the test
+// ends; it returns the data's directory, the torrent and the seeder's address.
+func startSeeder(t *testing.T, ctx context.Context, log hclog.Logger) (src, torrent string, addr netip.AddrPort) {
+	t.Helper()
+	src = t.TempDir()
+	torrent = makeTorrent(t, src, "")
+	var wg sync.WaitGroup
+	ctx, stop := context.WithCancel(ctx)
+	t.Cleanup(func() { stop(); wg.Wait() })
+	seed := startSession(t, ctx, &wg, torrent, src, Options{Seed: true, Logger: log})
+	return src, torrent, netip.MustParseAddrPort(seed.opts.Listener.Addr().String())
+}
+
 func startSession(t *testing.T, ctx context.Context, wg *sync.WaitGroup, torrent, dir string, opts Options) *Session {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -156,15 +169,9 @@ func TestSwarmOneSeederThreeLeechers(t *testing.T) {
 // A leecher told of a peer directly (-peer) needs no tracker; a second run
 // in the same directory finds everything verified and downloads nothing.
 func TestDirectPeerAndResume(t *testing.T) {
-	src := t.TempDir()
-	torrent := makeTorrent(t, src, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	seedCtx, stopSeed := context.WithCancel(ctx)
-	defer func() { stopSeed(); wg.Wait() }()
-	seed := startSession(t, seedCtx, &wg, torrent, src, Options{Seed: true, Logger: testLogger(t, "seeder")})
-	seedAddr := netip.MustParseAddrPort(seed.opts.Listener.Addr().String())
+	src, torrent, seedAddr := startSeeder(t, ctx, testLogger(t, "seeder"))
 
 	dir := t.TempDir()
 	var lwg sync.WaitGroup
