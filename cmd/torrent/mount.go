@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -16,7 +18,11 @@ import (
 // mount starts torfs; a failure is logged and the download goes on.
 func mount(ctx context.Context, dir string, perTorrent bool, log hclog.Logger, api *hostapi.Server) *torfs.Mount {
 	// Said here, in plain words: fusermount's own errors are terse.
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+	st, err := statWithin(dir, 2*time.Second)
+	switch {
+	case errors.Is(err, errNoAnswer):
+		// A hung mount left by a killed torfs: the plugin unmounts it.
+	case err != nil || !st.IsDir():
 		why := "not a directory"
 		if err != nil {
 			why = strings.TrimPrefix(err.Error(), "stat "+dir+": ")
@@ -32,6 +38,25 @@ func mount(ctx context.Context, dir string, perTorrent bool, log hclog.Logger, a
 	api.SetMountpoint(dir)
 	log.Info("mounted", "mountpoint", dir)
 	return m
+}
+
+var errNoAnswer = errors.New("no answer")
+
+// statWithin is os.Stat that gives up after d: a stale FUSE mount can
+// leave a stat blocked for good, and the download must not wait on it.
+func statWithin(path string, d time.Duration) (os.FileInfo, error) {
+	type result struct {
+		st  os.FileInfo
+		err error
+	}
+	c := make(chan result, 1)
+	go func() { st, err := os.Stat(path); c <- result{st, err} }()
+	select {
+	case r := <-c:
+		return r.st, r.err
+	case <-time.After(d):
+		return nil, errNoAnswer
+	}
 }
 
 // cmdMount is the original client's use of torfs: every torrent of a

@@ -216,6 +216,12 @@ func TestTorfsStaleMountAfterKill(t *testing.T) {
 	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() })
 	c := startClient(t, "-dir", dir, "-torfs", mnt, filepath.Join(dir, "s.torrent"))
 	waitMounted(t, c, mnt, "s/a.bin")
+	// Not before the mount call has returned: while mounting, go-fuse
+	// holds a file of the new mount open in the plugin itself (its "poll
+	// hack"), and a plugin killed then never finishes exiting (its exit
+	// waits on a flush it would have to answer), so the mount never goes
+	// stale.
+	c.waitFor(regexp.MustCompile(`torfs: mounted`), 30*time.Second)
 	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) // host and plugins at once
 	select {
 	case <-c.done:

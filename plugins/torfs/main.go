@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,9 +82,21 @@ func (t *torfs) Unmount() error {
 // CleanStale unmounts a mount left behind by a killed process (its
 // directory answers ENOTCONN, or ECONNABORTED just after the kill).
 // Listing the directory asks the (dead) daemon; a stat could be answered
-// from the kernel's attribute cache.
+// from the kernel's attribute cache. A torfs mount that does not answer at
+// all is stale too: a daemon killed while go-fuse held a file of its own
+// mount open never finishes exiting, so its connection never breaks.
 func CleanStale(dir string) error {
-	_, err := os.ReadDir(dir)
+	listed := make(chan error, 1)
+	go func() { _, err := os.ReadDir(dir); listed <- err }()
+	var err error
+	select {
+	case err = <-listed:
+	case <-time.After(3 * time.Second):
+		if !isTorfsMount(dir) {
+			return nil // someone else's slow filesystem: not ours to unmount
+		}
+		err = syscall.ENOTCONN // the listing stays blocked until the plugin exits
+	}
 	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
 		return nil
 	}
@@ -94,6 +108,46 @@ func CleanStale(dir string) error {
 		}
 	}
 	return fmt.Errorf("stale mount at %s and no fusermount to clean it", dir)
+}
+
+// isTorfsMount says whether dir is the mountpoint of a torfs mount.
+func isTorfsMount(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// id parent dev root MOUNTPOINT options... - FSTYPE source options
+		f := strings.Fields(line)
+		sep := slices.Index(f, "-")
+		if len(f) > 4 && sep > 0 && sep+1 < len(f) && unescapeMount(f[4]) == abs && f[sep+1] == "fuse.torfs" {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // build adds every torrent's files under root.
