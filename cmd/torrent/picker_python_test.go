@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/torrent-dev/torrent/internal/testbin"
 )
 
 // The Python example (examples/picker-python: go-plugin's handshake, mutual
@@ -13,11 +15,7 @@ import (
 // a whole download, and the client never falls back to its built-in picker.
 func TestPythonExamplePicker(t *testing.T) {
 	t.Parallel()
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(strings.TrimSpace(string(root)), "examples", "picker-python", "picker.py")
+	script := filepath.Join(testbin.Root(t), "examples", "picker-python", "picker.py")
 	// Not a skip: CI installs these (.ci/run); say plainly what is missing.
 	if b, err := exec.Command("/usr/bin/python3", "-c", "import grpc, google.protobuf, cryptography").CombinedOutput(); err != nil {
 		t.Fatalf("the Python picker needs Debian's python3-grpcio, python3-protobuf and python3-cryptography: %v\n%s", err, b)

@@ -21,7 +21,7 @@ func leechFromTransmission(t *testing.T, encryption string, args ...string) stri
 		realpeers.FileSpec{Path: "tr/empty"},
 		realpeers.FileSpec{Path: "tr/sub/b.bin", Size: 1<<20 - 5})
 	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "tr"), "", 16)
-	seeder := realpeers.StartTransmissionSeeder(t, torrent, src, encryption)
+	seeder := realpeers.StartTransmission(t, torrent, src, encryption)
 	dst := t.TempDir()
 	c := startClient(t, append(args, "-v", "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent)...)
 	c.wait(2*time.Minute, 0)
@@ -57,7 +57,7 @@ func TestSeedToTransmission(t *testing.T) {
 		realpeers.FileSpec{Path: "ts/b/c.bin", Size: 700_000})
 	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "ts"), "", 16)
 	dst := t.TempDir()
-	leecher := realpeers.StartTransmissionLeecher(t, torrent, dst)
+	leecher := realpeers.StartTransmission(t, torrent, dst, "")
 	startClient(t, "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", leecher.Port), "-dir", src, torrent)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -50,10 +50,12 @@ const (
 	minPieces   = 4
 )
 
+// budget is how many bytes of piece buffers may be held at once.
+func (t *pieceTable) budget() int64 { return max(pieceMemory, minPieces*t.pieceLength) }
+
 // full says no new piece may start now.
 func (t *pieceTable) full() bool {
-	n := len(t.active) + len(t.verifying)
-	return n >= minPieces && int64(n)*t.pieceLength >= pieceMemory
+	return int64(len(t.active)+len(t.verifying))*t.pieceLength >= t.budget()
 }
 
 func (t *pieceTable) size(i int) int64 {
@@ -93,7 +95,7 @@ func (t *pieceTable) finish(ps *pieceState) {
 
 func (t *pieceTable) recycle(buf []byte) {
 	// Past the budget (urgent pieces may exceed it) buffers go to the GC.
-	if int64(cap(buf)) == t.pieceLength && int64(len(t.free)+1)*t.pieceLength <= max(pieceMemory, minPieces*t.pieceLength) {
+	if int64(cap(buf)) == t.pieceLength && int64(len(t.free)+1)*t.pieceLength <= t.budget() {
 		t.free = append(t.free, buf[:cap(buf)])
 	}
 }

@@ -1,6 +1,18 @@
-# A libtorrent peer for tests: seeds or leeches one torrent on loopback and
-# prints status lines (READY port=N, PROGRESS f, DONE) on stdout.
-import sys, time, argparse
+# A libtorrent peer on loopback, for the tests (internal/realpeers) and for
+# bench/run: seeds or leeches one torrent and prints status lines on stdout.
+#
+#   seeder:  ltpeer.py --torrent X --dir SRC --port P --seed [--tracker]
+#            checks SRC, prints READY port=N, then seeds until killed
+#   leecher: ltpeer.py --torrent X --dir DST --port P --connect 127.0.0.1:Q [--exit]
+#            prints READY, PROGRESS f lines and DONE once complete and
+#            checked; with --exit it exits 0 there
+#
+# Run it with /usr/bin/python3: Debian's python3-libtorrent is only visible
+# to Debian's interpreter.
+import argparse
+import sys
+import time
+
 import libtorrent as lt
 
 ap = argparse.ArgumentParser()
@@ -9,22 +21,30 @@ ap.add_argument("--dir", required=True)
 ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--seed", action="store_true")
 ap.add_argument("--upload-rate", type=int, default=0)
-ap.add_argument("--connect", action="append", default=[])
+ap.add_argument("--connect", action="append", default=[], help="HOST:PORT of a peer")
 ap.add_argument("--tracker", action="store_true", help="announce to the torrent's tracker")
+ap.add_argument("--exit", action="store_true", help="leecher: exit 0 once complete")
+ap.add_argument("--plain", action="store_true", help="no encrypted (MSE) handshake first on outgoing connections")
 ap.add_argument("--encryption", choices=["default", "forced"], default="default",
                 help="forced: MSE with RC4 only, both ways; no plain connections")
 a = ap.parse_args()
 
 s = lt.session({
     "listen_interfaces": "127.0.0.1:%d" % a.port,
+    # Nothing but the peers we name (and the tracker, if asked): no DHT,
+    # local discovery or port mapping, TCP only so every client speaks the same.
     "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
     "enable_outgoing_utp": False, "enable_incoming_utp": False,
+    # Every peer here is 127.0.0.1.
     "allow_multiple_connections_per_ip": True,
     "upload_rate_limit": a.upload_rate,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
-# libtorrent's default (pe_enabled, both levels) tries MSE first on
-# outgoing connections and accepts both; forced refuses anything but RC4.
+# libtorrent's default (pe_enabled, both levels) opens outgoing connections
+# with MSE and falls back to plain when the other side does not answer it;
+# --plain starts plain, forced refuses anything but RC4.
+if a.plain:
+    s.apply_settings({"out_enc_policy": int(lt.enc_policy.pe_disabled)})
 if a.encryption == "forced":
     s.apply_settings({
         "out_enc_policy": int(lt.enc_policy.pe_forced),
@@ -38,31 +58,33 @@ if a.upload_rate:
     f = lt.ip_filter()
     f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
     s.set_peer_class_filter(f)
-ti = lt.torrent_info(a.torrent)
 params = lt.add_torrent_params()
-params.ti = ti
+params.ti = lt.torrent_info(a.torrent)
 params.save_path = a.dir
 h = s.add_torrent(params)
 if not a.tracker:
     h.replace_trackers([])
 
+
 def emit(line):
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
-# Wait for the check of existing data.
-while h.status().state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data):
-    time.sleep(0.05)
-st = h.status()
-if a.seed and not st.is_seeding:
-    emit("ERROR seeder data incomplete: progress %.3f" % st.progress)
-    sys.exit(1)
-emit("READY port=%d" % s.listen_port())
 
 def connect():
     for p in a.connect:
         host, port = p.rsplit(":", 1)
         h.connect_peer((host, int(port)))
+
+
+# The check of existing data comes before READY, so a leecher's clock never
+# includes the seeder's hashing.
+while h.status().state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data):
+    time.sleep(0.02)
+if a.seed and not h.status().is_seeding:
+    emit("ERROR seeder data incomplete: progress %.3f" % h.status().progress)
+    sys.exit(1)
+emit("READY port=%d" % s.listen_port())
 
 connect()
 last = 0
@@ -73,6 +95,8 @@ while True:
         if st.is_seeding and not done:
             done = True
             emit("DONE")
+            if a.exit:
+                sys.exit(0)
         now = time.time()
         if now - last > 0.2:
             emit("PROGRESS %.4f peers=%d" % (st.progress, st.num_peers))
@@ -80,6 +104,6 @@ while True:
             if st.num_peers == 0 and not done:
                 connect()  # libtorrent does not retry a failed connect by itself
     for al in s.pop_alerts():
-        if isinstance(al, lt.torrent_error_alert) or isinstance(al, lt.file_error_alert):
+        if isinstance(al, (lt.torrent_error_alert, lt.file_error_alert)):
             emit("ERROR " + al.message())
-    time.sleep(0.05)
+    time.sleep(0.02)

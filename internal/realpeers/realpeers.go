@@ -270,27 +270,15 @@ func StartAria2Leecher(t testing.TB, torrent, saveDir string) *Peer {
 	return start(t, "aria2c", args, func(string) (int, bool) { return port, true })
 }
 
-// StartTransmissionSeeder seeds torrent from dataDir with transmission-cli
-// (Transmission 3.00). It cannot be handed a peer, so it only serves those
-// that connect to it. encryption is "" (its default: prefer encrypted,
-// accept plain) or "required" (MSE only).
-func StartTransmissionSeeder(t testing.TB, torrent, dataDir, encryption string) *Peer {
+// StartTransmission runs transmission-cli (Transmission 3.00) on torrent
+// in dir: it seeds what dir holds and downloads the rest from peers that
+// connect to it (it cannot be handed a peer); WaitDone returns once it
+// seeds. encryption is "" (its default: prefer encrypted, accept plain) or
+// "required" (MSE only). DHT, local discovery, PEX, µTP, port mapping and
+// its RPC server are off and its state lives in a directory of the test's:
+// nothing leaves loopback or the test.
+func StartTransmission(t testing.TB, torrent, dir, encryption string) *Peer {
 	t.Helper()
-	return startTransmission(t, torrent, dataDir, encryption)
-}
-
-// StartTransmissionLeecher downloads torrent into saveDir with
-// transmission-cli from peers that connect to it; WaitDone returns once it
-// seeds.
-func StartTransmissionLeecher(t testing.TB, torrent, saveDir string) *Peer {
-	t.Helper()
-	return startTransmission(t, torrent, saveDir, "")
-}
-
-// startTransmission runs transmission-cli with DHT, local discovery, PEX,
-// µTP, port mapping and its RPC server off and its state in a directory of
-// the test's: nothing leaves loopback or the test.
-func startTransmission(t testing.TB, torrent, dir, encryption string) *Peer {
 	home := t.TempDir()
 	settings := `{"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
 	"port-forwarding-enabled": false, "rpc-enabled": false, "blocklist-enabled": false,

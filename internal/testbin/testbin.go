@@ -23,12 +23,10 @@ var (
 func Build(t testing.TB) string {
 	t.Helper()
 	once.Do(func() {
-		var root []byte
-		root, err = exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-		if err != nil {
+		var mod string
+		if mod, err = moduleRoot(); err != nil {
 			return
 		}
-		mod := strings.TrimSpace(string(root))
 		if dir, err = os.MkdirTemp("", "torrent-bin-"); err != nil {
 			return
 		}
@@ -52,21 +50,34 @@ func Build(t testing.TB) string {
 	return dir
 }
 
+// Root is the module's root directory, for tests that use files outside
+// their package (examples/, bench/).
+func Root(t testing.TB) string {
+	t.Helper()
+	r, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	return strings.TrimSpace(string(out)), err
+}
+
 // BuildPkg builds the main package in dir (relative to the module root; it
 // may be a module of its own, like examples/...) as bin/name.
 func BuildPkg(t testing.TB, dir, name string) string {
 	t.Helper()
 	bin := Build(t)
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := Root(t)
 	out := filepath.Join(bin, name)
 	extra.Lock()
 	defer extra.Unlock()
 	if !extra.built[out] {
 		cmd := exec.Command("go", "build", "-o", out, ".")
-		cmd.Dir = filepath.Join(strings.TrimSpace(string(root)), dir)
+		cmd.Dir = filepath.Join(root, dir)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("build %s: %v\n%s", dir, err, b)
 		}
