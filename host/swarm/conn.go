@@ -20,7 +20,8 @@ const (
 	handshakeTimeout = 10 * time.Second
 )
 
-// handshook is a connection whose BitTorrent handshake is done both ways.
+// handshook is a connection whose BitTorrent handshake is done both ways;
+// only handshake makes one, so conn is never nil.
 type handshook struct {
 	conn     net.Conn
 	addr     netip.AddrPort
@@ -93,15 +94,19 @@ func (s *Swarm) dial(ctx context.Context, a netip.AddrPort) {
 		h, err = s.connect(ctx, a, true)
 	}
 	if err != nil {
-		h = &handshook{addr: a, outgoing: true} // conn nil: tells run the dial failed
+		// A failure has its own channel: conns carries only connections,
+		// so nothing that takes one from it can meet one without a conn.
 		s.log.Debug("dial failed", "peer", a, "error", err)
+		select {
+		case s.dialFailed <- a:
+		case <-ctx.Done():
+		}
+		return
 	}
 	select {
 	case s.conns <- h:
 	case <-ctx.Done():
-		if h.conn != nil {
-			h.conn.Close()
-		}
+		h.conn.Close()
 	}
 }
 

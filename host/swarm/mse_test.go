@@ -1,12 +1,7 @@
 package swarm_test
 
 import (
-	"bytes"
-	"strings"
-	"sync"
 	"testing"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/torrent-dev/torrent/host/swarm"
 )
@@ -16,17 +11,13 @@ import (
 func TestEncryptedDialFallsBackToPlain(t *testing.T) {
 	t.Parallel()
 	tr := newTorrent()
-	plain := startFake(t, tr, false)
-	var log bytes.Buffer
-	var mu sync.Mutex
-	logger := hclog.New(&hclog.LoggerOptions{Output: lockedWriter{&mu, &log}, Level: hclog.Debug})
-	leechWith(t, tr, logger, func(c *swarm.Config) { c.EncryptOutgoing = true }, plain.addr())
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(log.String(), "retrying plain") {
-		t.Fatalf("no plain retry in the log:\n%s", log.String())
+	plain := seeder(t, tr, "", 0)
+	log := newLog()
+	leechWith(t, tr, log.logger(), func(c *swarm.Config) { c.EncryptOutgoing = true }, plain.Addr())
+	if !log.contains("retrying plain") {
+		t.Fatalf("no plain retry in the log:\n%s", log)
 	}
-	if n := plain.conns.Load(); n != 2 {
+	if n := plain.Conns(); n != 2 {
 		t.Fatalf("the plain peer was connected %d times, want 2 (MSE, then plain)", n)
 	}
 }

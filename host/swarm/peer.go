@@ -61,17 +61,18 @@ func (p *peer) close() {
 	})
 }
 
+// failedDial records a dial that gave no connection.
+func (s *Swarm) failedDial(a netip.AddrPort) {
+	if k := s.known[a]; k != nil {
+		k.dialing = false
+		k.failures++
+		k.lastSeen = time.Now()
+	}
+}
+
 // addPeer takes a handshaken connection into the swarm.
 func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 	k := s.known[h.addr]
-	if h.conn == nil { // failed dial
-		if k != nil {
-			k.dialing = false
-			k.failures++
-			k.lastSeen = time.Now()
-		}
-		return
-	}
 	reason := ""
 	switch {
 	case k != nil && k.banned:

@@ -70,10 +70,12 @@ type Swarm struct {
 	skeys mse.Lookup      // the torrent incoming MSE peers may ask for
 	inbox chan inMsg      // from peer readers, in arrival order
 	conns chan *handshook // established connections
-	addrs chan []netip.AddrPort
-	done  chan struct{} // closed when every piece is verified
-	stats atomic.Pointer[Stats]
-	reqs  []byte // scratch for encoding a pipeline refill; send copies it
+	// dialFailed reports the dials that gave no connection.
+	dialFailed chan netip.AddrPort
+	addrs      chan []netip.AddrPort
+	done       chan struct{} // closed when every piece is verified
+	stats      atomic.Pointer[Stats]
+	reqs       []byte // scratch for encoding a pipeline refill; send copies it
 
 	haveMu   sync.RWMutex
 	haveView bitfield.Bitfield // verified pieces, for readers outside the loop
@@ -107,21 +109,22 @@ func New(cfg Config) *Swarm {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	s := &Swarm{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		upLim:    ratelimit.New(cfg.UpRate),
-		dnLim:    ratelimit.New(cfg.DownRate),
-		inbox:    make(chan inMsg, 256),
-		conns:    make(chan *handshook),
-		addrs:    make(chan []netip.AddrPort, 16),
-		done:     make(chan struct{}),
-		have:     cfg.Have.Clone(),
-		peers:    make(map[sdk.PeerID]*peer),
-		byPeerID: make(map[[20]byte]*peer),
-		known:    make(map[netip.AddrPort]*known),
-		skeys:    mse.InfoHashes(cfg.InfoHash),
-		verifier: newVerifier(),
-		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		upLim:      ratelimit.New(cfg.UpRate),
+		dnLim:      ratelimit.New(cfg.DownRate),
+		inbox:      make(chan inMsg, 256),
+		conns:      make(chan *handshook),
+		dialFailed: make(chan netip.AddrPort),
+		addrs:      make(chan []netip.AddrPort, 16),
+		done:       make(chan struct{}),
+		have:       cfg.Have.Clone(),
+		peers:      make(map[sdk.PeerID]*peer),
+		byPeerID:   make(map[[20]byte]*peer),
+		known:      make(map[netip.AddrPort]*known),
+		skeys:      mse.InfoHashes(cfg.InfoHash),
+		verifier:   newVerifier(),
+		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	s.missing = cfg.NumPieces - s.have.Count()
 	s.haveView, s.haveCh = newHaveView(cfg.Have)
@@ -196,6 +199,7 @@ func (s *Swarm) drainUntilStopped(vwg *sync.WaitGroup) {
 			m.release()
 		case h := <-s.conns:
 			h.conn.Close()
+		case <-s.dialFailed:
 		case <-s.addrs:
 		}
 	}
@@ -215,6 +219,8 @@ func (s *Swarm) run(ctx context.Context) error {
 			s.handle(m)
 		case h := <-s.conns:
 			s.addPeer(ctx, h)
+		case a := <-s.dialFailed:
+			s.failedDial(a)
 		case <-s.verifier.ready:
 			for _, r := range s.verifier.take() {
 				if err := s.pieceVerified(r); err != nil {

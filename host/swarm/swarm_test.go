@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
-	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +17,7 @@ import (
 	"github.com/torrent-dev/torrent/host/pick"
 	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/host/swarm"
-	"github.com/torrent-dev/torrent/host/wire"
+	"github.com/torrent-dev/torrent/internal/hostilepeer"
 	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
@@ -61,22 +58,9 @@ func leechLog(t *testing.T, tr torrent, log hclog.Logger, peers ...netip.AddrPor
 // leechWith is leechLog with the swarm's configuration adjusted by set.
 func leechWith(t *testing.T, tr torrent, log hclog.Logger, set func(*swarm.Config), peers ...netip.AddrPort) (*swarm.Swarm, string) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := storage.Open(dir, tr.layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	s, dir := swarmFor(t, tr, log, set)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	pm := pick.Start(ctx, pick.Config{Torrent: sdk.Torrent{NumPieces: numPieces, PieceLength: pieceLen, TotalLength: int64(len(tr.data))}, Have: bitfield.New(numPieces)})
-	defer pm.Close()
-	var id [20]byte
-	copy(id[:], "-TZ0100-leecher00000")
-	cfg := swarm.Config{InfoHash: tr.infoHash, PeerID: id, NumPieces: numPieces, PieceLength: pieceLen,
-		TotalLength: int64(len(tr.data)), Have: bitfield.New(numPieces), Storage: st, Picker: pm, Logger: log}
-	set(&cfg)
-	s := swarm.New(cfg)
 	if err := s.Run(ctx, peers); err != nil {
 		t.Fatal(err)
 	}
@@ -90,87 +74,42 @@ func leechWith(t *testing.T, tr torrent, log hclog.Logger, set func(*swarm.Confi
 	return s, dir
 }
 
-// fakeSeeder is a scripted peer: it serves tr, but corrupts every block
-// when evil is set. It counts connections so a test can see redials.
-type fakeSeeder struct {
-	ln    net.Listener
-	tr    torrent
-	evil  bool
-	delay time.Duration // per block
-	conns atomic.Int32
-	wg    sync.WaitGroup
-}
-
-func startFake(t *testing.T, tr torrent, evil bool) *fakeSeeder {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// swarmFor prepares (without running it) a leecher of tr whose data goes
+// to a new directory; the test's end closes its storage and picker.
+func swarmFor(t *testing.T, tr torrent, log hclog.Logger, set func(*swarm.Config)) (*swarm.Swarm, string) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := storage.Open(dir, tr.layout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeSeeder{ln: ln, tr: tr, evil: evil}
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.conns.Add(1)
-			f.wg.Add(1)
-			go func() { defer f.wg.Done(); defer c.Close(); f.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); f.wg.Wait() })
-	return f
+	t.Cleanup(func() { st.Close() })
+	pm := pick.Start(context.Background(), pick.Config{Torrent: sdk.Torrent{NumPieces: numPieces, PieceLength: pieceLen, TotalLength: int64(len(tr.data))}, Have: bitfield.New(numPieces)})
+	t.Cleanup(pm.Close)
+	var id [20]byte
+	copy(id[:], "-TZ0100-leecher00000")
+	cfg := swarm.Config{InfoHash: tr.infoHash, PeerID: id, NumPieces: numPieces, PieceLength: pieceLen,
+		TotalLength: int64(len(tr.data)), Have: bitfield.New(numPieces), Storage: st, Picker: pm, Logger: log}
+	set(&cfg)
+	return swarm.New(cfg), dir
 }
 
-func (f *fakeSeeder) addr() netip.AddrPort { return netip.MustParseAddrPort(f.ln.Addr().String()) }
+// hostile is tr as the scripted peers see it.
+func (tr torrent) hostile() hostilepeer.Torrent {
+	return hostilepeer.Torrent{InfoHash: tr.infoHash, NumPieces: numPieces, PieceLength: pieceLen,
+		Length: int64(len(tr.data)), Data: bytes.NewReader(tr.data)}
+}
 
-func (f *fakeSeeder) serve(c net.Conn) {
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	// Each fake has its own peer ID: the swarm refuses a second
-	// connection to the same ID.
-	var id [20]byte
-	copy(id[:], fmt.Sprintf("-XX0000-%012d", f.ln.Addr().(*net.TCPAddr).Port))
-	if _, err := wire.ReadHandshake(c); err != nil {
-		return
-	}
-	h := wire.NewHandshake(f.tr.infoHash, id)
-	h.Reserved = [8]byte{} // plain BEP 3 peer
-	wire.WriteHandshake(c, h)
-	all := bitfield.New(numPieces)
-	all.SetAll()
-	var out []byte
-	out = wire.AppendMessage(out, wire.Bitfield{Bits: all.Bytes()})
-	out = wire.AppendMessage(out, wire.Unchoke{})
-	c.Write(out)
-	r := wire.NewReader(c, 1<<20)
-	for {
-		m, err := r.Next()
-		if err != nil {
-			return
-		}
-		req, ok := m.(*wire.Request)
-		if !ok {
-			continue
-		}
-		off := int(req.Index)*pieceLen + int(req.Begin)
-		block := bytes.Clone(f.tr.data[off : off+int(req.Length)])
-		if f.evil {
-			block[0] ^= 0xff
-		}
-		time.Sleep(f.delay)
-		if _, err := c.Write(wire.AppendMessage(nil, wire.Piece{Index: req.Index, Begin: req.Begin, Data: block})); err != nil {
-			return
-		}
-	}
+// seeder starts an honest scripted peer of tr on ip.
+func seeder(t *testing.T, tr torrent, ip string, delay time.Duration) *hostilepeer.Peer {
+	return hostilepeer.Start(t, tr.hostile(), hostilepeer.Honest, hostilepeer.Options{IP: ip, Delay: delay})
 }
 
 func TestDownloadFromScriptedSeeder(t *testing.T) {
 	t.Parallel()
 	tr := newTorrent()
-	good := startFake(t, tr, false)
-	leech(t, tr, good.addr())
+	good := seeder(t, tr, "", 0)
+	leech(t, tr, good.Addr())
 }
 
 // A peer whose data fails verification is dropped and never redialled;
@@ -178,63 +117,63 @@ func TestDownloadFromScriptedSeeder(t *testing.T) {
 func TestBadDataPeerIsBanned(t *testing.T) {
 	t.Parallel()
 	tr := newTorrent()
-	evil := startFake(t, tr, true)
-	good := startFake(t, tr, false)
-	good.delay = 40 * time.Millisecond // long enough for a redial to show
-	var log bytes.Buffer
-	var mu sync.Mutex
-	logger := hclog.New(&hclog.LoggerOptions{Output: lockedWriter{&mu, &log}, Level: hclog.Debug})
-	s, _ := leechLog(t, tr, logger, evil.addr(), good.addr())
-	mu.Lock()
-	banned := bytes.Contains(log.Bytes(), []byte("banning peer: peer="+evil.addr().String()))
-	mu.Unlock()
-	if !banned {
-		t.Fatalf("no ban of %s in the log:\n%s", evil.addr(), log.String())
+	// Bans are by IP: the evil peer has an address of its own.
+	evil := hostilepeer.Start(t, tr.hostile(), hostilepeer.WrongData, hostilepeer.Options{IP: "127.0.0.2"})
+	good := seeder(t, tr, "", 40*time.Millisecond) // long enough for a redial to show
+	log := newLog()
+	s, _ := leechLog(t, tr, log.logger(), evil.Addr(), good.Addr())
+	if !log.contains("banning peer: peer=" + evil.Addr().String()) {
+		t.Fatalf("no ban of %s in the log:\n%s", evil.Addr(), log)
 	}
 	if st := s.Stats(); st.Wasted == 0 {
 		t.Fatal("no data was counted as wasted: the evil peer was never used")
 	}
-	if n := evil.conns.Load(); n != 1 {
+	if n := evil.Conns(); n != 1 {
 		t.Fatalf("the evil peer was connected %d times, want 1 (banned after its bad pieces)", n)
 	}
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
+// testLog is a debug log a test can search while the swarm writes to it.
+type testLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (l lockedWriter) Write(p []byte) (int, error) {
+func newLog() *testLog { return &testLog{} }
+
+func (l *testLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.buf.Write(p)
+}
+
+func (l *testLog) logger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Output: l, Level: hclog.Debug})
+}
+
+func (l *testLog) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Contains(l.buf.Bytes(), []byte(s))
+}
+
+func (l *testLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // Garbage from a peer ends that connection only.
 func TestGarbagePeerDropped(t *testing.T) {
 	t.Parallel()
 	tr := newTorrent()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				wire.ReadHandshake(c)
-				wire.WriteHandshake(c, wire.NewHandshake(tr.infoHash, [20]byte{'g'}))
-				// A bitfield of the wrong size, then a message over any limit.
-				c.Write([]byte{0, 0, 0, 2, 5, 0xff, 0x7f, 0xff, 0xff, 0xff, 7})
-				time.Sleep(time.Second)
-			}()
+	long := hostilepeer.Start(t, tr.hostile(), hostilepeer.LongBitfield, hostilepeer.Options{IP: "127.0.0.2"})
+	big := hostilepeer.Start(t, tr.hostile(), hostilepeer.OversizedFrame, hostilepeer.Options{IP: "127.0.0.3"})
+	good := seeder(t, tr, "", 0)
+	leech(t, tr, long.Addr(), big.Addr(), good.Addr())
+	for _, p := range []*hostilepeer.Peer{long, big} {
+		if p.Dropped() == 0 {
+			t.Errorf("%s: its connection was not dropped", p.Addr())
 		}
-	}()
-	good := startFake(t, tr, false)
-	leech(t, tr, netip.MustParseAddrPort(ln.Addr().String()), good.addr())
+	}
 }
