@@ -35,7 +35,6 @@ type known struct {
 	fixed     bool // given by the user: redialled forever
 	connected bool
 	dialing   bool
-	banned    bool
 	complete  bool // left because both sides had everything
 	failures  int
 	lastSeen  time.Time // last dial attempt or disconnect
@@ -63,7 +62,7 @@ func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
 		if seed && (!k.fixed || k.complete) {
 			continue
 		}
-		if k.connected || k.dialing || k.banned || now.Before(k.nextDial()) {
+		if k.connected || k.dialing || s.bannedIP(a.Addr()) || now.Before(k.nextDial()) {
 			continue
 		}
 		if !k.fixed && k.failures >= 5 {
@@ -142,6 +141,10 @@ func (s *Swarm) accept(ctx context.Context) {
 			return
 		}
 		a, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		if s.bannedIP(a.Addr()) {
+			c.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

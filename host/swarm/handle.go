@@ -76,6 +76,9 @@ func (s *Swarm) apply(p *peer, in inMsg) error {
 		key := blockKey(m.Index, m.Begin)
 		if _, ok := p.inflight[key]; ok {
 			s.pieces.release(p, key)
+			if ps := s.pieces.active[int(m.Index)]; ps != nil && ps.solo == p.id {
+				s.abandon(ps, p)
+			}
 			s.fillRequestsExcept(p)
 		}
 	case wire.Extended:
@@ -180,7 +183,7 @@ func (s *Swarm) gotBlock(p *peer, index, begin uint32, data []byte) error {
 	copy(ps.buf[begin:], data)
 	ps.got[b] = true
 	ps.nGot++
-	ps.from[p.id] = p
+	ps.from[b] = p.addr.Addr()
 	if ps.reqs[b] > 0 { // endgame duplicate still out: cancel it
 		s.cancelOthers(p, key, ps.blockLen(b))
 	}

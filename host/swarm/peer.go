@@ -48,7 +48,6 @@ type peer struct {
 	wantAfter      time.Time            // no new Want before this
 	lastBlock      time.Time
 	downloaded     int64
-	strikes        int
 	rates          peerRates
 }
 
@@ -75,7 +74,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 	k := s.known[h.addr]
 	reason := ""
 	switch {
-	case k != nil && k.banned:
+	case s.bannedIP(h.addr.Addr()):
 		reason = "banned"
 	case s.byPeerID[h.hs.PeerID] != nil:
 		reason = "already connected"

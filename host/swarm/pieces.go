@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/torrent-dev/torrent/sdk"
@@ -14,8 +15,9 @@ type pieceState struct {
 	reqs        []uint8 // outstanding requests per block
 	got         []bool
 	nGot        int
-	unrequested int // blocks neither received nor requested
-	from        map[sdk.PeerID]*peer
+	unrequested int          // blocks neither received nor requested
+	from        []netip.Addr // per block, the IP that sent it
+	solo        sdk.PeerID   // nonzero: only this peer fetches it (ban.go)
 }
 
 func (ps *pieceState) blockLen(b int) uint32 {
@@ -75,7 +77,7 @@ func (t *pieceTable) start(i int) *pieceState {
 	}
 	nb := int((n + blockSize - 1) / blockSize)
 	ps := &pieceState{index: i, buf: buf, reqs: make([]uint8, nb), got: make([]bool, nb), unrequested: nb,
-		from: make(map[sdk.PeerID]*peer, 1)}
+		from: make([]netip.Addr, nb)}
 	t.active[i] = ps
 	t.order = append(t.order, ps)
 	return ps
@@ -196,7 +198,7 @@ func (s *Swarm) nextPiece(p *peer) *pieceState {
 		return ps
 	}
 	for _, ps := range s.pieces.order {
-		if ps.unrequested > 0 && p.has.Has(ps.index) {
+		if ps.unrequested > 0 && p.has.Has(ps.index) && s.mayJoin(p, ps) {
 			return ps
 		}
 	}
@@ -207,11 +209,11 @@ func (s *Swarm) nextPiece(p *peer) *pieceState {
 		i := p.picks[0]
 		p.picks = p.picks[1:]
 		if s.usable(p, i) {
-			return s.pieces.start(i)
+			return s.startPiece(p, i)
 		}
 	}
 	if i := s.anyPiece(p); i >= 0 {
-		return s.pieces.start(i)
+		return s.startPiece(p, i)
 	}
 	return nil
 }
@@ -254,7 +256,7 @@ func (s *Swarm) endgame() bool {
 // two requests per block; the first copy to arrive cancels the rest.
 func (s *Swarm) endgameRequests(p *peer, batch []byte, now time.Time) []byte {
 	for _, ps := range s.pieces.order {
-		if !p.has.Has(ps.index) {
+		if !p.has.Has(ps.index) || !s.mayJoin(p, ps) {
 			continue
 		}
 		for b := range ps.got {

@@ -82,6 +82,7 @@ type Swarm struct {
 	haveCh   chan struct{}
 	urgentCh chan []int
 	stopped  chan struct{}
+	bans     banList // written by run, read by the acceptor too
 	nextID   atomic.Uint64
 	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
 
@@ -92,6 +93,7 @@ type Swarm struct {
 	byPeerID map[[20]byte]*peer
 	known    map[netip.AddrPort]*known
 	pieces   *pieceTable
+	suspects *suspects
 	verifier *verifier
 	events   []sdk.Event
 	wants    []sdk.Want
@@ -124,6 +126,7 @@ func New(cfg Config) *Swarm {
 		known:      make(map[netip.AddrPort]*known),
 		skeys:      mse.InfoHashes(cfg.InfoHash),
 		verifier:   newVerifier(),
+		suspects:   newSuspects(),
 		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	s.missing = cfg.NumPieces - s.have.Count()
@@ -277,9 +280,6 @@ func (s *Swarm) learn(addrs []netip.AddrPort) {
 	}
 }
 
-// errBanned is why a peer that sent bad data is gone for good.
-var errBanned = errors.New("sent data that failed verification repeatedly")
-
 func (s *Swarm) dropPeer(p *peer, why error) {
 	if _, ok := s.peers[p.id]; !ok {
 		return
@@ -292,9 +292,6 @@ func (s *Swarm) dropPeer(p *peer, why error) {
 	if k := s.known[p.addr]; k != nil {
 		k.connected = false
 		k.lastSeen = time.Now()
-		if errors.Is(why, errBanned) {
-			k.banned = true
-		}
 		k.complete = errors.Is(why, errBothComplete)
 	}
 	s.pieces.releaseAll(p)

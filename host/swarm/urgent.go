@@ -75,13 +75,13 @@ func (s *Swarm) setUrgent(pieces []int) {
 func (s *Swarm) urgentPiece(p *peer) *pieceState {
 	for _, i := range s.urgent {
 		if ps := s.pieces.active[i]; ps != nil {
-			if ps.unrequested > 0 && p.has.Has(i) {
+			if ps.unrequested > 0 && p.has.Has(i) && s.mayJoin(p, ps) {
 				return ps
 			}
 			continue
 		}
 		if s.usable(p, i) {
-			return s.pieces.start(i)
+			return s.startPiece(p, i)
 		}
 	}
 	return nil

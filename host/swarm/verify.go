@@ -109,9 +109,6 @@ func (s *Swarm) verifyLoop(ctx context.Context) {
 	}
 }
 
-// maxStrikes is how many failed pieces a peer may contribute to.
-const maxStrikes = 3
-
 // pieceVerified records a verified (or failed) piece.
 func (s *Swarm) pieceVerified(r verifyResult) error {
 	ps := r.ps
@@ -124,21 +121,12 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 	if !r.ok {
 		s.post(sdk.PieceFailed{Piece: i})
 		s.counters.wasted += int64(len(ps.buf))
-		for _, p := range ps.from {
-			p.strikes++
-			// A peer that was the only source is surely at fault.
-			if len(ps.from) == 1 {
-				p.strikes++
-			}
-			if p.strikes >= maxStrikes {
-				s.log.Warn("banning peer", "peer", p.addr, "reason", errBanned)
-				s.dropPeer(p, errBanned)
-			}
-		}
-		s.log.Debug("piece failed verification", "piece", i, "peers", len(ps.from))
+		s.log.Debug("piece failed verification", "piece", i)
+		s.pieceFailed(ps)
 		s.refill()
 		return nil
 	}
+	s.pieceGood(ps)
 	if s.have.Has(i) {
 		return nil
 	}
