@@ -122,6 +122,9 @@ func (s *Swarm) connect(ctx context.Context, a netip.AddrPort, encrypt bool) (*h
 	if err != nil {
 		return nil, err
 	}
+	// A stop does not wait for a slow peer's handshake to time out.
+	unwatch := context.AfterFunc(ctx, func() { c.Close() })
+	defer unwatch()
 	h, err := s.handshake(c, a, true, encrypt)
 	if err != nil {
 		c.Close()

@@ -145,10 +145,19 @@ func (s *Swarm) gotRequest(p *peer, m wire.Request) error {
 		return protoErr("bad request %d/%d+%d", m.Index, m.Begin, m.Length)
 	}
 	if !s.have.Has(i) {
+		// An honest peer asks only for pieces we announced: a stream of
+		// requests for others is a flood, answered (with rejects) until it
+		// is plainly one.
+		if p.unservable++; p.unservable > maxPeerRequests {
+			return protoErr("%d requests for pieces we do not have", p.unservable)
+		}
 		if p.fast {
 			p.out.sendMsg(wire.Reject(m))
 		}
 		return nil
+	}
+	if n := p.out.queued(); n >= maxPeerRequests {
+		return protoErr("more than %d requests waiting", n)
 	}
 	p.out.upload(upReq{m.Index, m.Begin, m.Length})
 	return nil
@@ -159,7 +168,13 @@ func (s *Swarm) gotBlock(p *peer, index, begin uint32, data []byte) error {
 	defer putBlock(data)
 	key := blockKey(index, begin)
 	if _, asked := p.inflight[key]; !asked {
-		return nil // cancelled or timed out earlier; not an error
+		// A request we cancelled, released or timed out may still be
+		// answered, once; beyond that the peer sends what nobody asked for.
+		if p.withdrawn == 0 {
+			return protoErr("block %d/%d was never asked for", index, begin)
+		}
+		p.withdrawn--
+		return nil
 	}
 	ps := s.pieces.active[int(index)]
 	b := int(begin) / blockSize
@@ -201,6 +216,7 @@ func (s *Swarm) cancelOthers(p *peer, key uint64, length uint32) {
 	for _, q := range s.peers {
 		if _, ok := q.inflight[key]; ok && q != p {
 			delete(q.inflight, key)
+			q.withdrawn++
 			if ps != nil {
 				ps.reqs[int(uint32(key))/blockSize]--
 			}

@@ -20,6 +20,9 @@ const (
 	maxBlockLen  = 128 << 10 // largest request we serve (BEP 3 allows up to 128 KiB in practice)
 	readIdle     = 3 * time.Minute
 	keepAliveGap = 90 * time.Second
+	// maxPeerRequests is how many requests a peer may have waiting with us
+	// (we tell it so, BEP 10 reqq); more is a flood, and the peer is dropped.
+	maxPeerRequests = 2048
 )
 
 // peer is one connection. Fields above the line are fixed at creation or
@@ -48,6 +51,8 @@ type peer struct {
 	wantAfter      time.Time            // no new Want before this
 	lastBlock      time.Time
 	downloaded     int64
+	withdrawn      int // requests we took back whose blocks may still come
+	unservable     int // requests for pieces we do not have
 	rates          peerRates
 }
 
@@ -126,7 +131,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 func (s *Swarm) greet(p *peer) {
 	var b []byte
 	if p.ext {
-		eh := wire.ExtHandshake{M: map[string]int{}, V: clientVersion, Reqq: 2048}
+		eh := wire.ExtHandshake{M: map[string]int{}, V: clientVersion, Reqq: maxPeerRequests}
 		b = wire.AppendMessage(b, wire.Extended{ExtID: 0, Payload: eh.Marshal()})
 	}
 	switch n := s.have.Count(); {

@@ -105,6 +105,7 @@ func (t *pieceTable) recycle(buf []byte) {
 // release forgets one outstanding request of p.
 func (t *pieceTable) release(p *peer, key uint64) {
 	delete(p.inflight, key)
+	p.withdrawn++ // its block may still arrive: see gotBlock
 	ps := t.active[int(key>>32)]
 	if ps == nil {
 		return

@@ -56,6 +56,13 @@ func (o *outbox) upload(r upReq) {
 	o.signal()
 }
 
+// queued is how many uploads wait for the writer.
+func (o *outbox) queued() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.reqs)
+}
+
 // cancel drops a queued upload that has not been sent yet.
 func (o *outbox) cancel(r upReq) {
 	o.mu.Lock()

@@ -382,34 +382,34 @@ func (p *Peer) unrequested(c net.Conn) error {
 	return drain(c)
 }
 
-// flood asks for every block of the torrent, three times over, in large
-// writes, while reading (and ignoring) what comes back.
+// flood asks for every block of the torrent over and over, in large
+// writes, while reading (and ignoring) what comes back, until the
+// connection ends or it has sent floodRequests.
 func (p *Peer) flood(c net.Conn) error {
 	read := make(chan error, 1)
 	go func() { read <- drain(c) }()
 	var batch []byte
-	for range 3 {
+	for sent := 0; sent < floodRequests; {
 		for i := range p.tr.NumPieces {
 			size := p.tr.pieceSize(i)
 			for begin := int64(0); begin < size; begin += 16 << 10 {
 				n := min(16<<10, size-begin)
 				batch = wire.AppendMessage(batch, wire.Request{Index: uint32(i), Begin: uint32(begin), Length: uint32(n)})
-				if len(batch) < 64<<10 {
-					continue
-				}
-				if _, err := c.Write(batch); err != nil {
-					c.Close()
-					<-read
-					return err
-				}
-				batch = batch[:0]
+				sent++
 			}
+			if len(batch) < 64<<10 && sent < floodRequests {
+				continue
+			}
+			if _, err := c.Write(batch); err != nil {
+				c.Close()
+				<-read
+				return err
+			}
+			batch = batch[:0]
 		}
-	}
-	if _, err := c.Write(batch); err != nil {
-		c.Close()
-		<-read
-		return err
 	}
 	return <-read
 }
+
+// floodRequests bounds a flood: 3.4 MB of requests.
+const floodRequests = 200_000
