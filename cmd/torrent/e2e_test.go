@@ -82,7 +82,7 @@ func (c *client) wait(timeout time.Duration, want int) {
 		c.t.Fatalf("torrent still running after %s", timeout)
 	}
 	if got := c.cmd.ProcessState.ExitCode(); got != want {
-		c.t.Fatalf("exit code %d, want %d", got, want)
+		c.t.Fatalf("exit code %d (%v), want %d", got, c.cmd.ProcessState, want)
 	}
 }
 

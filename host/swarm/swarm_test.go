@@ -200,7 +200,7 @@ func TestHostilePeersDropped(t *testing.T) {
 		if p.Dropped() == 0 {
 			t.Errorf("%v (%s): its connection was not dropped", b, p.Addr())
 		}
-		if !log.contains("peer=" + p.Addr().String()) && !log.contains("ip=" + p.Addr().Addr().String()) {
+		if !log.contains("peer="+p.Addr().String()) && !log.contains("ip="+p.Addr().Addr().String()) {
 			t.Errorf("%v (%s): no log line names it", b, p.Addr())
 		}
 	}
