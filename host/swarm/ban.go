@@ -174,10 +174,14 @@ func (s *Swarm) startPiece(p *peer, i int) *pieceState {
 }
 
 // mayJoin says whether p may fetch blocks of ps: anyone, unless ps is
-// another peer's solo attempt. A solo piece whose peer left is open to
-// all: holding it for nobody would pin it.
+// another peer's solo attempt. A solo piece whose peer left or chokes us
+// is open to all: holding it for a peer that does not send would pin it.
 func (s *Swarm) mayJoin(p *peer, ps *pieceState) bool {
-	return ps.solo == 0 || ps.solo == p.id || s.peers[ps.solo] == nil
+	if ps.solo == 0 || ps.solo == p.id {
+		return true
+	}
+	owner := s.peers[ps.solo]
+	return owner == nil || owner.choked
 }
 
 // abandon gives up p's solo attempt at ps after p refused a block of it:
