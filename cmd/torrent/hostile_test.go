@@ -65,10 +65,7 @@ func TestDownloadAmongHostilePeers(t *testing.T) {
 		t.Fatalf("no \"download complete\" in the output:\n%s", out)
 	}
 	for i, p := range hostile {
-		// One of: peer gone, dropping peer, dial failed, banning peer.
-		re := regexp.MustCompile(`(peer gone|dropping peer|dial failed|banning peer): (peer=` +
-			regexp.QuoteMeta(p.Addr().String()) + `|ip=` + regexp.QuoteMeta(p.Addr().Addr().String()) + ` )`)
-		loc := re.FindStringIndex(out)
+		loc := p.DroppedLine().FindStringIndex(out)
 		switch {
 		case loc == nil:
 			t.Errorf("%v (%s): no log line says it was dropped", behaviours[i], p.Addr())

@@ -32,7 +32,18 @@ func TestSmartBanBlamesOnlyTheGuilty(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx, []netip.AddrPort{evil.Addr(), honest.Addr()}) }()
+	go func() { ran <- s.Run(ctx, []netip.AddrPort{evil.Addr()}) }()
+	// The liar first: alone it completes no piece (it refuses all but
+	// the first block), and the honest peer it is joined by finishes the
+	// pieces it started.
+	for !log.contains("peer connected: peer=" + evil.Addr().String()) {
+		select {
+		case err := <-ran:
+			t.Fatalf("swarm stopped: %v\n%s", err, log)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	s.AddPeers([]netip.AddrPort{honest.Addr()})
 	select {
 	case <-s.Done():
 	case err := <-ran:

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -140,6 +141,14 @@ func (p *Peer) Conns() int { return int(p.conns.Load()) }
 // Dropped is how many of its connections the other side ended (an EOF or
 // a reset), as opposed to the peer hanging up or the test stopping it.
 func (p *Peer) Dropped() int { return int(p.dropped.Load()) }
+
+// DroppedLine matches the host's debug log line that ends or refuses a
+// connection with p: "peer gone", "dropping peer", "dial failed" or
+// "banning peer", followed by its address or its IP.
+func (p *Peer) DroppedLine() *regexp.Regexp {
+	return regexp.MustCompile(`(peer gone|dropping peer|dial failed|banning peer): (peer=` +
+		regexp.QuoteMeta(p.Addr().String()) + `|ip=` + regexp.QuoteMeta(p.Addr().Addr().String()) + ` )`)
+}
 
 func (p *Peer) close() {
 	close(p.stop)
