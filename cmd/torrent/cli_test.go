@@ -91,11 +91,33 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// Every -h prints its usage once, with the flags, and exits 0.
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	out, code := runTorrent(t, t.TempDir(), "-h")
-	if code != 0 || !strings.Contains(out, "-up-rate") || !strings.Contains(out, "torrent create") {
-		t.Fatalf("-h: exit %d\n%s", code, out)
+	tests := map[string]struct {
+		args []string
+		want []string
+	}{
+		"download": {[]string{"-h"}, []string{"-up-rate", "torrent create"}},
+		"create":   {[]string{"create", "-h"}, []string{"-private", "-comment", "-piece-length"}},
+		"info":     {[]string{"info", "-h"}, []string{"torrent info"}},
+		"mount":    {[]string{"mount", "-h"}, []string{"torrent mount"}},
+		"plugins":  {[]string{"plugins", "-h"}, []string{"torrent plugins"}},
+		"demo":     {[]string{"demo", "-h"}, []string{"torrent demo"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out, code := runTorrent(t, t.TempDir(), tc.args...)
+			if code != 0 || strings.Count(out, "usage:") != 1 {
+				t.Fatalf("%v: exit %d, want 0 and one usage:\n%s", tc.args, code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%v: no %q in:\n%s", tc.args, w, out)
+				}
+			}
+		})
 	}
 }
 

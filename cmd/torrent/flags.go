@@ -18,9 +18,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fs.Usage()
-			return errHelp
+			return errHelp // Parse has already called fs.Usage
 		}
 		return usageError{fmt.Errorf("%w (see %s -h)", err, fs.Name())}
 	}
