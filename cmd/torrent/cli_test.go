@@ -142,3 +142,18 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: exit %d\n%s", code, out)
 	}
 }
+
+// A v2-only torrent (BEP 52, made by libtorrent) is refused with exit 2 and
+// one plain sentence, by the client and by info.
+func TestV2OnlyTorrentRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	realpeers.MakeData(t, dir, realpeers.FileSpec{Path: "v2/a.bin", Size: 100 << 10}, realpeers.FileSpec{Path: "v2/b.bin", Size: 3000})
+	torrent := realpeers.MakeLibtorrentTorrent(t, filepath.Join(dir, "v2"), realpeers.LTV2Only)
+	for _, args := range [][]string{{"-seed=false", "-dir", t.TempDir(), torrent}, {"info", torrent}} {
+		out, code := runTorrent(t, dir, args...)
+		if code != 2 || !strings.Contains(out, "v2-only torrents are not supported yet") {
+			t.Errorf("%v: exit %d, want 2 and the v2-only sentence:\n%s", args, code, out)
+		}
+	}
+}

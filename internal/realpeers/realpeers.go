@@ -87,6 +87,38 @@ func MakeTorrent(t testing.TB, path, announce string, pieceLog int) string {
 	return out
 }
 
+// LTTorrentKind picks what libtorrent's create_torrent makes.
+type LTTorrentKind string
+
+const (
+	LTHybrid LTTorrentKind = "hybrid" // v1+v2, with BEP 47 pad files, as qBittorrent makes
+	LTV2Only LTTorrentKind = "v2"
+)
+
+// MakeLibtorrentTorrent makes a .torrent of path with libtorrent's own
+// create_torrent, for the formats mktorrent cannot write.
+func MakeLibtorrentTorrent(t testing.TB, path string, kind LTTorrentKind) string {
+	t.Helper()
+	flags := map[LTTorrentKind]string{LTHybrid: "0", LTV2Only: "lt.create_torrent.v2_only"}[kind]
+	if flags == "" {
+		t.Fatalf("unknown torrent kind %q", kind)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path)+".torrent")
+	script := `import sys, os, libtorrent as lt
+path, out = sys.argv[1], sys.argv[2]
+fs = lt.file_storage()
+lt.add_files(fs, path)
+ct = lt.create_torrent(fs, 0, ` + flags + `)
+ct.add_tracker("http://127.0.0.1:1/announce")
+lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(path)))
+open(out, "wb").write(lt.bencode(ct.generate()))
+`
+	if b, err := exec.Command("/usr/bin/python3", "-c", script, path, out).CombinedOutput(); err != nil {
+		t.Fatalf("libtorrent create_torrent: %v\n%s", err, b)
+	}
+	return out
+}
+
 // FreePort returns a TCP port free on 127.0.0.1 now.
 func FreePort(t testing.TB) int {
 	t.Helper()
