@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,9 +150,25 @@ type Peer struct {
 	mu   sync.Mutex
 	log  strings.Builder
 	prog float64
+	// samples are a libtorrent leecher's received payload over time.
+	samples []Sample
 	done chan struct{} // closed on DONE
 	exit chan struct{} // closed when the process ends
 	once sync.Once
+}
+
+// Sample is what a libtorrent leecher had received (payload bytes) at T,
+// seconds on its own clock.
+type Sample struct {
+	T    float64
+	Down int64
+}
+
+// Samples returns a libtorrent leecher's samples so far, one every 0.2 s.
+func (p *Peer) Samples() []Sample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.samples)
 }
 
 func (p *Peer) output() string {
@@ -206,7 +223,11 @@ func start(t testing.TB, name string, args []string, ready func(line string) (po
 			p.mu.Lock()
 			p.log.WriteString(line + "\n")
 			if f, ok := strings.CutPrefix(line, "PROGRESS "); ok {
-				fmt.Sscanf(f, "%g", &p.prog)
+				var s Sample
+				var peers int
+				if n, _ := fmt.Sscanf(f, "%g peers=%d down=%d t=%g", &p.prog, &peers, &s.Down, &s.T); n == 4 {
+					p.samples = append(p.samples, s)
+				}
 			}
 			p.mu.Unlock()
 			if port, ok := ready(line); ok {
