@@ -152,9 +152,9 @@ type Peer struct {
 	prog float64
 	// samples are a libtorrent leecher's received payload over time.
 	samples []Sample
-	done chan struct{} // closed on DONE
-	exit chan struct{} // closed when the process ends
-	once sync.Once
+	done    chan struct{} // closed on DONE
+	exit    chan struct{} // closed when the process ends
+	once    sync.Once
 }
 
 // Sample is what a libtorrent leecher had received (payload bytes) at T,
