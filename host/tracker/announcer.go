@@ -37,7 +37,7 @@ type Config struct {
 
 // Status is what a UI shows about the tracker.
 type Status struct {
-	URL          string // the tracker last answered or tried
+	URL          string // the tracker last answered or tried, without a passkey (redact)
 	LastError    string // short, from Reason; empty after a good reply
 	LastAnnounce time.Time
 	NextAnnounce time.Time
@@ -253,12 +253,12 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 				a.trackerID = resp.TrackerID
 			}
 			if resp.Warning != "" {
-				a.cfg.Logger.Warn("tracker warning", "url", u, "warning", resp.Warning)
+				a.cfg.Logger.Warn("tracker warning", "tracker", redact(u), "warning", printable(resp.Warning, 200))
 			}
 			a.cfg.Logger.Debug("announced", "url", u, "event", event.String(), "peers", len(resp.Peers),
 				"interval", resp.Interval, "min_interval", resp.MinInterval)
 			a.mu.Lock()
-			a.status = Status{URL: u, LastAnnounce: time.Now(), Peers: len(resp.Peers), Seeders: resp.Complete, Leechers: resp.Incomplete}
+			a.status = Status{URL: redact(u), LastAnnounce: time.Now(), Peers: len(resp.Peers), Seeders: resp.Complete, Leechers: resp.Incomplete}
 			a.mu.Unlock()
 			if len(resp.Peers) > 0 && a.cfg.OnPeers != nil && event != Stopped {
 				a.cfg.OnPeers(resp.Peers)
@@ -268,7 +268,7 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 	}
 	if lastErr != nil {
 		a.mu.Lock()
-		a.status.URL, a.status.LastError = lastURL, Reason(lastErr)
+		a.status.URL, a.status.LastError = redact(lastURL), Reason(lastErr)
 		a.mu.Unlock()
 	}
 	return nil, lastErr

@@ -141,7 +141,8 @@ func TestAnnouncerBacksOffFromBadTrackers(t *testing.T) {
 	for path := range httpFaults {
 		tier = append(tier, srv.URL+path+"?passkey=secret")
 	}
-	tier = append(tier, refusedURL(t, "http"))
+	refused := refusedURL(t, "http")
+	tier = append(tier, refused+"?passkey=secret")
 	a := NewAnnouncer(Config{Tiers: [][]string{tier}, Stats: func() Stats { return Stats{Left: 1} },
 		Timeout: 300 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -163,8 +164,8 @@ func TestAnnouncerBacksOffFromBadTrackers(t *testing.T) {
 			t.Errorf("%s was asked %d times, want once", path, n)
 		}
 	}
-	if st.LastError != "connection refused" || st.URL != tier[len(tier)-1] {
-		t.Errorf("status %+v, want the last tracker tried, connection refused", st)
+	if st.LastError != "connection refused" || st.URL != refused+"?…" {
+		t.Errorf("status %+v, want the last tracker tried, without its passkey, and connection refused", st)
 	}
 	if wait := st.NextAnnounce.Sub(failedAt); wait < errorBackoff-time.Second {
 		t.Errorf("next announce in %v, want the backoff of at least %v", wait, errorBackoff)
