@@ -211,10 +211,18 @@ func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [2
 		}
 	}
 	total := s.Meta.Info.Length
+	// BEP 3: "completed" is for a download this session finishes, never
+	// for data that was whole at start.
+	completed := sw.Done()
+	select {
+	case <-completed:
+		completed = nil
+	default:
+	}
 	a := tracker.NewAnnouncer(tracker.Config{
 		Tiers: tiers, InfoHash: s.Meta.InfoHash, PeerID: peerID, Port: port,
 		Logger: s.log.Named("tracker"), WantRate: s.opts.WantRate,
-		OnPeers: sw.AddPeers,
+		OnPeers: sw.AddPeers, Completed: completed,
 		Stats: func() tracker.Stats {
 			st := sw.Stats()
 			left := int64(st.Missing) * s.Meta.Info.PieceLength
@@ -223,13 +231,6 @@ func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [2
 		},
 	})
 	s.ann.Store(a)
-	go func() {
-		select {
-		case <-sw.Done():
-			a.Completed()
-		case <-ctx.Done():
-		}
-	}()
 	go func() { defer close(done); a.Run(ctx) }()
 	return done
 }
