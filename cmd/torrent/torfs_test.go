@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/torrent-dev/torrent/internal/realpeers"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // waitMounted waits until dir shows the torrent's top entry.
@@ -348,4 +349,26 @@ func TestTorfsMountFailureKeepsDownloading(t *testing.T) {
 func processStates(pid int) string {
 	out, _ := exec.Command("ps", "-o", "pid,ppid,stat,wchan:32,args", "--ppid", fmt.Sprint(pid), "-p", fmt.Sprint(pid)).CombinedOutput()
 	return string(out)
+}
+
+// torfs started by hand in debug mode (as under a debugger): the client
+// attaches to it with -torfs-reattach, the files read right through its
+// mount, and the client unmounts it on the way out.
+func TestTorfsDebugReattach(t *testing.T) {
+	t.Parallel()
+	dir, mnt := t.TempDir(), t.TempDir()
+	realpeers.MakeData(t, dir, realpeers.FileSpec{Path: "g/a.bin", Size: 1<<20 + 7})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(dir, "g"), "", 16)
+	reattach := startDebugPlugin(t, "torrent-torfs", sdk.DebugEnv)
+	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() }) // if the test fails while mounted
+	c := startClient(t, "-dir", dir, "-torfs", mnt, "-torfs-reattach", reattach, torrent)
+	c.waitFor(regexp.MustCompile(`torfs: mounted`), 30*time.Second)
+	if got, want := fileSHA1(t, filepath.Join(mnt, "g/a.bin")), fileSHA1(t, filepath.Join(dir, "g/a.bin")); got != want {
+		t.Fatal("a.bin differs through the debug-mode plugin's mount")
+	}
+	syscall.Kill(c.cmd.Process.Pid, syscall.SIGINT)
+	c.wait(30*time.Second, 0)
+	if isMounted(mnt) {
+		t.Fatal("still mounted after the client stopped")
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/torrent-dev/torrent/internal/realpeers"
 	"github.com/torrent-dev/torrent/internal/testbin"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // tmuxSession runs a command in a detached tmux on its own server socket.
@@ -175,6 +176,32 @@ func TestTerminalUIKilled(t *testing.T) {
 		t.Fatalf("the console did not take over:\n%s", scr)
 	}
 	realpeers.SameFiles(t, filepath.Join(src, "k"), filepath.Join(dst, "k"))
+}
+
+// A UI plugin started by hand in debug mode (as under a debugger, in its
+// own terminal): the client, started with -ui-reattach and no terminal of
+// its own, shows in it, and q there quits the client.
+func TestTerminalUIDebugReattach(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "d/a.bin", Size: 1 << 20})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "d"), "", 16)
+	lineFile := filepath.Join(t.TempDir(), "out")
+	// Its stdout is a pipe, as under go-plugin: the UI opens /dev/tty.
+	s := startTmux(t, 100, 30, fmt.Sprintf("%s=1 %s | tee %s", sdk.DebugEnv, filepath.Join(testbin.Build(t), "torrent-ui-term"), lineFile))
+	var reattach string
+	for deadline := time.Now().Add(20 * time.Second); reattach == ""; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(lineFile)
+		if m := reattachRe.FindStringSubmatch(string(b)); m != nil {
+			reattach = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the debug-mode UI printed no reattach line; screen:\n%s", s.screen())
+		}
+	}
+	c := startClient(t, "-ui-reattach", reattach, "-dir", t.TempDir(), torrent)
+	s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (1)") })
+	s.keys("q")
+	c.wait(30*time.Second, 0)
 }
 
 // childrenOf keeps the pids whose parent's command line mentions arg.
