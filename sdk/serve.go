@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -55,6 +57,7 @@ func serve(kind string, version int, p plugin.Plugin, cfg serveConfig) {
 	}
 	if os.Getenv(Handshake.MagicCookieKey) != "" {
 		exitWithParent()
+		ignoreStopSignals(cfg.logger)
 	}
 	plugin.Serve(sc)
 }
@@ -69,6 +72,24 @@ func exitWithParent() {
 			if os.Getppid() != parent {
 				os.Exit(0)
 			}
+		}
+	}()
+}
+
+// ignoreStopSignals keeps a plugin the host started alive through SIGINT
+// and SIGTERM. Sent to a process group (ctrl-c in a terminal, a service
+// manager or timeout(1) stopping the client), they reach the plugin with
+// its host, which then stops its plugins in order; a plugin ended by the
+// signal first would look like a crash to the host. The host ending still
+// ends the plugin (exitWithParent), as does the host closing it. go-plugin
+// ignores SIGINT alone already. Notify, not signal.Ignore: an ignored
+// signal would stay ignored in the programs a plugin runs (fusermount).
+func ignoreStopSignals(log hclog.Logger) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for s := range c {
+			log.Debug("signal ignored: the host stops its plugins", "signal", s)
 		}
 	}()
 }

@@ -91,6 +91,9 @@ func TestTorfsReadWhileDownloading(t *testing.T) {
 	if isMounted(mnt) {
 		t.Fatal("still mounted after the client exited")
 	}
+	if out := c.output(); strings.Contains(out, "[ERROR]") { // done with -seed=false is a stop we asked for
+		t.Fatalf("an error logged on a stop we asked for:\n%s", out)
+	}
 }
 
 // sparse writes a 5 GiB file that is a hole but for random chunks at
