@@ -103,9 +103,6 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if f.port < 0 || f.port > 65535 {
 		return false, badInput("-port %d is out of range", f.port)
 	}
-	if st, err := os.Stat(f.dir); err != nil || !st.IsDir() {
-		return false, badInput("-dir %s is not a directory", f.dir)
-	}
 	debug, err := f.reattach.parse()
 	if err != nil {
 		return false, err
@@ -134,7 +131,14 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
 	})
 	if err != nil {
-		return false, usageError{err} // an unreadable or invalid torrent, or an unusable -dir
+		return false, usageError{err} // an unreadable or invalid torrent
+	}
+	// Once the torrent is known to be good, before any peer is contacted.
+	if err := makeDataDir(f.dir); err != nil {
+		return false, err
+	}
+	if err := makeMountpoint(f.torfs); err != nil {
+		return false, err
 	}
 	log.Info("starting", "torrent", s.Meta.Info.Name, "size", human(s.Meta.Info.Length),
 		"pieces", s.Meta.Info.NumPieces(), "port", ln.Addr().(*net.TCPAddr).Port, "dir", f.dir)

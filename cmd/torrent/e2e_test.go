@@ -40,7 +40,12 @@ type client struct {
 
 func startClient(t *testing.T, args ...string) *client {
 	t.Helper()
-	bin := filepath.Join(testbin.Build(t), "torrent")
+	return startBinary(t, filepath.Join(testbin.Build(t), "torrent"), args...)
+}
+
+// startBinary is startClient with another build of the client.
+func startBinary(t *testing.T, bin string, args ...string) *client {
+	t.Helper()
 	c := &client{t: t, cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	c.cmd.Stdout = &lockedWriter{c: c}
 	c.cmd.Stderr = &lockedWriter{c: c}

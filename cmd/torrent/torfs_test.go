@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/torrent-dev/torrent/internal/realpeers"
+	"github.com/torrent-dev/torrent/internal/testbin"
 	"github.com/torrent-dev/torrent/sdk"
 )
 
@@ -328,20 +329,26 @@ func TestTorfsInterruptAndShutdown(t *testing.T) {
 	c.wait(30*time.Second, 0)
 }
 
-// A mount that cannot happen (here: no such mountpoint) is a clear
-// warning; the download goes on and completes.
+// A mount that cannot happen (here: the torfs beside the client is not a
+// plugin) is a clear warning; the download goes on and completes.
 func TestTorfsMountFailureKeepsDownloading(t *testing.T) {
 	t.Parallel()
 	src := t.TempDir()
 	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "f/a.bin", Size: 3 << 20})
 	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "f"), "", 16)
 	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
-	dst := t.TempDir()
-	mnt := filepath.Join(t.TempDir(), "no", "such", "dir")
-	c := startClient(t, "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, "-torfs", mnt, torrent)
+	// Plugins are looked for beside the client first.
+	bin := t.TempDir()
+	if err := os.Link(filepath.Join(testbin.Build(t), "torrent"), filepath.Join(bin, "torrent")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(bin, "torrent-torfs"), []byte("#!/bin/sh\necho not a plugin\n"), 0o755)
+	dst, mnt := t.TempDir(), t.TempDir()
+	c := startBinary(t, filepath.Join(bin, "torrent"), "-seed=false", "-up-rate", "0", "-picker", "builtin",
+		"-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, "-torfs", mnt, torrent)
 	c.wait(2*time.Minute, 0)
 	out := c.output()
-	if !regexp.MustCompile(`cannot mount; the download goes on: .*mountpoint=` + regexp.QuoteMeta(mnt) + `.*error="no such file or directory"`).MatchString(out) {
+	if !regexp.MustCompile(`cannot mount; the download goes on: .*mountpoint=` + regexp.QuoteMeta(mnt) + `.*error=".*torrent-torfs: Unrecognized remote plugin message`).MatchString(out) {
 		t.Fatalf("no clear mount error in the log:\n%s", out)
 	}
 	realpeers.SameFiles(t, filepath.Join(src, "f"), filepath.Join(dst, "f"))
