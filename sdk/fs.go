@@ -45,23 +45,9 @@ type FS interface {
 
 // ServeFS serves fs to the host; it is a filesystem plugin's whole main.
 func ServeFS(fs FS, opts ...ServeOption) {
-	serve(FSKind, FSProtocol, &fsServerPlugin{impl: fs}, newServeConfig(opts))
-}
-
-type fsServerPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl FS
-}
-
-var _ plugin.GRPCPlugin = (*fsServerPlugin)(nil)
-
-func (p *fsServerPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
-	fspb.RegisterFSServer(s, &fsServer{impl: p.impl, broker: b})
-	return nil
-}
-
-func (p *fsServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("the filesystem client lives in the host")
+	serve(FSKind, FSProtocol, func(b *plugin.GRPCBroker, s *grpc.Server) {
+		fspb.RegisterFSServer(s, &fsServer{impl: fs, broker: b})
+	}, newServeConfig(opts))
 }
 
 var _ fspb.FSServer = (*fsServer)(nil)

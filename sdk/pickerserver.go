@@ -17,37 +17,22 @@ import (
 // it. It is a picker plugin's whole main.
 func ServePicker(p Picker, opts ...ServeOption) {
 	cfg := newServeConfig(opts)
-	serve(PickerKind, PickerProtocol, &pickerServerPlugin{impl: p, name: cfg.name, log: cfg.logger}, cfg)
-}
-
-// pickerServerPlugin is the plugin side of go-plugin's glue.
-type pickerServerPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl Picker
-	name string
-	log  hclog.Logger
-}
-
-var _ plugin.GRPCPlugin = (*pickerServerPlugin)(nil)
-
-func (p *pickerServerPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pickerpb.RegisterPickerServer(s, &pickerServer{p: p})
-	return nil
-}
-
-func (p *pickerServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("the picker client lives in the host")
+	serve(PickerKind, PickerProtocol, func(_ *plugin.GRPCBroker, s *grpc.Server) {
+		pickerpb.RegisterPickerServer(s, &pickerServer{impl: p, name: cfg.name, log: cfg.logger})
+	}, cfg)
 }
 
 var _ pickerpb.PickerServer = (*pickerServer)(nil)
 
 type pickerServer struct {
 	pickerpb.UnimplementedPickerServer
-	p *pickerServerPlugin
+	impl Picker
+	name string
+	log  hclog.Logger
 }
 
 func (s *pickerServer) Capabilities(context.Context, *pickerpb.CapabilitiesRequest) (*pickerpb.CapabilitiesResponse, error) {
-	return &pickerpb.CapabilitiesResponse{Protocol: PickerProtocol, Name: s.p.name, Features: []string{"urgent"}}, nil
+	return &pickerpb.CapabilitiesResponse{Protocol: PickerProtocol, Name: s.name, Features: []string{"urgent"}}, nil
 }
 
 // Session applies each batch to the swarm view and answers its wants.
@@ -83,18 +68,18 @@ func (s *pickerServer) Session(stream pickerpb.Picker_SessionServer) error {
 				return fmt.Errorf("batch %d: %w", b.GetSeq(), err)
 			}
 		}
-		if h, ok := s.p.impl.(EventHandler); ok {
+		if h, ok := s.impl.(EventHandler); ok {
 			if err := h.HandleEvents(ctx, sw, events); err != nil {
-				s.p.log.Error("handling events", "error", err)
+				s.log.Error("handling events", "error", err)
 			}
 		}
 		if len(b.GetWant()) == 0 {
 			continue
 		}
-		picks, err := s.p.impl.Pick(ctx, sw, wantsFromProto(b.GetWant()))
+		picks, err := s.impl.Pick(ctx, sw, wantsFromProto(b.GetWant()))
 		if err != nil {
 			// The host keeps going with its own choice; say why here.
-			s.p.log.Error("pick failed", "error", err)
+			s.log.Error("pick failed", "error", err)
 			picks = nil
 		}
 		if err := stream.Send(picksToProto(b.GetSeq(), picks)); err != nil {

@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,11 +43,12 @@ func newServeConfig(opts []ServeOption) serveConfig {
 
 // serve is the one way every plugin kind is served: the shared handshake,
 // gRPC's message limits raised, and either debug mode (DebugEnv) or a
-// plugin whose life the host owns.
-func serve(kind string, version int, p plugin.Plugin, cfg serveConfig) {
+// plugin whose life the host owns. register puts the kind's service on
+// the plugin's gRPC server.
+func serve(kind string, version int, register func(*plugin.GRPCBroker, *grpc.Server), cfg serveConfig) {
 	sc := &plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{version: {kind: p}},
+		VersionedPlugins: map[int]plugin.PluginSet{version: {kind: serverPlugin{register: register}}},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(o, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
 		},
@@ -60,6 +63,24 @@ func serve(kind string, version int, p plugin.Plugin, cfg serveConfig) {
 		ignoreStopSignals(cfg.logger)
 	}
 	plugin.Serve(sc)
+}
+
+// serverPlugin is the plugin side of go-plugin's glue for every kind (the
+// host's side is one type as well).
+type serverPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	register func(*plugin.GRPCBroker, *grpc.Server)
+}
+
+var _ plugin.GRPCPlugin = serverPlugin{}
+
+func (p serverPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
+	p.register(b, s)
+	return nil
+}
+
+func (serverPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("plugin clients live in the host")
 }
 
 // exitWithParent ends the plugin when the host dies, however it dies: the

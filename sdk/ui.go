@@ -96,23 +96,9 @@ type UI interface {
 
 // ServeUI serves ui to the host; it is a UI plugin's whole main.
 func ServeUI(ui UI, opts ...ServeOption) {
-	serve(UIKind, UIProtocol, &uiServerPlugin{impl: ui}, newServeConfig(opts))
-}
-
-type uiServerPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl UI
-}
-
-var _ plugin.GRPCPlugin = (*uiServerPlugin)(nil)
-
-func (p *uiServerPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
-	uipb.RegisterUIServer(s, &uiServer{impl: p.impl, broker: b})
-	return nil
-}
-
-func (p *uiServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("the UI client lives in the host")
+	serve(UIKind, UIProtocol, func(b *plugin.GRPCBroker, s *grpc.Server) {
+		uipb.RegisterUIServer(s, &uiServer{impl: ui, broker: b})
+	}, newServeConfig(opts))
 }
 
 var _ uipb.UIServer = (*uiServer)(nil)
