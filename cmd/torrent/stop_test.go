@@ -37,7 +37,7 @@ func TestCleanStop(t *testing.T) {
 	}{
 		"SIGTERM to the process group": {syscall.SIGTERM, true},
 		"SIGINT to the process group":  {syscall.SIGINT, true},
-		"SIGTERM to the client":         {syscall.SIGTERM, false},
+		"SIGTERM to the client":        {syscall.SIGTERM, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
