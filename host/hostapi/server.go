@@ -25,6 +25,8 @@ type Server struct {
 	mountpoint atomic.Pointer[string] // set when torfs mounted the files
 }
 
+var _ hostpb.HostServer = (*Server)(nil)
+
 // SetMountpoint tells plugins where torfs mounted the files.
 func (srv *Server) SetMountpoint(dir string) { srv.mountpoint.Store(&dir) }
 
