@@ -196,6 +196,7 @@ type flood struct {
 	up       atomic.Int64 // connections that have connected at least once
 	open     atomic.Int64
 	peak     atomic.Int64
+	n        int64
 }
 
 func startFlood(t *testing.T, addr string, infoHash [20]byte, n int) *flood {
@@ -203,7 +204,7 @@ func startFlood(t *testing.T, addr string, infoHash [20]byte, n int) *flood {
 	var id [20]byte
 	copy(id[:], "-XX0000-flood0000000")
 	wire.WriteHandshake(&b, wire.NewHandshake(infoHash, id))
-	f := &flood{addr: addr, hs: b.Bytes(), quit: make(chan struct{})}
+	f := &flood{addr: addr, hs: b.Bytes(), quit: make(chan struct{}), n: int64(n)}
 	for i := range n {
 		f.wg.Add(1)
 		go f.run(i % 3)
@@ -212,7 +213,7 @@ func startFlood(t *testing.T, addr string, infoHash [20]byte, n int) *flood {
 	return f
 }
 
-func (f *flood) allUp() bool { return f.up.Load() == floodConns }
+func (f *flood) allUp() bool { return f.up.Load() == f.n }
 
 func (f *flood) stop() {
 	select {
