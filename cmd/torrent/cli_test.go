@@ -78,6 +78,7 @@ func TestBadInput(t *testing.T) {
 		"escape":       {[]string{"evil.torrent"}, `".."`},
 		"bad flag":     {[]string{"-up-rate", "fast", "x.torrent"}, "not a size"},
 		"bad port":     {[]string{"-port", "99999", "bad.torrent"}, "out of range"},
+		"no peers":     {[]string{"-max-peers", "0", "bad.torrent"}, "-max-peers 0"},
 		"info bad":     {[]string{"info", "bad.torrent"}, "invalid torrent"},
 		"create none":  {[]string{"create", "nothing-here"}, "no such file"},
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/session"
+	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/sdk"
 )
 
@@ -37,6 +38,7 @@ type downloadFlags struct {
 	reattach reattachFlags
 	dir      string
 	port     int
+	maxPeers int
 	peers    peersFlag
 	seed     bool
 	encrypt  bool
@@ -61,6 +63,8 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.StringVar(&f.reattach.torfs, "torfs-reattach", "", "like -picker-reattach, for torfs (with -torfs)")
 	fs.StringVar(&f.dir, "dir", ".", "directory for data and resume state")
 	fs.IntVar(&f.port, "port", 0, "listen port (default: first free port from 6881 up)")
+	fs.IntVar(&f.maxPeers, "max-peers", swarm.DefaultMaxPeers, fmt.Sprintf("most peers connected at once; with up to %d incoming handshakes besides,\n"+
+		"the client holds at most max-peers+%[1]d peer sockets", swarm.DefaultMaxHalfOpen))
 	fs.Var(&f.peers, "peer", "also connect to this peer, HOST:PORT (repeatable)")
 	fs.BoolVar(&f.seed, "seed", true, "keep seeding once complete; -seed=false exits when done")
 	fs.BoolVar(&f.encrypt, "encrypt", false, "open connections with an encrypted (MSE) handshake, falling back to plain;\nfor peers that accept only encrypted connections")
@@ -103,6 +107,9 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if f.port < 0 || f.port > 65535 {
 		return false, badInput("-port %d is out of range", f.port)
 	}
+	if f.maxPeers < 1 {
+		return false, badInput("-max-peers %d: want at least 1", f.maxPeers)
+	}
 	debug, err := f.reattach.parse()
 	if err != nil {
 		return false, err
@@ -127,7 +134,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	defer ln.Close()
 	s, err := session.Open(torrentPath, session.Options{
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
-		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate),
+		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
 	})
 	if err != nil {

@@ -34,6 +34,7 @@ type Options struct {
 	UpRate   int64            // bytes/s, 0 = unlimited
 	DownRate int64            // bytes/s, 0 = unlimited
 	WantRate int64            // ask the tracker for more peers below this rate
+	MaxPeers int              // established peers; 0 = the swarm's default (60)
 	Picker   string           // picker plugin name or path; "" = built-in only
 	Reattach *sdk.Reattach    // a debug-mode picker to attach to instead
 	Logger   hclog.Logger
@@ -174,7 +175,7 @@ func (s *Session) Run(ctx context.Context) error {
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
 		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
-		EncryptOutgoing: s.opts.EncryptOutgoing,
+		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
 	})
 	s.swarm.Store(sw)
 	markReady()

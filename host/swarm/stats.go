@@ -42,6 +42,8 @@ func (r *peerRates) tick(_ time.Time, down, up int64) {
 type counters struct {
 	down, wasted, verified int64
 	upGone                 int64 // uploads of peers that have left
+	refusedLogged          int64 // Stats.Refused when last logged
+	refusedLogAt           time.Time
 	dm, um                 meter
 	downRate, upRate       int64
 }
@@ -73,6 +75,7 @@ type Stats struct {
 	Peers       []PeerStats
 	Known       int
 	Complete    bool
+	Refused     int64 // incoming connections closed over the connection limits
 }
 
 // Stats returns the latest snapshot; safe from any goroutine.
@@ -103,5 +106,19 @@ func (s *Swarm) publishStats(time.Time) {
 	c.downRate, c.upRate = c.dm.add(c.down), c.um.add(up)
 	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = c.down, c.wasted, c.verified, up
 	st.DownRate, st.UpRate = c.downRate, c.upRate
+	st.Refused = s.refused.Load()
 	s.stats.Store(st)
+}
+
+// logRefused says, at most every 30 s, that incoming connections are being
+// refused: under a flood that is once, not once per connection.
+func (s *Swarm) logRefused(now time.Time) {
+	c := &s.counters
+	n := s.refused.Load()
+	if n == c.refusedLogged || now.Sub(c.refusedLogAt) < 30*time.Second {
+		return
+	}
+	s.log.Warn("refused incoming connections over the limit", "since_last", n-c.refusedLogged, "total", n,
+		"max_half_open", s.cfg.MaxHalfOpen, "max_sockets", s.cfg.MaxPeers+s.cfg.MaxHalfOpen)
+	c.refusedLogged, c.refusedLogAt = n, now
 }

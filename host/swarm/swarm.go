@@ -53,8 +53,12 @@ type Config struct {
 	Logger      hclog.Logger
 	UpRate      int64 // bytes/s, 0 = unlimited
 	DownRate    int64 // bytes/s, 0 = unlimited
-	MaxPeers    int   // default 60
-	Seed        bool  // keep running once complete
+	MaxPeers    int   // established peers, default 60
+	// MaxHalfOpen bounds incoming connections still in their handshake,
+	// default 20. MaxPeers+MaxHalfOpen bounds all peer sockets (limits.go).
+	MaxHalfOpen int
+	Timeouts    Timeouts
+	Seed        bool // keep running once complete
 	// EncryptOutgoing starts connections we open with MSE (RC4 or
 	// plaintext, as the peer picks), retrying plain if that fails.
 	// Incoming connections may use MSE or not either way.
@@ -81,6 +85,9 @@ type Swarm struct {
 	urgentCh chan []int
 	stopped  chan struct{}
 	nextID   atomic.Uint64
+	sockets  slots          // one per peer socket, any direction or state
+	halfOpen slots          // one per incoming connection in its handshake
+	refused  atomic.Int64   // incoming connections closed over a limit
 	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
 
 	// Owned by run.
@@ -100,9 +107,13 @@ type Swarm struct {
 
 // New prepares a swarm; nothing runs until Run.
 func New(cfg Config) *Swarm {
-	if cfg.MaxPeers == 0 {
-		cfg.MaxPeers = 60
+	if cfg.MaxPeers <= 0 {
+		cfg.MaxPeers = DefaultMaxPeers
 	}
+	if cfg.MaxHalfOpen <= 0 {
+		cfg.MaxHalfOpen = DefaultMaxHalfOpen
+	}
+	cfg.Timeouts.setDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
@@ -122,6 +133,8 @@ func New(cfg Config) *Swarm {
 		skeys:    mse.InfoHashes(cfg.InfoHash),
 		verifier: newVerifier(),
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		sockets:  make(slots, cfg.MaxPeers+cfg.MaxHalfOpen),
+		halfOpen: make(slots, cfg.MaxHalfOpen),
 	}
 	s.missing = cfg.NumPieces - s.have.Count()
 	s.haveView, s.haveCh = newHaveView(cfg.Have)
@@ -260,6 +273,7 @@ func (s *Swarm) tick(ctx context.Context, now time.Time) {
 	}
 	s.dialKnown(ctx, now)
 	s.publishStats(now)
+	s.logRefused(now)
 }
 
 // learn records new addresses from a tracker or the user.

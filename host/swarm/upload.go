@@ -152,7 +152,7 @@ func (s *Swarm) writeOut(p *peer, bufs *net.Buffers) error {
 		return nil
 	}
 	b := *bufs
-	p.conn.SetWriteDeadline(time.Now().Add(readIdle))
+	p.conn.SetWriteDeadline(time.Now().Add(s.cfg.Timeouts.Idle)) // a peer that stopped reading
 	var err error
 	if bw, ok := p.conn.(buffersWriter); ok {
 		_, err = bw.WriteBuffers(&b)
