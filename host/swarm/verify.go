@@ -124,7 +124,9 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 	defer s.pieces.recycle(ps.buf)
 	delete(s.pieces.verifying, ps.index)
 	if r.ok {
-		s.wrote(ps)
+		// Last: a stall it ends refills the pipelines, which must see
+		// this piece as had, not as free to start again.
+		defer s.wrote(ps)
 	}
 	i := ps.index
 	if !r.ok {
