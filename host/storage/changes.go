@@ -47,6 +47,9 @@ type fileState struct {
 	seen os.FileInfo
 	// changed: file found that the path no longer names the open file.
 	changed bool
+	// writing counts our writes under way: their changes are not another
+	// program's, and a scan that saw one half done would take it for one.
+	writing int
 }
 
 // stamp records f's identity, size and mtime as ours.
@@ -62,12 +65,15 @@ func (fs *fileState) stillAt(p string) bool {
 	return err == nil && fs.opened != nil && os.SameFile(fi, fs.opened)
 }
 
-// wrote refreshes file i's stamp after our own write, so that Changed does
-// not take our writes for another program's.
+// wrote ends one of our writes to file i (begun in file) and refreshes
+// its stamp, so that Changed does not take our writes for another
+// program's.
 func (s *Storage) wrote(i int, f *os.File) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if fs := &s.files[i]; fs.f == f {
+	fs := &s.files[i]
+	fs.writing--
+	if fs.f == f {
 		fs.stamp()
 	}
 }
@@ -75,15 +81,16 @@ func (s *Storage) wrote(i int, f *os.File) {
 // Changed returns the pieces of every file that another program changed
 // since storage opened or wrote it, or since the previous call: deleted,
 // replaced, resized or modified (its mtime moved). It costs one stat per
-// file storage has opened. Each change is reported once.
+// file storage has opened. Each change is reported once; a file being
+// written by us is looked at next time.
 func (s *Storage) Changed() []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var pieces []int
 	for i := range s.files {
 		fs := &s.files[i]
-		if fs.seen == nil && !fs.changed {
-			continue
+		if fs.seen == nil && !fs.changed || fs.writing > 0 {
+			continue // nothing verified there, or ours to change now
 		}
 		fi, err := os.Stat(s.path(i))
 		same := err == nil && fs.seen != nil && os.SameFile(fi, fs.seen) &&

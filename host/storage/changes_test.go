@@ -161,3 +161,30 @@ func TestChangedFiles(t *testing.T) {
 		t.Fatalf("after replacing b: %v, want %v", got, want)
 	}
 }
+
+// A write error names the directory and says in a few words what is wrong.
+func TestWriteErrorStatus(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		err  error
+		want string
+	}{
+		"no space": {syscall.ENOSPC, "disk full at /d"},
+		"quota":    {syscall.EDQUOT, "disk full at /d"},
+		"i/o":      {syscall.EIO, "disk I/O error at /d"},
+		"ro":       {syscall.EROFS, "read-only filesystem at /d"},
+		"other":    {os.ErrPermission, "cannot write to /d"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := &WriteError{Dir: "/d", File: "x/y", Err: &os.PathError{Op: "write", Path: "/d/x/y", Err: tc.err}}
+			if got := e.Status(); got != tc.want {
+				t.Fatalf("Status() = %q, want %q", got, tc.want)
+			}
+			if !errors.Is(e, tc.err) {
+				t.Fatal("the cause does not unwrap")
+			}
+		})
+	}
+}

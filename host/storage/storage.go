@@ -87,6 +87,14 @@ func (s *Storage) CheckPiece(i int, data []byte) bool {
 func (s *Storage) file(i int, write bool) (*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	f, err := s.openLocked(i, write)
+	if err == nil && write {
+		s.files[i].writing++ // until wrote: Changed leaves the file alone meanwhile
+	}
+	return f, err
+}
+
+func (s *Storage) openLocked(i int, write bool) (*os.File, error) {
 	fs := &s.files[i]
 	p := s.path(i)
 	if fs.f != nil {
@@ -186,11 +194,11 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 		f, err := s.file(i, true)
 		if err == nil {
 			_, err = f.WriteAt(p[lo:hi], fo)
+			s.wrote(i, f) // a failed write may have changed the file too
 		}
 		if err != nil {
 			return &WriteError{Dir: s.dir, File: s.l.Files[i].Path, Err: err}
 		}
-		s.wrote(i, f)
 		return nil
 	})
 	if err != nil {
