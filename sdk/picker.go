@@ -56,7 +56,8 @@ type PieceStarted struct{ Piece int }
 // PieceDone: a piece was verified and written.
 type PieceDone struct{ Piece int }
 
-// PieceFailed: a piece failed its hash check and must be fetched again.
+// PieceFailed: a piece failed its hash check and must be fetched again;
+// also sent for a piece verified earlier that was found changed on disk.
 type PieceFailed struct{ Piece int }
 
 // UrgentSet replaces the set of urgent pieces (a torfs reader waits for

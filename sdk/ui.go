@@ -78,6 +78,9 @@ type Update struct {
 	Picker               string
 	Checking             int
 	CheckingDone         bool
+	// Status is what keeps the download from going on ("disk full at
+	// /data: retrying"); empty when nothing does.
+	Status string
 }
 
 // Host is the client as a UI plugin sees it.
@@ -170,6 +173,7 @@ func (h *hostClient) update(u *hostpb.Update) (Update, error) {
 		Have: have, Missing: int(u.GetMissing()), Downloaded: int64(u.GetDownloaded()), Uploaded: int64(u.GetUploaded()),
 		DownRate: int64(u.GetDownRate()), UpRate: int64(u.GetUpRate()), KnownPeers: int(u.GetKnownPeers()),
 		Complete: u.GetComplete(), Picker: u.GetPicker(), Checking: int(u.GetChecking()), CheckingDone: u.GetCheckingDone(),
+		Status: u.GetStatus(),
 	}
 	if u.GetTorrent() != nil {
 		out.Torrent = h.shape

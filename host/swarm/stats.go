@@ -41,6 +41,7 @@ func (r *peerRates) tick(_ time.Time, down, up int64) {
 // counters are the swarm's byte totals for this session.
 type counters struct {
 	down, wasted, verified int64
+	lost                   int   // verified pieces later found bad on disk
 	upGone                 int64 // uploads of peers that have left
 	refusedLogged          int64 // Stats.Refused when last logged
 	refusedLogAt           time.Time
@@ -76,6 +77,12 @@ type Stats struct {
 	Known       int
 	Complete    bool
 	Refused     int64 // incoming connections closed over the connection limits
+	// Status is what keeps the download from going on, in a few words
+	// ("disk full at /data: retrying"); empty when nothing does.
+	Status string
+	// Lost is how many verified pieces were later found changed on disk
+	// (and fetched again).
+	Lost int
 }
 
 // Stats returns the latest snapshot; safe from any goroutine.
@@ -89,6 +96,8 @@ func (s *Swarm) publishStats(time.Time) {
 		Missing:   s.missing,
 		Known:     len(s.known),
 		Complete:  s.missing == 0,
+		Status:    s.stall.status,
+		Lost:      s.counters.lost,
 		Peers:     make([]PeerStats, 0, len(s.peers)),
 	}
 	for _, ps := range s.pieces.order {

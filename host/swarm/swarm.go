@@ -98,11 +98,13 @@ type Swarm struct {
 	known    map[netip.AddrPort]*known
 	pieces   *pieceTable
 	verifier *verifier
+	disk     *diskCheck // pieces to hash again: their files changed
 	events   []sdk.Event
 	wants    []sdk.Want
 	counters counters
 	rng      *rand.Rand
 	urgent   []int
+	stall    stall // the disk refuses writes
 }
 
 // New prepares a swarm; nothing runs until Run.
@@ -132,6 +134,7 @@ func New(cfg Config) *Swarm {
 		known:    make(map[netip.AddrPort]*known),
 		skeys:    mse.InfoHashes(cfg.InfoHash),
 		verifier: newVerifier(),
+		disk:     newDiskCheck(),
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		sockets:  make(slots, cfg.MaxPeers+cfg.MaxHalfOpen),
 		halfOpen: make(slots, cfg.MaxHalfOpen),
@@ -173,6 +176,8 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 		s.wg.Add(1)
 		go s.accept(ctx)
 	}
+	s.wg.Add(1)
+	go s.checkLoop(ctx)
 	workers := max(1, numVerifiers())
 	var vwg sync.WaitGroup
 	for range workers {
@@ -238,6 +243,8 @@ func (s *Swarm) run(ctx context.Context) error {
 				s.flushPicker()
 				return nil
 			}
+		case <-s.disk.ready:
+			s.lostPieces(s.disk.take())
 		case addrs := <-s.addrs:
 			s.learn(addrs)
 			s.dialKnown(ctx, time.Now())
@@ -271,6 +278,7 @@ func (s *Swarm) tick(ctx context.Context, now time.Time) {
 		p.adjustDepth()
 		s.fillRequests(p)
 	}
+	s.retryWrites(now)
 	s.dialKnown(ctx, now)
 	s.publishStats(now)
 	s.logRefused(now)
