@@ -25,6 +25,8 @@ type Server struct {
 	mountpoint atomic.Pointer[string] // set when torfs mounted the files
 }
 
+var _ hostpb.HostServer = (*Server)(nil)
+
 // SetMountpoint tells plugins where torfs mounted the files.
 func (srv *Server) SetMountpoint(dir string) { srv.mountpoint.Store(&dir) }
 
@@ -99,6 +101,7 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 	u := &hostpb.Update{
 		Have: have, Missing: uint32(st.Missing), Downloaded: uint64(st.Downloaded), Uploaded: uint64(st.Uploaded),
 		DownRate: uint64(st.DownRate), UpRate: uint64(st.UpRate), KnownPeers: uint32(st.Known), Complete: st.Missing == 0,
+		Status: st.Status,
 	}
 	n, done := srv.s.Checking()
 	u.Checking, u.CheckingDone = uint32(n), done

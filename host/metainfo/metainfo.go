@@ -19,6 +19,10 @@ import (
 // ErrInvalid is wrapped by every error about a malformed torrent.
 var ErrInvalid = errors.New("invalid torrent")
 
+// ErrV2Only is a BEP 52 torrent without the v1 part a hybrid carries: its
+// pieces are verified by SHA-256 merkle trees, which this client lacks.
+var ErrV2Only = errors.New("v2-only torrents are not supported yet")
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
@@ -75,6 +79,9 @@ type rawInfo struct {
 	Length      *int64    `bencode:"length,omitempty"`
 	Files       []rawFile `bencode:"files,omitempty"`
 	Private     int64     `bencode:"private,omitempty"`
+	// BEP 52: a v2-only torrent has these and no length or files.
+	MetaVersion int64         `bencode:"meta version,omitempty"`
+	FileTree    bencode.Bytes `bencode:"file tree,omitempty"`
 }
 
 type rawFile struct {
@@ -175,6 +182,8 @@ func (ri *rawInfo) check() (*Info, error) {
 		if err := info.addFiles(ri.Files); err != nil {
 			return nil, err
 		}
+	case ri.MetaVersion == 2 || len(ri.FileTree) > 0:
+		return nil, ErrV2Only
 	default:
 		return nil, invalid("neither length nor files")
 	}

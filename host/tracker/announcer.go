@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,15 +28,20 @@ type Config struct {
 	OnPeers          func([]netip.AddrPort) // peers from each reply
 	Logger           hclog.Logger
 	WantRate         int64 // below this download rate, ask for peers at the min interval; default 50 kB/s
+	// Completed closes when this session completes the download; nil when
+	// there is nothing to complete (the data was whole at start). BEP 3's
+	// "completed" is sent once, for that moment only.
+	Completed <-chan struct{}
+	Timeout   time.Duration // for one tracker's answer; default 30 s
 }
 
 // Status is what a UI shows about the tracker.
 type Status struct {
-	URL          string
-	LastError    string
+	URL          string // the tracker last answered or tried, without a passkey (redact)
+	LastError    string // short, from Reason; empty after a good reply
 	LastAnnounce time.Time
 	NextAnnounce time.Time
-	Peers        int // in the last reply
+	Peers        int // in the last good reply
 	Seeders      int
 	Leechers     int
 }
@@ -45,8 +51,6 @@ type Announcer struct {
 	cfg       Config
 	tiers     [][]string
 	key       uint32
-	completed chan struct{}
-	once      sync.Once
 	mu        sync.Mutex
 	status    Status
 	trackerID string
@@ -58,6 +62,7 @@ const (
 	minAnnounceGap   = 15 * time.Second
 	errorBackoff     = 15 * time.Second
 	stopTimeout      = 3 * time.Second
+	announceTimeout  = 30 * time.Second
 )
 
 // NewAnnouncer prepares an announcer; Run starts it.
@@ -65,10 +70,13 @@ func NewAnnouncer(cfg Config) *Announcer {
 	if cfg.WantRate == 0 {
 		cfg.WantRate = 50_000
 	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = announceTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	a := &Announcer{cfg: cfg, completed: make(chan struct{})}
+	a := &Announcer{cfg: cfg}
 	for _, t := range cfg.Tiers {
 		a.tiers = append(a.tiers, append([]string(nil), t...))
 	}
@@ -78,9 +86,6 @@ func NewAnnouncer(cfg Config) *Announcer {
 	return a
 }
 
-// Completed asks for a "completed" announce soon; later calls do nothing.
-func (a *Announcer) Completed() { a.once.Do(func() { close(a.completed) }) }
-
 // Status is the latest state, safe from any goroutine.
 func (a *Announcer) Status() Status {
 	a.mu.Lock()
@@ -88,30 +93,54 @@ func (a *Announcer) Status() Status {
 	return a.status
 }
 
-// Run announces "started", then again by the policy, "completed" when told,
-// and "stopped" (bounded in time) once ctx ends.
+// Run announces "started", then again by the policy, "completed" once
+// Config.Completed closes, and ("completed" first if it is still owed)
+// "stopped", bounded in time, once ctx ends. A failed round waits
+// backoff(failures) before the next; the peers handed out before stay.
 func (a *Announcer) Run(ctx context.Context) {
 	if len(a.tiers) == 0 {
 		<-ctx.Done()
 		return
 	}
-	event := Started
-	completed := a.completed
-	failures := 0
+	var (
+		started  bool              // a tracker took our "started"
+		owed     = a.cfg.Completed // nil once "completed" is sent
+		failures int
+	)
 	for {
-		resp, err := a.announce(ctx, event)
+		event := None
+		switch {
+		case !started:
+			event = Started
+		case closed(owed):
+			event = Completed
+		}
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if event == Completed {
+			// A shutdown right after completing (-seed=false) must not cut
+			// this announce short, or stop would send "completed" twice.
+			actx, cancel = lingering(ctx, stopTimeout)
+		}
+		resp, err := a.announce(actx, event)
+		cancel()
 		var wait time.Duration
 		if err != nil {
 			failures++
-			wait = min(errorBackoff<<min(failures-1, 6), fallbackInterval)
-			wait += time.Duration(rand.Int64N(int64(wait/4) + 1))
+			wait = backoff(failures, rand.Int64N)
 		} else {
 			failures = 0
+			started = true
 			if event == Completed {
-				completed = nil
+				owed = nil
 			}
-			event = None
 			wait = a.nextWait(resp)
+			if closed(owed) {
+				wait = 0 // completed before "started" got through: say so now
+			}
+		}
+		var wake <-chan struct{} // cuts the wait short when the download completes
+		if started && !closed(owed) {
+			wake = owed
 		}
 		a.mu.Lock()
 		a.status.NextAnnounce = time.Now().Add(wait)
@@ -120,20 +149,55 @@ func (a *Announcer) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			if event != Started { // never announced successfully: nothing to stop
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-				a.announce(sctx, Stopped)
-				cancel()
+			if started { // a tracker that never took "started" needs no "stopped"
+				a.stop(ctx, closed(owed))
 			}
 			return
-		case <-completed:
+		case <-wake:
 			t.Stop()
-			completed = nil
-			if event != Started {
-				event = Completed
-			}
 		case <-t.C:
 		}
+	}
+}
+
+// stop sends "stopped", and first "completed" if the download finished
+// but the tracker has not heard (with -seed=false the session ends at the
+// moment it completes), both within stopTimeout.
+func (a *Announcer) stop(ctx context.Context, completed bool) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	if completed {
+		if _, err := a.announce(sctx, Completed); err != nil {
+			return // the tracker is not answering: do not spend the budget twice
+		}
+	}
+	a.announce(sctx, Stopped)
+}
+
+// lingering is ctx, but ends only d after ctx does.
+func lingering(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(d, cancel) })
+	return c, func() { stop(); cancel() }
+}
+
+// backoff is the wait after the n-th failed round in a row: 15 s doubling
+// to 30 min, plus up to a quarter more at random so that many clients
+// failed by one outage do not return together. randN is rand.Int64N.
+func backoff(n int, randN func(int64) int64) time.Duration {
+	wait := min(errorBackoff<<min(max(n, 1)-1, 7), fallbackInterval)
+	return wait + time.Duration(randN(int64(wait/4)+1))
+}
+
+func closed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -168,15 +232,19 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 		req.NumWant = 0
 	}
 	var lastErr error
+	var lastURL string
 	for _, tier := range a.tiers {
 		for i, u := range tier {
-			resp, err := Announce(ctx, u, req)
+			actx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+			resp, err := Announce(actx, u, req)
+			cancel()
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err() // shutting down: not the tracker's fault
 				}
-				lastErr = err
-				a.cfg.Logger.Warn("announce failed", "url", u, "event", event.String(), "error", err)
+				lastErr, lastURL = err, u
+				a.cfg.Logger.Warn("announce failed", "tracker", redact(u), "event", event.String(), "reason", Reason(err))
+				a.cfg.Logger.Debug("announce failed", "error", err)
 				continue
 			}
 			copy(tier[1:i+1], tier[:i])
@@ -185,12 +253,12 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 				a.trackerID = resp.TrackerID
 			}
 			if resp.Warning != "" {
-				a.cfg.Logger.Warn("tracker warning", "url", u, "warning", resp.Warning)
+				a.cfg.Logger.Warn("tracker warning", "tracker", redact(u), "warning", printable(resp.Warning, 200))
 			}
 			a.cfg.Logger.Debug("announced", "url", u, "event", event.String(), "peers", len(resp.Peers),
 				"interval", resp.Interval, "min_interval", resp.MinInterval)
 			a.mu.Lock()
-			a.status = Status{URL: u, LastAnnounce: time.Now(), Peers: len(resp.Peers), Seeders: resp.Complete, Leechers: resp.Incomplete}
+			a.status = Status{URL: redact(u), LastAnnounce: time.Now(), Peers: len(resp.Peers), Seeders: resp.Complete, Leechers: resp.Incomplete}
 			a.mu.Unlock()
 			if len(resp.Peers) > 0 && a.cfg.OnPeers != nil && event != Stopped {
 				a.cfg.OnPeers(resp.Peers)
@@ -200,8 +268,16 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 	}
 	if lastErr != nil {
 		a.mu.Lock()
-		a.status.LastError = lastErr.Error()
+		a.status.URL, a.status.LastError = redact(lastURL), Reason(lastErr)
 		a.mu.Unlock()
 	}
 	return nil, lastErr
+}
+
+// redact drops a tracker URL's query, where private trackers put a passkey.
+func redact(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + "?…"
+	}
+	return u
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +28,8 @@ func TestParseHTTPResponse(t *testing.T) {
 		"no peers":     {"d8:intervali30ee", "[]", ""},
 		"failure2":     {"d14:failure reason9:not founde", "", "not found"},
 		"truncated":    {"d8:intervali30e5:peers5:\x7f\x00\x00\x01\x1ae", "", "multiple of 6"},
-		"garbage":      {"<html>", "", "bad reply"},
+		"garbage":      {"<html>", "", "not a bencoded reply"},
+		"broken dict":  {"d8:intervali30e5:peers", "", "malformed reply"},
 		"bad interval": {"d8:intervali-5ee", "", "interval"},
 		"peers int":    {"d5:peersi5ee", "", "neither"},
 	}
@@ -67,7 +69,7 @@ func TestHTTPQuery(t *testing.T) {
 		w.Write([]byte("d8:intervali60e5:peers0:e"))
 	}))
 	defer srv.Close()
-	req := Request{InfoHash: [20]byte{0xff, ' ', 'a'}, PeerID: [20]byte{'-'}, Port: 6881, Left: 5, Event: Started, NumWant: 10}
+	req := Request{InfoHash: [20]byte{0xff, ' ', 'a', '+', '~'}, PeerID: [20]byte{'-'}, Port: 6881, Left: 5, Event: Started, NumWant: 10}
 	r, err := Announce(context.Background(), srv.URL+"/announce?passkey=x", req)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +77,7 @@ func TestHTTPQuery(t *testing.T) {
 	if r.Interval != time.Minute {
 		t.Fatalf("interval %v", r.Interval)
 	}
-	for _, want := range []string{"passkey=x&", "info_hash=%FF+a%00", "port=6881", "left=5", "event=started", "compact=1", "numwant=10"} {
+	for _, want := range []string{"passkey=x&", "info_hash=%FF%20a%2B~%00", "port=6881", "left=5", "event=started", "compact=1", "numwant=10"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("query %q lacks %q", got, want)
 		}
@@ -146,5 +148,32 @@ func TestNextWait(t *testing.T) {
 				t.Fatalf("nextWait = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Every byte outside RFC 3986's unreserved set is sent as %XX, and the
+// result decodes back to the same bytes.
+func TestEscapeBytes(t *testing.T) {
+	t.Parallel()
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	got := escapeBytes(all)
+	const unreserved = "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~"
+	var plain []byte
+	for i := 0; i < len(got); i++ {
+		if got[i] == '%' {
+			i += 2
+			continue
+		}
+		plain = append(plain, got[i])
+	}
+	if string(plain) != unreserved {
+		t.Fatalf("left unescaped %q, want %q", plain, unreserved)
+	}
+	back, err := url.PathUnescape(got)
+	if err != nil || back != string(all) {
+		t.Fatalf("%q does not decode back: %v", got, err)
 	}
 }

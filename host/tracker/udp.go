@@ -57,7 +57,12 @@ func announceUDP(ctx context.Context, host string, req Request) (*Response, erro
 	if err != nil {
 		return nil, err
 	}
-	return parseUDPAnnounce(reply)
+	// BEP 15: the peers' address family is the one the tracker was reached by.
+	ipLen := 4
+	if ra, ok := c.RemoteAddr().(*net.UDPAddr); ok && ra.IP.To4() == nil {
+		ipLen = 16
+	}
+	return parseUDPAnnounce(reply, ipLen)
 }
 
 func udpConnect(ctx context.Context, c net.Conn, host string) (uint64, error) {
@@ -75,7 +80,7 @@ func udpConnect(ctx context.Context, c net.Conn, host string) (uint64, error) {
 		return 0, err
 	}
 	if len(reply) < 16 {
-		return 0, fmt.Errorf("connect reply of %d bytes", len(reply))
+		return 0, fmt.Errorf("%w: connect reply of %d bytes", ErrBadReply, len(reply))
 	}
 	id := binary.BigEndian.Uint64(reply[8:])
 	connIDs.Lock()
@@ -94,7 +99,7 @@ func udpRoundTrip(ctx context.Context, c net.Conn, b []byte, action uint32) ([]b
 	var tid [4]byte
 	rand.Read(tid[:])
 	copy(b[12:16], tid[:])
-	buf := make([]byte, 2048)
+	buf := make([]byte, 1<<16) // a datagram longer than buf would be cut short silently
 	for n := 0; n < 9; n++ {
 		if _, err := c.Write(b); err != nil {
 			return nil, err
@@ -126,15 +131,18 @@ func udpRoundTrip(ctx context.Context, c net.Conn, b []byte, action uint32) ([]b
 			case actError:
 				return nil, &FailureError{Reason: string(r[8:])}
 			default:
-				return nil, fmt.Errorf("reply with action %d", binary.BigEndian.Uint32(r))
+				return nil, fmt.Errorf("%w: action %d", ErrBadReply, binary.BigEndian.Uint32(r))
 			}
 		}
 	}
-	return nil, errors.New("no reply")
+	return nil, errNoReply
 }
 
-// parseUDPAnnounce decodes a BEP 15 announce reply (IPv4 peers).
-func parseUDPAnnounce(r []byte) (*Response, error) {
+var errNoReply = errors.New("no reply")
+
+// parseUDPAnnounce decodes a BEP 15 announce reply whose peers have
+// addresses of ipLen bytes: 4 from a tracker reached over IPv4, 16 over IPv6.
+func parseUDPAnnounce(r []byte, ipLen int) (*Response, error) {
 	if len(r) < 20 {
 		// opentracker answers an announce it refuses (a torrent not on
 		// its whitelist) with a bare header.
@@ -144,7 +152,7 @@ func parseUDPAnnounce(r []byte) (*Response, error) {
 		return nil, &FailureError{Reason: string(r[8:])}
 	}
 	interval := binary.BigEndian.Uint32(r[8:])
-	peers, err := compactPeers(r[20:], 4)
+	peers, err := compactPeers(r[20:], ipLen)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 // Package minitracker is a tiny in-memory HTTP tracker (BEP 3, compact
 // replies per BEP 23) for the demo swarm: it hands every announcing peer
-// the others. Tests of the tracker client use the real opentracker.
+// the others, and records each peer's events for tests of BEP 3's event
+// rules. Tests of the tracker protocol use the real opentracker.
 package minitracker
 
 import (
@@ -22,6 +23,9 @@ type Tracker struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	peers map[string]map[netip.AddrPort]bool // info-hash -> peers
+	// events holds each peer's announce events in order ("" for a
+	// regular announce).
+	events map[netip.AddrPort][]string
 }
 
 // Start listens on 127.0.0.1 at a free port.
@@ -30,7 +34,7 @@ func Start() (*Tracker, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tracker{ln: ln, peers: make(map[string]map[netip.AddrPort]bool)}
+	t := &Tracker{ln: ln, peers: make(map[string]map[netip.AddrPort]bool), events: make(map[netip.AddrPort][]string)}
 	t.URL = "http://" + ln.Addr().String() + "/announce"
 	mux := http.NewServeMux()
 	mux.HandleFunc("/announce", t.announce)
@@ -57,6 +61,20 @@ func (t *Tracker) WaitPeers(ctx context.Context, n int) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// Events are the events the peer at addr announced, in order, without
+// the regular announces, which carry none.
+func (t *Tracker) Events(addr netip.AddrPort) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for _, e := range t.events[addr] {
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Close stops serving.
@@ -86,6 +104,7 @@ func (t *Tracker) announce(w http.ResponseWriter, r *http.Request) {
 			compact = append(compact, byte(p.Port()>>8), byte(p.Port()))
 		}
 	}
+	t.events[self] = append(t.events[self], q.Get("event"))
 	if q.Get("event") == "stopped" {
 		delete(swarm, self)
 	} else {

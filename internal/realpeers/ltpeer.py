@@ -4,8 +4,10 @@
 #   seeder:  ltpeer.py --torrent X --dir SRC --port P --seed [--tracker]
 #            checks SRC, prints READY port=N, then seeds until killed
 #   leecher: ltpeer.py --torrent X --dir DST --port P --connect 127.0.0.1:Q [--exit]
-#            prints READY, PROGRESS f lines and DONE once complete and
+#            prints READY, PROGRESS f ... lines and DONE once complete and
 #            checked; with --exit it exits 0 there
+#   both print ERROR lines for libtorrent's errors and HASHFAIL piece=N when
+#   a piece they received fails its hash check (a peer sent bad data)
 #
 # Run it with /usr/bin/python3: Debian's python3-libtorrent is only visible
 # to Debian's interpreter.
@@ -99,11 +101,15 @@ while True:
                 sys.exit(0)
         now = time.time()
         if now - last > 0.2:
-            emit("PROGRESS %.4f peers=%d" % (st.progress, st.num_peers))
+            # down and t: payload bytes received so far, and when (the
+            # leecher's own clock), so a test can compute exact rates.
+            emit("PROGRESS %.4f peers=%d down=%d t=%.3f" % (st.progress, st.num_peers, st.total_payload_download, now))
             last = now
             if st.num_peers == 0 and not done:
                 connect()  # libtorrent does not retry a failed connect by itself
     for al in s.pop_alerts():
         if isinstance(al, (lt.torrent_error_alert, lt.file_error_alert)):
             emit("ERROR " + al.message())
+        elif isinstance(al, lt.hash_failed_alert):
+            emit("HASHFAIL piece=%d" % al.piece_index)
     time.sleep(0.02)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +88,38 @@ func MakeTorrent(t testing.TB, path, announce string, pieceLog int) string {
 	return out
 }
 
+// LTTorrentKind picks what libtorrent's create_torrent makes.
+type LTTorrentKind string
+
+const (
+	LTHybrid LTTorrentKind = "hybrid" // v1+v2, with BEP 47 pad files, as qBittorrent makes
+	LTV2Only LTTorrentKind = "v2"
+)
+
+// MakeLibtorrentTorrent makes a .torrent of path with libtorrent's own
+// create_torrent, for the formats mktorrent cannot write.
+func MakeLibtorrentTorrent(t testing.TB, path string, kind LTTorrentKind) string {
+	t.Helper()
+	flags := map[LTTorrentKind]string{LTHybrid: "0", LTV2Only: "lt.create_torrent.v2_only"}[kind]
+	if flags == "" {
+		t.Fatalf("unknown torrent kind %q", kind)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path)+".torrent")
+	script := `import sys, os, libtorrent as lt
+path, out = sys.argv[1], sys.argv[2]
+fs = lt.file_storage()
+lt.add_files(fs, path)
+ct = lt.create_torrent(fs, 0, ` + flags + `)
+ct.add_tracker("http://127.0.0.1:1/announce")
+lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(path)))
+open(out, "wb").write(lt.bencode(ct.generate()))
+`
+	if b, err := exec.Command("/usr/bin/python3", "-c", script, path, out).CombinedOutput(); err != nil {
+		t.Fatalf("libtorrent create_torrent: %v\n%s", err, b)
+	}
+	return out
+}
+
 // FreePort returns a TCP port free on 127.0.0.1 now.
 func FreePort(t testing.TB) int {
 	t.Helper()
@@ -117,9 +150,25 @@ type Peer struct {
 	mu   sync.Mutex
 	log  strings.Builder
 	prog float64
-	done chan struct{} // closed on DONE
-	exit chan struct{} // closed when the process ends
-	once sync.Once
+	// samples are a libtorrent leecher's received payload over time.
+	samples []Sample
+	done    chan struct{} // closed on DONE
+	exit    chan struct{} // closed when the process ends
+	once    sync.Once
+}
+
+// Sample is what a libtorrent leecher had received (payload bytes) at T,
+// seconds on its own clock.
+type Sample struct {
+	T    float64
+	Down int64
+}
+
+// Samples returns a libtorrent leecher's samples so far, one every 0.2 s.
+func (p *Peer) Samples() []Sample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.samples)
 }
 
 func (p *Peer) output() string {
@@ -127,6 +176,9 @@ func (p *Peer) output() string {
 	defer p.mu.Unlock()
 	return p.log.String()
 }
+
+// Output is everything the peer printed so far.
+func (p *Peer) Output() string { return p.output() }
 
 // Progress is the last reported fraction downloaded.
 func (p *Peer) Progress() float64 {
@@ -174,7 +226,11 @@ func start(t testing.TB, name string, args []string, ready func(line string) (po
 			p.mu.Lock()
 			p.log.WriteString(line + "\n")
 			if f, ok := strings.CutPrefix(line, "PROGRESS "); ok {
-				fmt.Sscanf(f, "%g", &p.prog)
+				var s Sample
+				var peers int
+				if n, _ := fmt.Sscanf(f, "%g peers=%d down=%d t=%g", &p.prog, &peers, &s.Down, &s.T); n == 4 {
+					p.samples = append(p.samples, s)
+				}
 			}
 			p.mu.Unlock()
 			if port, ok := ready(line); ok {

@@ -4,7 +4,9 @@ package testtracker
 import (
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +66,39 @@ func Start(t testing.TB, infoHashes ...[20]byte) *Tracker {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if len(infoHashes) > 0 {
+		waitWhitelist(t, addr, infoHashes[0], out)
+	}
 	return &Tracker{HTTP: "http://" + addr + "/announce", UDP: "udp://" + addr}
+}
+
+// waitWhitelist waits until opentracker, which loads its whitelist after it
+// starts listening, takes an announce for ih. The announce says "stopped"
+// so that it leaves no peer behind.
+func waitWhitelist(t testing.TB, addr string, ih [20]byte, out fmt.Stringer) {
+	t.Helper()
+	var q strings.Builder
+	for _, b := range ih {
+		fmt.Fprintf(&q, "%%%02X", b) // every byte escaped: no question of '+' or ' '
+	}
+	u := fmt.Sprintf("http://%s/announce?info_hash=%s&peer_id=-WT0000-000000000000&port=1&left=0&event=stopped&compact=1", addr, q.String())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(u)
+		body := ""
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			body = string(b)
+			if resp.StatusCode == http.StatusOK && !strings.Contains(body, "failure reason") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("opentracker on %s never took an announce for %x: %v %q; output: %s", addr, ih, err, body, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // freePort finds a port free for both TCP and UDP.

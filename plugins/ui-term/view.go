@@ -59,6 +59,8 @@ func (m *model) header() []string {
 	case !u.CheckingDone:
 		state = fmt.Sprintf("checking %d/%d", u.Checking, info.NumPieces)
 		pct = 100 * float64(u.Checking) / float64(max(info.NumPieces, 1))
+	case u.Status != "": // what stops the download says more than an ETA
+		state = warnStyle.Render(u.Status)
 	case u.Complete:
 		state = doneStyle.Render("complete · seeding")
 	case u.DownRate > 0:
@@ -93,16 +95,19 @@ func (m *model) trackerLine() string {
 	if t == nil {
 		return dimStyle.Render("no tracker · " + picker)
 	}
-	s := "tracker " + t.URL
+	var tail string
 	if t.LastError != "" {
-		s += " · " + errStyle.Render(t.LastError)
+		tail += " · " + errStyle.Render(t.LastError)
 	} else if !t.LastAnnounce.IsZero() {
-		s += fmt.Sprintf(" · %d peers", t.Peers)
+		tail += fmt.Sprintf(" · %d peers", t.Peers)
 	}
 	if !t.NextAnnounce.IsZero() {
-		s += " · next " + dur(t.NextAnnounce.Sub(m.now()))
+		tail += " · next " + dur(t.NextAnnounce.Sub(m.now()))
 	}
-	return s + " · " + picker
+	// A long URL is cut, not the reason after it: that is what the line
+	// is for when a tracker fails.
+	urlW := max(20, m.w-2-len("tracker ")-lipgloss.Width(tail)) // 2: the indent, and the "…" where the picker is cut
+	return "tracker " + ansi.Truncate(t.URL, urlW, "…") + tail + " · " + picker
 }
 
 func (m *model) mainView() []string {
