@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/host/swarm"
 )
