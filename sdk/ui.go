@@ -105,12 +105,10 @@ func ServeUI(ui UI, opts ...ServeOption) {
 	if cfg.logger == nil {
 		cfg.logger = hclog.New(&hclog.LoggerOptions{Name: cfg.name, Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
 	}
-	if os.Getenv(Handshake.MagicCookieKey) != "" {
-		exitWithParent()
-	}
+	life := watchUILife(os.Getenv(Handshake.MagicCookieKey) != "")
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{UIProtocol: {UIKind: &uiServerPlugin{impl: ui}}},
+		VersionedPlugins: map[int]plugin.PluginSet{UIProtocol: {UIKind: &uiServerPlugin{impl: ui, life: life}}},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(o, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
 		},
@@ -121,12 +119,13 @@ func ServeUI(ui UI, opts ...ServeOption) {
 type uiServerPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	impl UI
+	life *uiLife
 }
 
 var _ plugin.GRPCPlugin = (*uiServerPlugin)(nil)
 
 func (p *uiServerPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
-	uipb.RegisterUIServer(s, &uiServer{impl: p.impl, broker: b})
+	uipb.RegisterUIServer(s, &uiServer{impl: p.impl, life: p.life, broker: b})
 	return nil
 }
 
@@ -137,6 +136,7 @@ func (p *uiServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.C
 type uiServer struct {
 	uipb.UnimplementedUIServer
 	impl   UI
+	life   *uiLife
 	broker *plugin.GRPCBroker
 }
 
@@ -146,7 +146,8 @@ func (s *uiServer) Run(ctx context.Context, req *uipb.RunRequest) (*uipb.RunResp
 		return nil, fmt.Errorf("dial the host API: %w", err)
 	}
 	defer conn.Close()
-	if err := s.impl.Run(ctx, &hostClient{c: hostpb.NewHostClient(conn)}); err != nil {
+	host := &hostClient{c: hostpb.NewHostClient(conn)}
+	if err := s.life.run(ctx, func(ctx context.Context) error { return s.impl.Run(ctx, host) }); err != nil {
 		return nil, err
 	}
 	return &uipb.RunResponse{}, nil

@@ -92,6 +92,10 @@ type Config struct {
 	Path    string
 	Plugins map[int]plugin.PluginSet // by protocol version
 	Logger  hclog.Logger
+	// DeathSignal is what the kernel sends the plugin when the host dies
+	// without cleaning up: SIGKILL if zero. A UI plugin gets a signal it can
+	// catch, to put the user's terminal back first.
+	DeathSignal syscall.Signal
 }
 
 // NewClient prepares (does not start) a plugin client; Client() on it
@@ -104,7 +108,11 @@ func NewClient(cfg Config) (*plugin.Client, error) {
 	cmd := exec.Command(cfg.Path)
 	cmd.Env = append(os.Environ(), "PLUGIN_UNIX_SOCKET_DIR="+dir)
 	// The kernel kills the plugin if the host dies without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	death := cfg.DeathSignal
+	if death == 0 {
+		death = syscall.SIGKILL
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: death}
 	return plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: cfg.Plugins,

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -65,6 +66,8 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		Path:    path,
 		Plugins: map[int]plugin.PluginSet{sdk.UIProtocol: {sdk.UIKind: clientPlugin{}}},
 		Logger:  cfg.Logger,
+		// The plugin restores the terminal when the host dies (sdk.ServeUI).
+		DeathSignal: syscall.SIGTERM,
 	})
 	if err != nil {
 		return nil, err

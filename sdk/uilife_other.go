@@ -1,0 +1,7 @@
+//go:build !linux
+
+package sdk
+
+import "syscall"
+
+func setParentDeathSignalTo(syscall.Signal) {}
