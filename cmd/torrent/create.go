@@ -105,7 +105,8 @@ func writeFileAtomic(path string, data []byte) error {
 
 func cmdInfo(args []string) error {
 	fs := flag.NewFlagSet("torrent info", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: torrent info FILE.torrent\n\nPrints what a .torrent holds.") }
+	asJSON := fs.Bool("json", false, "print it as one JSON object (docs/json.md)")
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent\n\nPrints what a .torrent holds.") }
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -116,6 +117,9 @@ func cmdInfo(args []string) error {
 	m, err := metainfo.Load(fs.Arg(0))
 	if err != nil {
 		return usageError{err}
+	}
+	if *asJSON {
+		return infoJSON(os.Stdout, m)
 	}
 	i := &m.Info
 	fmt.Printf("name:         %s\n", i.Name)

@@ -47,6 +47,8 @@ type downloadFlags struct {
 	verbose  bool
 	cpuProf  string
 	memProf  string
+	json     bool
+	events   *jsonEvents // -json: the event stream on stdout
 }
 
 func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
@@ -69,6 +71,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile (pprof) at exit to this file")
+	fs.BoolVar(&f.json, "json", false, "print events as JSON, one object a line, on stdout (docs/json.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
 		fs.SetOutput(stderr)
@@ -91,7 +94,13 @@ func cmdDownload(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stop()
-	_, err = download(ctx, fs.Arg(0), f)
+	if f.json {
+		f.events = newJSONEvents(os.Stdout, nil, nil)
+	}
+	complete, err := download(ctx, fs.Arg(0), f)
+	if f.events != nil {
+		f.events.finish(err, ctx.Err() != nil, f.seed, complete)
+	}
 	return err
 }
 
@@ -139,6 +148,9 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		"pieces", s.Meta.Info.NumPieces(), "port", ln.Addr().(*net.TCPAddr).Port, "dir", f.dir)
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
+	if f.events != nil {
+		defer f.events.begin(s.Meta, con.ring, s, f.dir, ln.Addr().(*net.TCPAddr).Port)()
+	}
 	api := hostapi.New(s, con.ring, quit)
 	if f.torfs != "" {
 		if m := mount(ctx, f.torfs, false, con.logger.Named("torfs"), api); m != nil {
