@@ -106,7 +106,9 @@ func writeFileAtomic(path string, data []byte) error {
 func cmdInfo(args []string) error {
 	fs := flag.NewFlagSet("torrent info", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print it as one JSON object (docs/json.md)")
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent\n\nPrints what a .torrent holds.") }
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent\n\nPrints what a .torrent holds.")
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

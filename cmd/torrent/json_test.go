@@ -36,7 +36,7 @@ type fakeSource struct {
 	haveTracker bool
 }
 
-func (f *fakeSource) Stats() swarm.Stats               { return f.st }
+func (f *fakeSource) Stats() swarm.Stats              { return f.st }
 func (f *fakeSource) Tracker() (tracker.Status, bool) { return f.tr, f.haveTracker }
 func (f *fakeSource) Checking() (int, bool)           { return f.checked, f.checkDone }
 
