@@ -19,6 +19,8 @@ const downloadUsage = `usage: torrent [flags] FILE.torrent
        torrent create [-a URL]... [-piece-length N] [-o OUT] PATH
        torrent info FILE.torrent
        torrent mount DIR MOUNTPOINT
+       torrent status [-json] [DIR]
+       torrent stop [DIR]
        torrent plugins
        torrent demo
 
@@ -152,6 +154,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		defer f.events.begin(s.Meta, con.ring, s, f.dir, ln.Addr().(*net.TCPAddr).Port)()
 	}
 	api := hostapi.New(s, con.ring, quit)
+	defer serveControl(f.dir, api, log.Named("control"))()
 	if f.torfs != "" {
 		if m := mount(ctx, f.torfs, false, con.logger.Named("torfs"), api); m != nil {
 			defer m.Unmount()

@@ -193,21 +193,26 @@ func (e *jsonEvents) progress(st swarm.Stats, checked int, checkDone bool) jsonP
 	if st.Have.Len() > 0 {
 		p.BytesDone = verifiedBytes(st, info)
 	}
+	if !checkDone {
+		p.PiecesDone, p.BytesDone = 0, 0
+	}
+	p.State, p.ETA = progressState(checkDone, st.Missing, p.Length-p.BytesDone, st.DownRate)
+	return p
+}
+
+// progressState is the state of a download and its ETA in seconds (nil
+// when unknown) from bytes left and the download rate.
+func progressState(checkDone bool, missing int, left, rate int64) (string, *int64) {
 	switch {
 	case !checkDone:
-		p.State = "checking"
-		p.PiecesDone, p.BytesDone = 0, 0
-	case st.Missing == 0:
-		p.State = "seeding"
-		p.ETA = new(int64)
-	case st.DownRate > 0:
-		p.State = "downloading"
-		eta := (p.Length - p.BytesDone + st.DownRate - 1) / st.DownRate
-		p.ETA = &eta
-	default:
-		p.State = "stalled"
+		return "checking", nil
+	case missing == 0:
+		return "seeding", new(int64)
+	case rate > 0:
+		eta := (left + rate - 1) / rate
+		return "downloading", &eta
 	}
-	return p
+	return "stalled", nil
 }
 
 // verifiedBytes counts the bytes of verified pieces (the last is short).
