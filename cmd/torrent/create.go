@@ -27,8 +27,7 @@ func cmdCreate(args []string) error {
 	private := fs.Bool("private", false, "set the private flag (BEP 27)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: torrent create [-a URL]... [-piece-length N] [-o OUT] PATH\n\nMakes a .torrent of a file or a directory.\n\nFlags:")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -107,7 +106,8 @@ func cmdInfo(args []string) error {
 	fs := flag.NewFlagSet("torrent info", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print it as one JSON object (docs/json.md)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent\n\nPrints what a .torrent holds.")
+		fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent\n\nPrints what a .torrent holds.\n\nFlags:")
+		printFlags(stderr, fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/session"
@@ -17,7 +18,7 @@ var stderr io.Writer = os.Stderr
 
 const downloadUsage = `usage: torrent [flags] FILE.torrent
        torrent create [-a URL]... [-piece-length N] [-o OUT] PATH
-       torrent info FILE.torrent
+       torrent info [-json] FILE.torrent
        torrent mount DIR MOUNTPOINT
        torrent status [-json] [DIR]
        torrent stop [DIR]
@@ -76,8 +77,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.json, "json", false, "print events as JSON, one object a line, on stdout (docs/json.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	return fs, f
 }
@@ -86,6 +86,9 @@ func cmdDownload(ctx context.Context, args []string) error {
 	fs, f := newDownloadFlags()
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 1 && strings.HasPrefix(fs.Arg(1), "-") {
+		return badInput("flags go before FILE.torrent: torrent %s %s (see torrent -h)", strings.Join(fs.Args()[1:], " "), fs.Arg(0))
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -66,8 +66,7 @@ func cmdMount(ctx context.Context, args []string) error {
 	verbose := fs.Bool("v", false, "debug logging")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: torrent mount DIR MOUNTPOINT\n\nMounts every torrent in DIR (its .torrent files and the data earlier runs left\nthere) read-only at MOUNTPOINT, one directory per torrent. Missing pieces read\nas errors (EIO). Runs until interrupted.\n\nFlags:")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -54,8 +54,7 @@ func cmdStatus(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object (docs/json.md), e.g. torrent status -json | jq .state")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, statusUsage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	dir, err := dirArg(fs, args)
 	if err != nil {
@@ -92,8 +91,7 @@ func cmdStop(ctx context.Context, args []string) error {
 	timeout := fs.Duration("timeout", time.Minute, "how long to wait for it to stop, e.g. -timeout 2m")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, stopUsage+"Flags:\n")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	dir, err := dirArg(fs, args)
 	if err != nil {
