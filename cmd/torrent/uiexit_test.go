@@ -107,6 +107,10 @@ func startUIRun(t *testing.T, args, torrent string) *uiRun {
 		r.before, r.bin, args, r.dst, torrent, r.exitFile, socket, r.channel, r.after)
 	r.s = startTmuxSocket(t, socket, 100, 30, cmd)
 	r.s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (") })
+	// The modes the exit must undo are on: else the checks prove nothing.
+	if flags, _ := r.s.tmux("display", "-p", "#{alternate_on} #{cursor_flag} #{mouse_button_flag}#{mouse_sgr_flag}"); strings.TrimSpace(flags) != "1 0 11" {
+		t.Fatalf("while the UI runs: alternate screen, cursor, mouse button and SGR modes %q, want \"1 0 11\"", flags)
+	}
 	return r
 }
 

@@ -38,7 +38,7 @@ func (termUI) Run(ctx context.Context, host sdk.Host) error {
 	m := newModel(host)
 	// Signals are the SDK's: they end ctx, and bubbletea puts the terminal
 	// back on its way out whatever ended it.
-	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler())
+	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx), tea.WithoutSignalHandler())
 	go func() {
 		err := host.Watch(ctx, func(u sdk.Update) { p.Send(updateMsg(u)) })
 		p.Send(hostGoneMsg{err})
