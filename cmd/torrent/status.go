@@ -281,7 +281,11 @@ func printStatus(w io.Writer, s *jsonStatus) error {
 	}
 	fmt.Fprintf(tw, "peers\t%d connected, %d known\n", len(s.Peers), s.KnownPeers)
 	for _, p := range s.Peers {
-		fmt.Fprintf(tw, "\t  %s\t%s\tdown %s/s\tup %s/s\t%d pieces\t%s\n", p.Addr, p.Client, human(p.DownRate), human(p.UpRate), p.Pieces, strings.TrimSpace(p.Flags))
+		line := fmt.Sprintf("\t  %s\t%s\tdown %s/s\tup %s/s\t%d pieces", p.Addr, p.Client, human(p.DownRate), human(p.UpRate), p.Pieces)
+		if f := strings.TrimSpace(p.Flags); f != "" {
+			line += "\t" + f
+		}
+		fmt.Fprintln(tw, line)
 	}
 	return tw.Flush()
 }
