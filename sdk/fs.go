@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -47,41 +45,12 @@ type FS interface {
 
 // ServeFS serves fs to the host; it is a filesystem plugin's whole main.
 func ServeFS(fs FS, opts ...ServeOption) {
-	cfg := serveConfig{name: baseName(os.Args[0])}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.logger == nil {
-		cfg.logger = hclog.New(&hclog.LoggerOptions{Name: cfg.name, Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
-	}
-	if os.Getenv(Handshake.MagicCookieKey) != "" {
-		exitWithParent()
-	}
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{FSProtocol: {FSKind: &fsServerPlugin{impl: fs}}},
-		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(o, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
-		},
-		Logger: cfg.logger,
-	})
+	serve(FSKind, FSProtocol, func(b *plugin.GRPCBroker, s *grpc.Server) {
+		fspb.RegisterFSServer(s, &fsServer{impl: fs, broker: b})
+	}, newServeConfig(opts))
 }
 
-type fsServerPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl FS
-}
-
-var _ plugin.GRPCPlugin = (*fsServerPlugin)(nil)
-
-func (p *fsServerPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
-	fspb.RegisterFSServer(s, &fsServer{impl: p.impl, broker: b})
-	return nil
-}
-
-func (p *fsServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("the filesystem client lives in the host")
-}
+var _ fspb.FSServer = (*fsServer)(nil)
 
 type fsServer struct {
 	fspb.UnimplementedFSServer
@@ -118,7 +87,10 @@ func (s *fsServer) Unmount(context.Context, *fspb.UnmountRequest) (*fspb.Unmount
 	return &fspb.UnmountResponse{}, nil
 }
 
+// filesClient is Files over the host API.
 type filesClient struct{ c hostpb.HostClient }
+
+var _ Files = (*filesClient)(nil)
 
 func (f *filesClient) Torrents(ctx context.Context) ([]TorrentInfo, error) {
 	r, err := f.c.Torrents(ctx, &hostpb.TorrentsRequest{})

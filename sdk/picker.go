@@ -1,10 +1,3 @@
-// Package sdk is what a piece-picker plugin imports: plain Go types for the
-// swarm as the host sees it, the Picker interface, and ServePicker.
-//
-// The host sends batches of state changes and asks for ranked piece lists
-// for peers whose request queues run low; it never waits for the answer
-// (DESIGN.md, "Plugin contract"). The SDK keeps a Swarm view up to date from
-// those batches, so a picker only ranks.
 package sdk
 
 import (
@@ -12,6 +5,11 @@ import (
 
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
+
+// Pickers. The host sends batches of state changes and asks for ranked
+// piece lists for peers whose request queues run low; it never waits for
+// the answer (docs/writing-a-picker.md). The SDK keeps a Swarm view up to
+// date from those batches, so a picker only ranks.
 
 // PeerID names one peer connection for the life of a host; the host never
 // reuses one.
@@ -58,7 +56,8 @@ type PieceStarted struct{ Piece int }
 // PieceDone: a piece was verified and written.
 type PieceDone struct{ Piece int }
 
-// PieceFailed: a piece failed its hash check and must be fetched again.
+// PieceFailed: a piece failed its hash check and must be fetched again;
+// also sent for a piece verified earlier that was found changed on disk.
 type PieceFailed struct{ Piece int }
 
 // UrgentSet replaces the set of urgent pieces (a torfs reader waits for

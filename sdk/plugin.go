@@ -1,3 +1,7 @@
+// Package sdk is what a plugin imports: plain Go types for what the host
+// shows each plugin kind, the interface each kind implements (Picker, UI,
+// FS) and its Serve (ServePicker, ServeUI, ServeFS), a plugin's whole
+// main. Generated protobuf types stay behind these.
 package sdk
 
 import (

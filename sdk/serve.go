@@ -3,24 +3,27 @@ package sdk
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
-
-	"github.com/torrent-dev/torrent/proto/pickerpb"
 )
 
-// ServeOption adjusts ServePicker.
+// ServeOption adjusts ServePicker, ServeUI and ServeFS.
 type ServeOption func(*serveConfig)
 
 type serveConfig struct {
 	name   string
 	logger hclog.Logger
+	// hosted ties the life of a plugin the host started to the host's:
+	// hostedLife unless a kind needs its own (a UI must put the terminal
+	// back before it exits).
+	hosted func(hclog.Logger)
 }
 
 // WithName sets the name the host shows in its logs (default: the
@@ -30,10 +33,8 @@ func WithName(name string) ServeOption { return func(c *serveConfig) { c.name = 
 // WithLogger sets the plugin's logger; its output reaches the host's log.
 func WithLogger(l hclog.Logger) ServeOption { return func(c *serveConfig) { c.logger = l } }
 
-// ServePicker serves p to the host and returns when the host is done with
-// it. It is a picker plugin's whole main.
-func ServePicker(p Picker, opts ...ServeOption) {
-	cfg := serveConfig{name: baseName(os.Args[0])}
+func newServeConfig(opts []ServeOption) serveConfig {
+	cfg := serveConfig{name: filepath.Base(os.Args[0]), hosted: hostedLife}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -41,40 +42,62 @@ func ServePicker(p Picker, opts ...ServeOption) {
 		// go-plugin relays JSON lines on stderr into the host's logger.
 		cfg.logger = hclog.New(&hclog.LoggerOptions{Name: cfg.name, Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
 	}
+	return cfg
+}
+
+// serve is the one way every plugin kind is served: the shared handshake,
+// gRPC's message limits raised, and either debug mode (DebugEnv) or a
+// plugin whose life the host owns. register puts the kind's service on
+// the plugin's gRPC server.
+func serve(kind string, version int, register func(*plugin.GRPCBroker, *grpc.Server), cfg serveConfig) {
 	sc := &plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{
-			PickerProtocol: {PickerKind: &pickerServerPlugin{impl: p, name: cfg.name, log: cfg.logger}},
-		},
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{version: {kind: serverPlugin{register: register}}},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(o, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
 		},
 		Logger: cfg.logger,
 	}
-	if os.Getenv(DebugEnv) != "" {
-		serveDebug(sc)
+	if debugMode(kind) {
+		serveDebug(kind, sc)
 		return
 	}
 	if os.Getenv(Handshake.MagicCookieKey) != "" {
-		exitWithParent()
+		cfg.hosted(cfg.logger)
 	}
 	plugin.Serve(sc)
 }
 
-func baseName(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[i+1:]
-		}
-	}
-	return p
+// hostedLife is how a picker or torfs plugin lives under the host: it
+// ends with the host and leaves its stopping to the host.
+func hostedLife(log hclog.Logger) {
+	exitWithParent()
+	ignoreStopSignals(log)
+}
+
+// serverPlugin is the plugin side of go-plugin's glue for every kind (the
+// host's side is one type as well).
+type serverPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	register func(*plugin.GRPCBroker, *grpc.Server)
+}
+
+var _ plugin.GRPCPlugin = serverPlugin{}
+
+func (p serverPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
+	p.register(b, s)
+	return nil
+}
+
+func (serverPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("plugin clients live in the host")
 }
 
 // exitWithParent ends the plugin when the host dies, however it dies: the
 // kernel signals it (Linux), and a poll of the parent pid backs that up.
 func exitWithParent() {
 	parent := os.Getppid()
-	setParentDeathSignal()
+	setParentDeathSignal(syscall.SIGKILL)
 	go func() {
 		for range time.Tick(500 * time.Millisecond) {
 			if os.Getppid() != parent {
@@ -84,83 +107,20 @@ func exitWithParent() {
 	}()
 }
 
-// pickerServerPlugin is the plugin side of go-plugin's glue.
-type pickerServerPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl Picker
-	name string
-	log  hclog.Logger
-}
-
-var _ plugin.GRPCPlugin = (*pickerServerPlugin)(nil)
-
-func (p *pickerServerPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pickerpb.RegisterPickerServer(s, &pickerServer{p: p})
-	return nil
-}
-
-func (p *pickerServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("the picker client lives in the host")
-}
-
-type pickerServer struct {
-	pickerpb.UnimplementedPickerServer
-	p *pickerServerPlugin
-}
-
-func (s *pickerServer) Capabilities(context.Context, *pickerpb.CapabilitiesRequest) (*pickerpb.CapabilitiesResponse, error) {
-	return &pickerpb.CapabilitiesResponse{Protocol: PickerProtocol, Name: s.p.name, Features: []string{"urgent"}}, nil
-}
-
-// Session applies each batch to the swarm view and answers its wants.
-func (s *pickerServer) Session(stream pickerpb.Picker_SessionServer) error {
-	ctx := stream.Context()
-	var sw *Swarm
-	for {
-		b, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
+// ignoreStopSignals keeps a plugin the host started alive through SIGINT
+// and SIGTERM. Sent to a process group (ctrl-c in a terminal, a service
+// manager or timeout(1) stopping the client), they reach the plugin with
+// its host, which then stops its plugins in order; a plugin ended by the
+// signal first would look like a crash to the host. The host ending still
+// ends the plugin (exitWithParent), as does the host closing it. go-plugin
+// ignores SIGINT alone already. Notify, not signal.Ignore: an ignored
+// signal would stay ignored in the programs a plugin runs (fusermount).
+func ignoreStopSignals(log hclog.Logger) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for s := range c {
+			log.Debug("signal ignored: the host stops its plugins", "signal", s)
 		}
-		if err != nil {
-			return err
-		}
-		if snap := b.GetSnapshot(); snap != nil {
-			conv, err := snapshotFromProto(snap)
-			if err != nil {
-				return err
-			}
-			if sw, err = NewSwarm(conv); err != nil {
-				return err
-			}
-		}
-		if sw == nil {
-			return errors.New("the first batch of a session must carry a snapshot")
-		}
-		events, err := eventsFromProto(b.GetEvents(), sw.Torrent().NumPieces)
-		if err != nil {
-			return fmt.Errorf("batch %d: %w", b.GetSeq(), err)
-		}
-		for _, e := range events {
-			if err := sw.Apply(e); err != nil {
-				return fmt.Errorf("batch %d: %w", b.GetSeq(), err)
-			}
-		}
-		if h, ok := s.p.impl.(EventHandler); ok {
-			if err := h.HandleEvents(ctx, sw, events); err != nil {
-				s.p.log.Error("handling events", "error", err)
-			}
-		}
-		if len(b.GetWant()) == 0 {
-			continue
-		}
-		picks, err := s.p.impl.Pick(ctx, sw, wantsFromProto(b.GetWant()))
-		if err != nil {
-			// The host keeps going with its own choice; say why here.
-			s.p.log.Error("pick failed", "error", err)
-			picks = nil
-		}
-		if err := stream.Send(picksToProto(b.GetSeq(), picks)); err != nil {
-			return err
-		}
-	}
+	}()
 }

@@ -119,6 +119,10 @@ func (w *Swarm) Apply(e Event) error {
 			return err
 		}
 		w.started.Clear(e.Piece)
+		if w.have.Has(e.Piece) { // verified once, found changed on disk since
+			w.have.Clear(e.Piece)
+			w.missing++
+		}
 	case UrgentSet:
 		return w.setUrgent(e.Pieces)
 	default:

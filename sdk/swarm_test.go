@@ -56,6 +56,25 @@ func TestSwarmAvailability(t *testing.T) {
 	}
 }
 
+// A piece verified earlier and later found changed on disk comes back as
+// PieceFailed: missing again, to be picked.
+func TestSwarmPieceLostAfterDone(t *testing.T) {
+	t.Parallel()
+	s, err := NewSwarm(Snapshot{Torrent: Torrent{NumPieces: 4, PieceLength: 16}, Have: bits(4, 0, 1, 2, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(PieceFailed{2}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Have(2) || s.Missing() != 1 {
+		t.Fatalf("after PieceFailed of a piece had: have %v, missing %d", s.Have(2), s.Missing())
+	}
+	if err := s.Apply(PieceFailed{2}); err != nil || s.Missing() != 1 {
+		t.Fatalf("a second PieceFailed: missing %d (%v)", s.Missing(), err)
+	}
+}
+
 func TestSwarmRejectsBadEvents(t *testing.T) {
 	t.Parallel()
 	tests := map[string]Event{

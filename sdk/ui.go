@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -80,6 +79,9 @@ type Update struct {
 	Picker               string
 	Checking             int
 	CheckingDone         bool
+	// Status is what keeps the download from going on ("disk full at
+	// /data: retrying"); empty when nothing does.
+	Status string
 }
 
 // Host is the client as a UI plugin sees it.
@@ -98,45 +100,22 @@ type UI interface {
 
 // ServeUI serves ui to the host; it is a UI plugin's whole main.
 func ServeUI(ui UI, opts ...ServeOption) {
-	cfg := serveConfig{name: baseName(os.Args[0])}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.logger == nil {
-		cfg.logger = hclog.New(&hclog.LoggerOptions{Name: cfg.name, Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
-	}
-	life := watchUILife(os.Getenv(Handshake.MagicCookieKey) != "")
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{UIProtocol: {UIKind: &uiServerPlugin{impl: ui, life: life}}},
-		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(o, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
-		},
-		Logger: cfg.logger,
-	})
+	cfg := newServeConfig(opts)
+	// Under the host a UI ends when the host does, or on SIGTERM or
+	// SIGHUP, but only once it has put the terminal back (watchUILife).
+	var life *uiLife
+	cfg.hosted = func(hclog.Logger) { life = watchUILife() }
+	serve(UIKind, UIProtocol, func(b *plugin.GRPCBroker, s *grpc.Server) {
+		uipb.RegisterUIServer(s, &uiServer{impl: ui, life: life, broker: b})
+	}, cfg)
 }
 
-type uiServerPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl UI
-	life *uiLife
-}
-
-var _ plugin.GRPCPlugin = (*uiServerPlugin)(nil)
-
-func (p *uiServerPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
-	uipb.RegisterUIServer(s, &uiServer{impl: p.impl, life: p.life, broker: b})
-	return nil
-}
-
-func (p *uiServerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, errors.New("the UI client lives in the host")
-}
+var _ uipb.UIServer = (*uiServer)(nil)
 
 type uiServer struct {
 	uipb.UnimplementedUIServer
 	impl   UI
-	life   *uiLife
+	life   *uiLife // nil in debug mode
 	broker *plugin.GRPCBroker
 }
 
@@ -158,6 +137,8 @@ type hostClient struct {
 	c     hostpb.HostClient
 	shape *TorrentInfo
 }
+
+var _ Host = (*hostClient)(nil)
 
 func (h *hostClient) Quit(ctx context.Context) error {
 	_, err := h.c.Quit(ctx, &hostpb.QuitRequest{})
@@ -200,6 +181,7 @@ func (h *hostClient) update(u *hostpb.Update) (Update, error) {
 		Have: have, Missing: int(u.GetMissing()), Downloaded: int64(u.GetDownloaded()), Uploaded: int64(u.GetUploaded()),
 		DownRate: int64(u.GetDownRate()), UpRate: int64(u.GetUpRate()), KnownPeers: int(u.GetKnownPeers()),
 		Complete: u.GetComplete(), Picker: u.GetPicker(), Checking: int(u.GetChecking()), CheckingDone: u.GetCheckingDone(),
+		Status: u.GetStatus(),
 	}
 	if u.GetTorrent() != nil {
 		out.Torrent = h.shape

@@ -12,10 +12,11 @@ import (
 )
 
 // uiLife ends a UI plugin's Run when the plugin must stop on its own: a
-// SIGTERM or SIGHUP, or the host gone (killed with SIGKILL it cannot say
-// so). A UI owns the user's terminal, so unlike a picker it may not simply
-// exit: its Run's context ends, the UI puts the terminal back, and only
-// then does the process exit.
+// SIGTERM, a SIGHUP (the kernel's signal when the host dies: see
+// host/ui), or the host gone however it died. A UI owns the user's
+// terminal, so unlike a picker it may not simply exit: its Run's context
+// ends, the UI puts the terminal back, and only then does the process
+// exit. A nil *uiLife (debug mode: the plugin is its own user's) only runs.
 type uiLife struct {
 	ctx    context.Context
 	mu     sync.Mutex
@@ -29,9 +30,10 @@ var errParentGone = errors.New("the host process is gone")
 // put the terminal back.
 const uiRestoreTimeout = 3 * time.Second
 
-// watchUILife starts watching; under a host it also asks the kernel for a
-// SIGTERM (catchable, unlike the pickers' SIGKILL) when the host dies.
-func watchUILife(underHost bool) *uiLife {
+// watchUILife starts watching a UI plugin the host started. The kernel's
+// signal when the host dies is SIGHUP, not the pickers' SIGKILL, so that it
+// can be caught; the host asks for the same when it starts the process.
+func watchUILife() *uiLife {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	l := &uiLife{ctx: ctx}
 	// Its stderr is a pipe to the host: once the host is gone a log line
@@ -43,19 +45,17 @@ func watchUILife(underHost bool) *uiLife {
 		s := <-sig
 		cancel(fmt.Errorf("signal: %v", s))
 	}()
-	if underHost {
-		parent := os.Getppid()
-		setParentDeathSignalTo(syscall.SIGTERM)
-		go func() {
-			// The poll backs up the death signal (not every system has one).
-			for range time.Tick(200 * time.Millisecond) {
-				if os.Getppid() != parent {
-					cancel(errParentGone)
-					return
-				}
+	parent := os.Getppid()
+	setParentDeathSignal(syscall.SIGHUP)
+	go func() {
+		// The poll backs up the death signal (not every system has one).
+		for range time.Tick(200 * time.Millisecond) {
+			if os.Getppid() != parent {
+				cancel(errParentGone)
+				return
 			}
-		}()
-	}
+		}
+	}()
 	go func() {
 		<-ctx.Done()
 		for deadline := time.Now().Add(uiRestoreTimeout); l.busy() && time.Now().Before(deadline); {
@@ -74,6 +74,9 @@ func (l *uiLife) busy() bool {
 
 // run calls f with a context that also ends when the plugin must stop.
 func (l *uiLife) run(ctx context.Context, f func(context.Context) error) error {
+	if l == nil {
+		return f(ctx)
+	}
 	l.mu.Lock()
 	l.active++
 	l.mu.Unlock()

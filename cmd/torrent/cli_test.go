@@ -1,11 +1,15 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/torrent-dev/torrent/internal/realpeers"
 	"github.com/torrent-dev/torrent/internal/testbin"
@@ -74,6 +78,7 @@ func TestBadInput(t *testing.T) {
 		"escape":       {[]string{"evil.torrent"}, `".."`},
 		"bad flag":     {[]string{"-up-rate", "fast", "x.torrent"}, "not a size"},
 		"bad port":     {[]string{"-port", "99999", "bad.torrent"}, "out of range"},
+		"no peers":     {[]string{"-max-peers", "0", "bad.torrent"}, "-max-peers 0"},
 		"info bad":     {[]string{"info", "bad.torrent"}, "invalid torrent"},
 		"create none":  {[]string{"create", "nothing-here"}, "no such file"},
 	}
@@ -155,5 +160,96 @@ func TestV2OnlyTorrentRefused(t *testing.T) {
 		if code != 2 || !strings.Contains(out, "v2-only torrents are not supported yet") {
 			t.Errorf("%v: exit %d, want 2 and the v2-only sentence:\n%s", args, code, out)
 		}
+	}
+}
+
+// readOnlyTmpfs mounts a read-only tmpfs at dir until the test ends: a
+// directory even root may not write (permission bits do not stop root).
+func readOnlyTmpfs(t *testing.T, dir string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a read-only tmpfs at %s: %v: %s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+}
+
+// -dir and -torfs paths that do not exist yet are created with their
+// parents. One that is a file or cannot be created is exit 2, a -dir we
+// may not write exit 1, each naming the path, before any peer is
+// contacted.
+func TestDirFlags(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	src := filepath.Join(root, "src")
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "d/a.bin", Size: 256 << 10})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "d"), "", 16)
+	file := filepath.Join(root, "a-file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ro := filepath.Join(root, "ro")
+	os.Mkdir(ro, 0o755)
+	readOnlyTmpfs(t, ro)
+	tests := map[string]struct {
+		dir, torfs string
+		code       int
+		want       string // in the output
+	}{
+		"dir with parents":        {dir: filepath.Join(root, "new", "a", "b"), want: "checked data on disk"},
+		"mountpoint with parents": {torfs: filepath.Join(root, "mnt", "a", "b"), want: "torfs: mounted"},
+		"dir is a file":           {dir: file, code: 2, want: "-dir " + file + " is not a directory"},
+		"dir under a file":        {dir: filepath.Join(file, "sub"), code: 2, want: "-dir " + filepath.Join(file, "sub") + ": not a directory"},
+		"dir not creatable":       {dir: filepath.Join(ro, "new", "sub"), code: 2, want: "cannot create " + filepath.Join(ro, "new") + ": read-only file system"},
+		"dir not writable":        {dir: ro, code: 1, want: "-dir " + ro + " is not writable: read-only file system"},
+		"mountpoint is a file":    {torfs: file, code: 2, want: "-torfs " + file + " is not a directory"},
+		"mountpoint not creatable": {torfs: filepath.Join(ro, "mnt"), code: 2,
+			want: "-torfs " + filepath.Join(ro, "mnt") + ": cannot create it: read-only file system"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := tc.dir
+			if dir == "" {
+				dir = t.TempDir()
+			}
+			args := []string{"-picker", "builtin", "-dir", dir}
+			var peer net.Listener
+			if tc.code != 0 {
+				// A peer that must not hear from a client that refused to start.
+				var err error
+				if peer, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+					t.Fatal(err)
+				}
+				defer peer.Close()
+				args = append(args, "-peer", peer.Addr().String())
+			}
+			if tc.torfs != "" {
+				args = append(args, "-torfs", tc.torfs)
+				t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", tc.torfs).Run() }) // if the test fails while mounted
+			}
+			c := startClient(t, append(args, torrent)...)
+			if tc.code == 0 {
+				c.waitFor(regexp.MustCompile(regexp.QuoteMeta(tc.want)), 30*time.Second)
+				syscall.Kill(c.cmd.Process.Pid, syscall.SIGINT)
+				c.wait(30*time.Second, 0)
+				if st, err := os.Stat(filepath.Join(dir, ".")); err != nil || !st.IsDir() {
+					t.Fatalf("-dir %s was not created: %v", dir, err)
+				}
+				return
+			}
+			c.wait(30*time.Second, tc.code)
+			if out := c.output(); !strings.Contains(out, tc.want) {
+				t.Fatalf("no %q in the output:\n%s", tc.want, out)
+			}
+			peer.(*net.TCPListener).SetDeadline(time.Now())
+			if conn, err := peer.Accept(); err == nil {
+				conn.Close()
+				t.Fatal("the client contacted a peer before refusing to start")
+			}
+		})
 	}
 }

@@ -145,6 +145,8 @@ func statusLine(s *session.Session) string {
 	fmt.Fprintf(&b, "%5.1f%% of %s  down %s/s  up %s/s  peers %d/%d", pct, human(total),
 		human(st.DownRate), human(st.UpRate), len(st.Peers), st.Known)
 	switch {
+	case st.Status != "": // what stops the download, e.g. "disk full at /data: retrying"
+		b.WriteString("  " + st.Status)
 	case st.Missing == 0:
 		b.WriteString("  complete")
 	case st.DownRate > 0:

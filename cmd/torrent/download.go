@@ -11,6 +11,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/session"
+	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/sdk"
 )
 
@@ -37,9 +38,10 @@ type downloadFlags struct {
 	ui       string
 	torfs    string
 	picker   string
-	reattach string
+	reattach reattachFlags
 	dir      string
 	port     int
+	maxPeers int
 	peers    peersFlag
 	seed     bool
 	encrypt  bool
@@ -61,9 +63,13 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.StringVar(&f.ui, "ui", "term", "UI plugin for -g: NAME (runs torrent-ui-NAME) or PATH")
 	fs.StringVar(&f.torfs, "torfs", "", "mount the torrent's files read-only at this directory while it runs")
 	fs.StringVar(&f.picker, "picker", "random", "picker plugin: NAME (runs torrent-picker-NAME) or PATH; \"builtin\" for none")
-	fs.StringVar(&f.reattach, "picker-reattach", "", "attach to a picker started by hand with "+sdk.DebugEnv+"=1 (the JSON it prints)")
+	fs.StringVar(&f.reattach.picker, "picker-reattach", "", "attach to a picker started by hand with "+sdk.DebugEnv+"=1 (the JSON it prints)")
+	fs.StringVar(&f.reattach.ui, "ui-reattach", "", "like -picker-reattach, for a UI plugin (implies -g)")
+	fs.StringVar(&f.reattach.torfs, "torfs-reattach", "", "like -picker-reattach, for torfs (with -torfs)")
 	fs.StringVar(&f.dir, "dir", ".", "directory for data and resume state")
 	fs.IntVar(&f.port, "port", 0, "listen port (default: first free port from 6881 up)")
+	fs.IntVar(&f.maxPeers, "max-peers", swarm.DefaultMaxPeers, fmt.Sprintf("most peers connected at once; with up to %d incoming handshakes besides,\n"+
+		"the client holds at most max-peers+%[1]d peer sockets", swarm.DefaultMaxHalfOpen))
 	fs.Var(&f.peers, "peer", "also connect to this peer, HOST:PORT (repeatable)")
 	fs.BoolVar(&f.seed, "seed", true, "keep seeding once complete; -seed=false exits when done")
 	fs.BoolVar(&f.encrypt, "encrypt", false, "open connections with an encrypted (MSE) handshake, falling back to plain;\nfor peers that accept only encrypted connections")
@@ -115,8 +121,15 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if f.port < 0 || f.port > 65535 {
 		return false, badInput("-port %d is out of range", f.port)
 	}
-	if st, err := os.Stat(f.dir); err != nil || !st.IsDir() {
-		return false, badInput("-dir %s is not a directory", f.dir)
+	if f.maxPeers < 1 {
+		return false, badInput("-max-peers %d: want at least 1", f.maxPeers)
+	}
+	debug, err := f.reattach.parse()
+	if err != nil {
+		return false, err
+	}
+	if debug.torfs != nil && f.torfs == "" {
+		return false, badInput("-torfs-reattach needs -torfs MOUNTPOINT")
 	}
 	con, closeLog, err := newConsole(f)
 	if err != nil {
@@ -128,14 +141,6 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if picker == "builtin" {
 		picker = ""
 	}
-	var reattach *sdk.Reattach
-	if f.reattach != "" {
-		r, err := sdk.ParseReattach(f.reattach)
-		if err != nil {
-			return false, usageError{err}
-		}
-		reattach = &r
-	}
 	ln, err := session.Listen(f.port)
 	if err != nil {
 		return false, err
@@ -143,11 +148,18 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	defer ln.Close()
 	s, err := session.Open(torrentPath, session.Options{
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
-		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate),
-		Picker: picker, Reattach: reattach, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
+		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
+		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
 	})
 	if err != nil {
-		return false, usageError{err} // an unreadable or invalid torrent, or an unusable -dir
+		return false, usageError{err} // an unreadable or invalid torrent
+	}
+	// Once the torrent is known to be good, before any peer is contacted.
+	if err := makeDataDir(f.dir); err != nil {
+		return false, err
+	}
+	if err := makeMountpoint(f.torfs); err != nil {
+		return false, err
 	}
 	log.Info("starting", "torrent", s.Meta.Info.Name, "size", human(s.Meta.Info.Length),
 		"pieces", s.Meta.Info.NumPieces(), "port", ln.Addr().(*net.TCPAddr).Port, "dir", f.dir)
@@ -159,13 +171,13 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	api := hostapi.New(s, con.ring, quit)
 	defer serveControl(f.dir, api, log.Named("control"))()
 	if f.torfs != "" {
-		if m := mount(ctx, f.torfs, false, con.logger.Named("torfs"), api); m != nil {
+		if m := mount(ctx, api, f.torfs, debug.torfs, con.logger.Named("torfs")); m != nil {
 			defer m.Unmount()
 		}
 	}
 	var uiDone func()
-	if f.g {
-		uiDone = startUI(ctx, f.ui, con, api)
+	if f.g || debug.ui != nil {
+		uiDone = startUI(ctx, con, api, f.ui, debug.ui)
 	}
 	stop := con.show(ctx, s)
 	err = s.Run(ctx)

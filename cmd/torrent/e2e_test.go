@@ -40,7 +40,12 @@ type client struct {
 
 func startClient(t *testing.T, args ...string) *client {
 	t.Helper()
-	bin := filepath.Join(testbin.Build(t), "torrent")
+	return startBinary(t, filepath.Join(testbin.Build(t), "torrent"), args...)
+}
+
+// startBinary is startClient with another build of the client.
+func startBinary(t *testing.T, bin string, args ...string) *client {
+	t.Helper()
 	c := &client{t: t, cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	c.cmd.Stdout = &lockedWriter{c: c}
 	c.cmd.Stderr = &lockedWriter{c: c}
@@ -256,9 +261,10 @@ func waitPartial(t *testing.T, dir string, n int64) {
 	t.Fatalf("less than %d bytes on disk after a minute", n)
 }
 
-// pluginPIDs lists processes whose command line names a torrent plugin and
-// whose parent is pid.
-func pluginPIDs(t *testing.T, parent int) []int {
+// pluginPIDs lists processes whose command name starts with comm
+// ("torrent-picker", "torrent-torfs") and whose parent is parent (any
+// parent for 0).
+func pluginPIDs(t *testing.T, parent int, comm string) []int {
 	t.Helper()
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
@@ -274,7 +280,7 @@ func pluginPIDs(t *testing.T, parent int) []int {
 		// pid (comm) state ppid ...
 		s := string(stat)
 		i := strings.LastIndexByte(s, ')')
-		if i < 0 || !strings.Contains(s[:i], "torrent-picker") {
+		if i < 0 || !strings.Contains(s[:i], "("+comm) {
 			continue
 		}
 		f := strings.Fields(s[i+1:])
@@ -298,7 +304,7 @@ func TestPickerKilledMidDownload(t *testing.T) {
 	var pids []int
 	deadline := time.Now().Add(30 * time.Second)
 	for len(pids) == 0 && time.Now().Before(deadline) {
-		pids = pluginPIDs(t, c.cmd.Process.Pid)
+		pids = pluginPIDs(t, c.cmd.Process.Pid, "torrent-picker")
 		time.Sleep(20 * time.Millisecond)
 	}
 	if len(pids) == 0 {
@@ -326,7 +332,7 @@ func TestNoPluginOutlivesHost(t *testing.T) {
 	var pids []int
 	deadline := time.Now().Add(30 * time.Second)
 	for len(pids) == 0 && time.Now().Before(deadline) {
-		pids = pluginPIDs(t, c.cmd.Process.Pid)
+		pids = pluginPIDs(t, c.cmd.Process.Pid, "torrent-picker")
 		time.Sleep(20 * time.Millisecond)
 	}
 	if len(pids) == 0 {

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // errHelp is -h: usage was printed, exit 0.
@@ -111,4 +113,36 @@ func human(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// reattachFlags are the -KIND-reattach values: plugins started by hand in
+// debug mode (sdk.DebugEnv), one flag per kind.
+type reattachFlags struct{ picker, ui, torfs string }
+
+// debugPlugins are the parsed reattach lines; nil where none was given.
+type debugPlugins struct{ picker, ui, torfs *sdk.Reattach }
+
+func (r reattachFlags) parse() (debugPlugins, error) {
+	var d debugPlugins
+	for _, f := range []struct {
+		flag, kind, value string
+		to                **sdk.Reattach
+	}{
+		{"-picker-reattach", sdk.PickerKind, r.picker, &d.picker},
+		{"-ui-reattach", sdk.UIKind, r.ui, &d.ui},
+		{"-torfs-reattach", sdk.FSKind, r.torfs, &d.torfs},
+	} {
+		if f.value == "" {
+			continue
+		}
+		rc, err := sdk.ParseReattach(f.value)
+		if err != nil {
+			return d, badInput("%s: %v", f.flag, err)
+		}
+		if rc.Kind != "" && rc.Kind != f.kind {
+			return d, badInput("%s: the line is for a %s plugin", f.flag, rc.Kind)
+		}
+		*f.to = &rc
+	}
+	return d, nil
 }

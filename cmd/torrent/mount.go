@@ -13,10 +13,12 @@ import (
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/torfs"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
-// mount starts torfs; a failure is logged and the download goes on.
-func mount(ctx context.Context, dir string, perTorrent bool, log hclog.Logger, api *hostapi.Server) *torfs.Mount {
+// mount starts torfs for a download; a failure is logged and the download
+// goes on.
+func mount(ctx context.Context, api *hostapi.Server, dir string, reattach *sdk.Reattach, log hclog.Logger) *torfs.Mount {
 	// Said here, in plain words: fusermount's own errors are terse.
 	st, err := statWithin(dir, 2*time.Second)
 	switch {
@@ -30,7 +32,7 @@ func mount(ctx context.Context, dir string, perTorrent bool, log hclog.Logger, a
 		log.Warn("cannot mount; the download goes on", "mountpoint", dir, "error", why)
 		return nil
 	}
-	m, err := torfs.Start(ctx, torfs.Config{Mountpoint: dir, PerTorrentDirs: perTorrent, Logger: log, Host: api})
+	m, err := torfs.Start(ctx, torfs.Config{Mountpoint: dir, Reattach: reattach, Logger: log, Host: api})
 	if err != nil {
 		log.Warn("cannot mount; the download goes on", "mountpoint", dir, "error", err)
 		return nil
@@ -64,6 +66,8 @@ func statWithin(path string, d time.Duration) (os.FileInfo, error) {
 func cmdMount(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("torrent mount", flag.ContinueOnError)
 	verbose := fs.Bool("v", false, "debug logging")
+	var r reattachFlags
+	fs.StringVar(&r.torfs, "torfs-reattach", "", "attach to a torfs started by hand with "+sdk.DebugEnv+"=1 (the JSON it prints)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: torrent mount DIR MOUNTPOINT\n\nMounts every torrent in DIR (its .torrent files and the data earlier runs left\nthere) read-only at MOUNTPOINT, one directory per torrent. Missing pieces read\nas errors (EIO). Runs until interrupted.\n\nFlags:")
 		printFlags(stderr, fs)
@@ -74,6 +78,10 @@ func cmdMount(ctx context.Context, args []string) error {
 	if fs.NArg() != 2 {
 		fs.Usage()
 		return badInput("want DIR and MOUNTPOINT, got %d arguments", fs.NArg())
+	}
+	debug, err := r.parse()
+	if err != nil {
+		return err
 	}
 	level := hclog.Info
 	if *verbose {
@@ -88,7 +96,7 @@ func cmdMount(ctx context.Context, args []string) error {
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
 	api := hostapi.NewLibrary(lib, quit)
-	m, err := torfs.Start(ctx, torfs.Config{Mountpoint: fs.Arg(1), PerTorrentDirs: true, Logger: log.Named("torfs"), Host: api})
+	m, err := torfs.Start(ctx, torfs.Config{Mountpoint: fs.Arg(1), PerTorrentDirs: true, Reattach: debug.torfs, Logger: log.Named("torfs"), Host: api})
 	if err != nil {
 		return err
 	}

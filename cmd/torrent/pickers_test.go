@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,35 +83,53 @@ func TestHostilePickers(t *testing.T) {
 	}
 }
 
-// A picker started by hand in debug mode (as under a debugger) prints a
-// reattach line the client accepts.
-func TestPickerDebugReattach(t *testing.T) {
-	t.Parallel()
-	picker := exec.Command(filepath.Join(testbin.Build(t), "torrent-picker-random"))
-	picker.Env = append(os.Environ(), sdk.DebugEnv+"=1")
-	stdout, err := picker.StdoutPipe()
+// startDebugPlugin runs a plugin by hand in debug mode, as under a
+// debugger, with env set to 1, and returns the reattach line it prints for
+// its kind's -KIND-reattach flag.
+func startDebugPlugin(t *testing.T, exe, env string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(testbin.Build(t), exe))
+	cmd.Env = append(os.Environ(), env+"=1")
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := picker.Start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { picker.Process.Kill(); picker.Wait() })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return reattachLine(t, stdout)
+}
+
+var reattachRe = regexp.MustCompile(`-(?:picker|ui|torfs)-reattach '(\{.*\})'`)
+
+// reattachLine reads a debug-mode plugin's output up to its reattach line.
+func reattachLine(t *testing.T, r io.Reader) string {
+	t.Helper()
 	line := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(r)
 		for sc.Scan() {
-			if m := regexp.MustCompile(`-picker-reattach '(\{.*\})'`).FindStringSubmatch(sc.Text()); m != nil {
+			if m := reattachRe.FindStringSubmatch(sc.Text()); m != nil {
 				line <- m[1]
 			}
 		}
 	}()
-	var reattach string
 	select {
-	case reattach = <-line:
+	case l := <-line:
+		return l
 	case <-time.After(20 * time.Second):
-		t.Fatal("the debug-mode picker printed no reattach line")
+		t.Fatal("the debug-mode plugin printed no reattach line")
+		return ""
 	}
+}
+
+// A picker started by hand in debug mode (as under a debugger) prints a
+// reattach line the client accepts. It is started with the variable's
+// first name, which pickers still honour.
+func TestPickerDebugReattach(t *testing.T) {
+	t.Parallel()
+	reattach := startDebugPlugin(t, "torrent-picker-random", sdk.PickerDebugEnv)
 	out := downloadWithPicker(t, "random", "-picker-reattach="+reattach)
 	if !regexp.MustCompile(`picker plugin running: .*debug-mode picker, pid`).MatchString(out) {
 		t.Fatalf("the client did not use the debug-mode picker:\n%s", out)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/torrent-dev/torrent/internal/realpeers"
+	"github.com/torrent-dev/torrent/internal/testbin"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // waitMounted waits until dir shows the torrent's top entry.
@@ -89,6 +91,9 @@ func TestTorfsReadWhileDownloading(t *testing.T) {
 	c.wait(2*time.Minute, 0)
 	if isMounted(mnt) {
 		t.Fatal("still mounted after the client exited")
+	}
+	if out := c.output(); strings.Contains(out, "[ERROR]") { // done with -seed=false is a stop we asked for
+		t.Fatalf("an error logged on a stop we asked for:\n%s", out)
 	}
 }
 
@@ -324,20 +329,26 @@ func TestTorfsInterruptAndShutdown(t *testing.T) {
 	c.wait(30*time.Second, 0)
 }
 
-// A mount that cannot happen (here: no such mountpoint) is a clear
-// warning; the download goes on and completes.
+// A mount that cannot happen (here: the torfs beside the client is not a
+// plugin) is a clear warning; the download goes on and completes.
 func TestTorfsMountFailureKeepsDownloading(t *testing.T) {
 	t.Parallel()
 	src := t.TempDir()
 	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "f/a.bin", Size: 3 << 20})
 	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "f"), "", 16)
 	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
-	dst := t.TempDir()
-	mnt := filepath.Join(t.TempDir(), "no", "such", "dir")
-	c := startClient(t, "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, "-torfs", mnt, torrent)
+	// Plugins are looked for beside the client first.
+	bin := t.TempDir()
+	if err := os.Link(filepath.Join(testbin.Build(t), "torrent"), filepath.Join(bin, "torrent")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(bin, "torrent-torfs"), []byte("#!/bin/sh\necho not a plugin\n"), 0o755)
+	dst, mnt := t.TempDir(), t.TempDir()
+	c := startBinary(t, filepath.Join(bin, "torrent"), "-seed=false", "-up-rate", "0", "-picker", "builtin",
+		"-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, "-torfs", mnt, torrent)
 	c.wait(2*time.Minute, 0)
 	out := c.output()
-	if !regexp.MustCompile(`cannot mount; the download goes on: .*mountpoint=` + regexp.QuoteMeta(mnt) + `.*error="no such file or directory"`).MatchString(out) {
+	if !regexp.MustCompile(`cannot mount; the download goes on: .*mountpoint=` + regexp.QuoteMeta(mnt) + `.*error=".*torrent-torfs: Unrecognized remote plugin message`).MatchString(out) {
 		t.Fatalf("no clear mount error in the log:\n%s", out)
 	}
 	realpeers.SameFiles(t, filepath.Join(src, "f"), filepath.Join(dst, "f"))
@@ -348,4 +359,26 @@ func TestTorfsMountFailureKeepsDownloading(t *testing.T) {
 func processStates(pid int) string {
 	out, _ := exec.Command("ps", "-o", "pid,ppid,stat,wchan:32,args", "--ppid", fmt.Sprint(pid), "-p", fmt.Sprint(pid)).CombinedOutput()
 	return string(out)
+}
+
+// torfs started by hand in debug mode (as under a debugger): the client
+// attaches to it with -torfs-reattach, the files read right through its
+// mount, and the client unmounts it on the way out.
+func TestTorfsDebugReattach(t *testing.T) {
+	t.Parallel()
+	dir, mnt := t.TempDir(), t.TempDir()
+	realpeers.MakeData(t, dir, realpeers.FileSpec{Path: "g/a.bin", Size: 1<<20 + 7})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(dir, "g"), "", 16)
+	reattach := startDebugPlugin(t, "torrent-torfs", sdk.DebugEnv)
+	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() }) // if the test fails while mounted
+	c := startClient(t, "-dir", dir, "-torfs", mnt, "-torfs-reattach", reattach, torrent)
+	c.waitFor(regexp.MustCompile(`torfs: mounted`), 30*time.Second)
+	if got, want := fileSHA1(t, filepath.Join(mnt, "g/a.bin")), fileSHA1(t, filepath.Join(dir, "g/a.bin")); got != want {
+		t.Fatal("a.bin differs through the debug-mode plugin's mount")
+	}
+	syscall.Kill(c.cmd.Process.Pid, syscall.SIGINT)
+	c.wait(30*time.Second, 0)
+	if isMounted(mnt) {
+		t.Fatal("still mounted after the client stopped")
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/ui"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // How long stopping waits for the UI plugin to leave the terminal: first
@@ -25,16 +26,21 @@ const (
 // console output takes over and the log says why; when the user leaves it,
 // the client quits. The returned func stops the UI and waits until the
 // terminal is as it was before, so what the client prints next is seen.
-func startUI(ctx context.Context, spec string, con *console, srv *hostapi.Server) (stop func()) {
+func startUI(ctx context.Context, con *console, srv *hostapi.Server, spec string, reattach *sdk.Reattach) (stop func()) {
 	log := con.logger.Named("ui")
-	if !isTerminal() {
+	// A debug-mode UI draws on the terminal it was started in, not ours.
+	ours := reattach == nil
+	if ours && !isTerminal() {
 		log.Warn("-g needs a terminal; showing console output")
 		return nil
 	}
-	saved := saveTerminal()
+	saved := termState{fd: -1, once: new(sync.Once)}
+	if ours {
+		saved = saveTerminal()
+		con.quiet.Store(true)
+	}
 	uiCtx, cancel := context.WithCancel(context.Background())
-	con.quiet.Store(true)
-	r, err := ui.Start(uiCtx, ui.Config{Spec: spec, Logger: log, Host: srv})
+	r, err := ui.Start(uiCtx, ui.Config{Spec: spec, Reattach: reattach, Logger: log, Host: srv})
 	if err != nil {
 		saved.takeBack()
 		con.quiet.Store(false)

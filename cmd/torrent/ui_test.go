@@ -12,6 +12,7 @@ import (
 
 	"github.com/torrent-dev/torrent/internal/realpeers"
 	"github.com/torrent-dev/torrent/internal/testbin"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // tmuxSession runs a command in a detached tmux on its own server socket.
@@ -98,7 +99,8 @@ func TestTerminalUI(t *testing.T) {
 	bin := filepath.Join(testbin.Build(t), "torrent")
 	dst := t.TempDir()
 	exitFile := filepath.Join(t.TempDir(), "exit")
-	cmd := fmt.Sprintf("%s -g -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s", bin, seeder.Port, dst, torrent, exitFile)
+	logFile := filepath.Join(t.TempDir(), "log")
+	cmd := fmt.Sprintf("%s -g -log %s -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s", bin, logFile, seeder.Port, dst, torrent, exitFile)
 	s := startTmux(t, 100, 30, cmd)
 
 	first := percent(s.waitScreen("the main view", 30*time.Second, func(scr string) bool {
@@ -122,6 +124,7 @@ func TestTerminalUI(t *testing.T) {
 		t.Fatalf("exit code %s after q; screen:\n%s", code, s.screen())
 	}
 	realpeers.SameFiles(t, filepath.Join(src, "u"), filepath.Join(dst, "u"))
+	noErrors(t, logFile) // q is a stop we asked for
 	var left []int
 	for _, pid := range plugins {
 		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && strings.HasPrefix(exe, bin+"-") {
@@ -181,6 +184,80 @@ func TestTerminalUIKilled(t *testing.T) {
 		t.Fatalf("the console did not take over:\n%s", scr)
 	}
 	realpeers.SameFiles(t, filepath.Join(src, "k"), filepath.Join(dst, "k"))
+}
+
+// noErrors fails the test if the log file has an [ERROR] line.
+func noErrors(t *testing.T, logFile string) {
+	t.Helper()
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "[ERROR]") {
+		t.Fatalf("an error logged on a stop we asked for:\n%s", b)
+	}
+}
+
+// SIGTERM to the client's process group while the UI owns the terminal
+// (a service manager or timeout(1) stopping it): the UI plugin gets it too,
+// yet the client exits 0 and logs no error.
+func TestTerminalUIStoppedBySignal(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "s/a.bin", Size: 1 << 20})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "s"), "", 16)
+	bin := filepath.Join(testbin.Build(t), "torrent")
+	dst := t.TempDir()
+	exitFile := filepath.Join(t.TempDir(), "exit")
+	logFile := filepath.Join(t.TempDir(), "log")
+	// set -m gives the client a process group of its own in the
+	// terminal's foreground, as an interactive shell does.
+	cmd := fmt.Sprintf("bash -c 'set -m; %s -g -log %s -picker random -dir %s %s; echo $? > %s'; sleep 60", bin, logFile, dst, torrent, exitFile)
+	s := startTmux(t, 100, 30, cmd)
+	s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (1)") })
+	var host []int
+	for _, pid := range childrenOf(processesNamed(bin), dst) {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe == bin {
+			host = append(host, pid)
+		}
+	}
+	if len(host) != 1 {
+		t.Fatalf("want one client process, found %v", host)
+	}
+	if len(childrenOf(processesNamed(bin+"-ui-term"), dst)) == 0 {
+		t.Fatal("no torrent-ui-term process")
+	}
+	syscall.Kill(-host[0], syscall.SIGTERM)
+	if code := waitExit(t, s, exitFile, 30*time.Second); code != "0" {
+		t.Fatalf("exit code %s after SIGTERM", code)
+	}
+	noErrors(t, logFile)
+}
+
+// A UI plugin started by hand in debug mode (as under a debugger, in its
+// own terminal): the client, started with -ui-reattach and no terminal of
+// its own, shows in it, and q there quits the client.
+func TestTerminalUIDebugReattach(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "d/a.bin", Size: 1 << 20})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "d"), "", 16)
+	lineFile := filepath.Join(t.TempDir(), "out")
+	// Its stdout is a pipe, as under go-plugin: the UI opens /dev/tty.
+	s := startTmux(t, 100, 30, fmt.Sprintf("%s=1 %s | tee %s", sdk.DebugEnv, filepath.Join(testbin.Build(t), "torrent-ui-term"), lineFile))
+	var reattach string
+	for deadline := time.Now().Add(20 * time.Second); reattach == ""; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(lineFile)
+		if m := reattachRe.FindStringSubmatch(string(b)); m != nil {
+			reattach = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the debug-mode UI printed no reattach line; screen:\n%s", s.screen())
+		}
+	}
+	c := startClient(t, "-ui-reattach", reattach, "-dir", t.TempDir(), torrent)
+	s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (1)") })
+	s.keys("q")
+	c.wait(30*time.Second, 0)
 }
 
 // childrenOf keeps the pids whose parent's command line mentions arg.

@@ -54,6 +54,8 @@ func TestTerminalUIExitRestoresTerminal(t *testing.T) {
 		"SIGINT":     {act: signal(syscall.SIGINT, "host"), exit: "0"},
 		"UI killed":  {act: signal(syscall.SIGKILL, "ui"), then: signal(syscall.SIGTERM, "host"), exit: "0", screen: []string{"terminal UI plugin failed"}},
 		"UI SIGTERM": {act: signal(syscall.SIGTERM, "ui"), then: signal(syscall.SIGTERM, "host"), exit: "0", screen: []string{"terminal UI plugin failed"}},
+		// SIGHUP is also what the kernel sends the UI when the host dies.
+		"UI SIGHUP": {act: signal(syscall.SIGHUP, "ui"), then: signal(syscall.SIGTERM, "host"), exit: "0", screen: []string{"terminal UI plugin failed"}},
 		// The shell reports the kill at the moment the plugin starts to put
 		// the terminal back: its "Killed" line may miss its line break.
 		"host SIGKILLed": {act: signal(syscall.SIGKILL, "host"), exit: "137", shellRace: true},

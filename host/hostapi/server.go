@@ -28,6 +28,8 @@ type Server struct {
 	endOnce    sync.Once
 }
 
+var _ hostpb.HostServer = (*Server)(nil)
+
 // EndWatches ends every Watch stream, now and later: the client is
 // stopping. A UI sees its stream end and leaves the terminal as it found
 // it before the host prints again.
@@ -109,6 +111,7 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 	u := &hostpb.Update{
 		Have: have, Missing: uint32(st.Missing), Downloaded: uint64(st.Downloaded), Uploaded: uint64(st.Uploaded),
 		DownRate: uint64(st.DownRate), UpRate: uint64(st.UpRate), KnownPeers: uint32(st.Known), Complete: st.Missing == 0,
+		Status: st.Status,
 	}
 	n, done := srv.s.Checking()
 	u.Checking, u.CheckingDone = uint32(n), done

@@ -70,6 +70,11 @@ func (c *conn) Write(p []byte) (int, error) {
 // any other it writes each buffer by itself.
 func (c *conn) WriteBuffers(bufs *net.Buffers) (int64, error) {
 	if c.enc == nil {
+		if bw, ok := c.Conn.(interface {
+			WriteBuffers(*net.Buffers) (int64, error)
+		}); ok {
+			return bw.WriteBuffers(bufs) // a wrapper of its own that keeps writev
+		}
 		return bufs.WriteTo(c.Conn)
 	}
 	c.wmu.Lock()

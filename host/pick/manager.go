@@ -140,29 +140,10 @@ func (m *Manager) setStatus(f func(*Status)) {
 
 func (m *Manager) run(ctx context.Context) {
 	defer close(m.done)
-	var (
-		conn      *pluginConn
-		backoff   = firstBackoff
-		nextStart time.Time
-		tick      = time.NewTicker(batchEvery)
-		path      string
-	)
+	sup := newSupervisor(m)
+	defer sup.stop()
+	tick := time.NewTicker(batchEvery)
 	defer tick.Stop()
-	defer func() {
-		if conn != nil {
-			conn.close()
-		}
-	}()
-	if r := m.cfg.Reattach; r != nil {
-		path = fmt.Sprintf("debug-mode picker, pid %d", r.Pid)
-	} else if m.cfg.Spec != "" {
-		p, err := plugins.Find(sdk.PickerKind, m.cfg.Spec)
-		if err != nil {
-			m.log.Warn("picker plugin not found; using the built-in rarest-first picker", "error", err)
-			m.setStatus(func(s *Status) { s.LastErr = err.Error() })
-		}
-		path = p
-	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -177,39 +158,7 @@ func (m *Manager) run(ctx context.Context) {
 			}
 		}
 		now := time.Now()
-		if conn != nil {
-			if err := conn.failure(now); err != nil {
-				err = conn.explain(err)
-				up := now.Sub(conn.started)
-				m.log.Warn("picker plugin failed; the built-in picker takes over until it restarts",
-					"plugin", m.cfg.Spec, "path", path, "cause", err, "up", up.Round(time.Millisecond), "restart_in", backoff)
-				conn.close()
-				conn = nil
-				if up > healthyAfter {
-					backoff = firstBackoff
-				}
-				nextStart = now.Add(backoff)
-				backoff = min(2*backoff, maxBackoff)
-				m.setStatus(func(s *Status) { s.Active, s.LastErr = false, err.Error() })
-			}
-		}
-		if conn == nil && path != "" && !now.Before(nextStart) {
-			c, err := startPlugin(ctx, path, m.cfg.Reattach, m.log, m.mirror.Snapshot())
-			if err != nil && ctx.Err() != nil {
-				return // shutting down
-			}
-			if err != nil {
-				m.log.Warn("picker plugin did not start; using the built-in picker", "plugin", m.cfg.Spec, "path", path, "cause", err, "retry_in", backoff)
-				nextStart = now.Add(backoff)
-				backoff = min(2*backoff, maxBackoff)
-				m.setStatus(func(s *Status) { s.LastErr = err.Error() })
-			} else {
-				conn = c
-				m.log.Info("picker plugin running", "plugin", m.cfg.Spec, "name", c.name, "path", path)
-				m.setStatus(func(s *Status) { s.Active, s.Path = true, path; s.Restarts++ })
-			}
-		}
-		if conn != nil {
+		if conn := sup.conn(ctx, now); conn != nil {
 			if len(events) > 0 || len(wants) > 0 {
 				conn.send(events, wants, now)
 			}
@@ -222,6 +171,87 @@ func (m *Manager) run(ctx context.Context) {
 			p, _ := m.builtin.Pick(ctx, m.mirror, wants)
 			m.deliver(p)
 		}
+	}
+}
+
+// supervisor keeps the picker plugin running: it notices a plugin that
+// failed, restarts it with backoff, and keeps the manager's Status.
+type supervisor struct {
+	m         *Manager
+	path      string // what to start: the found executable, or the debug-mode plugin; "" for none
+	c         *pluginConn
+	backoff   time.Duration
+	nextStart time.Time
+}
+
+func newSupervisor(m *Manager) *supervisor {
+	s := &supervisor{m: m, backoff: firstBackoff}
+	if r := m.cfg.Reattach; r != nil {
+		s.path = plugins.DebugName(sdk.PickerKind, r.Pid)
+	} else if m.cfg.Spec != "" {
+		p, err := plugins.Find(sdk.PickerKind, m.cfg.Spec)
+		if err != nil {
+			m.log.Warn("picker plugin not found; using the built-in rarest-first picker", "error", err)
+			m.setStatus(func(s *Status) { s.LastErr = err.Error() })
+		}
+		s.path = p
+	}
+	return s
+}
+
+// conn is the plugin connection to use now, nil while the built-in picker
+// answers: a failed plugin is dropped, and one is started when its backoff
+// is over.
+func (s *supervisor) conn(ctx context.Context, now time.Time) *pluginConn {
+	if s.c != nil {
+		if err := s.c.failure(now); err != nil {
+			s.failed(s.c.explain(err), now)
+		}
+	}
+	if s.c == nil && s.path != "" && !now.Before(s.nextStart) {
+		s.start(ctx, now)
+	}
+	return s.c
+}
+
+func (s *supervisor) failed(err error, now time.Time) {
+	up := now.Sub(s.c.started)
+	s.m.log.Warn("picker plugin failed; the built-in picker takes over until it restarts",
+		"plugin", s.m.cfg.Spec, "path", s.path, "cause", err, "up", up.Round(time.Millisecond), "restart_in", s.backoff)
+	s.c.close()
+	s.c = nil
+	if up > healthyAfter {
+		s.backoff = firstBackoff
+	}
+	s.wait(now)
+	s.m.setStatus(func(st *Status) { st.Active, st.LastErr = false, err.Error() })
+}
+
+// wait puts the next start one backoff away and doubles the backoff.
+func (s *supervisor) wait(now time.Time) {
+	s.nextStart = now.Add(s.backoff)
+	s.backoff = min(2*s.backoff, maxBackoff)
+}
+
+func (s *supervisor) start(ctx context.Context, now time.Time) {
+	c, err := startPlugin(ctx, s.path, s.m.cfg.Reattach, s.m.log, s.m.mirror.Snapshot())
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Shutting down: nothing to say.
+	case err != nil:
+		s.m.log.Warn("picker plugin did not start; using the built-in picker", "plugin", s.m.cfg.Spec, "path", s.path, "cause", err, "retry_in", s.backoff)
+		s.wait(now)
+		s.m.setStatus(func(st *Status) { st.LastErr = err.Error() })
+	default:
+		s.c = c
+		s.m.log.Info("picker plugin running", "plugin", s.m.cfg.Spec, "name", c.name, "path", s.path)
+		s.m.setStatus(func(st *Status) { st.Active, st.Path = true, s.path; st.Restarts++ })
+	}
+}
+
+func (s *supervisor) stop() {
+	if s.c != nil {
+		s.c.close()
 	}
 }
 

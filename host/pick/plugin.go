@@ -8,33 +8,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 
 	"github.com/torrent-dev/torrent/host/plugins"
 	"github.com/torrent-dev/torrent/proto/pickerpb"
 	"github.com/torrent-dev/torrent/sdk"
 )
 
-// pickerClientPlugin is the host side of go-plugin's glue.
-type pickerClientPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-}
-
-var _ plugin.GRPCPlugin = (*pickerClientPlugin)(nil)
-
-func (pickerClientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
-	return errors.New("the picker server lives in the plugin")
-}
-
-func (pickerClientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return pickerpb.NewPickerClient(c), nil
-}
-
 // pluginConn is one running picker plugin and its session stream.
 type pluginConn struct {
 	name    string
-	client  *plugin.Client
+	plugin  *plugins.Plugin
 	cancel  context.CancelFunc
 	stream  pickerpb.Picker_SessionClient
 	started time.Time
@@ -60,33 +43,12 @@ const sendQueue = 256
 // startPlugin launches the plugin, checks its protocol, opens the session
 // and sends the snapshot.
 func startPlugin(ctx context.Context, path string, reattach *sdk.Reattach, log hclog.Logger, snap sdk.Snapshot) (*pluginConn, error) {
-	sets := map[int]plugin.PluginSet{sdk.PickerProtocol: {sdk.PickerKind: pickerClientPlugin{}}}
-	var client *plugin.Client
-	if reattach != nil {
-		rc, err := reattach.Config()
-		if err != nil {
-			return nil, err
-		}
-		client = plugins.NewReattachClient(rc, sets, log)
-	} else {
-		var err error
-		if client, err = plugins.NewClient(plugins.Config{Path: path, Plugins: sets, Logger: log}); err != nil {
-			return nil, err
-		}
-	}
-	fail := func(err error) (*pluginConn, error) { client.Kill(); return nil, err }
-	rpc, err := client.Client()
+	p, err := plugins.Start(plugins.Options{Kind: sdk.PickerKind, Spec: path, Reattach: reattach, Logger: log})
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	raw, err := rpc.Dispense(sdk.PickerKind)
-	if err != nil {
-		return fail(err)
-	}
-	pc, ok := raw.(pickerpb.PickerClient)
-	if !ok {
-		return fail(fmt.Errorf("plugin gave a %T", raw))
-	}
+	fail := func(err error) (*pluginConn, error) { p.Kill(); return nil, err }
+	pc := pickerpb.NewPickerClient(p.Conn)
 	cctx, cancelCaps := context.WithTimeout(ctx, 5*time.Second)
 	caps, err := pc.Capabilities(cctx, &pickerpb.CapabilitiesRequest{HostProtocol: sdk.PickerProtocol, HostFeatures: []string{"urgent"}})
 	cancelCaps()
@@ -103,7 +65,7 @@ func startPlugin(ctx context.Context, path string, reattach *sdk.Reattach, log h
 		return fail(fmt.Errorf("session: %w", err))
 	}
 	c := &pluginConn{
-		name: caps.Name, client: client, cancel: cancel, stream: stream, started: time.Now(), log: log,
+		name: caps.Name, plugin: p, cancel: cancel, stream: stream, started: time.Now(), log: log,
 		sendq: make(chan *pickerpb.Batch, sendQueue), asked: map[uint64]map[sdk.PeerID]int{}, pending: map[uint64]time.Time{},
 	}
 	c.seq++
@@ -206,7 +168,7 @@ func (c *pluginConn) failure(now time.Time) error {
 	if c.err != nil {
 		return c.err
 	}
-	if c.client.Exited() {
+	if c.plugin.Exited() {
 		return errors.New("plugin process exited")
 	}
 	for seq, at := range c.pending {
@@ -221,7 +183,7 @@ func (c *pluginConn) failure(now time.Time) error {
 // plugin's stream often breaks a moment before its exit is seen.
 func (c *pluginConn) explain(err error) error {
 	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if c.client.Exited() {
+		if c.plugin.Exited() {
 			return fmt.Errorf("%w (plugin process exited)", err)
 		}
 	}
@@ -230,5 +192,5 @@ func (c *pluginConn) explain(err error) error {
 
 func (c *pluginConn) close() {
 	c.cancel()
-	c.client.Kill()
+	c.plugin.Kill()
 }

@@ -67,68 +67,70 @@ func executable(p string) error {
 	return nil
 }
 
-// socketDir is where plugins put their sockets; one per host process,
-// removed by Cleanup.
-var socketDir struct {
-	sync.Mutex
+// sockets is where plugins put their sockets: one directory per host
+// process, made on first use and removed by Cleanup. It belongs to the
+// process, as go-plugin's list of managed clients (which Cleanup also
+// ends) does.
+var sockets socketDir
+
+type socketDir struct {
+	mu   sync.Mutex
 	path string
 }
 
-func ownSocketDir() (string, error) {
-	socketDir.Lock()
-	defer socketDir.Unlock()
-	if socketDir.path == "" {
-		d, err := os.MkdirTemp("", "torrent-plugins-")
+func (d *socketDir) get() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.path == "" {
+		p, err := os.MkdirTemp("", "torrent-plugins-")
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("plugin socket directory: %w", err)
 		}
-		socketDir.path = d
+		d.path = p
 	}
-	return socketDir.path, nil
+	return d.path, nil
 }
 
-// Config describes one plugin process.
-type Config struct {
-	Path    string
-	Plugins map[int]plugin.PluginSet // by protocol version
-	Logger  hclog.Logger
-	// DeathSignal is what the kernel sends the plugin when the host dies
-	// without cleaning up: SIGKILL if zero. A UI plugin gets a signal it can
-	// catch, to put the user's terminal back first.
-	DeathSignal syscall.Signal
+func (d *socketDir) remove() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.path != "" {
+		os.RemoveAll(d.path)
+		d.path = ""
+	}
 }
 
-// NewClient prepares (does not start) a plugin client; Client() on it
-// starts the process.
-func NewClient(cfg Config) (*plugin.Client, error) {
-	dir, err := ownSocketDir()
+// grpcLimits raise gRPC's message limits on the host's side of the
+// plugin connection (the plugin's side raises its own).
+var grpcLimits = []grpc.DialOption{grpc.WithDefaultCallOptions(
+	grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))}
+
+// newClient prepares (does not start) a plugin client with the settings
+// every plugin shares; Client() on it starts the process. death is what
+// the kernel sends the plugin if the host dies without cleaning up.
+func newClient(path string, sets map[int]plugin.PluginSet, log hclog.Logger, death syscall.Signal) (*plugin.Client, error) {
+	dir, err := sockets.get()
 	if err != nil {
-		return nil, fmt.Errorf("plugin socket directory: %w", err)
+		return nil, err
 	}
-	cmd := exec.Command(cfg.Path)
+	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), "PLUGIN_UNIX_SOCKET_DIR="+dir)
-	// The kernel kills the plugin if the host dies without cleaning up.
-	death := cfg.DeathSignal
-	if death == 0 {
-		death = syscall.SIGKILL
-	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: death}
 	return plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: cfg.Plugins,
+		VersionedPlugins: sets,
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           cfg.Logger,
+		Logger:           log,
 		AutoMTLS:         true,
 		Managed:          true,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
+		GRPCDialOptions:  grpcLimits,
 	}), nil
 }
 
-// NewReattachClient connects to a plugin started by hand (debug mode)
+// newReattachClient connects to a plugin started by hand (debug mode)
 // instead of starting one.
-func NewReattachClient(rc *plugin.ReattachConfig, sets map[int]plugin.PluginSet, log hclog.Logger) *plugin.Client {
+func newReattachClient(rc *plugin.ReattachConfig, sets map[int]plugin.PluginSet, log hclog.Logger) *plugin.Client {
 	return plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sets,
@@ -136,8 +138,7 @@ func NewReattachClient(rc *plugin.ReattachConfig, sets map[int]plugin.PluginSet,
 		Reattach:         rc,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           log,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
+		GRPCDialOptions:  grpcLimits,
 	})
 }
 
@@ -145,10 +146,5 @@ func NewReattachClient(rc *plugin.ReattachConfig, sets map[int]plugin.PluginSet,
 // cmd/torrent calls it on every way out.
 func Cleanup() {
 	plugin.CleanupClients()
-	socketDir.Lock()
-	defer socketDir.Unlock()
-	if socketDir.path != "" {
-		os.RemoveAll(socketDir.path)
-		socketDir.path = ""
-	}
+	sockets.remove()
 }

@@ -1,16 +1,13 @@
 package plugins
 
 import (
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 
 	"github.com/torrent-dev/torrent/sdk"
 )
@@ -79,22 +76,10 @@ func parseName(file string) (kind, name string, ok bool) {
 	return "", "", false
 }
 
-// probePlugin satisfies go-plugin for a handshake-only start.
-type probePlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (probePlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return errors.New("probe") }
-func (probePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, nil
-}
-
 // Probe starts a plugin, completes the handshake and stops it: the
 // negotiated protocol version, or why it cannot be used.
 func Probe(path, kind string) (int, error) {
-	sets := map[int]plugin.PluginSet{}
-	for _, v := range Kinds[kind] {
-		sets[v] = plugin.PluginSet{kind: probePlugin{}}
-	}
-	c, err := NewClient(Config{Path: path, Plugins: sets, Logger: hclog.NewNullLogger()})
+	c, err := newClient(path, versions(kind, connPlugin{}), hclog.NewNullLogger(), syscall.SIGKILL)
 	if err != nil {
 		return 0, err
 	}

@@ -34,6 +34,7 @@ type Options struct {
 	UpRate   int64            // bytes/s, 0 = unlimited
 	DownRate int64            // bytes/s, 0 = unlimited
 	WantRate int64            // ask the tracker for more peers below this rate
+	MaxPeers int              // established peers; 0 = the swarm's default (60)
 	Picker   string           // picker plugin name or path; "" = built-in only
 	Reattach *sdk.Reattach    // a debug-mode picker to attach to instead
 	Logger   hclog.Logger
@@ -153,8 +154,11 @@ func (s *Session) Run(ctx context.Context) error {
 	if err := s.store.CreateEmpty(); err != nil {
 		return err
 	}
+	// Saved now, the resume file is there before any piece is written: a
+	// disk that fills up later may refuse newer saves, but the last good
+	// file is only ever replaced whole (storage.SaveResume).
+	s.saveResume(have, 0, 0)
 	if have.Full() && !s.opts.Seed {
-		s.saveResume(have, 0, 0)
 		return nil
 	}
 	pm := pick.Start(ctx, pick.Config{
@@ -174,7 +178,7 @@ func (s *Session) Run(ctx context.Context) error {
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
 		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
-		EncryptOutgoing: s.opts.EncryptOutgoing,
+		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
 	})
 	s.swarm.Store(sw)
 	markReady()
@@ -251,9 +255,9 @@ func (s *Session) saveEvery(ctx context.Context, sw *swarm.Swarm, d time.Duratio
 				return
 			case <-t.C:
 				st := sw.Stats()
-				if n := st.Have.Count(); n != last {
+				// A save that failed (a full disk) is tried again next time.
+				if n := st.Have.Count(); n != last && s.saveResume(st.Have, st.Uploaded, st.Downloaded) {
 					last = n
-					s.saveResume(st.Have, st.Uploaded, st.Downloaded)
 				}
 			}
 		}
@@ -272,13 +276,15 @@ func (s *Session) loadResume() *storage.Resume {
 	return r
 }
 
-func (s *Session) saveResume(have interface{ Bytes() []byte }, up, down int64) {
+func (s *Session) saveResume(have interface{ Bytes() []byte }, up, down int64) bool {
 	r := &storage.Resume{InfoHash: s.Meta.InfoHash, Have: have.Bytes(), Uploaded: up, Downloaded: down}
 	if s.resume != nil {
 		r.Uploaded += s.resume.Uploaded
 		r.Downloaded += s.resume.Downloaded
 	}
 	if err := storage.SaveResume(s.opts.Dir, r); err != nil {
-		s.log.Warn("saving resume state", "error", err)
+		s.log.Warn("saving resume state; the previous one is kept", "error", err)
+		return false
 	}
+	return true
 }

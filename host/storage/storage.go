@@ -38,8 +38,7 @@ type Storage struct {
 	starts []int64 // offset of each file's first byte
 	total  int64
 	mu     sync.Mutex
-	files  []*os.File // opened lazily; nil until then
-	rw     []bool     // files[i] is open for writing
+	files  []fileState // opened lazily
 }
 
 // ErrMissing is returned by reads of data not on disk (a missing or short
@@ -52,7 +51,10 @@ func Open(dir string, l Layout) (*Storage, error) {
 	if l.PieceLength <= 0 {
 		return nil, fmt.Errorf("piece length %d", l.PieceLength)
 	}
-	s := &Storage{dir: dir, l: l, starts: make([]int64, len(l.Files)), files: make([]*os.File, len(l.Files)), rw: make([]bool, len(l.Files))}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs // error messages name the directory as the user can find it
+	}
+	s := &Storage{dir: dir, l: l, starts: make([]int64, len(l.Files)), files: make([]fileState, len(l.Files))}
 	for i, f := range l.Files {
 		s.starts[i] = s.total
 		s.total += f.Length
@@ -77,13 +79,33 @@ func (s *Storage) CheckPiece(i int, data []byte) bool {
 }
 
 // file returns file i opened for reading, or for writing when write is set.
+// A descriptor opened earlier is used only while the path still names its
+// file: another program may have deleted or replaced it, and the old
+// descriptor would read (or write) a file nobody sees any more. Then the
+// path is opened again: a read finds the data missing, a write creates the
+// file again.
 func (s *Storage) file(i int, write bool) (*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f := s.files[i]; f != nil && (s.rw[i] || !write) {
-		return f, nil
+	f, err := s.openLocked(i, write)
+	if err == nil && write {
+		s.files[i].writing++ // until wrote: Changed leaves the file alone meanwhile
 	}
-	p := filepath.Join(s.dir, filepath.FromSlash(s.l.Files[i].Path))
+	return f, err
+}
+
+func (s *Storage) openLocked(i int, write bool) (*os.File, error) {
+	fs := &s.files[i]
+	p := s.path(i)
+	if fs.f != nil {
+		if !fs.stillAt(p) {
+			fs.changed = true
+			fs.f.Close()
+			fs.f = nil
+		} else if fs.rw || !write {
+			return fs.f, nil
+		}
+	}
 	var f *os.File
 	var err error
 	if write {
@@ -100,11 +122,16 @@ func (s *Storage) file(i int, write bool) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if old := s.files[i]; old != nil {
-		old.Close()
+	if fs.f != nil {
+		fs.f.Close()
 	}
-	s.files[i], s.rw[i] = f, write
+	fs.f, fs.rw = f, write
+	fs.stamp()
 	return f, nil
+}
+
+func (s *Storage) path(i int) string {
+	return filepath.Join(s.dir, filepath.FromSlash(s.l.Files[i].Path))
 }
 
 // span calls fn for each file piece of [off, off+n).
@@ -153,15 +180,26 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
-// WriteAt writes torrent bytes at off, creating files as needed.
+// WriteAt writes torrent bytes at off, creating files as needed. A write
+// the disk refuses is a *WriteError.
+//
+// Files are sparse, never preallocated: space is taken as pieces arrive,
+// so a full disk shows up here at any time, long after the file was
+// opened, and the caller must (and does) handle it then. Preallocating
+// would only move the failure for this torrent's space, not for space that
+// other programs take meanwhile, and would hold space for pieces that may
+// never come.
 func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 	err := s.span(off, len(p), func(i int, fo int64, lo, hi int) error {
 		f, err := s.file(i, true)
-		if err != nil {
-			return err
+		if err == nil {
+			_, err = f.WriteAt(p[lo:hi], fo)
+			s.wrote(i, f) // a failed write may have changed the file too
 		}
-		_, err = f.WriteAt(p[lo:hi], fo)
-		return err
+		if err != nil {
+			return &WriteError{Dir: s.dir, File: s.l.Files[i].Path, Err: err}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, err
@@ -186,9 +224,9 @@ func (s *Storage) Sync() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
-	for i, f := range s.files {
-		if f != nil && s.rw[i] {
-			if err := f.Sync(); err != nil && first == nil {
+	for _, fs := range s.files {
+		if fs.f != nil && fs.rw {
+			if err := fs.f.Sync(); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -201,12 +239,12 @@ func (s *Storage) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
-	for i, f := range s.files {
-		if f != nil {
+	for i := range s.files {
+		if f := s.files[i].f; f != nil {
 			if err := f.Close(); err != nil && first == nil {
 				first = err
 			}
-			s.files[i] = nil
+			s.files[i].f = nil
 		}
 	}
 	return first

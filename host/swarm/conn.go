@@ -15,10 +15,7 @@ import (
 	"github.com/torrent-dev/torrent/host/wire"
 )
 
-const (
-	dialTimeout      = 5 * time.Second
-	handshakeTimeout = 10 * time.Second
-)
+const dialTimeout = 5 * time.Second
 
 // handshook is a connection whose BitTorrent handshake is done both ways.
 type handshook struct {
@@ -52,7 +49,15 @@ func (k *known) nextDial() time.Time {
 
 func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
 	seed := s.missing == 0
-	slots := s.cfg.MaxPeers - len(s.peers)
+	dialing := 0
+	for _, k := range s.known {
+		if k.dialing {
+			dialing++
+		}
+	}
+	// Dials in flight count against MaxPeers too: without that, each tick
+	// would start more while slow ones were still connecting.
+	slots := min(s.cfg.MaxPeers-len(s.peers)-dialing, s.sockets.free())
 	for a, k := range s.known {
 		if slots <= 0 {
 			return
@@ -113,12 +118,18 @@ func hungUp(err error) bool {
 
 // connect dials a and handshakes, starting with MSE if encrypt.
 func (s *Swarm) connect(ctx context.Context, a netip.AddrPort, encrypt bool) (*handshook, error) {
+	c := s.newSock()
+	if c == nil {
+		return nil, errNoSlot
+	}
 	d := net.Dialer{Timeout: dialTimeout}
-	c, err := d.DialContext(ctx, "tcp", a.String())
+	nc, err := d.DialContext(ctx, "tcp", a.String())
 	if err != nil {
+		c.release()
 		return nil, err
 	}
-	h, err := s.handshake(c, a, true, encrypt)
+	c.Conn = nc
+	h, err := s.handshake(ctx, c, a, true, encrypt)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -126,33 +137,67 @@ func (s *Swarm) connect(ctx context.Context, a netip.AddrPort, encrypt bool) (*h
 	return h, nil
 }
 
+// accept takes incoming connections until the listener closes. It never
+// waits on a handshake: each runs on its own, within the limits, and a
+// connection over them is closed at once.
 func (s *Swarm) accept(ctx context.Context) {
 	defer s.wg.Done()
+	var pause time.Duration
 	for {
 		c, err := s.cfg.Listener.Accept()
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				s.log.Warn("accept failed", "error", err)
-			}
-			return
-		}
-		a, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			h, err := s.handshake(c, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), false, false)
-			if err != nil {
-				s.log.Debug("incoming handshake failed", "peer", a, "error", err)
-				c.Close()
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			select {
-			case s.conns <- h:
-			case <-ctx.Done():
-				c.Close()
+			if pause = acceptRetry(err, pause); pause > 0 {
+				s.log.Warn("accept failed, retrying", "error", err, "in", pause)
+				if sleepCtx(ctx, pause) {
+					continue
+				}
+				return
 			}
-		}()
+			s.log.Warn("accept failed, no more incoming peers", "error", err)
+			return
+		}
+		pause = 0
+		s.incoming(ctx, c)
 	}
+}
+
+// incoming handshakes c on its own goroutine, or closes it when the
+// half-open or the socket limit is reached.
+func (s *Swarm) incoming(ctx context.Context, nc net.Conn) {
+	if !s.halfOpen.take() {
+		s.refused.Add(1)
+		nc.Close()
+		return
+	}
+	c := s.newSock()
+	if c == nil {
+		s.halfOpen.give()
+		s.refused.Add(1)
+		nc.Close()
+		return
+	}
+	c.Conn = nc
+	a, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.halfOpen.give() // once run has it, it is a peer or closed
+		h, err := s.handshake(ctx, c, a, false, false)
+		if err != nil {
+			s.log.Debug("incoming handshake failed", "peer", a, "error", err)
+			c.Close()
+			return
+		}
+		select {
+		case s.conns <- h:
+		case <-ctx.Done():
+			c.Close()
+		}
+	}()
 }
 
 // errMSE marks a failed encrypted handshake of ours, worth a plain retry.
@@ -160,9 +205,18 @@ var errMSE = errors.New("encrypted handshake")
 
 // handshake exchanges handshakes; an incoming peer must name our torrent
 // before we answer. encrypt (outgoing only) starts with MSE.
-func (s *Swarm) handshake(c net.Conn, a netip.AddrPort, outgoing, encrypt bool) (*handshook, error) {
-	c.SetDeadline(time.Now().Add(handshakeTimeout))
-	defer c.SetDeadline(time.Time{})
+func (s *Swarm) handshake(ctx context.Context, sc *sock, a netip.AddrPort, outgoing, encrypt bool) (*handshook, error) {
+	// A stop must not wait out a slow peer's deadline.
+	defer context.AfterFunc(ctx, func() { sc.Close() })()
+	start := time.Now()
+	sc.SetDeadline(start.Add(s.cfg.Timeouts.Handshake))
+	defer sc.SetDeadline(time.Time{})
+	if !outgoing {
+		// Silence gets a shorter wait than a peer that has begun (see sock.Read).
+		sc.hsExtend = start.Add(s.cfg.Timeouts.Handshake)
+		sc.SetReadDeadline(start.Add(min(s.cfg.Timeouts.FirstBytes, s.cfg.Timeouts.Handshake)))
+	}
+	var c net.Conn = sc
 	ours := wire.NewHandshake(s.cfg.InfoHash, s.cfg.PeerID)
 	var method mse.Method
 	switch {

@@ -17,9 +17,8 @@ import (
 
 const (
 	blockSize    = 16 << 10
-	maxBlockLen  = 128 << 10 // largest request we serve (BEP 3 allows up to 128 KiB in practice)
-	readIdle     = 3 * time.Minute
-	keepAliveGap = 90 * time.Second
+	maxBlockLen  = 128 << 10        // largest request we serve (BEP 3 allows up to 128 KiB in practice)
+	keepAliveGap = 90 * time.Second // below BEP 3's two minutes, so peers' idle limits never fire
 )
 
 // peer is one connection. Fields above the line are fixed at creation or
@@ -178,9 +177,11 @@ func (s *Swarm) readLoop(ctx context.Context, p *peer) {
 	maxLen := max(s.cfg.NumPieces/8+64, maxBlockLen+64)
 	r := wire.NewReader(p.conn, maxLen)
 	var deadline time.Time
+	idle := s.cfg.Timeouts.Idle
 	for {
-		if now := time.Now(); now.Add(readIdle - 10*time.Second).After(deadline) {
-			deadline = now.Add(readIdle)
+		// Moved on at most every idle/16, not on every message.
+		if now := time.Now(); now.Add(idle - idle/16).After(deadline) {
+			deadline = now.Add(idle)
 			p.conn.SetReadDeadline(deadline)
 		}
 		m, err := r.Next()

@@ -16,6 +16,7 @@ type pieceState struct {
 	nGot        int
 	unrequested int // blocks neither received nor requested
 	from        map[sdk.PeerID]*peer
+	hashed      bool // verified; its write failed and waits for a retry
 }
 
 func (ps *pieceState) blockLen(b int) uint32 {
@@ -143,8 +144,8 @@ func (p *peer) adjustDepth() {
 
 // fillRequests tops up p's request pipeline.
 func (s *Swarm) fillRequests(p *peer) {
-	if p.choked || s.missing == 0 {
-		return
+	if p.choked || s.missing == 0 || s.stall.active() {
+		return // a stalled disk takes no more data
 	}
 	batch := s.reqs[:0]
 	now := time.Now()

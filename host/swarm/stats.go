@@ -41,7 +41,10 @@ func (r *peerRates) tick(_ time.Time, down, up int64) {
 // counters are the swarm's byte totals for this session.
 type counters struct {
 	down, wasted, verified int64
+	lost                   int   // verified pieces later found bad on disk
 	upGone                 int64 // uploads of peers that have left
+	refusedLogged          int64 // Stats.Refused when last logged
+	refusedLogAt           time.Time
 	dm, um                 meter
 	downRate, upRate       int64
 }
@@ -73,6 +76,13 @@ type Stats struct {
 	Peers       []PeerStats
 	Known       int
 	Complete    bool
+	Refused     int64 // incoming connections closed over the connection limits
+	// Status is what keeps the download from going on, in a few words
+	// ("disk full at /data: retrying"); empty when nothing does.
+	Status string
+	// Lost is how many verified pieces were later found changed on disk
+	// (and fetched again).
+	Lost int
 }
 
 // Stats returns the latest snapshot; safe from any goroutine.
@@ -86,6 +96,8 @@ func (s *Swarm) publishStats(time.Time) {
 		Missing:   s.missing,
 		Known:     len(s.known),
 		Complete:  s.missing == 0,
+		Status:    s.stall.status,
+		Lost:      s.counters.lost,
 		Peers:     make([]PeerStats, 0, len(s.peers)),
 	}
 	for _, ps := range s.pieces.order {
@@ -103,5 +115,19 @@ func (s *Swarm) publishStats(time.Time) {
 	c.downRate, c.upRate = c.dm.add(c.down), c.um.add(up)
 	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = c.down, c.wasted, c.verified, up
 	st.DownRate, st.UpRate = c.downRate, c.upRate
+	st.Refused = s.refused.Load()
 	s.stats.Store(st)
+}
+
+// logRefused says, at most every 30 s, that incoming connections are being
+// refused: under a flood that is once, not once per connection.
+func (s *Swarm) logRefused(now time.Time) {
+	c := &s.counters
+	n := s.refused.Load()
+	if n == c.refusedLogged || now.Sub(c.refusedLogAt) < 30*time.Second {
+		return
+	}
+	s.log.Warn("refused incoming connections over the limit", "since_last", n-c.refusedLogged, "total", n,
+		"max_half_open", s.cfg.MaxHalfOpen, "max_sockets", s.cfg.MaxPeers+s.cfg.MaxHalfOpen)
+	c.refusedLogged, c.refusedLogAt = n, now
 }

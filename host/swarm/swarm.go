@@ -53,8 +53,12 @@ type Config struct {
 	Logger      hclog.Logger
 	UpRate      int64 // bytes/s, 0 = unlimited
 	DownRate    int64 // bytes/s, 0 = unlimited
-	MaxPeers    int   // default 60
-	Seed        bool  // keep running once complete
+	MaxPeers    int   // established peers, default 60
+	// MaxHalfOpen bounds incoming connections still in their handshake,
+	// default 20. MaxPeers+MaxHalfOpen bounds all peer sockets (limits.go).
+	MaxHalfOpen int
+	Timeouts    Timeouts
+	Seed        bool // keep running once complete
 	// EncryptOutgoing starts connections we open with MSE (RC4 or
 	// plaintext, as the peer picks), retrying plain if that fails.
 	// Incoming connections may use MSE or not either way.
@@ -81,6 +85,9 @@ type Swarm struct {
 	urgentCh chan []int
 	stopped  chan struct{}
 	nextID   atomic.Uint64
+	sockets  slots          // one per peer socket, any direction or state
+	halfOpen slots          // one per incoming connection in its handshake
+	refused  atomic.Int64   // incoming connections closed over a limit
 	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
 
 	// Owned by run.
@@ -91,18 +98,24 @@ type Swarm struct {
 	known    map[netip.AddrPort]*known
 	pieces   *pieceTable
 	verifier *verifier
+	disk     *diskCheck // pieces to hash again: their files changed
 	events   []sdk.Event
 	wants    []sdk.Want
 	counters counters
 	rng      *rand.Rand
 	urgent   []int
+	stall    stall // the disk refuses writes
 }
 
 // New prepares a swarm; nothing runs until Run.
 func New(cfg Config) *Swarm {
-	if cfg.MaxPeers == 0 {
-		cfg.MaxPeers = 60
+	if cfg.MaxPeers <= 0 {
+		cfg.MaxPeers = DefaultMaxPeers
 	}
+	if cfg.MaxHalfOpen <= 0 {
+		cfg.MaxHalfOpen = DefaultMaxHalfOpen
+	}
+	cfg.Timeouts.setDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
@@ -121,7 +134,10 @@ func New(cfg Config) *Swarm {
 		known:    make(map[netip.AddrPort]*known),
 		skeys:    mse.InfoHashes(cfg.InfoHash),
 		verifier: newVerifier(),
+		disk:     newDiskCheck(),
 		rng:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		sockets:  make(slots, cfg.MaxPeers+cfg.MaxHalfOpen),
+		halfOpen: make(slots, cfg.MaxHalfOpen),
 	}
 	s.missing = cfg.NumPieces - s.have.Count()
 	s.haveView, s.haveCh = newHaveView(cfg.Have)
@@ -160,6 +176,8 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 		s.wg.Add(1)
 		go s.accept(ctx)
 	}
+	s.wg.Add(1)
+	go s.checkLoop(ctx)
 	workers := max(1, numVerifiers())
 	var vwg sync.WaitGroup
 	for range workers {
@@ -225,6 +243,8 @@ func (s *Swarm) run(ctx context.Context) error {
 				s.flushPicker()
 				return nil
 			}
+		case <-s.disk.ready:
+			s.lostPieces(s.disk.take())
 		case addrs := <-s.addrs:
 			s.learn(addrs)
 			s.dialKnown(ctx, time.Now())
@@ -258,8 +278,10 @@ func (s *Swarm) tick(ctx context.Context, now time.Time) {
 		p.adjustDepth()
 		s.fillRequests(p)
 	}
+	s.retryWrites(now)
 	s.dialKnown(ctx, now)
 	s.publishStats(now)
+	s.logRefused(now)
 }
 
 // learn records new addresses from a tracker or the user.

@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -117,23 +118,33 @@ func (s *Swarm) writeLoop(ctx context.Context, p *peer) {
 			return
 		}
 		bufs = append(bufs[:0], ctrl)
-		hdrs = slices.Grow(hdrs[:0], 13*len(reqs))
+		hdrs = slices.Grow(hdrs[:0], 17*len(reqs)) // a piece header or a reject each
+		bad := -1                                  // a piece that failed to load in this batch
 		for _, r := range reqs {
-			if int(r.index) != cache.index {
+			if int(r.index) != cache.index && int(r.index) != bad {
 				// The cache is about to change under queued slices: send them first.
 				if err := s.writeOut(p, &bufs); err != nil {
 					return
 				}
 				hdrs = hdrs[:0]
 				if err := s.loadPiece(&cache, int(r.index)); err != nil {
-					s.log.Warn("reading piece for upload", "piece", r.index, "error", err)
-					return
+					bad = int(r.index)
+					s.pieceBad(bad, err)
 				}
+			}
+			at := len(hdrs)
+			if int(r.index) == bad {
+				// Never a block that is not the torrent's: a fast peer is
+				// told at once, others time the request out.
+				if p.fast {
+					hdrs = wire.AppendMessage(hdrs, wire.Reject{Index: r.index, Begin: r.begin, Length: r.length})
+					bufs = append(bufs, hdrs[at:])
+				}
+				continue
 			}
 			if err := s.upLim.Wait(ctx, int(r.length)); err != nil {
 				return
 			}
-			at := len(hdrs)
 			hdrs = wire.AppendPieceHeader(hdrs, r.index, r.begin, int(r.length))
 			bufs = append(bufs, hdrs[at:], cache.buf[r.begin:r.begin+r.length])
 			p.uploaded.Add(int64(r.length))
@@ -152,7 +163,7 @@ func (s *Swarm) writeOut(p *peer, bufs *net.Buffers) error {
 		return nil
 	}
 	b := *bufs
-	p.conn.SetWriteDeadline(time.Now().Add(readIdle))
+	p.conn.SetWriteDeadline(time.Now().Add(s.cfg.Timeouts.Idle)) // a peer that stopped reading
 	var err error
 	if bw, ok := p.conn.(buffersWriter); ok {
 		_, err = bw.WriteBuffers(&b)
@@ -169,15 +180,12 @@ type buffersWriter interface {
 	WriteBuffers(*net.Buffers) (int64, error)
 }
 
+// loadPiece reads piece index into the cache, hashed: what is sent from
+// the cache is the torrent's data (see diskcheck.go).
 func (s *Swarm) loadPiece(c *pieceCache, index int) error {
-	n := s.pieces.size(index)
-	if int64(cap(c.buf)) < n {
-		c.buf = make([]byte, n)
-	}
-	c.buf = c.buf[:n]
 	c.index = -1
-	if _, err := s.cfg.Storage.ReadAt(c.buf, int64(index)*s.cfg.PieceLength); err != nil {
-		return err
+	if err := s.readPiece(&c.buf, index); err != nil {
+		return fmt.Errorf("read piece %d for upload: %w", index, err)
 	}
 	c.index = index
 	return nil

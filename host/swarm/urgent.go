@@ -35,6 +35,13 @@ func (s *Swarm) publishHave(i int) {
 	s.haveMu.Unlock()
 }
 
+// unpublishHave: piece i was found bad on disk; readers wait for it again.
+func (s *Swarm) unpublishHave(i int) {
+	s.haveMu.Lock()
+	s.haveView.Clear(i)
+	s.haveMu.Unlock()
+}
+
 func newHaveView(have bitfield.Bitfield) (bitfield.Bitfield, chan struct{}) {
 	return have.Clone(), make(chan struct{})
 }

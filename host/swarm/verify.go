@@ -13,7 +13,7 @@ import (
 type verifyResult struct {
 	ps  *pieceState
 	ok  bool
-	err error // the write failed: the disk, not the peer, is at fault
+	err error // the piece verified but its write failed: the disk, not the peer, is at fault
 }
 
 // verifier hashes and writes complete pieces on every core, off the run
@@ -96,13 +96,15 @@ func (s *Swarm) verifyLoop(ctx context.Context) {
 		if ps == nil {
 			return
 		}
-		r := verifyResult{ps: ps, ok: s.cfg.Storage.CheckPiece(ps.index, ps.buf)}
+		// A piece whose write failed before comes back verified: only
+		// the write is tried again.
+		r := verifyResult{ps: ps, ok: ps.hashed || s.cfg.Storage.CheckPiece(ps.index, ps.buf)}
 		if r.ok {
 			s.verifier.writing.Lock()
 			_, err := s.cfg.Storage.WriteAt(ps.buf, int64(ps.index)*s.cfg.PieceLength)
 			s.verifier.writing.Unlock()
 			if err != nil {
-				r.ok, r.err = false, fmt.Errorf("write piece %d: %w", ps.index, err)
+				r.err = fmt.Errorf("write piece %d: %w", ps.index, err)
 			}
 		}
 		s.verifier.done(r)
@@ -115,10 +117,16 @@ const maxStrikes = 3
 // pieceVerified records a verified (or failed) piece.
 func (s *Swarm) pieceVerified(r verifyResult) error {
 	ps := r.ps
+	if r.err != nil {
+		s.writeFailed(ps, r.err) // keeps ps, still verifying, for a retry
+		return nil
+	}
 	defer s.pieces.recycle(ps.buf)
 	delete(s.pieces.verifying, ps.index)
-	if r.err != nil {
-		return r.err
+	if r.ok {
+		// Last: a stall it ends refills the pipelines, which must see
+		// this piece as had, not as free to start again.
+		defer s.wrote(ps)
 	}
 	i := ps.index
 	if !r.ok {
@@ -174,10 +182,16 @@ func (s *Swarm) refill() {
 }
 
 // complete: everything is verified. Seeds have nothing to give us, and we
-// nothing to them, so they are let go.
+// nothing to them, so they are let go. A seed can complete more than once:
+// pieces found changed on disk are fetched again.
 func (s *Swarm) complete() {
-	s.log.Info("download complete")
-	close(s.done)
+	select {
+	case <-s.done:
+		s.log.Info("every piece is verified again")
+	default:
+		s.log.Info("download complete")
+		close(s.done)
+	}
 	for _, p := range s.peers {
 		if p.has.Full() {
 			s.dropPeer(p, errBothComplete)

@@ -6,14 +6,11 @@ package torfs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os/exec"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
 	"github.com/torrent-dev/torrent/host/plugins"
@@ -25,33 +22,17 @@ import (
 // Config describes a mount.
 type Config struct {
 	Mountpoint     string
-	PerTorrentDirs bool // directory mode: a subdirectory per torrent
+	PerTorrentDirs bool          // directory mode: a subdirectory per torrent
+	Reattach       *sdk.Reattach // a torfs started by hand in debug mode, instead of torrent-torfs
 	Logger         hclog.Logger
 	Host           hostpb.HostServer
-}
-
-type clientPlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-var _ plugin.GRPCPlugin = clientPlugin{}
-
-func (clientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
-	return errors.New("the filesystem server lives in the plugin")
-}
-
-func (clientPlugin) GRPCClient(_ context.Context, b *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &client{fs: fspb.NewFSClient(c), broker: b}, nil
-}
-
-type client struct {
-	fs     fspb.FSClient
-	broker *plugin.GRPCBroker
 }
 
 // Mount is a mounted filesystem.
 type Mount struct {
 	Path   string
 	cfg    Config
-	pc     *plugin.Client
+	p      *plugins.Plugin
 	fs     fspb.FSClient
 	once   sync.Once
 	exited chan struct{}
@@ -59,43 +40,20 @@ type Mount struct {
 
 // Start launches torrent-torfs and mounts. An error leaves nothing mounted.
 func Start(ctx context.Context, cfg Config) (*Mount, error) {
-	path, err := plugins.Find(sdk.FSKind, "")
+	p, err := plugins.Start(plugins.Options{Kind: sdk.FSKind, Reattach: cfg.Reattach, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	pc, err := plugins.NewClient(plugins.Config{
-		Path:    path,
-		Plugins: map[int]plugin.PluginSet{sdk.FSProtocol: {sdk.FSKind: clientPlugin{}}},
-		Logger:  cfg.Logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	rpc, err := pc.Client()
-	if err != nil {
-		pc.Kill()
-		return nil, fmt.Errorf("torfs plugin %s: %w", path, err)
-	}
-	raw, err := rpc.Dispense(sdk.FSKind)
-	if err != nil {
-		pc.Kill()
-		return nil, fmt.Errorf("torfs plugin %s: %w", path, err)
-	}
-	c := raw.(*client)
-	id := c.broker.NextId()
-	go c.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		s := grpc.NewServer(append(opts, grpc.MaxSendMsgSize(sdk.MaxMessageSize))...)
-		hostpb.RegisterHostServer(s, cfg.Host)
-		return s
-	})
+	fs := fspb.NewFSClient(p.Conn)
+	id := p.ServeHost(cfg.Host)
 	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := c.fs.Mount(mctx, &fspb.MountRequest{HostBrokerId: id, Mountpoint: cfg.Mountpoint, PerTorrentDirs: cfg.PerTorrentDirs}); err != nil {
-		pc.Kill()
+	if _, err := fs.Mount(mctx, &fspb.MountRequest{HostBrokerId: id, Mountpoint: cfg.Mountpoint, PerTorrentDirs: cfg.PerTorrentDirs}); err != nil {
+		p.Kill()
 		// The plugin's own message names the mountpoint already.
 		return nil, errors.New(status.Convert(err).Message())
 	}
-	m := &Mount{Path: cfg.Mountpoint, cfg: cfg, pc: pc, fs: c.fs, exited: make(chan struct{})}
+	m := &Mount{Path: cfg.Mountpoint, cfg: cfg, p: p, fs: fs, exited: make(chan struct{})}
 	go m.watch()
 	return m, nil
 }
@@ -106,7 +64,7 @@ func (m *Mount) Exited() <-chan struct{} { return m.exited }
 
 // watch cleans up after a plugin that dies while mounted.
 func (m *Mount) watch() {
-	for !m.pc.Exited() {
+	for !m.p.Exited() {
 		time.Sleep(200 * time.Millisecond)
 	}
 	m.once.Do(func() {
@@ -126,7 +84,7 @@ func (m *Mount) Unmount() {
 			m.cfg.Logger.Warn("torfs unmount failed; unmounting lazily", "mountpoint", m.Path, "error", err)
 			lazyUnmount(m.Path)
 		}
-		m.pc.Kill()
+		m.p.Kill()
 	})
 }
 

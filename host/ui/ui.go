@@ -5,13 +5,10 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 
 	"github.com/torrent-dev/torrent/host/plugins"
 	"github.com/torrent-dev/torrent/proto/hostpb"
@@ -21,81 +18,40 @@ import (
 
 // Config says which plugin to run and what to serve it.
 type Config struct {
-	Spec   string // name or path
-	Logger hclog.Logger
-	Host   hostpb.HostServer
-}
-
-type clientPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-}
-
-var _ plugin.GRPCPlugin = clientPlugin{}
-
-func (clientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
-	return errors.New("the UI server lives in the plugin")
-}
-
-func (clientPlugin) GRPCClient(_ context.Context, b *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &client{ui: uipb.NewUIClient(c), broker: b}, nil
-}
-
-type client struct {
-	ui     uipb.UIClient
-	broker *plugin.GRPCBroker
+	Spec     string        // name or path
+	Reattach *sdk.Reattach // a UI started by hand in debug mode, instead of Spec
+	Logger   hclog.Logger
+	Host     hostpb.HostServer
 }
 
 // Running is a started UI plugin.
 type Running struct {
-	Done   <-chan error // Run's result: nil when the user left the UI
-	Path   string
-	client *plugin.Client
+	Done <-chan error // Run's result: nil when the user left the UI
+	Path string
+	p    *plugins.Plugin
 }
 
 // Kill stops the plugin process.
-func (r *Running) Kill() { r.client.Kill() }
+func (r *Running) Kill() { r.p.Kill() }
 
 // Start launches the UI plugin and runs it until ctx ends or the user
 // leaves it.
 func Start(ctx context.Context, cfg Config) (*Running, error) {
-	path, err := plugins.Find(sdk.UIKind, cfg.Spec)
+	p, err := plugins.Start(plugins.Options{Kind: sdk.UIKind, Spec: cfg.Spec, Reattach: cfg.Reattach, Logger: cfg.Logger,
+		// The plugin puts the terminal back when the host dies (sdk.ServeUI).
+		DeathSignal: syscall.SIGHUP})
 	if err != nil {
 		return nil, err
 	}
-	pc, err := plugins.NewClient(plugins.Config{
-		Path:    path,
-		Plugins: map[int]plugin.PluginSet{sdk.UIProtocol: {sdk.UIKind: clientPlugin{}}},
-		Logger:  cfg.Logger,
-		// The plugin restores the terminal when the host dies (sdk.ServeUI).
-		DeathSignal: syscall.SIGTERM,
-	})
-	if err != nil {
-		return nil, err
-	}
-	rpc, err := pc.Client()
-	if err != nil {
-		pc.Kill()
-		return nil, fmt.Errorf("ui plugin %s: %w", path, err)
-	}
-	raw, err := rpc.Dispense(sdk.UIKind)
-	if err != nil {
-		pc.Kill()
-		return nil, fmt.Errorf("ui plugin %s: %w", path, err)
-	}
-	c := raw.(*client)
-	id := c.broker.NextId()
-	go c.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		s := grpc.NewServer(append(opts, grpc.MaxSendMsgSize(sdk.MaxMessageSize))...)
-		hostpb.RegisterHostServer(s, cfg.Host)
-		return s
-	})
+	ui := uipb.NewUIClient(p.Conn)
+	id := p.ServeHost(cfg.Host)
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.ui.Run(ctx, &uipb.RunRequest{HostBrokerId: id})
-		if err != nil && pc.Exited() {
+		_, err := ui.Run(ctx, &uipb.RunRequest{HostBrokerId: id})
+		if err != nil && p.Exited() {
 			err = fmt.Errorf("%w (plugin process exited)", err)
 		}
 		done <- err
 	}()
-	return &Running{Done: done, Path: path, client: pc}, nil
+	return &Running{Done: done, Path: p.Path, p: p}, nil
 }

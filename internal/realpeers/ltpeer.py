@@ -6,6 +6,8 @@
 #   leecher: ltpeer.py --torrent X --dir DST --port P --connect 127.0.0.1:Q [--exit]
 #            prints READY, PROGRESS f ... lines and DONE once complete and
 #            checked; with --exit it exits 0 there
+#   both print ERROR lines for libtorrent's errors and HASHFAIL piece=N when
+#   a piece they received fails its hash check (a peer sent bad data)
 #
 # Run it with /usr/bin/python3: Debian's python3-libtorrent is only visible
 # to Debian's interpreter.
@@ -108,4 +110,6 @@ while True:
     for al in s.pop_alerts():
         if isinstance(al, (lt.torrent_error_alert, lt.file_error_alert)):
             emit("ERROR " + al.message())
+        elif isinstance(al, lt.hash_failed_alert):
+            emit("HASHFAIL piece=%d" % al.piece_index)
     time.sleep(0.02)

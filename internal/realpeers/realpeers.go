@@ -177,6 +177,9 @@ func (p *Peer) output() string {
 	return p.log.String()
 }
 
+// Output is everything the peer printed so far.
+func (p *Peer) Output() string { return p.output() }
+
 // Progress is the last reported fraction downloaded.
 func (p *Peer) Progress() float64 {
 	p.mu.Lock()

@@ -19,6 +19,8 @@ func main() {
 
 type randomPicker struct{ rng *rand.Rand }
 
+var _ sdk.Picker = (*randomPicker)(nil)
+
 // startedBoost is how much likelier a started piece is than an untouched
 // one of the same rarity: finishing pieces frees memory and gives peers
 // something to fetch from us.

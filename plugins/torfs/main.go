@@ -32,6 +32,8 @@ type torfs struct {
 	server *fuse.Server
 }
 
+var _ sdk.FS = (*torfs)(nil)
+
 // Mount builds the tree from the host's torrents and mounts it.
 func (t *torfs) Mount(ctx context.Context, files sdk.Files, mountpoint string, perTorrentDirs bool) error {
 	torrents, err := files.Torrents(ctx)

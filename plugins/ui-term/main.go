@@ -20,6 +20,8 @@ func main() { sdk.ServeUI(termUI{}, sdk.WithName("term")) }
 
 type termUI struct{}
 
+var _ sdk.UI = termUI{}
+
 // Run owns the terminal until the user quits or the host stops. A plugin's
 // stdout is a pipe, so the terminal is opened directly.
 func (termUI) Run(ctx context.Context, host sdk.Host) error {

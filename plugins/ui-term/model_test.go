@@ -113,22 +113,25 @@ func TestMouseWheel(t *testing.T) {
 
 func TestGolden(t *testing.T) {
 	tests := map[string]struct {
-		w, h  int
-		steps int
-		keys  []string
+		w, h   int
+		steps  int
+		keys   []string
+		status string // the host's status in the last update
 	}{
-		"main-80x24":     {80, 24, 3, nil},
-		"main-120x40":    {120, 40, 3, nil},
-		"complete-80x24": {80, 24, 5, nil},
-		"peers-80x24":    {80, 24, 3, []string{"p"}},
-		"log-120x40":     {120, 40, 3, []string{"ctrl+z"}},
-		"help-80x24":     {80, 24, 3, []string{"?"}},
-		"back-80x24":     {80, 24, 3, []string{"ctrl+z", "ctrl+z"}},
+		"main-80x24":     {80, 24, 3, nil, ""},
+		"main-120x40":    {120, 40, 3, nil, ""},
+		"complete-80x24": {80, 24, 5, nil, ""},
+		"peers-80x24":    {80, 24, 3, []string{"p"}, ""},
+		"log-120x40":     {120, 40, 3, []string{"ctrl+z"}, ""},
+		"help-80x24":     {80, 24, 3, []string{"?"}, ""},
+		"back-80x24":     {80, 24, 3, []string{"ctrl+z", "ctrl+z"}, ""},
+		"diskfull-80x24": {80, 24, 3, nil, "disk full at /data: retrying"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			us := stream(5)
 			us = us[:tc.steps+1]
+			us[tc.steps].Status = tc.status
 			got := play(tc.w, tc.h, us, tc.keys...).View()
 			lines := strings.Split(got, "\n")
 			if len(lines) != tc.h {

@@ -59,6 +59,8 @@ func (m *model) header() []string {
 	case !u.CheckingDone:
 		state = fmt.Sprintf("checking %d/%d", u.Checking, info.NumPieces)
 		pct = 100 * float64(u.Checking) / float64(max(info.NumPieces, 1))
+	case u.Status != "": // what stops the download says more than an ETA
+		state = warnStyle.Render(u.Status)
 	case u.Complete:
 		state = doneStyle.Render("complete · seeding")
 	case u.DownRate > 0:

@@ -506,8 +506,11 @@ type Update struct {
 	// Which picker answers: the plugin's name, or "built-in".
 	Picker string `protobuf:"bytes,14,opt,name=picker,proto3" json:"picker,omitempty"`
 	// Checking data on disk at start: pieces done of num_pieces.
-	Checking      uint32 `protobuf:"varint,15,opt,name=checking,proto3" json:"checking,omitempty"`
-	CheckingDone  bool   `protobuf:"varint,16,opt,name=checking_done,json=checkingDone,proto3" json:"checking_done,omitempty"`
+	Checking     uint32 `protobuf:"varint,15,opt,name=checking,proto3" json:"checking,omitempty"`
+	CheckingDone bool   `protobuf:"varint,16,opt,name=checking_done,json=checkingDone,proto3" json:"checking_done,omitempty"`
+	// What keeps the download from going on, in a few words, e.g. "disk
+	// full at /data: retrying"; empty when nothing does.
+	Status        string `protobuf:"bytes,17,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -652,6 +655,13 @@ func (x *Update) GetCheckingDone() bool {
 		return x.CheckingDone
 	}
 	return false
+}
+
+func (x *Update) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
 }
 
 type QuitRequest struct {
@@ -1070,7 +1080,7 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x01 \x01(\x03R\n" +
 	"timeUnixMs\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"\xa5\x04\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"\xbd\x04\n" +
 	"\x06Update\x126\n" +
 	"\atorrent\x18\x01 \x01(\v2\x1c.torrent.host.v1.TorrentInfoR\atorrent\x12\x12\n" +
 	"\x04have\x18\x02 \x01(\fR\x04have\x12 \n" +
@@ -1091,7 +1101,8 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\bcomplete\x18\r \x01(\bR\bcomplete\x12\x16\n" +
 	"\x06picker\x18\x0e \x01(\tR\x06picker\x12\x1a\n" +
 	"\bchecking\x18\x0f \x01(\rR\bchecking\x12#\n" +
-	"\rchecking_done\x18\x10 \x01(\bR\fcheckingDone\"\r\n" +
+	"\rchecking_done\x18\x10 \x01(\bR\fcheckingDone\x12\x16\n" +
+	"\x06status\x18\x11 \x01(\tR\x06status\"\r\n" +
 	"\vQuitRequest\"\x0e\n" +
 	"\fQuitResponse\"\x11\n" +
 	"\x0fTorrentsRequest\"L\n" +

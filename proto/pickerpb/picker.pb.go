@@ -594,7 +594,8 @@ type Event_PieceDone struct {
 }
 
 type Event_PieceFailed struct {
-	// This piece failed its hash check and is missing again.
+	// This piece failed its hash check, on arrival or later on disk, and
+	// is missing again.
 	PieceFailed uint32 `protobuf:"varint,6,opt,name=piece_failed,json=pieceFailed,proto3,oneof"`
 }
 

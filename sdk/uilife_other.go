@@ -1,7 +1,0 @@
-//go:build !linux
-
-package sdk
-
-import "syscall"
-
-func setParentDeathSignalTo(syscall.Signal) {}
