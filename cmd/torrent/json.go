@@ -76,7 +76,8 @@ type (
 		UpRate     int64  `json:"up_rate"`
 		Peers      int    `json:"peers"`
 		KnownPeers int    `json:"known_peers"`
-		ETA        *int64 `json:"eta"` // seconds; null when unknown
+		ETA        *int64 `json:"eta"`     // seconds; null when unknown
+		Problem    string `json:"problem"` // what keeps it from going on ("disk full at ..."); "" when nothing does
 	}
 	jsonPeer struct {
 		jsonHead
@@ -189,7 +190,7 @@ func (e *jsonEvents) progress(st swarm.Stats, checked int, checkDone bool) jsonP
 	done := st.NumPieces - st.Missing
 	p := jsonProgress{jsonHead: e.head("progress"), Checked: checked, PiecesDone: done, Pieces: info.NumPieces(),
 		Length: info.Length, Downloaded: st.Downloaded, Uploaded: st.Uploaded, DownRate: st.DownRate,
-		UpRate: st.UpRate, Peers: len(st.Peers), KnownPeers: st.Known}
+		UpRate: st.UpRate, Peers: len(st.Peers), KnownPeers: st.Known, Problem: st.Status}
 	if st.Have.Len() > 0 {
 		p.BytesDone = verifiedBytes(st, info)
 	}

@@ -73,7 +73,7 @@ func TestJSONEventsGolden(t *testing.T) {
 	have.Set(0)
 	step(func() {
 		src.checked, src.checkDone = 10, true
-		src.st = swarm.Stats{Have: have.Clone(), NumPieces: 10, Missing: 9, Known: 2}
+		src.st = swarm.Stats{Have: have.Clone(), NumPieces: 10, Missing: 9, Known: 2, Status: "disk full at /data: retrying"}
 		src.tr = tracker.Status{URL: "http://127.0.0.1:1/announce", LastError: "connection refused", NextAnnounce: clock.Add(15 * time.Second)}
 		fmt.Fprintf(logs, "12:00:02.000 [WARN]  torrent.tracker: announce failed: reason=\"connection refused\"\n12:00:02.000 [INFO]  torrent: not passed on\n")
 	})

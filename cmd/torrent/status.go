@@ -196,6 +196,7 @@ type jsonStatus struct {
 	UpRate     int64            `json:"up_rate"`
 	KnownPeers int              `json:"known_peers"`
 	ETA        *int64           `json:"eta"`
+	Problem    string           `json:"problem"`
 	Peers      []jsonStatusPeer `json:"peers"`
 	Tracker    *jsonStatusTrk   `json:"tracker"` // null without one
 }
@@ -231,7 +232,7 @@ func statusOf(u *hostpb.Update, now time.Time) (*jsonStatus, error) {
 	s := &jsonStatus{jsonHead: jsonHead{V: jsonVersion, Type: "status", Time: now.UTC().Format("2006-01-02T15:04:05.000Z07:00")},
 		Dir: t.GetDir(), Checked: int(u.GetChecking()), PiecesDone: have.Count(), Downloaded: int64(u.GetDownloaded()),
 		Uploaded: int64(u.GetUploaded()), DownRate: int64(u.GetDownRate()), UpRate: int64(u.GetUpRate()),
-		KnownPeers: int(u.GetKnownPeers()), Peers: []jsonStatusPeer{}}
+		KnownPeers: int(u.GetKnownPeers()), Problem: u.GetStatus(), Peers: []jsonStatusPeer{}}
 	s.Torrent.Name, s.Torrent.InfoHash, s.Torrent.Length = t.GetName(), t.GetInfoHash(), int64(t.GetTotalLength())
 	s.Torrent.PieceLength, s.Torrent.Pieces = int64(t.GetPieceLength()), n
 	s.BytesDone = int64(have.Count()) * s.Torrent.PieceLength
@@ -268,6 +269,9 @@ func printStatus(w io.Writer, s *jsonStatus) error {
 		state += ", ETA " + (time.Duration(*s.ETA) * time.Second).String()
 	}
 	fmt.Fprintf(tw, "progress\t%.1f%% (%d/%d pieces), %s\n", pct, s.PiecesDone, s.Torrent.Pieces, state)
+	if s.Problem != "" {
+		fmt.Fprintf(tw, "problem\t%s\n", s.Problem)
+	}
 	fmt.Fprintf(tw, "rates\tdown %s/s, up %s/s\n", human(s.DownRate), human(s.UpRate))
 	fmt.Fprintf(tw, "session\tdownloaded %s, uploaded %s\n", human(s.Downloaded), human(s.Uploaded))
 	if t := s.Tracker; t != nil {

@@ -56,7 +56,7 @@ func TestStatusAndStop(t *testing.T) {
 	peer := v["peers"].([]any)[0].(map[string]any)
 	if v["v"] != float64(1) || v["type"] != "status" || tor["name"] != "s" || tor["pieces"] != float64(128) || v["dir"] != dst ||
 		peer["addr"] != fmt.Sprintf("127.0.0.1:%d", seeder.Port) || !strings.HasPrefix(peer["client"].(string), "libtorrent") ||
-		v["eta"] == nil || v["tracker"].(map[string]any)["reason"] != "connection refused" {
+		v["eta"] == nil || v["problem"] != "" || v["tracker"].(map[string]any)["reason"] != "connection refused" {
 		t.Fatalf("status: %v", v)
 	}
 	st, err := os.Stat(filepath.Join(dst, ".torrent.sock"))
