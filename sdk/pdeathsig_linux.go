@@ -1,5 +1,10 @@
 package sdk
 
-import "golang.org/x/sys/unix"
+import (
+	"syscall"
 
-func setParentDeathSignal() { unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0) }
+	"golang.org/x/sys/unix"
+)
+
+// setParentDeathSignal asks the kernel to send s when the parent dies.
+func setParentDeathSignal(s syscall.Signal) { unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(s), 0, 0, 0) }

@@ -2,4 +2,6 @@
 
 package sdk
 
-func setParentDeathSignal() {}
+import "syscall"
+
+func setParentDeathSignal(syscall.Signal) {}

@@ -20,6 +20,10 @@ type ServeOption func(*serveConfig)
 type serveConfig struct {
 	name   string
 	logger hclog.Logger
+	// hosted ties the life of a plugin the host started to the host's:
+	// hostedLife unless a kind needs its own (a UI must put the terminal
+	// back before it exits).
+	hosted func(hclog.Logger)
 }
 
 // WithName sets the name the host shows in its logs (default: the
@@ -30,7 +34,7 @@ func WithName(name string) ServeOption { return func(c *serveConfig) { c.name = 
 func WithLogger(l hclog.Logger) ServeOption { return func(c *serveConfig) { c.logger = l } }
 
 func newServeConfig(opts []ServeOption) serveConfig {
-	cfg := serveConfig{name: filepath.Base(os.Args[0])}
+	cfg := serveConfig{name: filepath.Base(os.Args[0]), hosted: hostedLife}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -59,10 +63,16 @@ func serve(kind string, version int, register func(*plugin.GRPCBroker, *grpc.Ser
 		return
 	}
 	if os.Getenv(Handshake.MagicCookieKey) != "" {
-		exitWithParent()
-		ignoreStopSignals(cfg.logger)
+		cfg.hosted(cfg.logger)
 	}
 	plugin.Serve(sc)
+}
+
+// hostedLife is how a picker or torfs plugin lives under the host: it
+// ends with the host and leaves its stopping to the host.
+func hostedLife(log hclog.Logger) {
+	exitWithParent()
+	ignoreStopSignals(log)
 }
 
 // serverPlugin is the plugin side of go-plugin's glue for every kind (the
@@ -87,7 +97,7 @@ func (serverPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Client
 // kernel signals it (Linux), and a poll of the parent pid backs that up.
 func exitWithParent() {
 	parent := os.Getppid()
-	setParentDeathSignal()
+	setParentDeathSignal(syscall.SIGKILL)
 	go func() {
 		for range time.Tick(500 * time.Millisecond) {
 			if os.Getppid() != parent {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
@@ -99,9 +100,14 @@ type UI interface {
 
 // ServeUI serves ui to the host; it is a UI plugin's whole main.
 func ServeUI(ui UI, opts ...ServeOption) {
+	cfg := newServeConfig(opts)
+	// Under the host a UI ends when the host does, or on SIGTERM or
+	// SIGHUP, but only once it has put the terminal back (watchUILife).
+	var life *uiLife
+	cfg.hosted = func(hclog.Logger) { life = watchUILife() }
 	serve(UIKind, UIProtocol, func(b *plugin.GRPCBroker, s *grpc.Server) {
-		uipb.RegisterUIServer(s, &uiServer{impl: ui, broker: b})
-	}, newServeConfig(opts))
+		uipb.RegisterUIServer(s, &uiServer{impl: ui, life: life, broker: b})
+	}, cfg)
 }
 
 var _ uipb.UIServer = (*uiServer)(nil)
@@ -109,6 +115,7 @@ var _ uipb.UIServer = (*uiServer)(nil)
 type uiServer struct {
 	uipb.UnimplementedUIServer
 	impl   UI
+	life   *uiLife // nil in debug mode
 	broker *plugin.GRPCBroker
 }
 
@@ -118,7 +125,8 @@ func (s *uiServer) Run(ctx context.Context, req *uipb.RunRequest) (*uipb.RunResp
 		return nil, fmt.Errorf("dial the host API: %w", err)
 	}
 	defer conn.Close()
-	if err := s.impl.Run(ctx, &hostClient{c: hostpb.NewHostClient(conn)}); err != nil {
+	host := &hostClient{c: hostpb.NewHostClient(conn)}
+	if err := s.life.run(ctx, func(ctx context.Context) error { return s.impl.Run(ctx, host) }); err != nil {
 		return nil, err
 	}
 	return &uipb.RunResponse{}, nil

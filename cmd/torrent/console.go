@@ -77,11 +77,29 @@ func (c *console) setStatus(s string) {
 	}
 }
 
+// finishStatus ends the self-overwriting status line: its last state
+// stays on screen with a line break after it, and later log lines start
+// on a clean line. Under a UI it is only forgotten.
+func (c *console) finishStatus(last string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tty && !c.quiet.Load() && last != "" {
+		fmt.Fprintf(c.out, "\r\033[K%s\n", last)
+	}
+	c.status = ""
+}
+
 // checking reports the start-up check of the data on disk.
 func (c *console) checking(done, total int) {
-	if c.tty {
-		c.setStatus(fmt.Sprintf("checking data on disk: %d/%d pieces", done, total))
+	if !c.tty {
+		return
 	}
+	line := fmt.Sprintf("checking data on disk: %d/%d pieces", done, total)
+	if done == total {
+		c.finishStatus(line)
+		return
+	}
+	c.setStatus(line)
 }
 
 // show keeps the status line (or periodic progress lines) going until stop.
@@ -99,11 +117,7 @@ func (c *console) show(ctx context.Context, s *session.Session) (stop func()) {
 		for {
 			select {
 			case <-ctx.Done():
-				if c.tty && !c.quiet.Load() {
-					c.setStatus(statusLine(s))
-					fmt.Fprintln(c.out)
-					c.setStatus("")
-				}
+				c.finishStatus(statusLine(s))
 				return
 			case <-t.C:
 				if c.quiet.Load() {

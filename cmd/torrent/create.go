@@ -27,8 +27,7 @@ func cmdCreate(args []string) error {
 	private := fs.Bool("private", false, "set the private flag (BEP 27)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: torrent create [-a URL]... [-piece-length N] [-o OUT] PATH\n\nMakes a .torrent of a file or a directory.\n\nFlags:")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -105,7 +104,11 @@ func writeFileAtomic(path string, data []byte) error {
 
 func cmdInfo(args []string) error {
 	fs := flag.NewFlagSet("torrent info", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: torrent info FILE.torrent\n\nPrints what a .torrent holds.") }
+	asJSON := fs.Bool("json", false, "print it as one JSON object (docs/json.md)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent\n\nPrints what a .torrent holds.\n\nFlags:")
+		printFlags(stderr, fs)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -116,6 +119,9 @@ func cmdInfo(args []string) error {
 	m, err := metainfo.Load(fs.Arg(0))
 	if err != nil {
 		return usageError{err}
+	}
+	if *asJSON {
+		return infoJSON(os.Stdout, m)
 	}
 	i := &m.Info
 	fmt.Printf("name:         %s\n", i.Name)

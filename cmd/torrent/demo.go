@@ -41,8 +41,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	g := fs.Bool("g", isTerminal(), "terminal UI (default: on when run in a terminal)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: torrent demo [flags]\n\nRuns a local swarm on loopback: a tracker and seeders started here, and the\nnormal client downloading a generated torrent from them.\n\nFlags:")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err

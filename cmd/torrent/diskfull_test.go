@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 var summaryRe = regexp.MustCompile(`session summary: downloaded=(\d+) uploaded=\d+ wasted=(\d+) verified=(\d+)`)
 
 // The binary downloading onto a tmpfs smaller than the torrent: its
-// progress line says the disk is full, and once the filesystem grows it
-// finishes and exits 0 by itself.
+// progress line and torrent status say the disk is full, and once the
+// filesystem grows it finishes and exits 0 by itself.
 func TestDiskFullConsole(t *testing.T) {
 	t.Parallel()
 	fs := tmpfs.Mount(t, "4m") // first: unmounted after the client is gone
@@ -27,6 +28,12 @@ func TestDiskFullConsole(t *testing.T) {
 	dir := regexp.QuoteMeta(fs.Dir)
 	c.waitFor(regexp.MustCompile(`WARN.*disk full at `+dir+`: downloading paused`), time.Minute)
 	c.waitFor(regexp.MustCompile(`progress: status=".*disk full at `+dir+`: retrying"`), time.Minute)
+	// torrent status says it too, as its problem.
+	want := "disk full at " + fs.Dir + ": retrying"
+	statusJSON(t, fs.Dir, "the disk-full problem", func(v map[string]any) bool { return v["problem"] == want })
+	if out, code := runTorrent(t, t.TempDir(), "status", fs.Dir); code != 0 || !strings.Contains(out, "problem   "+want+"\n") {
+		t.Fatalf("status while the disk is full: exit %d, no problem line %q:\n%s", code, want, out)
+	}
 	fs.Resize("32m")
 	c.waitFor(regexp.MustCompile(`downloading resumes`), time.Minute)
 	c.wait(2*time.Minute, 0)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/session"
@@ -18,8 +19,10 @@ var stderr io.Writer = os.Stderr
 
 const downloadUsage = `usage: torrent [flags] FILE.torrent
        torrent create [-a URL]... [-piece-length N] [-o OUT] PATH
-       torrent info FILE.torrent
+       torrent info [-json] FILE.torrent
        torrent mount DIR MOUNTPOINT
+       torrent status [-json] [DIR]
+       torrent stop [DIR]
        torrent plugins
        torrent demo
 
@@ -49,6 +52,8 @@ type downloadFlags struct {
 	verbose  bool
 	cpuProf  string
 	memProf  string
+	json     bool
+	events   *jsonEvents // -json: the event stream on stdout
 }
 
 func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
@@ -75,10 +80,10 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile (pprof) at exit to this file")
+	fs.BoolVar(&f.json, "json", false, "print events as JSON, one object a line, on stdout (docs/json.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	return fs, f
 }
@@ -87,6 +92,9 @@ func cmdDownload(ctx context.Context, args []string) error {
 	fs, f := newDownloadFlags()
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 1 && strings.HasPrefix(fs.Arg(1), "-") {
+		return badInput("flags go before FILE.torrent: torrent %s %s (see torrent -h)", strings.Join(fs.Args()[1:], " "), fs.Arg(0))
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -97,7 +105,13 @@ func cmdDownload(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stop()
-	_, err = download(ctx, fs.Arg(0), f)
+	if f.json {
+		f.events = newJSONEvents(os.Stdout, nil, nil)
+	}
+	complete, err := download(ctx, fs.Arg(0), f)
+	if f.events != nil {
+		f.events.finish(err, ctx.Err() != nil, f.seed, complete)
+	}
 	return err
 }
 
@@ -151,7 +165,11 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		"pieces", s.Meta.Info.NumPieces(), "port", ln.Addr().(*net.TCPAddr).Port, "dir", f.dir)
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
+	if f.events != nil {
+		defer f.events.begin(s.Meta, con.ring, s, f.dir, ln.Addr().(*net.TCPAddr).Port)()
+	}
 	api := hostapi.New(s, con.ring, quit)
+	defer serveControl(f.dir, api, log.Named("control"))()
 	if f.torfs != "" {
 		if m := mount(ctx, api, f.torfs, debug.torfs, con.logger.Named("torfs")); m != nil {
 			defer m.Unmount()

@@ -16,12 +16,19 @@ import (
 var errHelp = errors.New("help requested")
 
 // parseFlags parses args into fs, turning flag errors into usage errors.
+// A bad flag gets one line that names the help to read, not the whole
+// usage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp // Parse has already called fs.Usage
-		}
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return errHelp
+	case err != nil:
 		return usageError{fmt.Errorf("%w (see %s -h)", err, fs.Name())}
 	}
 	return nil

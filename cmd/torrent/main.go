@@ -61,6 +61,10 @@ func run(args []string) int {
 		err = cmdMount(ctx, args[1:])
 	case "plugins":
 		err = cmdPlugins(args[1:])
+	case "status":
+		err = cmdStatus(ctx, args[1:])
+	case "stop":
+		err = cmdStop(ctx, args[1:])
 	default:
 		err = cmdDownload(ctx, args)
 	}

@@ -70,8 +70,7 @@ func cmdMount(ctx context.Context, args []string) error {
 	fs.StringVar(&r.torfs, "torfs-reattach", "", "attach to a torfs started by hand with "+sdk.DebugEnv+"=1 (the JSON it prints)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: torrent mount DIR MOUNTPOINT\n\nMounts every torrent in DIR (its .torrent files and the data earlier runs left\nthere) read-only at MOUNTPOINT, one directory per torrent. Missing pieces read\nas errors (EIO). Runs until interrupted.\n\nFlags:")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -2,22 +2,30 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"golang.org/x/term"
+	"golang.org/x/sys/unix"
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/ui"
 	"github.com/torrent-dev/torrent/sdk"
 )
 
+// How long stopping waits for the UI plugin to leave the terminal: first
+// after its host API stream ends, then after its Run call is cancelled.
+const (
+	uiLeaveTimeout  = 3 * time.Second
+	uiCancelTimeout = 2 * time.Second
+)
+
 // startUI runs the UI plugin with -g. While it owns the terminal the log
 // goes to the ring (and -log file) only. If it is missing or dies, the
 // console output takes over and the log says why; when the user leaves it,
-// the client quits. The returned func stops the UI and waits for it.
+// the client quits. The returned func stops the UI and waits until the
+// terminal is as it was before, so what the client prints next is seen.
 func startUI(ctx context.Context, con *console, srv *hostapi.Server, spec string, reattach *sdk.Reattach) (stop func()) {
 	log := con.logger.Named("ui")
 	// A debug-mode UI draws on the terminal it was started in, not ours.
@@ -34,64 +42,84 @@ func startUI(ctx context.Context, con *console, srv *hostapi.Server, spec string
 	uiCtx, cancel := context.WithCancel(context.Background())
 	r, err := ui.Start(uiCtx, ui.Config{Spec: spec, Reattach: reattach, Logger: log, Host: srv})
 	if err != nil {
+		saved.takeBack()
 		con.quiet.Store(false)
 		cancel()
 		log.Warn("terminal UI unavailable; showing console output", "error", err)
 		return nil
 	}
+	var stopping atomic.Bool
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		select {
-		case err := <-r.Done:
-			if err == nil {
-				srv.Quit(ctx, nil) // the user left the UI: quit the client
-				return
-			}
-			saved.restore()
+		if err := <-r.Done; err == nil {
+			srv.Quit(ctx, nil) // the user left the UI: quit the client
+		} else if !stopping.Load() && ctx.Err() == nil {
+			saved.takeBack()
 			con.quiet.Store(false)
-			if ctx.Err() == nil {
-				log.Warn("terminal UI plugin failed; showing console output", "plugin", spec, "path", r.Path, "cause", err)
-			}
-		case <-uiCtx.Done():
+			log.Warn("terminal UI plugin failed; showing console output", "plugin", spec, "path", r.Path, "cause", err)
 		}
 	}()
 	return func() {
-		cancel() // the plugin restores the terminal when its Run ends
+		stopping.Store(true)
+		srv.EndWatches() // the UI sees its stream end, leaves the terminal and returns
 		select {
 		case <-finished:
-		case <-time.After(3 * time.Second):
-			saved.restore() // it hangs: take the terminal back
+		case <-time.After(uiLeaveTimeout):
+			cancel()
+			select {
+			case <-finished:
+			case <-time.After(uiCancelTimeout):
+			}
 		}
+		cancel()
 		r.Kill()
+		saved.takeBack() // a plugin that died or hung left it in raw mode
 		con.quiet.Store(false)
 	}
 }
 
-// termState is the terminal's mode before a UI plugin took it, restored if
-// the plugin dies without doing so.
+// termState is the terminal as it was before a UI plugin took it.
 type termState struct {
 	fd    int
-	state *term.State
+	saved *unix.Termios
 	once  *sync.Once
 }
 
 func saveTerminal() termState {
-	fd := int(os.Stdin.Fd())
-	st, err := term.GetState(fd)
+	fd := int(os.Stderr.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
 		return termState{fd: -1, once: new(sync.Once)}
 	}
-	return termState{fd: fd, state: st, once: new(sync.Once)}
+	return termState{fd: fd, saved: t, once: new(sync.Once)}
 }
 
-// restore runs once: leaving the alternate screen twice would move the
-// cursor back over later output.
-func (t termState) restore() {
+// terminalReset undoes what a full-screen UI may have turned on: mouse
+// reports (X10, button, any-motion, SGR), bracketed paste, focus reports,
+// a hidden cursor and the alternate screen (leaving it restores the cursor
+// to where it was when the UI started).
+const terminalReset = "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1004l\x1b[?25h\x1b[?1049l"
+
+// takeBack restores the terminal if the UI plugin did not: its raw mode is
+// the sign. A UI that restored the terminal itself has left the alternate
+// screen already, and leaving it twice would move the cursor back over
+// what was printed since; so a terminal in its old mode is left alone.
+func (t termState) takeBack() {
 	t.once.Do(func() {
-		if t.state != nil {
-			term.Restore(t.fd, t.state)
-			fmt.Fprint(os.Stderr, "\x1b[?1049l\x1b[?25h") // leave the alternate screen, show the cursor
+		if t.saved == nil {
+			return
 		}
+		now, err := unix.IoctlGetTermios(t.fd, unix.TCGETS)
+		if err != nil || sameMode(now, t.saved) {
+			return
+		}
+		unix.IoctlSetTermios(t.fd, unix.TCSETS, t.saved)
+		os.Stderr.WriteString(terminalReset)
 	})
+}
+
+// sameMode compares the flags a raw mode changes.
+func sameMode(a, b *unix.Termios) bool {
+	return a.Iflag == b.Iflag && a.Oflag == b.Oflag && a.Lflag == b.Lflag && a.Cflag == b.Cflag
 }

@@ -23,7 +23,13 @@ type tmuxSession struct {
 
 func startTmux(t *testing.T, w, h int, command string) *tmuxSession {
 	t.Helper()
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("torrent-test-%d", time.Now().UnixNano())}
+	return startTmuxSocket(t, fmt.Sprintf("torrent-test-%d", time.Now().UnixNano()), w, h, command)
+}
+
+// startTmuxSocket is startTmux on a server socket the command may use too.
+func startTmuxSocket(t *testing.T, socket string, w, h int, command string) *tmuxSession {
+	t.Helper()
+	s := &tmuxSession{t: t, socket: socket}
 	if out, err := s.tmux("new-session", "-d", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), command); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)
 	}

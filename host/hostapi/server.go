@@ -2,6 +2,7 @@ package hostapi
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,9 +24,16 @@ type Server struct {
 	logs       *LogRing
 	quit       func()
 	mountpoint atomic.Pointer[string] // set when torfs mounted the files
+	ended      chan struct{}          // closed by EndWatches
+	endOnce    sync.Once
 }
 
 var _ hostpb.HostServer = (*Server)(nil)
+
+// EndWatches ends every Watch stream, now and later: the client is
+// stopping. A UI sees its stream end and leaves the terminal as it found
+// it before the host prints again.
+func (srv *Server) EndWatches() { srv.endOnce.Do(func() { close(srv.ended) }) }
 
 // SetMountpoint tells plugins where torfs mounted the files.
 func (srv *Server) SetMountpoint(dir string) { srv.mountpoint.Store(&dir) }
@@ -40,12 +48,12 @@ func (srv *Server) mounted() string {
 // New serves a running session; quit is called when a plugin asks the
 // client to stop.
 func New(s *session.Session, logs *LogRing, quit func()) *Server {
-	return &Server{s: s, lib: sessionLibrary{s}, logs: logs, quit: quit}
+	return &Server{s: s, lib: sessionLibrary{s}, logs: logs, quit: quit, ended: make(chan struct{})}
 }
 
 // NewLibrary serves only Torrents and Read, from lib.
 func NewLibrary(lib Library, quit func()) *Server {
-	return &Server{lib: lib, quit: quit}
+	return &Server{lib: lib, quit: quit, ended: make(chan struct{})}
 }
 
 // Quit stops the client.
@@ -80,6 +88,8 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 		}
 		select {
 		case <-stream.Context().Done():
+			return nil
+		case <-srv.ended:
 			return nil
 		case <-t.C:
 		}

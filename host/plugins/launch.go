@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -22,6 +23,10 @@ type Options struct {
 	// (sdk.DebugEnv): the host connects to it instead of starting Spec.
 	Reattach *sdk.Reattach
 	Logger   hclog.Logger
+	// DeathSignal is what the kernel sends the plugin when the host dies
+	// without cleaning up: SIGKILL if zero. A UI plugin gets one it can
+	// catch (SIGHUP), to put the user's terminal back before it exits.
+	DeathSignal syscall.Signal
 }
 
 // Plugin is a started plugin: the gRPC connection its kind's client is
@@ -39,6 +44,9 @@ type Plugin struct {
 func Start(opts Options) (*Plugin, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.DeathSignal == 0 {
+		opts.DeathSignal = syscall.SIGKILL
 	}
 	sets := versions(opts.Kind, connPlugin{})
 	if len(sets) == 0 {
@@ -61,7 +69,7 @@ func Start(opts Options) (*Plugin, error) {
 			return nil, err
 		}
 		p.Path = path
-		if p.client, err = newClient(path, sets, opts.Logger); err != nil {
+		if p.client, err = newClient(path, sets, opts.Logger, opts.DeathSignal); err != nil {
 			return nil, err
 		}
 	}

@@ -106,16 +106,16 @@ var grpcLimits = []grpc.DialOption{grpc.WithDefaultCallOptions(
 	grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))}
 
 // newClient prepares (does not start) a plugin client with the settings
-// every plugin shares; Client() on it starts the process.
-func newClient(path string, sets map[int]plugin.PluginSet, log hclog.Logger) (*plugin.Client, error) {
+// every plugin shares; Client() on it starts the process. death is what
+// the kernel sends the plugin if the host dies without cleaning up.
+func newClient(path string, sets map[int]plugin.PluginSet, log hclog.Logger, death syscall.Signal) (*plugin.Client, error) {
 	dir, err := sockets.get()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), "PLUGIN_UNIX_SOCKET_DIR="+dir)
-	// The kernel kills the plugin if the host dies without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: death}
 	return plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sets,

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -78,7 +79,7 @@ func parseName(file string) (kind, name string, ok bool) {
 // Probe starts a plugin, completes the handshake and stops it: the
 // negotiated protocol version, or why it cannot be used.
 func Probe(path, kind string) (int, error) {
-	c, err := newClient(path, versions(kind, connPlugin{}), hclog.NewNullLogger())
+	c, err := newClient(path, versions(kind, connPlugin{}), hclog.NewNullLogger(), syscall.SIGKILL)
 	if err != nil {
 		return 0, err
 	}

@@ -6,6 +6,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -36,7 +37,9 @@ func (r *Running) Kill() { r.p.Kill() }
 // Start launches the UI plugin and runs it until ctx ends or the user
 // leaves it.
 func Start(ctx context.Context, cfg Config) (*Running, error) {
-	p, err := plugins.Start(plugins.Options{Kind: sdk.UIKind, Spec: cfg.Spec, Reattach: cfg.Reattach, Logger: cfg.Logger})
+	p, err := plugins.Start(plugins.Options{Kind: sdk.UIKind, Spec: cfg.Spec, Reattach: cfg.Reattach, Logger: cfg.Logger,
+		// The plugin puts the terminal back when the host dies (sdk.ServeUI).
+		DeathSignal: syscall.SIGHUP})
 	if err != nil {
 		return nil, err
 	}

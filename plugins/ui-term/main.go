@@ -11,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
+	"golang.org/x/term"
 
 	"github.com/torrent-dev/torrent/sdk"
 )
@@ -29,10 +30,17 @@ func (termUI) Run(ctx context.Context, host sdk.Host) error {
 		return fmt.Errorf("open the terminal: %w", err)
 	}
 	defer tty.Close()
+	if saved, err := term.GetState(int(tty.Fd())); err == nil {
+		// When the host is gone (or stops us) its shell may print at once:
+		// give the line discipline back first, bubbletea does the rest.
+		defer context.AfterFunc(ctx, func() { term.Restore(int(tty.Fd()), saved) })()
+	}
 	out := termenv.NewOutput(tty)
 	lipgloss.SetColorProfile(out.EnvColorProfile()) // honours NO_COLOR and dumb terminals
 	m := newModel(host)
-	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithContext(ctx))
+	// Signals are the SDK's: they end ctx, and bubbletea puts the terminal
+	// back on its way out whatever ended it.
+	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx), tea.WithoutSignalHandler())
 	go func() {
 		err := host.Watch(ctx, func(u sdk.Update) { p.Send(updateMsg(u)) })
 		p.Send(hostGoneMsg{err})

@@ -62,6 +62,8 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case tea.KeyMsg:
 		return m, m.key(msg)
+	case tea.MouseMsg:
+		m.mouse(msg)
 	}
 	return m, nil
 }
@@ -129,6 +131,19 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 		m.scrollBy(1 << 30)
 	}
 	return nil
+}
+
+// mouse scrolls the current view with the wheel, three lines a notch.
+func (m *model) mouse(e tea.MouseMsg) {
+	if e.Action != tea.MouseActionPress {
+		return
+	}
+	switch e.Button {
+	case tea.MouseButtonWheelUp:
+		m.scrollBy(-3)
+	case tea.MouseButtonWheelDown:
+		m.scrollBy(3)
+	}
 }
 
 // scrollBy moves the current view's list; the log scrolls from its end.

@@ -93,6 +93,24 @@ func key(k string) tea.KeyMsg {
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 }
 
+// The mouse wheel scrolls the view under it like the arrow keys.
+func TestMouseWheel(t *testing.T) {
+	t.Parallel()
+	us := stream(5)[:2]
+	m := play(80, 24, us, "ctrl+z")
+	for range 2 {
+		m.Update(tea.MouseMsg{Action: tea.MouseActionPress, Button: tea.MouseButtonWheelUp})
+	}
+	if got := m.scroll[viewLog]; got != min(6, len(m.logs)) {
+		t.Fatalf("log scrolled %d after two wheel notches up, want %d", got, min(6, len(m.logs)))
+	}
+	m.Update(tea.MouseMsg{Action: tea.MouseActionPress, Button: tea.MouseButtonWheelDown})
+	m.Update(tea.MouseMsg{Action: tea.MouseActionRelease, Button: tea.MouseButtonWheelDown})
+	if got := m.scroll[viewLog]; got != max(0, min(6, len(m.logs))-3) {
+		t.Fatalf("log scrolled %d after a notch back down", got)
+	}
+}
+
 func TestGolden(t *testing.T) {
 	tests := map[string]struct {
 		w, h   int

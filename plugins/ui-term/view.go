@@ -224,7 +224,7 @@ func (m *model) helpView() []string {
 		"  ctrl-z      log view and back",
 		"  p           peers view and back",
 		"  esc         main view",
-		"  ↑ ↓ k j     scroll",
+		"  ↑ ↓ k j     scroll (the mouse wheel too)",
 		"  PgUp PgDn   scroll a page",
 		"  g G         top, bottom",
 		"  ?           this help (any key closes it)",
