@@ -1,0 +1,235 @@
+package dht
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/internal/realpeers"
+)
+
+// ltBoot starts a libtorrent DHT node on 127.0.0.1 that everyone
+// bootstraps from, and returns its HOST:PORT.
+func ltBoot(t *testing.T) string {
+	boot := realpeers.StartLibtorrentDHT(t, realpeers.LTDHTOptions{IP: "127.0.0.1"})
+	return "127.0.0.1:" + strconv.Itoa(boot.Port)
+}
+
+// ltSeeder makes a small torrent and seeds it from a libtorrent session on
+// ip that announces to the DHT only; it returns the info-hash and the
+// seeder's address.
+func ltSeeder(t *testing.T, ip, boot string) ([20]byte, netip.AddrPort) {
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "tree/a.bin", Size: 100_000})
+	torrent := realpeers.MakeTorrent(t, src, "", 15)
+	mi, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeder := realpeers.StartLibtorrentDHT(t, realpeers.LTDHTOptions{IP: ip, Bootstrap: []string{boot},
+		Torrent: torrent, Dir: src})
+	return mi.InfoHash, netip.MustParseAddrPort(fmt.Sprintf("%s:%d", ip, seeder.Port))
+}
+
+func newNode(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}})
+	}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// testWriter sends the node's log to the test's, shown on failure.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(b, "\n")))
+	return len(b), nil
+}
+
+// waitPeer reads ch until want comes.
+func waitPeer(t *testing.T, ctx context.Context, ch <-chan []netip.AddrPort, want netip.AddrPort) {
+	t.Helper()
+	var seen []netip.AddrPort
+	for {
+		select {
+		case peers, ok := <-ch:
+			if !ok {
+				t.Fatalf("search ended before %v came; saw %v", want, seen)
+			}
+			for _, p := range peers {
+				if p == want {
+					return
+				}
+			}
+			seen = append(seen, peers...)
+		case <-ctx.Done():
+			t.Fatalf("%v not found: %v; saw %v", want, ctx.Err(), seen)
+		}
+	}
+}
+
+func TestFindsLibtorrentSeeder(t *testing.T) {
+	boot := ltBoot(t)
+	ih, seeder := ltSeeder(t, "127.0.0.3", boot)
+	n := newNode(t, Config{Addr: "127.0.0.2:0", Bootstrap: []string{boot}})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	waitPeer(t, ctx, n.Peers(ctx, ih, 500*time.Millisecond), seeder)
+}
+
+func TestLibtorrentFindsOurAnnounce(t *testing.T) {
+	boot := ltBoot(t)
+	n := newNode(t, Config{Addr: "127.0.0.2:0", Bootstrap: []string{boot}})
+	ih := [20]byte{1, 2, 3, 4, 5}
+	const btPort = 51413 // what we announce: our BitTorrent listener's port
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	ch := n.Announce(ctx, ih, btPort, 500*time.Millisecond)
+	go func() {
+		for range ch {
+		}
+	}()
+	getter := realpeers.StartLibtorrentDHT(t, realpeers.LTDHTOptions{IP: "127.0.0.4", Bootstrap: []string{boot},
+		GetPeers: hex.EncodeToString(ih[:])})
+	if err := getter.WaitLine(ctx, "PEER 127.0.0.2:"+strconv.Itoa(btPort)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTwoNodesFindEachOtherThroughLibtorrent(t *testing.T) {
+	boot := ltBoot(t)
+	a := newNode(t, Config{Addr: "127.0.0.2:0", Bootstrap: []string{boot}})
+	b := newNode(t, Config{Addr: "127.0.0.3:0", Bootstrap: []string{boot}})
+	ih := [20]byte{9, 8, 7}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		n           *Node
+		port        int
+		other       netip.AddrPort
+		description string
+	}{
+		{a, 6001, netip.MustParseAddrPort("127.0.0.3:6002"), "a finds b"},
+		{b, 6002, netip.MustParseAddrPort("127.0.0.2:6001"), "b finds a"},
+	} {
+		wg.Go(func() {
+			ctx, stop := context.WithCancel(ctx)
+			ch := c.n.Announce(ctx, ih, c.port, 500*time.Millisecond)
+			defer func() {
+				stop()
+				for range ch {
+				}
+			}()
+			waitPeerOrError(t, ctx, ch, c.other, c.description)
+		})
+	}
+	wg.Wait()
+}
+
+// waitPeerOrError is waitPeer for a goroutine other than the test's.
+func waitPeerOrError(t *testing.T, ctx context.Context, ch <-chan []netip.AddrPort, want netip.AddrPort, what string) {
+	for {
+		select {
+		case peers, ok := <-ch:
+			if !ok {
+				t.Errorf("%s: search ended", what)
+				return
+			}
+			for _, p := range peers {
+				if p == want {
+					return
+				}
+			}
+		case <-ctx.Done():
+			t.Errorf("%s: %v not found: %v", what, want, ctx.Err())
+			return
+		}
+	}
+}
+
+func TestRestartBootstrapsFromRoutingTableFile(t *testing.T) {
+	boot := ltBoot(t)
+	ih, seeder := ltSeeder(t, "127.0.0.3", boot)
+	state := filepath.Join(t.TempDir(), "dht.nodes")
+	first := newNode(t, Config{Addr: "127.0.0.2:0", Bootstrap: []string{boot}, StateFile: state})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	waitPeer(t, ctx, first.Peers(ctx, ih, 500*time.Millisecond), seeder)
+	id := first.ID()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// No configured nodes: without the file this node knows nobody.
+	alone := newNode(t, Config{Addr: "127.0.0.2:0"})
+	if got := alone.Nodes(); got != 0 {
+		t.Fatalf("a node without bootstrap nodes or file has %d nodes", got)
+	}
+	again := newNode(t, Config{Addr: "127.0.0.2:0", StateFile: state})
+	if again.ID() != id {
+		t.Errorf("node ID after restart %x, want the saved %x", again.ID(), id)
+	}
+	if again.Nodes() == 0 {
+		t.Fatal("restart loaded no nodes from the routing table file")
+	}
+	waitPeer(t, ctx, again.Peers(ctx, ih, 500*time.Millisecond), seeder)
+}
+
+func TestCorruptRoutingTableFileIsIgnored(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "dht.nodes")
+	if err := os.WriteFile(state, []byte("TDHT\x01garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	var mu sync.Mutex
+	n := newNode(t, Config{Addr: "127.0.0.2:0", StateFile: state,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: lockedWriter{&mu, &log}})})
+	if n.Nodes() != 0 {
+		t.Fatalf("%d nodes from a corrupt file", n.Nodes())
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	logged := log.String()
+	mu.Unlock()
+	if !bytes.Contains([]byte(logged), []byte("routing table file ignored")) {
+		t.Errorf("corrupt file not logged; log:\n%s", logged)
+	}
+	// Close replaced it with a good (empty) table keeping the new ID.
+	f, err := readNodesFile(state)
+	if err != nil {
+		t.Fatalf("file after Close: %v", err)
+	}
+	if f.ID != n.ID() {
+		t.Errorf("saved ID %x, want %x", f.ID, n.ID())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}

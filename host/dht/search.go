@@ -1,0 +1,107 @@
+package dht
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	adht "github.com/anacrolix/dht/v2"
+)
+
+// Peers runs get_peers for infoHash now and then every `every` until ctx
+// ends or the node closes, sending the peers each answering node gives. The
+// channel closes then; the caller must read it until it does.
+func (n *Node) Peers(ctx context.Context, infoHash [20]byte, every time.Duration) <-chan []netip.AddrPort {
+	return n.search(ctx, infoHash, 0, every)
+}
+
+// Announce is Peers that also announces (announce_peer) our BitTorrent port
+// to the nodes closest to infoHash at the end of each round: for a torrent
+// we download or seed.
+func (n *Node) Announce(ctx context.Context, infoHash [20]byte, port int, every time.Duration) <-chan []netip.AddrPort {
+	return n.search(ctx, infoHash, port, every)
+}
+
+func (n *Node) search(ctx context.Context, ih [20]byte, port int, every time.Duration) <-chan []netip.AddrPort {
+	out := make(chan []netip.AddrPort, 8)
+	ctx, cancel := context.WithCancel(ctx)
+	select {
+	case <-n.closing:
+		cancel()
+		close(out)
+		return out
+	default:
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer close(out)
+		defer cancel()
+		go func() {
+			select {
+			case <-n.closing:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			n.round(ctx, ih, port, out)
+			t.Reset(every)
+		}
+	}()
+	return out
+}
+
+// round is one traversal toward ih: get_peers, then announce_peer if port
+// is set. It returns once the library's traversal has wound down.
+func (n *Node) round(ctx context.Context, ih [20]byte, port int, out chan<- []netip.AddrPort) {
+	var opts []adht.AnnounceOpt
+	if port > 0 {
+		opts = append(opts, adht.AnnouncePeer(adht.AnnouncePeerOpts{Port: port}))
+	}
+	a, err := n.srv.AnnounceTraversal(ih, opts...)
+	if err != nil {
+		n.log.Debug("dht get_peers not started", "infohash", ih, "error", err)
+		return
+	}
+	defer func() {
+		a.Close()
+		for range a.Peers { // the library closes Peers once it has stopped
+		}
+	}()
+	found := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case pv, ok := <-a.Peers:
+			if !ok {
+				n.log.Debug("dht round done", "infohash", ih, "peers", found, "announced", port > 0,
+					"contacted", a.NumContacted())
+				return
+			}
+			var peers []netip.AddrPort
+			for _, p := range pv.Peers {
+				if ap, ok := nodeAddrPort(p); ok {
+					peers = append(peers, ap)
+				}
+			}
+			if len(peers) == 0 {
+				continue
+			}
+			found += len(peers)
+			select {
+			case out <- peers:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
