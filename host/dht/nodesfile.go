@@ -89,7 +89,7 @@ func decodeNodesFile(b []byte) (nodesFile, error) {
 		}
 		ip, _ := netip.AddrFromSlice(b[:alen])
 		port := binary.BigEndian.Uint16(b[alen : alen+2])
-		if port == 0 || ip.IsUnspecified() {
+		if port == 0 || ip.IsUnspecified() || ip.Is4In6() { // IPv4 is written as family 4
 			return f, fmt.Errorf("node %d: address %v:%d", i, ip, port)
 		}
 		n.Addr = netip.AddrPortFrom(ip, port)
