@@ -106,7 +106,12 @@ func New(cfg Config) (*Node, error) {
 		NoSecurity:    true, // as the library's default config: most of the DHT does not use BEP 42 IDs
 		StartingNodes: n.startingNodes,
 		PeerStore:     n.store,
-		OnQuery: func(*krpc.Msg, net.Addr) bool {
+		OnQuery: func(m *krpc.Msg, _ net.Addr) bool {
+			if m.Q == "put" || m.Q == "get" {
+				// BEP 44 storage: nothing a BitTorrent client needs, and the
+				// library's store for it has no cap.
+				return false
+			}
 			return queries.Allow()
 		},
 		SendLimiter: rate.NewLimiter(sendRate, sendBurst),
@@ -197,6 +202,9 @@ func (n *Node) startingNodes() ([]adht.Addr, error) {
 		case <-ctx.Done():
 		}
 	}()
+	if len(n.cfg.Bootstrap) == 0 {
+		return nil, errors.New("no bootstrap nodes configured")
+	}
 	var addrs []adht.Addr
 	for _, hp := range n.cfg.Bootstrap {
 		host, port, _ := net.SplitHostPort(hp)

@@ -1,0 +1,166 @@
+package dht
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/anacrolix/dht/v2/krpc"
+	"github.com/anacrolix/torrent/bencode"
+)
+
+// krpcClient is a scripted remote node: it sends whatever queries a test
+// writes, from its own UDP socket.
+type krpcClient struct {
+	t    *testing.T
+	conn *net.UDPConn
+	to   *net.UDPAddr
+	id   krpc.ID
+}
+
+func newKRPCClient(t *testing.T, ip string, to netip.AddrPort) *krpcClient {
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(ip+":0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &krpcClient{t: t, conn: conn, to: net.UDPAddrFromAddrPort(to), id: krpc.RandomNodeID()}
+}
+
+func (c *krpcClient) send(tid, q string, a krpc.MsgArgs) {
+	a.ID = c.id
+	b, err := bencode.Marshal(krpc.Msg{T: tid, Y: "q", Q: q, A: &a})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := c.conn.WriteToUDP(b, c.to); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read returns the next reply, or false after wait without one.
+func (c *krpcClient) read(wait time.Duration) (krpc.Msg, bool) {
+	buf := make([]byte, 65536)
+	c.conn.SetReadDeadline(time.Now().Add(wait))
+	for {
+		n, _, err := c.conn.ReadFromUDP(buf)
+		if err != nil {
+			return krpc.Msg{}, false
+		}
+		var m krpc.Msg
+		if bencode.Unmarshal(buf[:n], &m) == nil {
+			return m, true
+		}
+	}
+}
+
+// query sends one query and waits for its reply, resending a few times
+// (the node may be rate limiting).
+func (c *krpcClient) query(q string, a krpc.MsgArgs) krpc.Msg {
+	for try := range 20 {
+		tid := "x" + strconv.Itoa(try)
+		c.send(tid, q, a)
+		for {
+			m, ok := c.read(500 * time.Millisecond)
+			if !ok {
+				break
+			}
+			if m.T == tid {
+				return m
+			}
+		}
+	}
+	c.t.Fatalf("no reply to %s", q)
+	return krpc.Msg{}
+}
+
+// TestQueryFloodAnsweredAtBoundedRate: a node floods us with pings; we
+// answer at most QueryRate a second (plus the burst), and still answer
+// once the flood is over.
+func TestQueryFloodAnsweredAtBoundedRate(t *testing.T) {
+	const qrate = 5
+	n := newNode(t, Config{Addr: "127.0.0.2:0", QueryRate: qrate})
+	c := newKRPCClient(t, "127.0.0.5", n.Addr())
+	start := time.Now()
+	const flood = 2000
+	for i := range flood {
+		c.send("f"+strconv.Itoa(i), "ping", krpc.MsgArgs{})
+	}
+	replies := 0
+	for {
+		if _, ok := c.read(time.Second); !ok {
+			break
+		}
+		replies++
+	}
+	elapsed := time.Since(start).Seconds()
+	// The limiter cannot allow more than its burst plus rate × time, on any
+	// machine; the library's send limit alone would allow 25 + 250/s.
+	if bound := float64(qrate+1) + qrate*elapsed; float64(replies) > bound {
+		t.Errorf("%d replies to %d pings in %.1f s: more than %.0f", replies, flood, elapsed, bound)
+	}
+	if replies == 0 {
+		t.Error("no ping answered at all")
+	}
+	t.Logf("%d pings, %d answered in %.1f s", flood, replies, elapsed)
+	if m := c.query("ping", krpc.MsgArgs{}); m.R == nil {
+		t.Errorf("after the flood a ping got %+v", m)
+	}
+}
+
+// TestAnnounceFloodKeepsPeerStoreCapped: a node with a valid token
+// announces thousands of ports and info-hashes; the store stays within its
+// caps and get_peers replies stay within maxPeersPerReply.
+func TestAnnounceFloodKeepsPeerStoreCapped(t *testing.T) {
+	n := newNode(t, Config{Addr: "127.0.0.2:0", QueryRate: 1e6})
+	c := newKRPCClient(t, "127.0.0.5", n.Addr())
+	busy := krpc.ID{0xbb}
+	r := c.query("get_peers", krpc.MsgArgs{InfoHash: busy})
+	if r.R == nil || r.R.Token == nil {
+		t.Fatalf("get_peers reply has no token: %+v", r)
+	}
+	token := *r.R.Token
+	announce := func(tid string, ih krpc.ID, port int) {
+		c.send(tid, "announce_peer", krpc.MsgArgs{InfoHash: ih, Token: token, Port: &port})
+	}
+	for i := range 3 * maxPeersPerTorrent {
+		announce("p"+strconv.Itoa(i), busy, 1000+i)
+		if i%50 == 0 {
+			drain(c) // keep our socket's buffer from dropping replies we don't read
+		}
+	}
+	for i := range 2 * maxTorrents {
+		announce("t"+strconv.Itoa(i), krpc.ID{byte(i), byte(i >> 8), 0xcc}, 7000)
+		if i%50 == 0 {
+			drain(c)
+		}
+	}
+	drain(c)
+	// Announces are stored asynchronously; the caps hold at every moment.
+	var torrents, peers int
+	for range 20 {
+		torrents, peers = n.store.size()
+		if torrents == maxTorrents {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if torrents != maxTorrents || peers > maxTorrents*maxPeersPerTorrent {
+		t.Errorf("store holds %d torrents and %d peers; caps %d torrents", torrents, peers, maxTorrents)
+	}
+	r = c.query("get_peers", krpc.MsgArgs{InfoHash: busy})
+	if r.R == nil || len(r.R.Values) == 0 || len(r.R.Values) > maxPeersPerReply {
+		t.Fatalf("get_peers for the flooded torrent: %+v", r.R)
+	}
+	t.Logf("store after the flood: %d torrents, %d peers; reply of %d peers", torrents, peers, len(r.R.Values))
+}
+
+func drain(c *krpcClient) {
+	for {
+		if _, ok := c.read(20 * time.Millisecond); !ok {
+			return
+		}
+	}
+}
