@@ -40,6 +40,7 @@ const (
 	// library's default, but per node rather than shared by the process.
 	sendRate, sendBurst = 250, 25
 	defaultSaveEvery    = 5 * time.Minute
+	bootstrapRetry      = 30 * time.Second
 	// maxPings bounds the pings in flight for nodes learnt from peers' Port
 	// messages; more are dropped (a peer may send Port at any rate).
 	maxPings = 8
@@ -72,6 +73,9 @@ type Node struct {
 	wg      sync.WaitGroup
 	pings   chan struct{} // semaphore of maxPings
 	once    sync.Once
+
+	mu       sync.Mutex
+	starting []adht.Addr // resolved cfg.Bootstrap
 }
 
 // New listens on cfg.Addr, loads the routing table file (a bad file is
@@ -134,10 +138,7 @@ func New(cfg Config) (*Node, error) {
 		n.log.Debug("dht routing table loaded", "file", cfg.StateFile, "nodes", added)
 	}
 	n.wg.Add(2)
-	go func() {
-		defer n.wg.Done()
-		srv.TableMaintainer() // bootstraps at once, then refreshes; returns on Close
-	}()
+	go n.maintain()
 	go n.saveLoop()
 	return n, nil
 }
@@ -191,20 +192,60 @@ func (n *Node) AddNode(addr netip.AddrPort) bool {
 	return true
 }
 
-// startingNodes resolves cfg.Bootstrap, when the routing table is empty.
-func (n *Node) startingNodes() ([]adht.Addr, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// maintain fills an empty routing table from the bootstrap nodes, then
+// hands over to the library's TableMaintainer (refreshes buckets, pings
+// questionable nodes; returns on Close). The library's Bootstrap leaks a
+// goroutine when it has no starting nodes, so it only runs once they are
+// resolved, and TableMaintainer only once the table has nodes (the library
+// never empties it again).
+func (n *Node) maintain() {
+	defer n.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		select {
-		case <-n.closing:
-			cancel()
-		case <-ctx.Done():
-		}
+		<-n.closing
+		cancel()
 	}()
+	for n.srv.NumNodes() == 0 {
+		addrs, err := n.resolveBootstrap(ctx)
+		if err == nil {
+			n.mu.Lock()
+			n.starting = addrs
+			n.mu.Unlock()
+			_, err = n.srv.BootstrapContext(ctx)
+		}
+		if n.srv.NumNodes() > 0 {
+			break
+		}
+		n.log.Debug("dht bootstrap found no nodes", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(bootstrapRetry):
+		}
+	}
+	n.log.Debug("dht bootstrapped", "nodes", n.srv.NumNodes())
+	n.srv.TableMaintainer()
+}
+
+// startingNodes are the library's nodes to start a traversal from when the
+// routing table is empty: the bootstrap nodes maintain resolved.
+func (n *Node) startingNodes() ([]adht.Addr, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.starting) == 0 {
+		return nil, errors.New("no bootstrap node resolved yet")
+	}
+	return n.starting, nil
+}
+
+// resolveBootstrap resolves cfg.Bootstrap.
+func (n *Node) resolveBootstrap(ctx context.Context) ([]adht.Addr, error) {
 	if len(n.cfg.Bootstrap) == 0 {
 		return nil, errors.New("no bootstrap nodes configured")
 	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	var addrs []adht.Addr
 	for _, hp := range n.cfg.Bootstrap {
 		host, port, _ := net.SplitHostPort(hp)
