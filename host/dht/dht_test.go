@@ -182,7 +182,8 @@ func TestRestartBootstrapsFromRoutingTableFile(t *testing.T) {
 	if got := alone.Nodes(); got != 0 {
 		t.Fatalf("a node without bootstrap nodes or file has %d nodes", got)
 	}
-	again := newNode(t, Config{Addr: "127.0.0.2:0", StateFile: state})
+	// The same port, as the client restarts: Close has released it.
+	again := newNode(t, Config{Addr: first.Addr().String(), StateFile: state})
 	if again.ID() != id {
 		t.Errorf("node ID after restart %x, want the saved %x", again.ID(), id)
 	}

@@ -164,3 +164,28 @@ func drain(c *krpcClient) {
 		}
 	}
 }
+
+// TestBEP44QueriesDropped: get and put (BEP 44 storage) are not answered:
+// the library's store for them has no cap. Pings sent after them are
+// answered; no reply for get or put comes before or with them.
+func TestBEP44QueriesDropped(t *testing.T) {
+	n := newNode(t, Config{Addr: "127.0.0.2:0"})
+	c := newKRPCClient(t, "127.0.0.5", n.Addr())
+	seq := int64(1)
+	c.send("g", "get", krpc.MsgArgs{Target: krpc.ID{1}, Want: []krpc.Want{krpc.WantNodes}})
+	c.send("p", "put", krpc.MsgArgs{V: "x", Seq: &seq, Token: "t"})
+	for i := range 5 {
+		c.send("i"+strconv.Itoa(i), "ping", krpc.MsgArgs{})
+	}
+	pings := 0
+	for pings < 5 {
+		m, ok := c.read(10 * time.Second)
+		if !ok {
+			t.Fatalf("%d of 5 pings answered", pings)
+		}
+		if m.T == "g" || m.T == "p" {
+			t.Fatalf("BEP 44 %q answered: %+v", m.T, m)
+		}
+		pings++
+	}
+}

@@ -206,22 +206,29 @@ func (n *Node) maintain() {
 		<-n.closing
 		cancel()
 	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last time.Time
 	for n.srv.NumNodes() == 0 {
-		addrs, err := n.resolveBootstrap(ctx)
-		if err == nil {
-			n.mu.Lock()
-			n.starting = addrs
-			n.mu.Unlock()
-			_, err = n.srv.BootstrapContext(ctx)
+		// Nodes may also arrive between tries, from peers' Port messages.
+		if time.Since(last) >= bootstrapRetry {
+			last = time.Now()
+			addrs, err := n.resolveBootstrap(ctx)
+			if err == nil {
+				n.mu.Lock()
+				n.starting = addrs
+				n.mu.Unlock()
+				_, err = n.srv.BootstrapContext(ctx)
+			}
+			if n.srv.NumNodes() == 0 {
+				n.log.Debug("dht bootstrap found no nodes", "error", err)
+			}
+			continue
 		}
-		if n.srv.NumNodes() > 0 {
-			break
-		}
-		n.log.Debug("dht bootstrap found no nodes", "error", err)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(bootstrapRetry):
+		case <-tick.C:
 		}
 	}
 	n.log.Debug("dht bootstrapped", "nodes", n.srv.NumNodes())
