@@ -2,6 +2,7 @@ package dht
 
 import (
 	"context"
+	"encoding/hex"
 	"net/netip"
 	"time"
 
@@ -52,24 +53,34 @@ func (n *Node) search(ctx context.Context, ih [20]byte, port int, every time.Dur
 				return
 			case <-t.C:
 			}
-			n.round(ctx, ih, port, out)
-			t.Reset(every)
+			if n.round(ctx, ih, port, out) {
+				t.Reset(every)
+			} else {
+				// No node to start from yet (bootstrap under way): the
+				// first search must not wait a whole interval for it.
+				t.Reset(min(every, startRetry))
+			}
 		}
 	}()
 	return out
 }
 
+// startRetry is how soon a search retries a round that had no node to
+// start from.
+const startRetry = time.Second
+
 // round is one traversal toward ih: get_peers, then announce_peer if port
-// is set. It returns once the library's traversal has wound down.
-func (n *Node) round(ctx context.Context, ih [20]byte, port int, out chan<- []netip.AddrPort) {
+// is set. It returns once the library's traversal has wound down, false if
+// it could not start.
+func (n *Node) round(ctx context.Context, ih [20]byte, port int, out chan<- []netip.AddrPort) bool {
 	var opts []adht.AnnounceOpt
 	if port > 0 {
 		opts = append(opts, adht.AnnouncePeer(adht.AnnouncePeerOpts{Port: port}))
 	}
 	a, err := n.srv.AnnounceTraversal(ih, opts...)
 	if err != nil {
-		n.log.Debug("dht get_peers not started", "infohash", ih, "error", err)
-		return
+		n.log.Debug("dht get_peers not started", "infohash", hex.EncodeToString(ih[:]), "error", err)
+		return false
 	}
 	defer func() {
 		a.Close()
@@ -80,12 +91,12 @@ func (n *Node) round(ctx context.Context, ih [20]byte, port int, out chan<- []ne
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return true
 		case pv, ok := <-a.Peers:
 			if !ok {
-				n.log.Debug("dht round done", "infohash", ih, "peers", found, "announced", port > 0,
+				n.log.Debug("dht round done", "infohash", hex.EncodeToString(ih[:]), "peers", found, "announced", port > 0,
 					"contacted", a.NumContacted())
-				return
+				return true
 			}
 			var peers []netip.AddrPort
 			for _, p := range pv.Peers {
@@ -100,7 +111,7 @@ func (n *Node) round(ctx context.Context, ih [20]byte, port int, out chan<- []ne
 			select {
 			case out <- peers:
 			case <-ctx.Done():
-				return
+				return true
 			}
 		}
 	}

@@ -3,8 +3,8 @@
 #   ltdht.py --ip 127.0.0.x --port P [--bootstrap HOST:PORT ...]
 #            [--torrent X --dir SRC] [--get-peers HEX]
 #
-# prints READY port=N once listening (the DHT shares the port, over UDP);
-# with --torrent it seeds X from SRC and announces it to the DHT only (no
+# (--ip may be ::1) prints READY port=N once listening (the DHT shares the
+# port, over UDP); with --torrent it seeds X from SRC and announces it to the DHT only (no
 # tracker); with --get-peers it runs dht_get_peers for HEX every second and
 # prints PEER ip:port for each peer a node returns. STATUS dht_nodes=N lines
 # follow every second. Run it with /usr/bin/python3.
@@ -34,7 +34,7 @@ def emit(line):
 
 cats = lt.alert.category_t
 s = lt.session({
-    "listen_interfaces": "%s:%d" % (a.ip, a.port),
+    "listen_interfaces": ("[%s]:%d" if ":" in a.ip else "%s:%d") % (a.ip, a.port),
     "enable_dht": True,
     # bootstrap_nodes is retried by libtorrent, add_dht_node is not.
     "dht_bootstrap_nodes": ",".join(a.bootstrap),
