@@ -130,6 +130,9 @@ func New(cfg Config) (*Node, error) {
 	n.srv = srv
 	added := 0
 	for _, sn := range saved.Nodes {
+		if sn.ID == ([20]byte{}) {
+			continue // the library would ping it from a goroutine Close cannot wait for
+		}
 		if srv.AddNode(krpc.NodeInfo{ID: sn.ID, Addr: krpc.NodeAddr{IP: sn.Addr.Addr().AsSlice(), Port: int(sn.Addr.Port())}}) == nil {
 			added++
 		}
