@@ -236,12 +236,14 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-// TestIPv6NodesFindEachOther: two of our nodes on [::1], one bootstrapping
-// from the other, find each other's announces (BEP 32 replies, compact
+// TestIPv6NodesFindEachOther: three of our nodes on [::1]: b announces
+// through the bootstrap node a, c finds b's peer (BEP 32 replies, compact
 // IPv6 peers).
 func TestIPv6NodesFindEachOther(t *testing.T) {
 	a := newNode(t, Config{Addr: "[::1]:0"})
-	b := newNode(t, Config{Addr: "[::1]:0", Bootstrap: []string{a.Addr().String()}})
+	boot := []string{a.Addr().String()}
+	b := newNode(t, Config{Addr: "[::1]:0", Bootstrap: boot})
+	c := newNode(t, Config{Addr: "[::1]:0", Bootstrap: boot})
 	ih := [20]byte{6, 6, 6}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -250,9 +252,7 @@ func TestIPv6NodesFindEachOther(t *testing.T) {
 		for range bch {
 		}
 	}()
-	// a knows nobody until b's queries reach it; its own search then finds
-	// b's announce, stored at a itself or at b.
-	waitPeer(t, ctx, a.Announce(ctx, ih, 6001, 300*time.Millisecond), netip.MustParseAddrPort("[::1]:6002"))
+	waitPeer(t, ctx, c.Peers(ctx, ih, 300*time.Millisecond), netip.MustParseAddrPort("[::1]:6002"))
 }
 
 // TestFindsLibtorrentSeederOverIPv6: the libtorrent bootstrap node, the
