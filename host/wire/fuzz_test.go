@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"net/netip"
 	"reflect"
 	"testing"
 )
@@ -71,6 +72,31 @@ func FuzzMetadataMsg(f *testing.F) {
 		again, err := ParseMetadataMsg(AppendMetadataMsg(nil, m))
 		if err != nil || !reflect.DeepEqual(again, m) {
 			t.Fatalf("re-encoding %+v gave %+v, %v", m, again, err)
+		}
+	})
+}
+
+// A ut_pex message that decodes re-encodes canonically: encoding what the
+// re-encoding decodes to gives the same bytes, with no peer lost.
+func FuzzPEXMsg(f *testing.F) {
+	f.Add(AppendPEXMsg(nil, PEXMsg{Added: []PEXPeer{{netip.MustParseAddrPort("1.2.3.4:5"), PEXSeed}},
+		Dropped: []netip.AddrPort{netip.MustParseAddrPort("[::1]:7")}}))
+	f.Add([]byte("d5:added6:\x01\x02\x03\x04\x00\x01e"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, err := ParsePEXMsg(in)
+		if err != nil {
+			return
+		}
+		enc := AppendPEXMsg(nil, m)
+		again, err := ParsePEXMsg(enc)
+		if err != nil {
+			t.Fatalf("re-encoding of %+v does not decode: %v", m, err)
+		}
+		if len(again.Added) != len(m.Added) || len(again.Dropped) != len(m.Dropped) {
+			t.Fatalf("peers lost: %+v became %+v", m, again)
+		}
+		if re := AppendPEXMsg(nil, again); string(re) != string(enc) {
+			t.Fatalf("encoding not canonical:\n%q\n%q", enc, re)
 		}
 	})
 }
