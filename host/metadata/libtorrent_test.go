@@ -9,12 +9,15 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/anacrolix/torrent/bencode"
+	"github.com/torrent-dev/torrent/host/magnet"
 	"github.com/torrent-dev/torrent/host/metadata"
 	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/mse"
 	"github.com/torrent-dev/torrent/host/pex"
 	"github.com/torrent-dev/torrent/host/wire"
 	"github.com/torrent-dev/torrent/internal/realpeers"
@@ -179,5 +182,105 @@ func send(t *testing.T, conn net.Conn, m wire.Message) {
 	t.Helper()
 	if _, err := conn.Write(wire.AppendMessage(nil, m)); err != nil && !errors.Is(err, net.ErrClosed) {
 		t.Fatal(err)
+	}
+}
+
+// A libtorrent leecher given only a magnet link to us gets the info
+// dictionary from our Serve, and it hashes to the info-hash.
+func TestServeMetadataToLibtorrent(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "tree/a.bin", Size: 28 << 20}, realpeers.FileSpec{Path: "tree/b.bin", Size: 33})
+	torrent := realpeers.MakeTorrent(t, src, "", 15)
+	mi, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := infoBytes(t, torrent)
+	if n := wire.NumMetadataPieces(len(info)); n < 2 {
+		t.Fatalf("info dictionary of %d bytes is one metadata piece; the test wants several", len(info))
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	served := make(chan error, 1)
+	go func() { served <- serveOne(l, mi.InfoHash, info) }()
+
+	// The link as our String writes it: libtorrent must read it too.
+	link := (&magnet.Magnet{InfoHash: mi.InfoHash, Name: "tree",
+		Peers: []netip.AddrPort{netip.MustParseAddrPort(l.Addr().String())}}).String()
+	leecher := realpeers.StartLibtorrentLeecher(t, link, t.TempDir(), realpeers.LTOptions{})
+	want := fmt.Sprintf("METADATA sha1=%x", mi.InfoHash)
+	deadline := time.After(60 * time.Second)
+	for !strings.Contains(leecher.Output(), want) {
+		select {
+		case err := <-served:
+			t.Fatalf("our side ended before libtorrent had the metadata: %v\n%s", err, leecher.Output())
+		case <-deadline:
+			t.Fatalf("libtorrent has no metadata after 60 s:\n%s", leecher.Output())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// serveOne accepts one connection and answers its ut_metadata requests
+// until it closes.
+func serveOne(l net.Listener, infoHash [20]byte, info []byte) error {
+	c, err := l.Accept()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(90 * time.Second))
+	res, err := mse.Accept(c, mse.InfoHashes(infoHash)) // libtorrent tries MSE first
+	if err != nil {
+		return err
+	}
+	conn := res.Conn
+	hs, err := wire.ReadHandshake(conn)
+	if err != nil {
+		return err
+	}
+	if err := wire.WriteHandshake(conn, wire.NewHandshake(infoHash, [20]byte{'-', 'T', 'T'})); err != nil {
+		return err
+	}
+	if !hs.Extended() {
+		return errors.New("libtorrent's handshake lacks the extension protocol")
+	}
+	ours := wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: ourMetadataID}, MetadataSize: len(info)}
+	if _, err := conn.Write(wire.AppendMessage(nil, wire.Extended{ExtID: 0, Payload: ours.Marshal()})); err != nil {
+		return err
+	}
+	theirID := 0
+	r := wire.NewReader(conn, 1<<20)
+	for {
+		msg, err := r.Next()
+		if err != nil {
+			return err
+		}
+		ext, ok := msg.(*wire.Extended)
+		switch {
+		case !ok:
+		case ext.ExtID == 0:
+			h, err := wire.ParseExtHandshake(ext.Payload)
+			if err != nil {
+				return err
+			}
+			theirID = h.M[wire.ExtMetadata]
+		case ext.ExtID == ourMetadataID:
+			req, err := wire.ParseMetadataMsg(ext.Payload)
+			if err != nil {
+				return err
+			}
+			if theirID == 0 {
+				return errors.New("a ut_metadata request before an extension handshake naming ut_metadata")
+			}
+			reply := wire.AppendMetadataMsg(nil, metadata.Serve(info, req))
+			if _, err := conn.Write(wire.AppendMessage(nil, wire.Extended{ExtID: uint8(theirID), Payload: reply})); err != nil {
+				return err
+			}
+		}
 	}
 }
