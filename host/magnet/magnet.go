@@ -285,8 +285,10 @@ func (m *Magnet) String() string {
 	for _, w := range m.WebSeeds {
 		b.WriteString("&ws=" + url.QueryEscape(w))
 	}
+	// Raw, not escaped: libtorrent 2.0.8 does not unescape x.pe (checked:
+	// 127.0.0.1%3A4000 gave no peer), and an address needs no escaping.
 	for _, p := range m.Peers {
-		b.WriteString("&x.pe=" + url.QueryEscape(p.String()))
+		b.WriteString("&x.pe=" + p.String())
 	}
 	for i, r := range m.Select {
 		sep := ","
