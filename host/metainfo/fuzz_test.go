@@ -1,6 +1,7 @@
 package metainfo
 
 import (
+	"crypto/sha1"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,25 @@ func FuzzParse(f *testing.F) {
 		}
 		if int64(m.Info.NumPieces()) != (m.Info.Length+m.Info.PieceLength-1)/m.Info.PieceLength {
 			t.Fatal("piece count does not match the length")
+		}
+	})
+}
+
+// Whatever FromInfo accepts is a torrent whose info-hash is the SHA-1 of
+// the bytes it was given: what the magnet fetch verified.
+func FuzzFromInfo(f *testing.F) {
+	f.Add([]byte("d6:lengthi1e4:name1:a12:piece lengthi16e6:pieces20:xxxxxxxxxxxxxxxxxxxxe"))
+	f.Add([]byte("dee"))
+	f.Fuzz(func(t *testing.T, info []byte) {
+		data, mi, err := FromInfo(info, []string{"udp://127.0.0.1:1"})
+		if err != nil {
+			return
+		}
+		if mi.InfoHash != sha1.Sum(info) {
+			t.Fatalf("info-hash %x is not the SHA-1 of the info given", mi.InfoHash)
+		}
+		if again, err := Parse(data); err != nil || again.InfoHash != mi.InfoHash {
+			t.Fatalf("written torrent does not parse back: %v", err)
 		}
 	})
 }

@@ -6,19 +6,25 @@
 #   leecher: ltpeer.py --torrent X --dir DST --port P --connect 127.0.0.1:Q [--exit]
 #            prints READY, PROGRESS f ... lines and DONE once complete and
 #            checked; with --exit it exits 0 there
+#   magnet:  ltpeer.py --magnet URI --dir DST --port P
+#            a leecher that fetches the metadata from the link's x.pe peers
+#            first and prints METADATA sha1=HEX (of the info dictionary) then
 #   both print ERROR lines for libtorrent's errors and HASHFAIL piece=N when
 #   a piece they received fails its hash check (a peer sent bad data)
 #
 # Run it with /usr/bin/python3: Debian's python3-libtorrent is only visible
 # to Debian's interpreter.
 import argparse
+import hashlib
 import sys
 import time
 
 import libtorrent as lt
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--torrent", required=True)
+src = ap.add_mutually_exclusive_group(required=True)
+src.add_argument("--torrent")
+src.add_argument("--magnet", help="a magnet link instead of a .torrent")
 ap.add_argument("--dir", required=True)
 ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--seed", action="store_true")
@@ -60,8 +66,11 @@ if a.upload_rate:
     f = lt.ip_filter()
     f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
     s.set_peer_class_filter(f)
-params = lt.add_torrent_params()
-params.ti = lt.torrent_info(a.torrent)
+if a.magnet:
+    params = lt.parse_magnet_uri(a.magnet)
+else:
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(a.torrent)
 params.save_path = a.dir
 h = s.add_torrent(params)
 if not a.tracker:
@@ -112,4 +121,6 @@ while True:
             emit("ERROR " + al.message())
         elif isinstance(al, lt.hash_failed_alert):
             emit("HASHFAIL piece=%d" % al.piece_index)
+        elif isinstance(al, lt.metadata_received_alert):
+            emit("METADATA sha1=" + hashlib.sha1(h.torrent_file().info_section()).hexdigest())
     time.sleep(0.02)

@@ -287,7 +287,11 @@ func ltArgs(t testing.TB, torrent, dir string, opt LTOptions) []string {
 	if err := os.WriteFile(script, []byte(ltScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{script, "--torrent", torrent, "--dir", dir, "--port", strconv.Itoa(FreePort(t)),
+	src := "--torrent"
+	if strings.HasPrefix(torrent, "magnet:") {
+		src = "--magnet"
+	}
+	args := []string{script, src, torrent, "--dir", dir, "--port", strconv.Itoa(FreePort(t)),
 		"--upload-rate", strconv.Itoa(opt.UploadRateLimit)}
 	for _, c := range opt.ConnectTo {
 		args = append(args, "--connect", c)
@@ -309,7 +313,9 @@ func StartLibtorrentSeeder(t testing.TB, torrent, dataDir string, opt LTOptions)
 	return start(t, "/usr/bin/python3", append(ltArgs(t, torrent, dataDir, opt), "--seed"), ltReady)
 }
 
-// StartLibtorrentLeecher downloads torrent into saveDir.
+// StartLibtorrentLeecher downloads torrent (a .torrent file or a magnet
+// link; for a link it prints METADATA sha1=HEX once it has the info
+// dictionary) into saveDir.
 func StartLibtorrentLeecher(t testing.TB, torrent, saveDir string, opt LTOptions) *Peer {
 	t.Helper()
 	return start(t, "/usr/bin/python3", ltArgs(t, torrent, saveDir, opt), ltReady)
