@@ -6,7 +6,6 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"slices"
-	"sync"
 
 	"github.com/torrent-dev/torrent/sdk"
 )
@@ -17,42 +16,10 @@ import (
 // errBanned ends the connections of a banned IP.
 var errBanned = errors.New("banned")
 
-// banList is the session's banned IPs. The run loop adds to it; the
-// acceptor reads it, which is why it has a lock of its own instead of
-// living with the rest of run's state.
-type banList struct {
-	mu  sync.RWMutex
-	ips map[netip.Addr]bool
-}
-
-// add reports whether ip was not banned yet.
-func (b *banList) add(ip netip.Addr) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ips[ip] {
-		return false
-	}
-	if b.ips == nil {
-		b.ips = make(map[netip.Addr]bool)
-	}
-	b.ips[ip] = true
-	return true
-}
-
-func (b *banList) has(ip netip.Addr) bool {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.ips[ip]
-}
-
-// bannedIP says whether connections to or from ip are refused. Safe from
-// any goroutine.
-func (s *Swarm) bannedIP(ip netip.Addr) bool { return s.bans.has(ip.Unmap()) }
-
 // ban refuses ip for the rest of the session and drops its connections.
 func (s *Swarm) ban(ip netip.Addr, why string) {
 	ip = ip.Unmap()
-	if !s.bans.add(ip) {
+	if !s.book.Ban(ip) {
 		return
 	}
 	s.log.Warn("banning peer", "ip", ip, "reason", why)

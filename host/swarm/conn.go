@@ -27,55 +27,9 @@ type handshook struct {
 	enc      mse.Method // 0: plain BitTorrent handshake
 }
 
-// known is what the swarm remembers of an address.
-type known struct {
-	fixed     bool // given by the user: redialled forever
-	connected bool
-	dialing   bool
-	complete  bool // left because both sides had everything
-	failures  int
-	lastSeen  time.Time // last dial attempt or disconnect
-}
-
-// nextDial is when an address may be dialled again: soon for a peer that
-// just left, backing off for one that keeps failing.
-func (k *known) nextDial() time.Time {
-	if k.lastSeen.IsZero() {
-		return time.Time{}
-	}
-	back := time.Duration(1<<min(k.failures, 6)) * 2 * time.Second
-	return k.lastSeen.Add(back)
-}
-
+// dialKnown dials what the address book's policy allows now.
 func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
-	seed := s.missing == 0
-	dialing := 0
-	for _, k := range s.known {
-		if k.dialing {
-			dialing++
-		}
-	}
-	// Dials in flight count against MaxPeers too: without that, each tick
-	// would start more while slow ones were still connecting.
-	slots := min(s.cfg.MaxPeers-len(s.peers)-dialing, s.sockets.free())
-	for a, k := range s.known {
-		if slots <= 0 {
-			return
-		}
-		// A seed waits for leechers to come to it, but for those the user
-		// named (-peer): one may be a leecher that cannot dial out.
-		if seed && (!k.fixed || k.complete) {
-			continue
-		}
-		if k.connected || k.dialing || s.bannedIP(a.Addr()) || now.Before(k.nextDial()) {
-			continue
-		}
-		if !k.fixed && k.failures >= 5 {
-			continue
-		}
-		k.dialing = true
-		k.lastSeen = now
-		slots--
+	for _, a := range s.book.Dial(now, s.sockets.free(), s.missing == 0) {
 		s.wg.Add(1)
 		go s.dial(ctx, a)
 	}
@@ -164,7 +118,7 @@ func (s *Swarm) accept(ctx context.Context) {
 			return
 		}
 		pause = 0
-		if a, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && s.bannedIP(a.Addr()) {
+		if a, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && s.book.Banned(a.Addr()) {
 			c.Close()
 			continue
 		}

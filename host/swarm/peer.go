@@ -64,42 +64,26 @@ func (p *peer) close() {
 	})
 }
 
-// failedDial records a dial that gave no connection.
-func (s *Swarm) failedDial(a netip.AddrPort) {
-	if k := s.known[a]; k != nil {
-		k.dialing = false
-		k.failures++
-		k.lastSeen = time.Now()
-	}
-}
-
 // addPeer takes a handshaken connection into the swarm.
 func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
-	k := s.known[h.addr]
 	reason := ""
 	switch {
-	case s.bannedIP(h.addr.Addr()):
+	case s.book.Banned(h.addr.Addr()):
 		reason = "banned"
 	case s.byPeerID[h.hs.PeerID] != nil:
 		reason = "already connected"
 	case len(s.peers) >= s.cfg.MaxPeers:
 		reason = "too many peers"
 	}
-	if k != nil && h.outgoing {
-		k.dialing = false
-	}
 	if reason != "" {
 		s.log.Debug("connection refused", "peer", h.addr, "reason", reason)
 		h.conn.Close()
+		if h.outgoing {
+			s.book.Refused(h.addr)
+		}
 		return
 	}
-	if k == nil && h.outgoing {
-		k = &known{}
-		s.known[h.addr] = k
-	}
-	if k != nil {
-		k.connected, k.failures = true, 0
-	}
+	s.book.Connected(h.addr, h.outgoing)
 	p := &peer{
 		id:       sdk.PeerID(s.nextID.Add(1)),
 		addr:     h.addr,

@@ -94,7 +94,7 @@ func (s *Swarm) publishStats(time.Time) {
 		Have:      s.have.Clone(),
 		NumPieces: s.cfg.NumPieces,
 		Missing:   s.missing,
-		Known:     len(s.known),
+		Known:     s.book.Len(),
 		Complete:  s.missing == 0,
 		Status:    s.stall.status,
 		Lost:      s.counters.lost,

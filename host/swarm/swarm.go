@@ -19,6 +19,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/mse"
 	"github.com/torrent-dev/torrent/host/ratelimit"
+	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
@@ -76,7 +77,7 @@ type Swarm struct {
 	conns chan *handshook // established connections
 	// dialFailed reports the dials that gave no connection.
 	dialFailed chan netip.AddrPort
-	addrs      chan []netip.AddrPort
+	addrs      chan found
 	done       chan struct{} // closed when every piece is verified
 	stats      atomic.Pointer[Stats]
 	reqs       []byte // scratch for encoding a pipeline refill; send copies it
@@ -86,7 +87,7 @@ type Swarm struct {
 	haveCh   chan struct{}
 	urgentCh chan []int
 	stopped  chan struct{}
-	bans     banList // written by run, read by the acceptor too
+	book     *addrbook.Book // peer addresses and the dial policy; bans are read by the acceptor too
 	nextID   atomic.Uint64
 	sockets  slots          // one per peer socket, any direction or state
 	halfOpen slots          // one per incoming connection in its handshake
@@ -98,7 +99,6 @@ type Swarm struct {
 	missing  int
 	peers    map[sdk.PeerID]*peer
 	byPeerID map[[20]byte]*peer
-	known    map[netip.AddrPort]*known
 	pieces   *pieceTable
 	suspects *suspects
 	verifier *verifier
@@ -131,12 +131,12 @@ func New(cfg Config) *Swarm {
 		inbox:      make(chan inMsg, 256),
 		conns:      make(chan *handshook),
 		dialFailed: make(chan netip.AddrPort),
-		addrs:      make(chan []netip.AddrPort, 16),
+		addrs:      make(chan found, 16),
 		done:       make(chan struct{}),
 		have:       cfg.Have.Clone(),
 		peers:      make(map[sdk.PeerID]*peer),
 		byPeerID:   make(map[[20]byte]*peer),
-		known:      make(map[netip.AddrPort]*known),
+		book:       addrbook.New(cfg.MaxPeers),
 		skeys:      mse.InfoHashes(cfg.InfoHash),
 		verifier:   newVerifier(),
 		suspects:   newSuspects(),
@@ -160,12 +160,21 @@ func New(cfg Config) *Swarm {
 // Done is closed once every piece is verified.
 func (s *Swarm) Done() <-chan struct{} { return s.done }
 
-// AddPeers hands the swarm addresses to connect to (tracker replies, -peer
-// flags). It never blocks the caller for long: a full queue drops the batch,
-// and the tracker will send more.
-func (s *Swarm) AddPeers(addrs []netip.AddrPort) {
+// found is a batch of addresses and where they came from.
+type found struct {
+	src   addrbook.Source
+	addrs []netip.AddrPort
+}
+
+// AddPeers hands the swarm addresses from a tracker to connect to.
+func (s *Swarm) AddPeers(addrs []netip.AddrPort) { s.AddPeersFrom(addrbook.Tracker, addrs) }
+
+// AddPeersFrom hands the swarm addresses found by src. It never blocks the
+// caller for long: a full queue drops the batch, and the source will send
+// more.
+func (s *Swarm) AddPeersFrom(src addrbook.Source, addrs []netip.AddrPort) {
 	select {
-	case s.addrs <- addrs:
+	case s.addrs <- found{src, addrs}:
 	default:
 	}
 }
@@ -175,9 +184,7 @@ func (s *Swarm) AddPeers(addrs []netip.AddrPort) {
 func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for _, a := range fixed {
-		s.known[a] = &known{fixed: true}
-	}
+	s.book.Add(addrbook.User, fixed...)
 	if s.cfg.Listener != nil {
 		s.wg.Add(1)
 		go s.accept(ctx)
@@ -241,7 +248,7 @@ func (s *Swarm) run(ctx context.Context) error {
 		case h := <-s.conns:
 			s.addPeer(ctx, h)
 		case a := <-s.dialFailed:
-			s.failedDial(a)
+			s.book.DialFailed(a, time.Now())
 		case <-s.verifier.ready:
 			for _, r := range s.verifier.take() {
 				if err := s.pieceVerified(r); err != nil {
@@ -254,8 +261,8 @@ func (s *Swarm) run(ctx context.Context) error {
 			}
 		case <-s.disk.ready:
 			s.lostPieces(s.disk.take())
-		case addrs := <-s.addrs:
-			s.learn(addrs)
+		case f := <-s.addrs:
+			s.book.Add(f.src, f.addrs...)
 			s.dialKnown(ctx, time.Now())
 		case u := <-s.urgentCh:
 			s.setUrgent(u)
@@ -293,15 +300,6 @@ func (s *Swarm) tick(ctx context.Context, now time.Time) {
 	s.logRefused(now)
 }
 
-// learn records new addresses from a tracker or the user.
-func (s *Swarm) learn(addrs []netip.AddrPort) {
-	for _, a := range addrs {
-		if _, ok := s.known[a]; !ok && a.IsValid() && a.Port() != 0 {
-			s.known[a] = &known{}
-		}
-	}
-}
-
 func (s *Swarm) dropPeer(p *peer, why error) {
 	if _, ok := s.peers[p.id]; !ok {
 		return
@@ -311,11 +309,7 @@ func (s *Swarm) dropPeer(p *peer, why error) {
 	if s.byPeerID[p.peerID] == p {
 		delete(s.byPeerID, p.peerID)
 	}
-	if k := s.known[p.addr]; k != nil {
-		k.connected = false
-		k.lastSeen = time.Now()
-		k.complete = errors.Is(why, errBothComplete)
-	}
+	s.book.Disconnected(p.addr, errors.Is(why, errBothComplete), time.Now())
 	s.pieces.releaseAll(p)
 	p.close()
 	s.post(sdk.PeerLeft{Peer: p.id})
