@@ -6,8 +6,6 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"slices"
-
-	"github.com/torrent-dev/torrent/sdk"
 )
 
 // Bans are by IP and last the session, both ways: a banned IP is never
@@ -128,42 +126,4 @@ func (s *Swarm) pieceGood(ps *pieceState) {
 			}
 		}
 	}
-}
-
-// startPiece starts piece i with p; a piece that failed with several
-// senders is fetched again from p alone.
-func (s *Swarm) startPiece(p *peer, i int) *pieceState {
-	ps := s.pieces.start(i)
-	if s.suspects.pieces[i] != nil {
-		ps.solo = p.id
-	}
-	return ps
-}
-
-// mayJoin says whether p may fetch blocks of ps: anyone, unless ps is
-// another peer's solo attempt. A solo piece whose peer left or chokes us
-// is open to all: holding it for a peer that does not send would pin it.
-func (s *Swarm) mayJoin(p *peer, ps *pieceState) bool {
-	if ps.solo == 0 || ps.solo == p.id {
-		return true
-	}
-	owner := s.peers[ps.solo]
-	return owner == nil || owner.choked
-}
-
-// abandon gives up p's solo attempt at ps after p refused a block of it:
-// what p sent is dropped and the piece is free to start again.
-func (s *Swarm) abandon(ps *pieceState, p *peer) {
-	for key := range p.inflight {
-		if int(key>>32) == ps.index {
-			s.pieces.release(p, key)
-		}
-	}
-	if s.pieces.active[ps.index] != ps {
-		return // release let it go: nothing of it had arrived
-	}
-	s.pieces.finish(ps)
-	s.pieces.recycle(ps.buf)
-	// The picker forgets it was started, as after a failed hash check.
-	s.post(sdk.PieceFailed{Piece: ps.index})
 }

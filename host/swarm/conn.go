@@ -29,7 +29,7 @@ type handshook struct {
 
 // dialKnown dials what the address book's policy allows now.
 func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
-	for _, a := range s.book.Dial(now, s.sockets.free(), s.missing == 0) {
+	for _, a := range s.book.Dial(now, s.sockets.free(), s.dl.missing == 0) {
 		s.wg.Add(1)
 		go s.dial(ctx, a)
 	}

@@ -149,12 +149,12 @@ func (s *Swarm) checkLoop(ctx context.Context) {
 
 // readPiece reads piece i into *buf and checks its hash.
 func (s *Swarm) readPiece(buf *[]byte, i int) error {
-	n := s.pieces.size(i)
+	n := s.geo.size(i)
 	if int64(cap(*buf)) < n {
 		*buf = make([]byte, n)
 	}
 	*buf = (*buf)[:n]
-	if _, err := s.cfg.Storage.ReadAt(*buf, int64(i)*s.cfg.PieceLength); err != nil {
+	if _, err := s.cfg.Storage.ReadAt(*buf, s.geo.offset(i)); err != nil {
 		return err
 	}
 	if !s.cfg.Storage.CheckPiece(i, *buf) {
@@ -168,21 +168,13 @@ func (s *Swarm) readPiece(buf *[]byte, i int) error {
 func (s *Swarm) lostPieces(pieces []int) {
 	var lost []int
 	for _, i := range pieces {
-		if i < 0 || i >= s.cfg.NumPieces || !s.have.Has(i) {
+		if !s.dl.pieceLost(i) {
 			continue
 		}
 		lost = append(lost, i)
-		s.have.Clear(i)
 		s.unpublishHave(i)
-		s.missing++
 		s.counters.lost++
 		s.post(sdk.PieceFailed{Piece: i})
-		for _, p := range s.peers {
-			if p.has.Has(i) {
-				p.wanted++
-				s.updateInterest(p)
-			}
-		}
 	}
 	if len(lost) > 0 {
 		s.log.Warn("data changed on disk: fetching those pieces again", "pieces", len(lost), "first", fmt.Sprint(lost[:min(len(lost), 8)]))

@@ -12,7 +12,6 @@ import (
 
 	"github.com/torrent-dev/torrent/host/wire"
 	"github.com/torrent-dev/torrent/sdk"
-	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
 
 const (
@@ -38,24 +37,11 @@ type peer struct {
 	closeOne sync.Once
 
 	// run loop only
-	has            bitfield.Bitfield
-	choked         bool // they choke us
-	interested     bool // we told them we are interested
+	dl             *dlPeer // the downloader's handle
 	peerInterested bool
-	inflight       map[uint64]time.Time // block key -> when requested
-	depth          int                  // request pipeline target
-	reqq           int                  // their limit on outstanding requests (BEP 10)
-	wanted         int                  // pieces it has that we lack
-	picks          []int                // latest ranked list from the picker
-	wantAfter      time.Time            // no new Want before this
-	lastBlock      time.Time
-	downloaded     int64
-	withdrawn      int // requests we took back whose blocks may still come
 	unservable     int // requests for pieces we do not have
 	rates          peerRates
 }
-
-func blockKey(index, begin uint32) uint64 { return uint64(index)<<32 | uint64(begin) }
 
 func (p *peer) close() {
 	p.closeOne.Do(func() {
@@ -85,24 +71,20 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 	}
 	s.book.Connected(h.addr, h.outgoing)
 	p := &peer{
-		id:       sdk.PeerID(s.nextID.Add(1)),
-		addr:     h.addr,
-		peerID:   h.hs.PeerID,
-		conn:     h.conn,
-		fast:     h.hs.Fast(),
-		ext:      h.hs.Extended(),
-		out:      newOutbox(),
-		has:      bitfield.New(s.cfg.NumPieces),
-		choked:   true,
-		inflight: make(map[uint64]time.Time),
-		depth:    initialDepth,
-		reqq:     250,
+		id:     sdk.PeerID(s.nextID.Add(1)),
+		addr:   h.addr,
+		peerID: h.hs.PeerID,
+		conn:   h.conn,
+		fast:   h.hs.Fast(),
+		ext:    h.hs.Extended(),
+		out:    newOutbox(),
 	}
-	p.lastBlock = time.Now()
+	p.dl = newDLPeer(p.id, h.addr.Addr(), p.fast, p.out, s.cfg.NumPieces, time.Now())
 	s.peers[p.id] = p
 	s.byPeerID[p.peerID] = p
+	s.dl.addPeer(p.dl)
 	s.greet(p)
-	s.post(sdk.PeerJoined{Peer: p.id, Have: p.has.Clone()})
+	s.post(sdk.PeerJoined{Peer: p.id, Have: p.dl.has.Clone()})
 	s.log.Debug("peer connected", "peer", p.addr, "client", wire.ClientName(p.peerID), "outgoing", h.outgoing,
 		"mse", h.enc)
 	s.wg.Add(2)
@@ -117,13 +99,13 @@ func (s *Swarm) greet(p *peer) {
 		eh := wire.ExtHandshake{M: map[string]int{}, V: clientVersion, Reqq: maxPeerRequests}
 		b = wire.AppendMessage(b, wire.Extended{ExtID: 0, Payload: eh.Marshal()})
 	}
-	switch n := s.have.Count(); {
+	switch n := s.dl.have.Count(); {
 	case p.fast && n == s.cfg.NumPieces:
 		b = wire.AppendMessage(b, wire.HaveAll{})
 	case p.fast && n == 0:
 		b = wire.AppendMessage(b, wire.HaveNone{})
 	case n > 0:
-		b = wire.AppendMessage(b, wire.Bitfield{Bits: s.have.Bytes()})
+		b = wire.AppendMessage(b, wire.Bitfield{Bits: s.dl.have.Bytes()})
 	}
 	b = wire.AppendMessage(b, wire.Unchoke{})
 	p.out.send(b)

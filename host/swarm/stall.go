@@ -49,6 +49,7 @@ func (s *Swarm) writeFailed(ps *pieceState, err error) {
 	st.waiting = append(st.waiting, ps)
 	first := !st.active()
 	st.err = err
+	s.dl.paused = true
 	if !first {
 		return
 	}
@@ -61,7 +62,7 @@ func (s *Swarm) writeFailed(ps *pieceState, err error) {
 	}
 	st.status = what + ": retrying"
 	s.log.Warn(what+": downloading paused, seeding goes on; retrying every "+retryGap.String(), "error", err)
-	s.publishStats(time.Now())
+	s.publishStats()
 }
 
 // wrote notes a successful write of ps; a retried write that leaves
@@ -77,7 +78,8 @@ func (s *Swarm) wrote(ps *pieceState) {
 	}
 	s.log.Info("the disk takes writes again: downloading resumes", "stalled", time.Since(st.since).Round(time.Second))
 	*st = stall{}
-	s.refill()
+	s.dl.paused = false
+	s.dl.refill()
 }
 
 // retryWrites hands the waiting pieces to the verifier to write again.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -80,7 +79,7 @@ type Swarm struct {
 	addrs      chan found
 	done       chan struct{} // closed when every piece is verified
 	stats      atomic.Pointer[Stats]
-	reqs       []byte // scratch for encoding a pipeline refill; send copies it
+	geo        geometry
 
 	haveMu   sync.RWMutex
 	haveView bitfield.Bitfield // verified pieces, for readers outside the loop
@@ -95,19 +94,14 @@ type Swarm struct {
 	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
 
 	// Owned by run.
-	have     bitfield.Bitfield
-	missing  int
+	dl       *downloader // pieces, requests, interest: what to ask whom for
+	picker   pickerQueue // events and wants for the next flushPicker
 	peers    map[sdk.PeerID]*peer
 	byPeerID map[[20]byte]*peer
-	pieces   *pieceTable
 	suspects *suspects
 	verifier *verifier
 	disk     *diskCheck // pieces to hash again: their files changed
-	events   []sdk.Event
-	wants    []sdk.Want
 	counters counters
-	rng      *rand.Rand
-	urgent   []int
 	stall    stall // the disk refuses writes
 }
 
@@ -133,7 +127,6 @@ func New(cfg Config) *Swarm {
 		dialFailed: make(chan netip.AddrPort),
 		addrs:      make(chan found, 16),
 		done:       make(chan struct{}),
-		have:       cfg.Have.Clone(),
 		peers:      make(map[sdk.PeerID]*peer),
 		byPeerID:   make(map[[20]byte]*peer),
 		book:       addrbook.New(cfg.MaxPeers),
@@ -141,19 +134,20 @@ func New(cfg Config) *Swarm {
 		verifier:   newVerifier(),
 		suspects:   newSuspects(),
 		disk:       newDiskCheck(),
-		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		sockets:    make(slots, cfg.MaxPeers+cfg.MaxHalfOpen),
 		halfOpen:   make(slots, cfg.MaxHalfOpen),
 	}
-	s.missing = cfg.NumPieces - s.have.Count()
+	s.geo = geometry{numPieces: cfg.NumPieces, pieceLength: cfg.PieceLength, totalLength: cfg.TotalLength}
+	s.dl = newDownloader(s.geo, cfg.Have, &s.picker)
+	s.dl.solo = func(i int) bool { return s.suspects.pieces[i] != nil }
+	s.dl.verify = s.verifier.add
 	s.haveView, s.haveCh = newHaveView(cfg.Have)
 	s.urgentCh = make(chan []int, 1)
 	s.stopped = make(chan struct{})
-	s.pieces = newPieceTable(cfg.NumPieces, cfg.PieceLength, cfg.TotalLength)
-	if s.missing == 0 {
+	if s.dl.missing == 0 {
 		close(s.done)
 	}
-	s.publishStats(time.Now())
+	s.publishStats()
 	return s
 }
 
@@ -207,7 +201,7 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 		p.close()
 	}
 	s.drainUntilStopped(&vwg)
-	s.publishStats(time.Now())
+	s.publishStats()
 	s.haveMu.Lock()
 	close(s.stopped)
 	s.haveMu.Unlock()
@@ -255,7 +249,7 @@ func (s *Swarm) run(ctx context.Context) error {
 					return err
 				}
 			}
-			if s.missing == 0 && !s.cfg.Seed {
+			if s.dl.missing == 0 && !s.cfg.Seed {
 				s.flushPicker()
 				return nil
 			}
@@ -265,9 +259,9 @@ func (s *Swarm) run(ctx context.Context) error {
 			s.book.Add(f.src, f.addrs...)
 			s.dialKnown(ctx, time.Now())
 		case u := <-s.urgentCh:
-			s.setUrgent(u)
+			s.dl.setUrgent(u)
 		case picks := <-s.cfg.Picker.Picks():
-			s.takePicks(picks)
+			s.dl.takePicks(picks, time.Now())
 		case now := <-tick.C:
 			s.tick(ctx, now)
 		case <-flush.C:
@@ -277,26 +271,30 @@ func (s *Swarm) run(ctx context.Context) error {
 }
 
 // post queues a picker event; flushPicker sends them in one batch.
-func (s *Swarm) post(e sdk.Event) { s.events = append(s.events, e) }
+func (s *Swarm) post(e sdk.Event) { s.picker.post(e) }
 
 func (s *Swarm) flushPicker() {
-	if len(s.events) == 0 && len(s.wants) == 0 {
+	q := &s.picker
+	if len(q.events) == 0 && len(q.wants) == 0 {
 		return
 	}
-	s.cfg.Picker.Post(s.events, s.wants)
-	s.events, s.wants = nil, nil
+	s.cfg.Picker.Post(q.events, q.wants)
+	q.events, q.wants = nil, nil
 }
 
 func (s *Swarm) tick(ctx context.Context, now time.Time) {
 	for _, p := range s.peers {
-		p.rates.tick(now, p.downloaded, p.uploaded.Load())
-		s.checkTimeouts(p, now)
-		p.adjustDepth()
-		s.fillRequests(p)
+		p.rates.tick(p.dl.downloaded, p.uploaded.Load())
+		if err := s.dl.checkTimeouts(p.dl, now); err != nil {
+			s.dropPeer(p, err)
+			continue
+		}
+		p.dl.adjustDepth(p.rates.down)
+		s.dl.fill(p.dl)
 	}
 	s.retryWrites(now)
 	s.dialKnown(ctx, now)
-	s.publishStats(now)
+	s.publishStats()
 	s.logRefused(now)
 }
 
@@ -310,13 +308,10 @@ func (s *Swarm) dropPeer(p *peer, why error) {
 		delete(s.byPeerID, p.peerID)
 	}
 	s.book.Disconnected(p.addr, errors.Is(why, errBothComplete), time.Now())
-	s.pieces.releaseAll(p)
 	p.close()
 	s.post(sdk.PeerLeft{Peer: p.id})
 	s.log.Debug("peer gone", "peer", p.addr, "reason", why)
-	for _, q := range s.peers {
-		s.fillRequests(q) // its blocks are free again
-	}
+	s.dl.removePeer(p.dl) // its blocks go to the others
 }
 
 func (s *Swarm) String() string { return fmt.Sprintf("swarm %x", s.cfg.InfoHash[:4]) }

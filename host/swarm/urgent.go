@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
 
@@ -61,35 +60,4 @@ func (s *Swarm) SetUrgent(pieces []int) {
 		default:
 		}
 	}
-}
-
-// setUrgent applies a new urgent set in the loop.
-func (s *Swarm) setUrgent(pieces []int) {
-	valid := pieces[:0:0]
-	for _, i := range pieces {
-		if i >= 0 && i < s.cfg.NumPieces && !s.have.Has(i) {
-			valid = append(valid, i)
-		}
-	}
-	s.urgent = valid
-	s.post(sdk.UrgentSet{Pieces: valid})
-	for _, p := range s.peers {
-		s.fillRequests(p)
-	}
-}
-
-// urgentPiece is the first urgent piece p can help with, or nil.
-func (s *Swarm) urgentPiece(p *peer) *pieceState {
-	for _, i := range s.urgent {
-		if ps := s.pieces.active[i]; ps != nil {
-			if ps.unrequested > 0 && p.has.Has(i) && s.mayJoin(p, ps) {
-				return ps
-			}
-			continue
-		}
-		if s.usable(p, i) {
-			return s.startPiece(p, i)
-		}
-	}
-	return nil
 }

@@ -118,8 +118,8 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 		s.writeFailed(ps, r.err) // keeps ps, still verifying, for a retry
 		return nil
 	}
-	defer s.pieces.recycle(ps.buf)
-	delete(s.pieces.verifying, ps.index)
+	defer s.dl.pieces.recycle(ps.buf)
+	delete(s.dl.pieces.verifying, ps.index)
 	if r.ok {
 		// Last: a stall it ends refills the pipelines, which must see
 		// this piece as had, not as free to start again.
@@ -131,42 +131,27 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 		s.counters.wasted += int64(len(ps.buf))
 		s.log.Debug("piece failed verification", "piece", i)
 		s.pieceFailed(ps)
-		s.refill()
+		s.dl.refill()
 		return nil
 	}
 	s.pieceGood(ps)
-	if s.have.Has(i) {
+	if !s.dl.pieceDone(i) {
 		return nil
 	}
-	s.have.Set(i)
 	s.publishHave(i)
-	s.missing--
 	s.counters.verified += int64(len(ps.buf))
 	s.post(sdk.PieceDone{Piece: i})
 	for _, p := range s.peers {
-		if p.has.Has(i) {
-			p.wanted--
-			s.updateInterest(p)
-		} else {
+		if !p.dl.has.Has(i) {
 			p.out.sendMsg(haveMsg(i))
 		}
 	}
-	if s.missing == 0 {
+	if s.dl.missing == 0 {
 		s.complete()
 		return nil
 	}
-	s.refill()
+	s.dl.refill()
 	return nil
-}
-
-// refill tops up every pipeline: a piece buffer just came free, and while
-// they were all taken (pieceTable.full) no new piece could start.
-func (s *Swarm) refill() {
-	for _, p := range s.peers {
-		if len(p.inflight) < p.depth {
-			s.fillRequests(p)
-		}
-	}
 }
 
 // complete: everything is verified. Seeds have nothing to give us, and we
@@ -181,7 +166,7 @@ func (s *Swarm) complete() {
 		close(s.done)
 	}
 	for _, p := range s.peers {
-		if p.has.Full() {
+		if p.dl.has.Full() {
 			s.dropPeer(p, errBothComplete)
 		}
 	}
