@@ -85,9 +85,6 @@ type Stats struct {
 	Lost int
 }
 
-// Stats returns the latest snapshot; safe from any goroutine.
-func (s *Swarm) Stats() Stats { return *s.stats.Load() }
-
 func (s *Swarm) publishStats() {
 	up := s.counters.upGone
 	st := &Stats{
@@ -116,7 +113,7 @@ func (s *Swarm) publishStats() {
 	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = s.dl.down, c.wasted+s.dl.wasted, c.verified, up
 	st.DownRate, st.UpRate = c.downRate, c.upRate
 	st.Refused = s.refused.Load()
-	s.stats.Store(st)
+	s.pub.stats.Store(st)
 }
 
 // logRefused says, at most every 30 s, that incoming connections are being

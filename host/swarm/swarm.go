@@ -78,14 +78,11 @@ type Swarm struct {
 	dialFailed chan netip.AddrPort
 	addrs      chan found
 	done       chan struct{} // closed when every piece is verified
-	stats      atomic.Pointer[Stats]
 	geo        geometry
+	data       pieceData  // for the goroutines that read and write pieces
+	pub        *published // what other goroutines may read
 
-	haveMu   sync.RWMutex
-	haveView bitfield.Bitfield // verified pieces, for readers outside the loop
-	haveCh   chan struct{}
 	urgentCh chan []int
-	stopped  chan struct{}
 	book     *addrbook.Book // peer addresses and the dial policy; bans are read by the acceptor too
 	nextID   atomic.Uint64
 	sockets  slots          // one per peer socket, any direction or state
@@ -131,19 +128,19 @@ func New(cfg Config) *Swarm {
 		byPeerID:   make(map[[20]byte]*peer),
 		book:       addrbook.New(cfg.MaxPeers),
 		skeys:      mse.InfoHashes(cfg.InfoHash),
-		verifier:   newVerifier(),
 		suspects:   newSuspects(),
-		disk:       newDiskCheck(),
 		sockets:    make(slots, cfg.MaxPeers+cfg.MaxHalfOpen),
 		halfOpen:   make(slots, cfg.MaxHalfOpen),
 	}
 	s.geo = geometry{numPieces: cfg.NumPieces, pieceLength: cfg.PieceLength, totalLength: cfg.TotalLength}
+	s.data = pieceData{geo: s.geo, st: cfg.Storage}
+	s.pub = newPublished(cfg.Have)
+	s.verifier = newVerifier(s.data)
+	s.disk = newDiskCheck(s.data, s.pub.hasPiece, s.log)
 	s.dl = newDownloader(s.geo, cfg.Have, &s.picker)
 	s.dl.solo = func(i int) bool { return s.suspects.pieces[i] != nil }
 	s.dl.verify = s.verifier.add
-	s.haveView, s.haveCh = newHaveView(cfg.Have)
 	s.urgentCh = make(chan []int, 1)
-	s.stopped = make(chan struct{})
 	if s.dl.missing == 0 {
 		close(s.done)
 	}
@@ -184,12 +181,12 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 		go s.accept(ctx)
 	}
 	s.wg.Add(1)
-	go s.checkLoop(ctx)
+	go func() { defer s.wg.Done(); s.disk.run(ctx) }()
 	workers := max(1, numVerifiers())
 	var vwg sync.WaitGroup
 	for range workers {
 		vwg.Add(1)
-		go func() { defer vwg.Done(); s.verifyLoop(ctx) }()
+		go func() { defer vwg.Done(); s.verifier.run() }()
 	}
 	err := s.run(ctx)
 	cancel()
@@ -202,9 +199,7 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	}
 	s.drainUntilStopped(&vwg)
 	s.publishStats()
-	s.haveMu.Lock()
-	close(s.stopped)
-	s.haveMu.Unlock()
+	s.pub.stop()
 	return err
 }
 

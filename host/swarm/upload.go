@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/torrent-dev/torrent/host/ratelimit"
 	"github.com/torrent-dev/torrent/host/wire"
 )
 
@@ -97,8 +98,20 @@ type pieceCache struct {
 	buf   []byte
 }
 
-func (s *Swarm) writeLoop(ctx context.Context, p *peer) {
-	defer s.wg.Done()
+// peerWriter is a peer's writing goroutine: it sends what the run loop
+// queued in the outbox, control messages and uploads, reading the
+// uploaded blocks from disk itself.
+type peerWriter struct {
+	c    *peerConn
+	fast bool // BEP 6: refused requests get a Reject
+	idle time.Duration
+	lim  *ratelimit.Limiter
+	data pieceData
+	disk *diskCheck // told of pieces that cannot be served
+}
+
+func (w *peerWriter) run(ctx context.Context) {
+	p := w.c
 	defer p.close()
 	var (
 		ctrl  []byte
@@ -130,33 +143,33 @@ func (s *Swarm) writeLoop(ctx context.Context, p *peer) {
 		for _, r := range reqs {
 			if int(r.index) != cache.index && int(r.index) != bad {
 				// The cache is about to change under queued slices: send them first.
-				if err := s.writeOut(p, &bufs); err != nil {
+				if err := w.writeOut(&bufs); err != nil {
 					return
 				}
 				hdrs = hdrs[:0]
-				if err := s.loadPiece(&cache, int(r.index)); err != nil {
+				if err := w.loadPiece(&cache, int(r.index)); err != nil {
 					bad = int(r.index)
-					s.pieceBad(bad, err)
+					w.disk.bad(bad, err)
 				}
 			}
 			at := len(hdrs)
 			if int(r.index) == bad {
 				// Never a block that is not the torrent's: a fast peer is
 				// told at once, others time the request out.
-				if p.fast {
+				if w.fast {
 					hdrs = wire.AppendMessage(hdrs, wire.Reject{Index: r.index, Begin: r.begin, Length: r.length})
 					bufs = append(bufs, hdrs[at:])
 				}
 				continue
 			}
-			if err := s.upLim.Wait(ctx, int(r.length)); err != nil {
+			if err := w.lim.Wait(ctx, int(r.length)); err != nil {
 				return
 			}
 			hdrs = wire.AppendPieceHeader(hdrs, r.index, r.begin, int(r.length))
 			bufs = append(bufs, hdrs[at:], cache.buf[r.begin:r.begin+r.length])
 			p.uploaded.Add(int64(r.length))
 		}
-		if err := s.writeOut(p, &bufs); err != nil {
+		if err := w.writeOut(&bufs); err != nil {
 			return
 		}
 		keep.Reset(keepAliveGap)
@@ -164,18 +177,19 @@ func (s *Swarm) writeLoop(ctx context.Context, p *peer) {
 }
 
 // writeOut sends the queued buffers in one writev and resets the list.
-func (s *Swarm) writeOut(p *peer, bufs *net.Buffers) error {
+func (w *peerWriter) writeOut(bufs *net.Buffers) error {
 	if len(*bufs) == 0 || (len(*bufs) == 1 && len((*bufs)[0]) == 0) {
 		*bufs = (*bufs)[:0]
 		return nil
 	}
 	b := *bufs
-	p.conn.SetWriteDeadline(time.Now().Add(s.cfg.Timeouts.Idle)) // a peer that stopped reading
+	conn := w.c.conn
+	conn.SetWriteDeadline(time.Now().Add(w.idle)) // a peer that stopped reading
 	var err error
-	if bw, ok := p.conn.(buffersWriter); ok {
+	if bw, ok := conn.(buffersWriter); ok {
 		_, err = bw.WriteBuffers(&b)
 	} else {
-		_, err = b.WriteTo(p.conn)
+		_, err = b.WriteTo(conn)
 	}
 	*bufs = (*bufs)[:0]
 	return err
@@ -189,9 +203,9 @@ type buffersWriter interface {
 
 // loadPiece reads piece index into the cache, hashed: what is sent from
 // the cache is the torrent's data (see diskcheck.go).
-func (s *Swarm) loadPiece(c *pieceCache, index int) error {
+func (w *peerWriter) loadPiece(c *pieceCache, index int) error {
 	c.index = -1
-	if err := s.readPiece(&c.buf, index); err != nil {
+	if err := w.data.readPiece(&c.buf, index); err != nil {
 		return fmt.Errorf("read piece %d for upload: %w", index, err)
 	}
 	c.index = index

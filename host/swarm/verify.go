@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -20,6 +19,7 @@ type verifyResult struct {
 // loop. Its queues never block either side: the loop adds work without
 // waiting, and workers hand results back the same way.
 type verifier struct {
+	data    pieceData
 	mu      sync.Mutex
 	cond    *sync.Cond
 	work    []*pieceState
@@ -33,8 +33,8 @@ type verifier struct {
 	writing sync.Mutex
 }
 
-func newVerifier() *verifier {
-	v := &verifier{ready: make(chan struct{}, 1)}
+func newVerifier(data pieceData) *verifier {
+	v := &verifier{data: data, ready: make(chan struct{}, 1)}
 	v.cond = sync.NewCond(&v.mu)
 	return v
 }
@@ -90,24 +90,25 @@ func (v *verifier) done(r verifyResult) {
 
 func numVerifiers() int { return runtime.NumCPU() }
 
-func (s *Swarm) verifyLoop(ctx context.Context) {
+// run is one worker: it hashes and writes pieces until close.
+func (v *verifier) run() {
 	for {
-		ps := s.verifier.next()
+		ps := v.next()
 		if ps == nil {
 			return
 		}
 		// A piece whose write failed before comes back verified: only
 		// the write is tried again.
-		r := verifyResult{ps: ps, ok: ps.hashed || s.cfg.Storage.CheckPiece(ps.index, ps.buf)}
+		r := verifyResult{ps: ps, ok: ps.hashed || v.data.st.CheckPiece(ps.index, ps.buf)}
 		if r.ok {
-			s.verifier.writing.Lock()
-			_, err := s.cfg.Storage.WriteAt(ps.buf, int64(ps.index)*s.cfg.PieceLength)
-			s.verifier.writing.Unlock()
+			v.writing.Lock()
+			_, err := v.data.st.WriteAt(ps.buf, v.data.geo.offset(ps.index))
+			v.writing.Unlock()
 			if err != nil {
 				r.err = fmt.Errorf("write piece %d: %w", ps.index, err)
 			}
 		}
-		s.verifier.done(r)
+		v.done(r)
 	}
 }
 
@@ -138,7 +139,7 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 	if !s.dl.pieceDone(i) {
 		return nil
 	}
-	s.publishHave(i)
+	s.pub.setHave(i)
 	s.counters.verified += int64(len(ps.buf))
 	s.post(sdk.PieceDone{Piece: i})
 	for _, p := range s.peers {
