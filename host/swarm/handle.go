@@ -27,40 +27,40 @@ func (s *Swarm) handle(in inMsg) {
 }
 
 func (s *Swarm) apply(p *peer, in inMsg) error {
-	switch m := in.m.(type) {
-	case wire.Piece:
+	switch in.id {
+	case wire.IDPiece:
 		defer putBlock(in.block)
-		return s.dl.gotBlock(p.dl, m.Index, m.Begin, in.block, time.Now())
-	case wire.Have:
-		return s.dl.gotHave(p.dl, int(m.Index))
-	case wire.Bitfield:
+		return s.dl.gotBlock(p.dl, in.index, in.begin, in.block, time.Now())
+	case wire.IDHave:
+		return s.dl.gotHave(p.dl, int(in.index))
+	case wire.IDBitfield:
 		bf, err := bitfield.FromBytes(in.bytes, s.cfg.NumPieces)
 		if err != nil {
 			return protoErr("%v", err)
 		}
 		return s.dl.setHas(p.dl, bf)
-	case wire.HaveAll:
+	case wire.IDHaveAll:
 		bf := bitfield.New(s.cfg.NumPieces)
 		bf.SetAll()
 		return s.dl.setHas(p.dl, bf)
-	case wire.HaveNone:
+	case wire.IDHaveNone:
 		s.dl.setHas(p.dl, bitfield.New(s.cfg.NumPieces))
-	case wire.Choke:
+	case wire.IDChoke:
 		s.dl.gotChoke(p.dl)
-	case wire.Unchoke:
+	case wire.IDUnchoke:
 		s.dl.gotUnchoke(p.dl)
-	case wire.Interested:
+	case wire.IDInterested:
 		p.peerInterested = true
-	case wire.NotInterested:
+	case wire.IDNotInterested:
 		p.peerInterested = false
-	case wire.Request:
-		return s.gotRequest(p, m)
-	case wire.Cancel:
-		p.out.cancel(upReq{m.Index, m.Begin, m.Length})
-	case wire.Reject:
-		s.dl.gotReject(p.dl, m.Index, m.Begin)
-	case wire.Extended:
-		if m.ExtID == 0 {
+	case wire.IDRequest:
+		return s.gotRequest(p, wire.Request{Index: in.index, Begin: in.begin, Length: in.length})
+	case wire.IDCancel:
+		p.out.cancel(upReq{in.index, in.begin, in.length})
+	case wire.IDReject:
+		s.dl.gotReject(p.dl, in.index, in.begin)
+	case wire.IDExtended:
+		if in.extID == 0 {
 			if h, err := wire.ParseExtHandshake(in.bytes); err == nil && h.Reqq > 0 {
 				p.dl.reqq = h.Reqq
 			}

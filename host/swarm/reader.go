@@ -11,13 +11,16 @@ import (
 )
 
 // inMsg is one message from a peer's reader, copied out of the reader's
-// buffer, or the error that ended the connection.
+// buffer into one flat value (no interface, no allocation but the
+// block's), or the error that ended the connection.
 type inMsg struct {
-	p     *peer
-	m     wire.Message // fixed-size messages, by value
-	block []byte       // Piece data, from blockPool
-	bytes []byte       // Bitfield bits or Extended payload (copied)
-	err   error
+	p                    *peer
+	id                   wire.MessageID
+	index, begin, length uint32 // the fields of Have, Request, Cancel, Reject, Piece, ...
+	extID                uint8  // Extended
+	block                []byte // Piece data, from blockPool
+	bytes                []byte // Bitfield bits or Extended payload (copied)
+	err                  error
 }
 
 func (m inMsg) release() {
@@ -90,57 +93,30 @@ func (r *peerReader) run(ctx context.Context) {
 
 // copyMsg detaches a message from the reader's buffer.
 func copyMsg(p *peer, m wire.Message) inMsg {
-	in := inMsg{p: p}
+	in := inMsg{p: p, id: m.ID()}
 	switch m := m.(type) {
 	case *wire.Piece:
 		in.block = getBlock(len(m.Data))
 		copy(in.block, m.Data)
-		in.m = wire.Piece{Index: m.Index, Begin: m.Begin}
+		in.index, in.begin = m.Index, m.Begin
 	case *wire.Bitfield:
 		in.bytes = append([]byte(nil), m.Bits...)
-		in.m = wire.Bitfield{}
 	case *wire.Extended:
 		in.bytes = append([]byte(nil), m.Payload...)
-		in.m = wire.Extended{ExtID: m.ExtID}
-	case *wire.Unknown:
-		in.m = wire.Unknown{MsgID: m.MsgID}
-	default:
-		in.m = deref(m)
-	}
-	return in
-}
-
-// deref turns the reader's pointers to fixed-size messages into values.
-func deref(m wire.Message) wire.Message {
-	switch m := m.(type) {
+		in.extID = m.ExtID
 	case *wire.Have:
-		return *m
-	case *wire.Request:
-		return *m
-	case *wire.Cancel:
-		return *m
-	case *wire.Reject:
-		return *m
+		in.index = m.Index
 	case *wire.Suggest:
-		return *m
+		in.index = m.Index
 	case *wire.AllowedFast:
-		return *m
-	case *wire.Port:
-		return *m
-	case *wire.Choke:
-		return wire.Choke{}
-	case *wire.Unchoke:
-		return wire.Unchoke{}
-	case *wire.Interested:
-		return wire.Interested{}
-	case *wire.NotInterested:
-		return wire.NotInterested{}
-	case *wire.HaveAll:
-		return wire.HaveAll{}
-	case *wire.HaveNone:
-		return wire.HaveNone{}
-	case *wire.KeepAlive:
-		return wire.KeepAlive{}
+		in.index = m.Index
+	case *wire.Request:
+		in.index, in.begin, in.length = m.Index, m.Begin, m.Length
+	case *wire.Cancel:
+		in.index, in.begin, in.length = m.Index, m.Begin, m.Length
+	case *wire.Reject:
+		in.index, in.begin, in.length = m.Index, m.Begin, m.Length
 	}
-	return m
+	// The rest carry nothing the swarm uses.
+	return in
 }
