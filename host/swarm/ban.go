@@ -14,16 +14,19 @@ import (
 // errBanned ends the connections of a banned IP.
 var errBanned = errors.New("banned")
 
-// ban refuses ip for the rest of the session and drops its connections.
-func (s *Swarm) ban(ip netip.Addr, why string) {
-	ip = ip.Unmap()
-	if !s.book.Ban(ip) {
-		return
-	}
-	s.log.Warn("banning peer", "ip", ip, "reason", why)
-	for _, p := range s.peers {
-		if p.addr.Addr().Unmap() == ip {
-			s.dropPeer(p, fmt.Errorf("%w: %s", errBanned, why))
+// ban refuses each IP for the rest of the session and drops its
+// connections.
+func (s *Swarm) ban(vs ...verdict) {
+	for _, v := range vs {
+		ip := v.ip.Unmap()
+		if !s.book.Ban(ip) {
+			continue
+		}
+		s.log.Warn("banning peer", "ip", ip, "reason", v.why)
+		for _, p := range s.peers {
+			if p.addr.Addr().Unmap() == ip {
+				s.dropPeer(p, fmt.Errorf("%w: %s", errBanned, v.why))
+			}
 		}
 	}
 }
@@ -72,26 +75,31 @@ func blockOf(buf []byte, b int) []byte {
 	return buf[b*blockSize : min((b+1)*blockSize, len(buf))]
 }
 
-// pieceFailed blames the sole sender of a failed piece, or remembers who
-// sent which block for when the piece verifies. maphash runs at memory
-// speed, far faster than a piece's data can arrive, so it stays on the
-// run loop.
-func (s *Swarm) pieceFailed(ps *pieceState) {
+// verdict is an IP to ban and why.
+type verdict struct {
+	ip  netip.Addr
+	why string
+}
+
+// failed blames the sole sender of a failed piece, or remembers who sent
+// which block for when the piece verifies. maphash runs at memory speed,
+// far faster than a piece's data can arrive, so it stays on the run loop.
+func (sp *suspects) failed(ps *pieceState) []verdict {
 	if ip, only := soleSender(ps.from); only {
-		s.ban(ip, fmt.Sprintf("sent all of piece %d, which failed its hash check", ps.index))
-		return
+		return []verdict{{ip, fmt.Sprintf("sent all of piece %d, which failed its hash check", ps.index)}}
 	}
-	rec := s.suspects.pieces[ps.index]
+	rec := sp.pieces[ps.index]
 	if rec == nil {
 		rec = make([][]blockRecord, len(ps.from))
-		s.suspects.pieces[ps.index] = rec
+		sp.pieces[ps.index] = rec
 	}
 	for b, ip := range ps.from {
-		r := blockRecord{ip: ip, sum: maphash.Bytes(s.suspects.seed, blockOf(ps.buf, b))}
+		r := blockRecord{ip: ip, sum: maphash.Bytes(sp.seed, blockOf(ps.buf, b))}
 		if !slices.Contains(rec[b], r) {
 			rec[b] = append(rec[b], r)
 		}
 	}
+	return nil
 }
 
 // soleSender says whether one IP sent every block.
@@ -107,23 +115,25 @@ func soleSender(from []netip.Addr) (netip.Addr, bool) {
 	return from[0], true
 }
 
-// pieceGood bans the IPs that sent blocks of a piece's failed attempts
-// that differ from its verified data.
-func (s *Swarm) pieceGood(ps *pieceState) {
-	rec := s.suspects.pieces[ps.index]
+// good names the IPs that sent blocks of a piece's failed attempts that
+// differ from its verified data.
+func (sp *suspects) good(ps *pieceState) []verdict {
+	rec := sp.pieces[ps.index]
 	if rec == nil {
-		return
+		return nil
 	}
-	delete(s.suspects.pieces, ps.index)
+	delete(sp.pieces, ps.index)
+	var guilty []verdict
 	for b, records := range rec {
 		if len(records) == 0 {
 			continue
 		}
-		good := maphash.Bytes(s.suspects.seed, blockOf(ps.buf, b))
+		good := maphash.Bytes(sp.seed, blockOf(ps.buf, b))
 		for _, r := range records {
 			if r.sum != good {
-				s.ban(r.ip, fmt.Sprintf("sent block %d of piece %d, which differs from the verified piece", b, ps.index))
+				guilty = append(guilty, verdict{r.ip, fmt.Sprintf("sent block %d of piece %d, which differs from the verified piece", b, ps.index)})
 			}
 		}
 	}
+	return guilty
 }

@@ -187,9 +187,9 @@ func (s *Swarm) lostPieces(pieces []int) {
 			continue
 		}
 		lost = append(lost, i)
-		s.pub.clearHave(i)
+		s.published.clearHave(i)
 		s.counters.lost++
-		s.post(sdk.PieceFailed{Piece: i})
+		s.picker.post(sdk.PieceFailed{Piece: i})
 	}
 	if len(lost) > 0 {
 		s.log.Warn("data changed on disk: fetching those pieces again", "pieces", len(lost), "first", fmt.Sprint(lost[:min(len(lost), 8)]))

@@ -92,8 +92,6 @@ func newDownloader(g geometry, have bitfield.Bitfield, q *pickerQueue) *download
 	}
 }
 
-func (d *downloader) numPieces() int { return d.pieces.numPieces }
-
 func (d *downloader) addPeer(p *dlPeer) { d.peers[p.id] = p }
 
 // removePeer forgets p; its blocks are free for the others again.
@@ -110,8 +108,8 @@ func (d *downloader) removePeer(p *dlPeer) {
 
 // gotHave: p announced piece i.
 func (d *downloader) gotHave(p *dlPeer, i int) error {
-	if i < 0 || i >= d.numPieces() {
-		return protoErr("have %d of %d pieces", i, d.numPieces())
+	if i < 0 || i >= d.pieces.numPieces {
+		return protoErr("have %d of %d pieces", i, d.pieces.numPieces)
 	}
 	if p.has.Has(i) {
 		return nil
@@ -135,7 +133,7 @@ func (d *downloader) setHas(p *dlPeer, bf bitfield.Bitfield) error {
 	}
 	p.has = bf
 	p.wanted = 0
-	for i := range d.numPieces() {
+	for i := range d.pieces.numPieces {
 		if bf.Has(i) && !d.have.Has(i) {
 			p.wanted++
 		}
@@ -291,7 +289,7 @@ func (d *downloader) pieceDone(i int) bool {
 // pieceLost: piece i, verified before, was found bad on disk; it reports
 // false if it was not had.
 func (d *downloader) pieceLost(i int) bool {
-	if i < 0 || i >= d.numPieces() || !d.have.Has(i) {
+	if i < 0 || i >= d.pieces.numPieces || !d.have.Has(i) {
 		return false
 	}
 	d.have.Clear(i)

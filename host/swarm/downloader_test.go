@@ -81,9 +81,9 @@ func newRig(t *testing.T, n int) *rig {
 // peer joins with the given pieces, unchoked or not.
 func (r *rig) peer(id sdk.PeerID, fast bool, pieces ...int) (*dlPeer, *fakeOut) {
 	out := &fakeOut{}
-	p := newDLPeer(id, netipFor(id), fast, out, r.d.numPieces(), r.now)
+	p := newDLPeer(id, netipFor(id), fast, out, r.d.pieces.numPieces, r.now)
 	r.d.addPeer(p)
-	bf := bitfield.New(r.d.numPieces())
+	bf := bitfield.New(r.d.pieces.numPieces)
 	for _, i := range pieces {
 		bf.Set(i)
 	}

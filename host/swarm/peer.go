@@ -89,7 +89,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 	s.byPeerID[p.peerID] = p
 	s.dl.addPeer(p.dl)
 	s.greet(p)
-	s.post(sdk.PeerJoined{Peer: p.id, Have: p.dl.has.Clone()})
+	s.picker.post(sdk.PeerJoined{Peer: p.id, Have: p.dl.has.Clone()})
 	s.log.Debug("peer connected", "peer", p.addr, "client", wire.ClientName(p.peerID), "outgoing", h.outgoing,
 		"mse", h.enc)
 	r := &peerReader{p: p, conn: p.conn, maxLen: max(s.cfg.NumPieces/8+64, maxBlockLen+64),

@@ -22,13 +22,16 @@ func newPublished(have bitfield.Bitfield) *published {
 	return &published{have: have.Clone(), changed: make(chan struct{}), stopped: make(chan struct{})}
 }
 
-func (pb *published) hasPiece(i int) bool {
+// HasPiece reports whether piece i is verified; safe from any goroutine.
+func (pb *published) HasPiece(i int) bool {
 	pb.mu.RLock()
 	defer pb.mu.RUnlock()
 	return pb.have.Has(i)
 }
 
-func (pb *published) pieceChanged() <-chan struct{} {
+// PieceChanged is closed the next time a piece is verified (or the swarm
+// stops).
+func (pb *published) PieceChanged() <-chan struct{} {
 	pb.mu.RLock()
 	defer pb.mu.RUnlock()
 	return pb.changed
@@ -56,18 +59,11 @@ func (pb *published) stop() {
 	pb.mu.Unlock()
 }
 
-// HasPiece reports whether piece i is verified; safe from any goroutine.
-func (s *Swarm) HasPiece(i int) bool { return s.pub.hasPiece(i) }
-
-// PieceChanged is closed the next time a piece is verified (or the swarm
-// stops).
-func (s *Swarm) PieceChanged() <-chan struct{} { return s.pub.pieceChanged() }
-
 // Stopped is closed when Run has returned.
-func (s *Swarm) Stopped() <-chan struct{} { return s.pub.stopped }
+func (pb *published) Stopped() <-chan struct{} { return pb.stopped }
 
 // Stats returns the latest snapshot; safe from any goroutine.
-func (s *Swarm) Stats() Stats { return *s.pub.stats.Load() }
+func (pb *published) Stats() Stats { return *pb.stats.Load() }
 
 // SetUrgent replaces the pieces readers wait for, most urgent first: they
 // are requested before anything else and the picker is told. Safe from any

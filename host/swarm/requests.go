@@ -40,10 +40,10 @@ func (d *downloader) fill(p *dlPeer) {
 			if ps.got[b] || ps.reqs[b] > 0 {
 				continue
 			}
-			batch = d.request(p, ps, b, batch, now)
+			batch = p.request(ps, b, batch, now)
 		}
 	}
-	if len(p.inflight) < p.depth && d.endgame() {
+	if len(p.inflight) < p.depth && d.pieces.endgame(d.missing) {
 		batch = d.endgameRequests(p, batch, now)
 	}
 	if len(batch) > 0 {
@@ -58,7 +58,8 @@ func (d *downloader) fill(p *dlPeer) {
 	}
 }
 
-func (d *downloader) request(p *dlPeer, ps *pieceState, b int, batch []byte, now time.Time) []byte {
+// request asks p for block b of ps, appending the message to batch.
+func (p *dlPeer) request(ps *pieceState, b int, batch []byte, now time.Time) []byte {
 	begin := uint32(b * blockSize)
 	if ps.reqs[b] == 0 {
 		ps.unrequested--
@@ -97,13 +98,13 @@ func (d *downloader) nextPiece(p *dlPeer) *pieceState {
 }
 
 func (d *downloader) usable(p *dlPeer, i int) bool {
-	return i >= 0 && i < d.numPieces() && !d.have.Has(i) && p.has.Has(i) && d.pieces.active[i] == nil && !d.pieces.verifying[i]
+	return i >= 0 && i < d.pieces.numPieces && !d.have.Has(i) && p.has.Has(i) && d.pieces.active[i] == nil && !d.pieces.verifying[i]
 }
 
 // anyPiece keeps a peer busy while the picker's answer is on its way: a
 // random missing piece the peer has.
 func (d *downloader) anyPiece(p *dlPeer) int {
-	n := d.numPieces()
+	n := d.pieces.numPieces
 	if n == 0 {
 		return -1
 	}
@@ -117,12 +118,13 @@ func (d *downloader) anyPiece(p *dlPeer) int {
 	return -1
 }
 
-// endgame: every missing piece is in flight and fully requested.
-func (d *downloader) endgame() bool {
-	if len(d.pieces.active)+len(d.pieces.verifying) < d.missing {
+// endgame: every one of the missing pieces is in flight and fully
+// requested.
+func (t *pieceTable) endgame(missing int) bool {
+	if len(t.active)+len(t.verifying) < missing {
 		return false
 	}
-	for _, ps := range d.pieces.order {
+	for _, ps := range t.order {
 		if ps.unrequested > 0 {
 			return false
 		}
@@ -145,7 +147,7 @@ func (d *downloader) endgameRequests(p *dlPeer, batch []byte, now time.Time) []b
 			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
 				continue
 			}
-			batch = d.request(p, ps, b, batch, now)
+			batch = p.request(ps, b, batch, now)
 		}
 	}
 	return batch
@@ -155,7 +157,7 @@ func (d *downloader) endgameRequests(p *dlPeer, batch []byte, now time.Time) []b
 func (d *downloader) setUrgent(pieces []int) {
 	valid := pieces[:0:0]
 	for _, i := range pieces {
-		if i >= 0 && i < d.numPieces() && !d.have.Has(i) {
+		if i >= 0 && i < d.pieces.numPieces && !d.have.Has(i) {
 			valid = append(valid, i)
 		}
 	}

@@ -43,8 +43,6 @@ type counters struct {
 	wasted, verified int64 // failed pieces; verified pieces
 	lost             int   // verified pieces later found bad on disk
 	upGone           int64 // uploads of peers that have left
-	refusedLogged    int64 // Stats.Refused when last logged
-	refusedLogAt     time.Time
 	dm, um           meter
 	downRate, upRate int64
 }
@@ -112,15 +110,15 @@ func (s *Swarm) publishStats() {
 	c.downRate, c.upRate = c.dm.add(s.dl.down), c.um.add(up)
 	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = s.dl.down, c.wasted+s.dl.wasted, c.verified, up
 	st.DownRate, st.UpRate = c.downRate, c.upRate
-	st.Refused = s.refused.Load()
-	s.pub.stats.Store(st)
+	st.Refused = s.conn.refused.Load()
+	s.published.stats.Store(st)
 }
 
 // logRefused says, at most every 30 s, that incoming connections are being
 // refused: under a flood that is once, not once per connection.
 func (s *Swarm) logRefused(now time.Time) {
-	c := &s.counters
-	n := s.refused.Load()
+	c := s.conn
+	n := c.refused.Load()
 	if n == c.refusedLogged || now.Sub(c.refusedLogAt) < 30*time.Second {
 		return
 	}

@@ -67,27 +67,21 @@ type Config struct {
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
 type Swarm struct {
-	cfg   Config
-	log   hclog.Logger
-	upLim *ratelimit.Limiter
-	dnLim *ratelimit.Limiter
-	skeys mse.Lookup      // the torrent incoming MSE peers may ask for
-	inbox chan inMsg      // from peer readers, in arrival order
-	conns chan *handshook // established connections
-	// dialFailed reports the dials that gave no connection.
-	dialFailed chan netip.AddrPort
+	cfg        Config
+	log        hclog.Logger
+	upLim      *ratelimit.Limiter
+	dnLim      *ratelimit.Limiter
+	conn       *connector
+	inbox      chan inMsg // from peer readers, in arrival order
 	addrs      chan found
 	done       chan struct{} // closed when every piece is verified
 	geo        geometry
-	data       pieceData  // for the goroutines that read and write pieces
-	pub        *published // what other goroutines may read
+	data       pieceData // for the goroutines that read and write pieces
+	*published           // what other goroutines may read (HasPiece, Stats, ...)
 
 	urgentCh chan []int
 	book     *addrbook.Book // peer addresses and the dial policy; bans are read by the acceptor too
 	nextID   atomic.Uint64
-	sockets  slots          // one per peer socket, any direction or state
-	halfOpen slots          // one per incoming connection in its handshake
-	refused  atomic.Int64   // incoming connections closed over a limit
 	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
 
 	// Owned by run.
@@ -115,31 +109,34 @@ func New(cfg Config) *Swarm {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	s := &Swarm{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		upLim:      ratelimit.New(cfg.UpRate),
-		dnLim:      ratelimit.New(cfg.DownRate),
-		inbox:      make(chan inMsg, 256),
-		conns:      make(chan *handshook),
-		dialFailed: make(chan netip.AddrPort),
-		addrs:      make(chan found, 16),
-		done:       make(chan struct{}),
-		peers:      make(map[sdk.PeerID]*peer),
-		byPeerID:   make(map[[20]byte]*peer),
-		book:       addrbook.New(cfg.MaxPeers),
-		skeys:      mse.InfoHashes(cfg.InfoHash),
-		suspects:   newSuspects(),
-		sockets:    make(slots, cfg.MaxPeers+cfg.MaxHalfOpen),
-		halfOpen:   make(slots, cfg.MaxHalfOpen),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		upLim:    ratelimit.New(cfg.UpRate),
+		dnLim:    ratelimit.New(cfg.DownRate),
+		inbox:    make(chan inMsg, 256),
+		addrs:    make(chan found, 16),
+		done:     make(chan struct{}),
+		peers:    make(map[sdk.PeerID]*peer),
+		byPeerID: make(map[[20]byte]*peer),
+		book:     addrbook.New(cfg.MaxPeers),
+		suspects: newSuspects(),
+	}
+	s.conn = &connector{
+		infoHash: cfg.InfoHash, peerID: cfg.PeerID, skeys: mse.InfoHashes(cfg.InfoHash),
+		encrypt: cfg.EncryptOutgoing, timeouts: cfg.Timeouts, ln: cfg.Listener, log: s.log,
+		banned:  s.book.Banned,
+		sockets: make(slots, cfg.MaxPeers+cfg.MaxHalfOpen), halfOpen: make(slots, cfg.MaxHalfOpen),
+		conns: make(chan *handshook), failed: make(chan netip.AddrPort), wg: &s.wg,
 	}
 	s.geo = geometry{numPieces: cfg.NumPieces, pieceLength: cfg.PieceLength, totalLength: cfg.TotalLength}
 	s.data = pieceData{geo: s.geo, st: cfg.Storage}
-	s.pub = newPublished(cfg.Have)
+	s.published = newPublished(cfg.Have)
 	s.verifier = newVerifier(s.data)
-	s.disk = newDiskCheck(s.data, s.pub.hasPiece, s.log)
+	s.disk = newDiskCheck(s.data, s.published.HasPiece, s.log)
 	s.dl = newDownloader(s.geo, cfg.Have, &s.picker)
 	s.dl.solo = func(i int) bool { return s.suspects.pieces[i] != nil }
 	s.dl.verify = s.verifier.add
+	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}
 	s.urgentCh = make(chan []int, 1)
 	if s.dl.missing == 0 {
 		close(s.done)
@@ -178,7 +175,7 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	s.book.Add(addrbook.User, fixed...)
 	if s.cfg.Listener != nil {
 		s.wg.Add(1)
-		go s.accept(ctx)
+		go s.conn.accept(ctx)
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.disk.run(ctx) }()
@@ -199,7 +196,7 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	}
 	s.drainUntilStopped(&vwg)
 	s.publishStats()
-	s.pub.stop()
+	s.published.stop()
 	return err
 }
 
@@ -214,9 +211,9 @@ func (s *Swarm) drainUntilStopped(vwg *sync.WaitGroup) {
 			return
 		case m := <-s.inbox:
 			m.release()
-		case h := <-s.conns:
+		case h := <-s.conn.conns:
 			h.conn.Close()
-		case <-s.dialFailed:
+		case <-s.conn.failed:
 		case <-s.addrs:
 		}
 	}
@@ -234,9 +231,9 @@ func (s *Swarm) run(ctx context.Context) error {
 			return nil
 		case m := <-s.inbox:
 			s.handle(m)
-		case h := <-s.conns:
+		case h := <-s.conn.conns:
 			s.addPeer(ctx, h)
-		case a := <-s.dialFailed:
+		case a := <-s.conn.failed:
 			s.book.DialFailed(a, time.Now())
 		case <-s.verifier.ready:
 			for _, r := range s.verifier.take() {
@@ -265,9 +262,7 @@ func (s *Swarm) run(ctx context.Context) error {
 	}
 }
 
-// post queues a picker event; flushPicker sends them in one batch.
-func (s *Swarm) post(e sdk.Event) { s.picker.post(e) }
-
+// flushPicker sends the queued picker events and wants in one batch.
 func (s *Swarm) flushPicker() {
 	q := &s.picker
 	if len(q.events) == 0 && len(q.wants) == 0 {
@@ -287,7 +282,7 @@ func (s *Swarm) tick(ctx context.Context, now time.Time) {
 		p.dl.adjustDepth(p.rates.down)
 		s.dl.fill(p.dl)
 	}
-	s.retryWrites(now)
+	s.stall.retryWrites(now)
 	s.dialKnown(ctx, now)
 	s.publishStats()
 	s.logRefused(now)
@@ -304,7 +299,7 @@ func (s *Swarm) dropPeer(p *peer, why error) {
 	}
 	s.book.Disconnected(p.addr, errors.Is(why, errBothComplete), time.Now())
 	p.close()
-	s.post(sdk.PeerLeft{Peer: p.id})
+	s.picker.post(sdk.PeerLeft{Peer: p.id})
 	s.log.Debug("peer gone", "peer", p.addr, "reason", why)
 	s.dl.removePeer(p.dl) // its blocks go to the others
 }

@@ -108,72 +108,75 @@ type peerWriter struct {
 	lim  *ratelimit.Limiter
 	data pieceData
 	disk *diskCheck // told of pieces that cannot be served
+
+	// Scratch of this goroutine, kept between batches.
+	ctrl  []byte
+	reqs  []upReq
+	cache pieceCache
+	hdrs  []byte
+	bufs  net.Buffers
 }
 
 func (w *peerWriter) run(ctx context.Context) {
-	p := w.c
-	defer p.close()
-	var (
-		ctrl  []byte
-		reqs  []upReq
-		cache = pieceCache{index: -1}
-		hdrs  []byte
-		bufs  net.Buffers
-		keep  = time.NewTimer(keepAliveGap)
-	)
+	defer w.c.close()
+	w.cache.index = -1
+	keep := time.NewTimer(keepAliveGap)
 	defer keep.Stop()
 	for {
 		select {
-		case <-p.out.wake:
+		case <-w.c.out.wake:
 		case <-keep.C:
-			p.out.sendMsg(wire.KeepAlive{})
+			w.c.out.sendMsg(wire.KeepAlive{})
 			keep.Reset(keepAliveGap)
 			continue
 		case <-ctx.Done():
 			return
 		}
 		var closed bool
-		ctrl, reqs, closed = p.out.take(ctrl, reqs)
-		if closed {
-			return
-		}
-		bufs = append(bufs[:0], ctrl)
-		hdrs = slices.Grow(hdrs[:0], 17*len(reqs)) // a piece header or a reject each
-		bad := -1                                  // a piece that failed to load in this batch
-		for _, r := range reqs {
-			if int(r.index) != cache.index && int(r.index) != bad {
-				// The cache is about to change under queued slices: send them first.
-				if err := w.writeOut(&bufs); err != nil {
-					return
-				}
-				hdrs = hdrs[:0]
-				if err := w.loadPiece(&cache, int(r.index)); err != nil {
-					bad = int(r.index)
-					w.disk.bad(bad, err)
-				}
-			}
-			at := len(hdrs)
-			if int(r.index) == bad {
-				// Never a block that is not the torrent's: a fast peer is
-				// told at once, others time the request out.
-				if w.fast {
-					hdrs = wire.AppendMessage(hdrs, wire.Reject{Index: r.index, Begin: r.begin, Length: r.length})
-					bufs = append(bufs, hdrs[at:])
-				}
-				continue
-			}
-			if err := w.lim.Wait(ctx, int(r.length)); err != nil {
-				return
-			}
-			hdrs = wire.AppendPieceHeader(hdrs, r.index, r.begin, int(r.length))
-			bufs = append(bufs, hdrs[at:], cache.buf[r.begin:r.begin+r.length])
-			p.uploaded.Add(int64(r.length))
-		}
-		if err := w.writeOut(&bufs); err != nil {
+		w.ctrl, w.reqs, closed = w.c.out.take(w.ctrl, w.reqs)
+		if closed || w.sendBatch(ctx) != nil {
 			return
 		}
 		keep.Reset(keepAliveGap)
 	}
+}
+
+// sendBatch sends the control messages and the uploads taken from the
+// outbox, in as few writev calls as the piece cache allows.
+func (w *peerWriter) sendBatch(ctx context.Context) error {
+	w.bufs = append(w.bufs[:0], w.ctrl)
+	w.hdrs = slices.Grow(w.hdrs[:0], 17*len(w.reqs)) // a piece header or a reject each: never reallocated below
+	bad := -1                                        // a piece that failed to load in this batch
+	for _, r := range w.reqs {
+		if int(r.index) != w.cache.index && int(r.index) != bad {
+			// The cache is about to change under queued slices: send them first.
+			if err := w.writeOut(&w.bufs); err != nil {
+				return err
+			}
+			w.hdrs = w.hdrs[:0]
+			if err := w.loadPiece(&w.cache, int(r.index)); err != nil {
+				bad = int(r.index)
+				w.disk.bad(bad, err)
+			}
+		}
+		at := len(w.hdrs)
+		if int(r.index) == bad {
+			// Never a block that is not the torrent's: a fast peer is
+			// told at once, others time the request out.
+			if w.fast {
+				w.hdrs = wire.AppendMessage(w.hdrs, wire.Reject{Index: r.index, Begin: r.begin, Length: r.length})
+				w.bufs = append(w.bufs, w.hdrs[at:])
+			}
+			continue
+		}
+		if err := w.lim.Wait(ctx, int(r.length)); err != nil {
+			return err
+		}
+		w.hdrs = wire.AppendPieceHeader(w.hdrs, r.index, r.begin, int(r.length))
+		w.bufs = append(w.bufs, w.hdrs[at:], w.cache.buf[r.begin:r.begin+r.length])
+		w.c.uploaded.Add(int64(r.length))
+	}
+	return w.writeOut(&w.bufs)
 }
 
 // writeOut sends the queued buffers in one writev and resets the list.

@@ -116,7 +116,7 @@ func (v *verifier) run() {
 func (s *Swarm) pieceVerified(r verifyResult) error {
 	ps := r.ps
 	if r.err != nil {
-		s.writeFailed(ps, r.err) // keeps ps, still verifying, for a retry
+		s.stall.writeFailed(ps, r.err) // keeps ps, still verifying, for a retry
 		return nil
 	}
 	defer s.dl.pieces.recycle(ps.buf)
@@ -124,24 +124,24 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 	if r.ok {
 		// Last: a stall it ends refills the pipelines, which must see
 		// this piece as had, not as free to start again.
-		defer s.wrote(ps)
+		defer s.stall.wrote(ps)
 	}
 	i := ps.index
 	if !r.ok {
-		s.post(sdk.PieceFailed{Piece: i})
+		s.picker.post(sdk.PieceFailed{Piece: i})
 		s.counters.wasted += int64(len(ps.buf))
 		s.log.Debug("piece failed verification", "piece", i)
-		s.pieceFailed(ps)
+		s.ban(s.suspects.failed(ps)...)
 		s.dl.refill()
 		return nil
 	}
-	s.pieceGood(ps)
+	s.ban(s.suspects.good(ps)...)
 	if !s.dl.pieceDone(i) {
 		return nil
 	}
-	s.pub.setHave(i)
+	s.published.setHave(i)
 	s.counters.verified += int64(len(ps.buf))
-	s.post(sdk.PieceDone{Piece: i})
+	s.picker.post(sdk.PieceDone{Piece: i})
 	for _, p := range s.peers {
 		if !p.dl.has.Has(i) {
 			p.out.sendMsg(haveMsg(i))
