@@ -45,6 +45,9 @@ type Options struct {
 	Checking func(done, total int)
 }
 
+// The picker manager is what the swarm asks for picks.
+var _ swarm.Picker = (*pick.Manager)(nil)
+
 // Session is one running torrent.
 type Session struct {
 	Meta    *metainfo.MetaInfo

@@ -74,7 +74,8 @@ func (o *outbox) cancel(r upReq) {
 	o.mu.Unlock()
 }
 
-// dropUploads forgets every queued upload (the peer choked... or we did).
+// shut closes the outbox: the writer stops at its next wake-up, and what
+// is still queued is never sent.
 func (o *outbox) shut() {
 	o.mu.Lock()
 	o.closed = true
