@@ -12,6 +12,7 @@ import (
 	"github.com/torrent-dev/torrent/host/session"
 	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/proto/hostpb"
+	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
 
@@ -84,20 +85,7 @@ func (l *DirLibrary) Complete(torrent int, off, n int64) bool {
 		return false
 	}
 	t := l.torrents[torrent]
-	return pieceRange(&t.meta.Info, off, n, t.have.Has)
-}
-
-// pieceRange reports whether has holds every piece of [off, off+n).
-func pieceRange(info *metainfo.Info, off, n int64, has func(int) bool) bool {
-	if n <= 0 {
-		return true
-	}
-	for i := off / info.PieceLength; i <= (off+n-1)/info.PieceLength; i++ {
-		if !has(int(i)) {
-			return false
-		}
-	}
-	return true
+	return t.meta.Info.HasRange(off, n, t.have.Has)
 }
 
 // ReadAt implements Library: only verified pieces are served.
@@ -114,8 +102,9 @@ func (l *DirLibrary) ReadAt(_ context.Context, torrent int, p []byte, off, _ int
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if !pieceRange(info, off, int64(len(p)), t.have.Has) {
-		return 0, fmt.Errorf("%s: %w", info.Name, ErrMissing)
+	if !info.HasRange(off, int64(len(p)), t.have.Has) {
+		// A directory mount downloads nothing: these will not come.
+		return 0, fmt.Errorf("%s: pieces not downloaded: %w", info.Name, sdk.ErrUnavailable)
 	}
 	return t.store.ReadAt(p, off)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/session"
 	"github.com/torrent-dev/torrent/proto/hostpb"
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // maxRead bounds one Read (FUSE asks for 128 KiB at most).
@@ -23,9 +24,6 @@ type Library interface {
 	ReadAt(ctx context.Context, torrent int, p []byte, off, readahead int64) (int, error)
 	Complete(torrent int, off, n int64) bool
 }
-
-// ErrMissing is a read of pieces a directory mount does not have.
-var ErrMissing = errors.New("pieces not downloaded")
 
 // TorrentInfo describes m for plugins.
 func TorrentInfo(m *metainfo.MetaInfo, dir string) *hostpb.TorrentInfo {
@@ -83,7 +81,7 @@ func (srv *Server) Read(ctx context.Context, req *hostpb.ReadRequest) (*hostpb.R
 		return &hostpb.ReadResponse{Data: buf[:n]}, nil
 	case ctx.Err() != nil:
 		return nil, status.FromContextError(ctx.Err()).Err()
-	case errors.Is(err, session.ErrUnavailable), errors.Is(err, ErrMissing):
+	case errors.Is(err, sdk.ErrUnavailable):
 		return nil, status.Error(codes.Unavailable, err.Error())
 	default:
 		return nil, status.Error(codes.Internal, err.Error())

@@ -42,18 +42,9 @@ func Create(root string, opt CreateOptions) ([]byte, error) {
 	if err := checkComponent(name); err != nil {
 		return nil, fmt.Errorf("torrent name: %w", err)
 	}
-	var files []diskFile
-	if st.Mode().IsRegular() {
-		files = []diskFile{{path: root, length: st.Size()}}
-	} else if st.IsDir() {
-		if files, err = listFiles(root); err != nil {
-			return nil, err
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("%s has no files", root)
-		}
-	} else {
-		return nil, fmt.Errorf("%s is neither a file nor a directory", root)
+	files, err := rootFiles(root, st)
+	if err != nil {
+		return nil, err
 	}
 	var total int64
 	for _, f := range files {
@@ -85,20 +76,43 @@ func Create(root string, opt CreateOptions) ([]byte, error) {
 		info["private"] = 1
 	}
 	m := map[string]any{"info": info, "created by": "torrent", "creation date": time.Now().Unix()}
-	if len(opt.Announce) > 0 {
-		m["announce"] = opt.Announce[0]
-		if len(opt.Announce) > 1 {
-			var tiers [][]string
-			for _, u := range opt.Announce {
-				tiers = append(tiers, []string{u})
-			}
-			m["announce-list"] = tiers
-		}
-	}
+	addAnnounce(m, opt.Announce)
 	if opt.Comment != "" {
 		m["comment"] = opt.Comment
 	}
 	return bencode.Marshal(m)
+}
+
+// rootFiles lists the files of a torrent made of root: root itself, or
+// the files under it.
+func rootFiles(root string, st os.FileInfo) ([]diskFile, error) {
+	switch {
+	case st.Mode().IsRegular():
+		return []diskFile{{path: root, length: st.Size()}}, nil
+	case st.IsDir():
+		files, err := listFiles(root)
+		if err == nil && len(files) == 0 {
+			err = fmt.Errorf("%s has no files", root)
+		}
+		return files, err
+	}
+	return nil, fmt.Errorf("%s is neither a file nor a directory", root)
+}
+
+// addAnnounce sets the tracker URLs: the first as announce, and all, one
+// per tier, as announce-list when there are several (BEP 12).
+func addAnnounce(m map[string]any, urls []string) {
+	if len(urls) == 0 {
+		return
+	}
+	m["announce"] = urls[0]
+	if len(urls) > 1 {
+		var tiers [][]string
+		for _, u := range urls {
+			tiers = append(tiers, []string{u})
+		}
+		m["announce-list"] = tiers
+	}
 }
 
 // choosePieceLength aims at about 1500 pieces, between 16 KiB and 16 MiB.

@@ -298,3 +298,23 @@ func usableTracker(u string) bool {
 	p, err := url.Parse(u)
 	return err == nil && p.Host != "" && (p.Scheme == "http" || p.Scheme == "https" || p.Scheme == "udp")
 }
+
+// PieceRange is the pieces, first to last, that bytes [off, off+n) of
+// the torrent touch; empty (last < first) when n <= 0.
+func (info *Info) PieceRange(off, n int64) (first, last int) {
+	if n <= 0 {
+		return 0, -1
+	}
+	return int(off / info.PieceLength), int((off + n - 1) / info.PieceLength)
+}
+
+// HasRange reports whether has holds every piece of bytes [off, off+n).
+func (info *Info) HasRange(off, n int64, has func(piece int) bool) bool {
+	first, last := info.PieceRange(off, n)
+	for i := first; i <= last; i++ {
+		if !has(i) {
+			return false
+		}
+	}
+	return true
+}

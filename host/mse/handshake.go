@@ -146,26 +146,9 @@ func accept(c net.Conn, lookup Lookup, p params) (Result, error) {
 		return Result{}, fmt.Errorf("mse: send Yb: %w", err)
 	}
 
-	// PadA, of unknown length, ends where HASH('req1', S) starts.
-	req1 := hash("req1", s[:])
-	if err := syncOn(br, req1[:], maxPad+len(req1)); err != nil {
-		return Result{}, fmt.Errorf("mse: find req1: %w", err)
-	}
-	var x [20]byte
-	if _, err := io.ReadFull(br, x[:]); err != nil {
-		return Result{}, fmt.Errorf("mse: read SKEY hash: %w", err)
-	}
-	req3 := hash("req3", s[:])
-	for i := range x {
-		x[i] ^= req3[i]
-	}
-	var skey [20]byte
-	ok := false
-	if lookup != nil {
-		skey, ok = lookup(x)
-	}
-	if !ok {
-		return Result{}, errUnknownTorrent
+	skey, err := readSKey(br, s, lookup)
+	if err != nil {
+		return Result{}, err
 	}
 	dec, enc := newCipher("keyA", s, skey), newCipher("keyB", s, skey)
 	provide, ia, err := readProvide(br, dec)
@@ -191,6 +174,30 @@ func accept(c net.Conn, lookup Lookup, p params) (Result, error) {
 		return Result{}, fmt.Errorf("mse: send crypto_select: %w", err)
 	}
 	return Result{Conn: stream(c, br, sel, enc, dec, ia), Method: sel, InfoHash: skey}, nil
+}
+
+// readSKey finds the torrent an initiator asks for: past PadA, of unknown
+// length, which ends where HASH('req1', S) starts, comes
+// HASH('req2', SKEY) xor HASH('req3', S).
+func readSKey(br *bufio.Reader, s [keyLen]byte, lookup Lookup) ([20]byte, error) {
+	req1 := hash("req1", s[:])
+	if err := syncOn(br, req1[:], maxPad+len(req1)); err != nil {
+		return [20]byte{}, fmt.Errorf("mse: find req1: %w", err)
+	}
+	var x [20]byte
+	if _, err := io.ReadFull(br, x[:]); err != nil {
+		return [20]byte{}, fmt.Errorf("mse: read SKEY hash: %w", err)
+	}
+	req3 := hash("req3", s[:])
+	for i := range x {
+		x[i] ^= req3[i]
+	}
+	if lookup != nil {
+		if skey, ok := lookup(x); ok {
+			return skey, nil
+		}
+	}
+	return [20]byte{}, errUnknownTorrent
 }
 
 // readProvide reads ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)),

@@ -2,15 +2,17 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/torrent-dev/torrent/sdk"
 )
 
-// ErrUnavailable is a read that cannot be served: the client is stopping
-// (or never started), so the pieces will not come.
-var ErrUnavailable = errors.New("data unavailable: the client is not downloading")
+// errNotDownloading: the client is stopping (or never started), so the
+// pieces will not come. It is sdk.ErrUnavailable, the one error for data
+// that will not come, on either side of the plugin protocol.
+var errNotDownloading = fmt.Errorf("the client is not downloading: %w", sdk.ErrUnavailable)
 
 // readers tracks the pieces in-flight reads wait for; their union, in the
 // order the reads came, is the swarm's urgent set.
@@ -69,14 +71,16 @@ func (s *Session) ReadAt(ctx context.Context, p []byte, off, readahead int64) (i
 	if len(p) == 0 {
 		return 0, nil
 	}
-	first, last := int(off/info.PieceLength), int((off+int64(len(p))-1)/info.PieceLength)
-	if err := s.waitPieces(ctx, first, last, readahead); err != nil {
+	if err := s.waitPieces(ctx, off, int64(len(p)), readahead); err != nil {
 		return 0, err
 	}
 	return s.store.ReadAt(p, off)
 }
 
-func (s *Session) waitPieces(ctx context.Context, first, last int, readahead int64) error {
+// waitPieces waits until the pieces of bytes [off, off+n) are verified.
+func (s *Session) waitPieces(ctx context.Context, off, n, readahead int64) error {
+	info := &s.Meta.Info
+	all := func(has func(int) bool) bool { return info.HasRange(off, n, has) }
 	select {
 	case <-s.ready: // the start-up check is over
 	case <-ctx.Done():
@@ -84,15 +88,15 @@ func (s *Session) waitPieces(ctx context.Context, first, last int, readahead int
 	}
 	sw := s.swarm.Load()
 	if sw == nil {
-		if have := s.checked.Load(); have != nil && allSet(have.Has, first, last) {
+		if have := s.checked.Load(); have != nil && all(have.Has) {
 			return nil // complete at start: no swarm was needed
 		}
-		return ErrUnavailable
+		return errNotDownloading
 	}
-	if allSet(sw.HasPiece, first, last) {
+	if all(sw.HasPiece) {
 		return nil
 	}
-	info := &s.Meta.Info
+	first, last := info.PieceRange(off, n)
 	var want []int
 	end := min(info.NumPieces()-1, last+int(readahead/info.PieceLength)+1)
 	for i := first; i <= end; i++ {
@@ -105,7 +109,7 @@ func (s *Session) waitPieces(ctx context.Context, first, last int, readahead int
 	defer func() { sw.SetUrgent(s.readers.remove(id)) }()
 	for {
 		changed := sw.PieceChanged()
-		if allSet(sw.HasPiece, first, last) {
+		if all(sw.HasPiece) {
 			return nil
 		}
 		select {
@@ -113,33 +117,20 @@ func (s *Session) waitPieces(ctx context.Context, first, last int, readahead int
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-sw.Stopped():
-			if allSet(sw.HasPiece, first, last) {
+			if all(sw.HasPiece) {
 				return nil
 			}
-			return ErrUnavailable
+			return errNotDownloading
 		}
 	}
-}
-
-func allSet(has func(int) bool, first, last int) bool {
-	for i := first; i <= last; i++ {
-		if !has(i) {
-			return false
-		}
-	}
-	return true
 }
 
 // Complete reports whether every piece of [off, off+n) is verified.
 func (s *Session) Complete(off, n int64) bool {
 	info := &s.Meta.Info
-	if n <= 0 {
-		return true
-	}
-	first, last := int(off/info.PieceLength), int((off+n-1)/info.PieceLength)
 	if sw := s.swarm.Load(); sw != nil {
-		return allSet(sw.HasPiece, first, last)
+		return info.HasRange(off, n, sw.HasPiece)
 	}
 	have := s.checked.Load()
-	return have != nil && allSet(have.Has, first, last)
+	return n <= 0 || have != nil && info.HasRange(off, n, have.Has)
 }

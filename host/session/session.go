@@ -45,6 +45,9 @@ type Options struct {
 	Checking func(done, total int)
 }
 
+// The picker manager is what the swarm asks for picks.
+var _ swarm.Picker = (*pick.Manager)(nil)
+
 // Session is one running torrent.
 type Session struct {
 	Meta    *metainfo.MetaInfo
@@ -127,6 +130,35 @@ func (s *Session) Picker() (pick.Status, bool) {
 	return pick.Status{}, false
 }
 
+// check verifies the data on disk and prepares the files; ok is false
+// when the session is to end there (ctx ended, or err).
+func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, err error) {
+	s.resume = s.loadResume()
+	t0 := time.Now()
+	have, err = s.store.Verify(ctx, func(done, total int) {
+		s.checks.Store(int64(done))
+		if s.opts.Checking != nil {
+			s.opts.Checking(done, total)
+		}
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return have, false, nil
+		}
+		return have, false, fmt.Errorf("check data: %w", err)
+	}
+	s.log.Info("checked data on disk", "pieces", have.Count(), "of", s.Meta.Info.NumPieces(), "took", time.Since(t0).Round(time.Millisecond))
+	s.checked.Store(&have)
+	if err := s.store.CreateEmpty(); err != nil {
+		return have, false, err
+	}
+	// Saved now, the resume file is there before any piece is written: a
+	// disk that fills up later may refuse newer saves, but the last good
+	// file is only ever replaced whole (storage.SaveResume).
+	s.saveResume(have, 0, 0)
+	return have, true, nil
+}
+
 // Run checks the data on disk, then downloads and seeds until ctx ends (or,
 // without Seed, until complete). It saves the resume state on the way out.
 func (s *Session) Run(ctx context.Context) error {
@@ -135,31 +167,9 @@ func (s *Session) Run(ctx context.Context) error {
 	markReady := func() { readyOnce.Do(func() { close(s.ready) }) }
 	defer markReady()
 	info := &s.Meta.Info
-	s.resume = s.loadResume()
-	t0 := time.Now()
-	have, err := s.store.Verify(ctx, func(done, total int) {
-		s.checks.Store(int64(done))
-		if s.opts.Checking != nil {
-			s.opts.Checking(done, total)
-		}
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("check data: %w", err)
-	}
-	s.log.Info("checked data on disk", "pieces", have.Count(), "of", info.NumPieces(), "took", time.Since(t0).Round(time.Millisecond))
-	s.checked.Store(&have)
-	if err := s.store.CreateEmpty(); err != nil {
+	have, ok, err := s.check(ctx)
+	if !ok || (have.Full() && !s.opts.Seed) {
 		return err
-	}
-	// Saved now, the resume file is there before any piece is written: a
-	// disk that fills up later may refuse newer saves, but the last good
-	// file is only ever replaced whole (storage.SaveResume).
-	s.saveResume(have, 0, 0)
-	if have.Full() && !s.opts.Seed {
-		return nil
 	}
 	pm := pick.Start(ctx, pick.Config{
 		Spec:     s.opts.Picker,

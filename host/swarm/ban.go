@@ -6,9 +6,6 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"slices"
-	"sync"
-
-	"github.com/torrent-dev/torrent/sdk"
 )
 
 // Bans are by IP and last the session, both ways: a banned IP is never
@@ -17,48 +14,19 @@ import (
 // errBanned ends the connections of a banned IP.
 var errBanned = errors.New("banned")
 
-// banList is the session's banned IPs. The run loop adds to it; the
-// acceptor reads it, which is why it has a lock of its own instead of
-// living with the rest of run's state.
-type banList struct {
-	mu  sync.RWMutex
-	ips map[netip.Addr]bool
-}
-
-// add reports whether ip was not banned yet.
-func (b *banList) add(ip netip.Addr) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ips[ip] {
-		return false
-	}
-	if b.ips == nil {
-		b.ips = make(map[netip.Addr]bool)
-	}
-	b.ips[ip] = true
-	return true
-}
-
-func (b *banList) has(ip netip.Addr) bool {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.ips[ip]
-}
-
-// bannedIP says whether connections to or from ip are refused. Safe from
-// any goroutine.
-func (s *Swarm) bannedIP(ip netip.Addr) bool { return s.bans.has(ip.Unmap()) }
-
-// ban refuses ip for the rest of the session and drops its connections.
-func (s *Swarm) ban(ip netip.Addr, why string) {
-	ip = ip.Unmap()
-	if !s.bans.add(ip) {
-		return
-	}
-	s.log.Warn("banning peer", "ip", ip, "reason", why)
-	for _, p := range s.peers {
-		if p.addr.Addr().Unmap() == ip {
-			s.dropPeer(p, fmt.Errorf("%w: %s", errBanned, why))
+// ban refuses each IP for the rest of the session and drops its
+// connections.
+func (s *Swarm) ban(vs ...verdict) {
+	for _, v := range vs {
+		ip := v.ip.Unmap()
+		if !s.book.Ban(ip) {
+			continue
+		}
+		s.log.Warn("banning peer", "ip", ip, "reason", v.why)
+		for _, p := range s.peers {
+			if p.addr.Addr().Unmap() == ip {
+				s.dropPeer(p, fmt.Errorf("%w: %s", errBanned, v.why))
+			}
 		}
 	}
 }
@@ -107,26 +75,31 @@ func blockOf(buf []byte, b int) []byte {
 	return buf[b*blockSize : min((b+1)*blockSize, len(buf))]
 }
 
-// pieceFailed blames the sole sender of a failed piece, or remembers who
-// sent which block for when the piece verifies. maphash runs at memory
-// speed, far faster than a piece's data can arrive, so it stays on the
-// run loop.
-func (s *Swarm) pieceFailed(ps *pieceState) {
+// verdict is an IP to ban and why.
+type verdict struct {
+	ip  netip.Addr
+	why string
+}
+
+// failed blames the sole sender of a failed piece, or remembers who sent
+// which block for when the piece verifies. maphash runs at memory speed,
+// far faster than a piece's data can arrive, so it stays on the run loop.
+func (sp *suspects) failed(ps *pieceState) []verdict {
 	if ip, only := soleSender(ps.from); only {
-		s.ban(ip, fmt.Sprintf("sent all of piece %d, which failed its hash check", ps.index))
-		return
+		return []verdict{{ip, fmt.Sprintf("sent all of piece %d, which failed its hash check", ps.index)}}
 	}
-	rec := s.suspects.pieces[ps.index]
+	rec := sp.pieces[ps.index]
 	if rec == nil {
 		rec = make([][]blockRecord, len(ps.from))
-		s.suspects.pieces[ps.index] = rec
+		sp.pieces[ps.index] = rec
 	}
 	for b, ip := range ps.from {
-		r := blockRecord{ip: ip, sum: maphash.Bytes(s.suspects.seed, blockOf(ps.buf, b))}
+		r := blockRecord{ip: ip, sum: maphash.Bytes(sp.seed, blockOf(ps.buf, b))}
 		if !slices.Contains(rec[b], r) {
 			rec[b] = append(rec[b], r)
 		}
 	}
+	return nil
 }
 
 // soleSender says whether one IP sent every block.
@@ -142,61 +115,25 @@ func soleSender(from []netip.Addr) (netip.Addr, bool) {
 	return from[0], true
 }
 
-// pieceGood bans the IPs that sent blocks of a piece's failed attempts
-// that differ from its verified data.
-func (s *Swarm) pieceGood(ps *pieceState) {
-	rec := s.suspects.pieces[ps.index]
+// good names the IPs that sent blocks of a piece's failed attempts that
+// differ from its verified data.
+func (sp *suspects) good(ps *pieceState) []verdict {
+	rec := sp.pieces[ps.index]
 	if rec == nil {
-		return
+		return nil
 	}
-	delete(s.suspects.pieces, ps.index)
+	delete(sp.pieces, ps.index)
+	var guilty []verdict
 	for b, records := range rec {
 		if len(records) == 0 {
 			continue
 		}
-		good := maphash.Bytes(s.suspects.seed, blockOf(ps.buf, b))
+		good := maphash.Bytes(sp.seed, blockOf(ps.buf, b))
 		for _, r := range records {
 			if r.sum != good {
-				s.ban(r.ip, fmt.Sprintf("sent block %d of piece %d, which differs from the verified piece", b, ps.index))
+				guilty = append(guilty, verdict{r.ip, fmt.Sprintf("sent block %d of piece %d, which differs from the verified piece", b, ps.index)})
 			}
 		}
 	}
-}
-
-// startPiece starts piece i with p; a piece that failed with several
-// senders is fetched again from p alone.
-func (s *Swarm) startPiece(p *peer, i int) *pieceState {
-	ps := s.pieces.start(i)
-	if s.suspects.pieces[i] != nil {
-		ps.solo = p.id
-	}
-	return ps
-}
-
-// mayJoin says whether p may fetch blocks of ps: anyone, unless ps is
-// another peer's solo attempt. A solo piece whose peer left or chokes us
-// is open to all: holding it for a peer that does not send would pin it.
-func (s *Swarm) mayJoin(p *peer, ps *pieceState) bool {
-	if ps.solo == 0 || ps.solo == p.id {
-		return true
-	}
-	owner := s.peers[ps.solo]
-	return owner == nil || owner.choked
-}
-
-// abandon gives up p's solo attempt at ps after p refused a block of it:
-// what p sent is dropped and the piece is free to start again.
-func (s *Swarm) abandon(ps *pieceState, p *peer) {
-	for key := range p.inflight {
-		if int(key>>32) == ps.index {
-			s.pieces.release(p, key)
-		}
-	}
-	if s.pieces.active[ps.index] != ps {
-		return // release let it go: nothing of it had arrived
-	}
-	s.pieces.finish(ps)
-	s.pieces.recycle(ps.buf)
-	// The picker forgets it was started, as after a failed hash check.
-	s.post(sdk.PieceFailed{Piece: ps.index})
+	return guilty
 }

@@ -1,10 +1,14 @@
 package swarm
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hashicorp/go-hclog"
 	"io"
 	"net"
 	"net/netip"
@@ -27,88 +31,67 @@ type handshook struct {
 	enc      mse.Method // 0: plain BitTorrent handshake
 }
 
-// known is what the swarm remembers of an address.
-type known struct {
-	fixed     bool // given by the user: redialled forever
-	connected bool
-	dialing   bool
-	complete  bool // left because both sides had everything
-	failures  int
-	lastSeen  time.Time // last dial attempt or disconnect
+// connector opens and accepts peer connections within the socket limits
+// (limits.go) and handshakes them. Each dial and each incoming handshake
+// runs on a goroutine of its own; they hand the run loop established
+// connections on conns and failed dials on failed, and touch nothing else
+// of the swarm.
+type connector struct {
+	infoHash, peerID [20]byte
+	skeys            mse.Lookup // the torrent incoming MSE peers may ask for
+	encrypt          bool       // Config.EncryptOutgoing
+	timeouts         Timeouts
+	ln               net.Listener // nil for none
+	log              hclog.Logger
+	banned           func(netip.Addr) bool // safe from any goroutine
+	sockets          slots                 // one per peer socket, any direction or state
+	halfOpen         slots                 // one per incoming connection in its handshake
+	refused          atomic.Int64          // incoming connections closed over a limit
+	conns            chan *handshook       // established connections
+	failed           chan netip.AddrPort   // dials that gave no connection
+	wg               *sync.WaitGroup       // the swarm's: Run waits for these goroutines
+
+	// Run loop only: when refusals were last logged (logRefused).
+	refusedLogged int64
+	refusedLogAt  time.Time
 }
 
-// nextDial is when an address may be dialled again: soon for a peer that
-// just left, backing off for one that keeps failing.
-func (k *known) nextDial() time.Time {
-	if k.lastSeen.IsZero() {
-		return time.Time{}
-	}
-	back := time.Duration(1<<min(k.failures, 6)) * 2 * time.Second
-	return k.lastSeen.Add(back)
-}
-
+// dialKnown dials what the address book's policy allows now.
 func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
-	seed := s.missing == 0
-	dialing := 0
-	for _, k := range s.known {
-		if k.dialing {
-			dialing++
-		}
-	}
-	// Dials in flight count against MaxPeers too: without that, each tick
-	// would start more while slow ones were still connecting.
-	slots := min(s.cfg.MaxPeers-len(s.peers)-dialing, s.sockets.free())
-	for a, k := range s.known {
-		if slots <= 0 {
-			return
-		}
-		// A seed waits for leechers to come to it, but for those the user
-		// named (-peer): one may be a leecher that cannot dial out.
-		if seed && (!k.fixed || k.complete) {
-			continue
-		}
-		if k.connected || k.dialing || s.bannedIP(a.Addr()) || now.Before(k.nextDial()) {
-			continue
-		}
-		if !k.fixed && k.failures >= 5 {
-			continue
-		}
-		k.dialing = true
-		k.lastSeen = now
-		slots--
+	for _, a := range s.book.Dial(now, s.conn.sockets.free(), s.dl.missing == 0) {
 		s.wg.Add(1)
-		go s.dial(ctx, a)
+		go s.conn.dial(ctx, a)
 	}
 }
 
-func (s *Swarm) dial(ctx context.Context, a netip.AddrPort) {
-	defer s.wg.Done()
-	h, err := s.connect(ctx, a, s.cfg.EncryptOutgoing)
+func (cn *connector) dial(ctx context.Context, a netip.AddrPort) {
+	defer cn.wg.Done()
+	h, err := cn.connect(ctx, a, cn.encrypt)
 	switch {
 	case ctx.Err() != nil:
 	case errors.Is(err, errMSE):
 		// As libtorrent does: a peer that does not answer MSE gets a
 		// plain handshake on a new connection.
-		s.log.Debug("encrypted handshake failed, retrying plain", "peer", a, "error", err)
-		h, err = s.connect(ctx, a, false)
-	case !s.cfg.EncryptOutgoing && hungUp(err):
+		cn.log.Debug("encrypted handshake failed, retrying plain", "peer", a, "error", err)
+		h, err = cn.connect(ctx, a, false)
+	case !cn.encrypt && hungUp(err):
 		// A peer that accepts only encrypted connections (Transmission's
 		// "encryption required") hangs up on a plain handshake.
-		s.log.Debug("plain handshake refused, retrying with MSE", "peer", a, "error", err)
-		h, err = s.connect(ctx, a, true)
+		cn.log.Debug("plain handshake refused, retrying with MSE", "peer", a, "error", err)
+		h, err = cn.connect(ctx, a, true)
 	}
 	if err != nil {
 		// A failure has its own channel: conns carries only connections,
 		// so nothing that takes one from it can meet one without a conn.
-		s.log.Debug("dial failed", "peer", a, "error", err)
+		cn.log.Debug("dial failed", "peer", a, "error", err)
 		select {
-		case s.dialFailed <- a:
+		case cn.failed <- a:
 		case <-ctx.Done():
 		}
 		return
 	}
 	select {
-	case s.conns <- h:
+	case cn.conns <- h:
 	case <-ctx.Done():
 		h.conn.Close()
 	}
@@ -121,8 +104,8 @@ func hungUp(err error) bool {
 }
 
 // connect dials a and handshakes, starting with MSE if encrypt.
-func (s *Swarm) connect(ctx context.Context, a netip.AddrPort, encrypt bool) (*handshook, error) {
-	c := s.newSock()
+func (cn *connector) connect(ctx context.Context, a netip.AddrPort, encrypt bool) (*handshook, error) {
+	c := cn.newSock()
 	if c == nil {
 		return nil, errNoSlot
 	}
@@ -133,7 +116,7 @@ func (s *Swarm) connect(ctx context.Context, a netip.AddrPort, encrypt bool) (*h
 		return nil, err
 	}
 	c.Conn = nc
-	h, err := s.handshake(ctx, c, a, true, encrypt)
+	h, err := cn.handshake(ctx, c, a, true, encrypt)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -144,64 +127,64 @@ func (s *Swarm) connect(ctx context.Context, a netip.AddrPort, encrypt bool) (*h
 // accept takes incoming connections until the listener closes. It never
 // waits on a handshake: each runs on its own, within the limits, and a
 // connection over them is closed at once.
-func (s *Swarm) accept(ctx context.Context) {
-	defer s.wg.Done()
+func (cn *connector) accept(ctx context.Context) {
+	defer cn.wg.Done()
 	var pause time.Duration
 	for {
-		c, err := s.cfg.Listener.Accept()
+		c, err := cn.ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			if pause = acceptRetry(err, pause); pause > 0 {
-				s.log.Warn("accept failed, retrying", "error", err, "in", pause)
+				cn.log.Warn("accept failed, retrying", "error", err, "in", pause)
 				if sleepCtx(ctx, pause) {
 					continue
 				}
 				return
 			}
-			s.log.Warn("accept failed, no more incoming peers", "error", err)
+			cn.log.Warn("accept failed, no more incoming peers", "error", err)
 			return
 		}
 		pause = 0
-		if a, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && s.bannedIP(a.Addr()) {
+		if a, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && cn.banned(a.Addr()) {
 			c.Close()
 			continue
 		}
-		s.incoming(ctx, c)
+		cn.incoming(ctx, c)
 	}
 }
 
 // incoming handshakes c on its own goroutine, or closes it when the
 // half-open or the socket limit is reached.
-func (s *Swarm) incoming(ctx context.Context, nc net.Conn) {
-	if !s.halfOpen.take() {
-		s.refused.Add(1)
+func (cn *connector) incoming(ctx context.Context, nc net.Conn) {
+	if !cn.halfOpen.take() {
+		cn.refused.Add(1)
 		nc.Close()
 		return
 	}
-	c := s.newSock()
+	c := cn.newSock()
 	if c == nil {
-		s.halfOpen.give()
-		s.refused.Add(1)
+		cn.halfOpen.give()
+		cn.refused.Add(1)
 		nc.Close()
 		return
 	}
 	c.Conn = nc
 	a, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
 	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
-	s.wg.Add(1)
+	cn.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
-		defer s.halfOpen.give() // once run has it, it is a peer or closed
-		h, err := s.handshake(ctx, c, a, false, false)
+		defer cn.wg.Done()
+		defer cn.halfOpen.give() // once run has it, it is a peer or closed
+		h, err := cn.handshake(ctx, c, a, false, false)
 		if err != nil {
-			s.log.Debug("incoming handshake failed", "peer", a, "error", err)
+			cn.log.Debug("incoming handshake failed", "peer", a, "error", err)
 			c.Close()
 			return
 		}
 		select {
-		case s.conns <- h:
+		case cn.conns <- h:
 		case <-ctx.Done():
 			c.Close()
 		}
@@ -213,25 +196,25 @@ var errMSE = errors.New("encrypted handshake")
 
 // handshake exchanges handshakes; an incoming peer must name our torrent
 // before we answer. encrypt (outgoing only) starts with MSE.
-func (s *Swarm) handshake(ctx context.Context, sc *sock, a netip.AddrPort, outgoing, encrypt bool) (*handshook, error) {
+func (cn *connector) handshake(ctx context.Context, sc *sock, a netip.AddrPort, outgoing, encrypt bool) (*handshook, error) {
 	// A stop must not wait out a slow peer's deadline.
 	defer context.AfterFunc(ctx, func() { sc.Close() })()
 	start := time.Now()
-	sc.SetDeadline(start.Add(s.cfg.Timeouts.Handshake))
+	sc.SetDeadline(start.Add(cn.timeouts.Handshake))
 	defer sc.SetDeadline(time.Time{})
 	if !outgoing {
 		// Silence gets a shorter wait than a peer that has begun (see sock.Read).
-		sc.hsExtend = start.Add(s.cfg.Timeouts.Handshake)
-		sc.SetReadDeadline(start.Add(min(s.cfg.Timeouts.FirstBytes, s.cfg.Timeouts.Handshake)))
+		sc.hsExtend = start.Add(cn.timeouts.Handshake)
+		sc.SetReadDeadline(start.Add(min(cn.timeouts.FirstBytes, cn.timeouts.Handshake)))
 	}
 	var c net.Conn = sc
-	ours := wire.NewHandshake(s.cfg.InfoHash, s.cfg.PeerID)
+	ours := wire.NewHandshake(cn.infoHash, cn.peerID)
 	var method mse.Method
 	switch {
 	case !outgoing:
 		// libtorrent, Transmission and qBittorrent open with MSE by default
 		// and try plain only after that fails; Accept takes both.
-		r, err := mse.Accept(c, s.skeys)
+		r, err := mse.Accept(c, cn.skeys)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +224,7 @@ func (s *Swarm) handshake(ctx context.Context, sc *sock, a netip.AddrPort, outgo
 		// need not wait for the peer's choice of method.
 		var ia bytes.Buffer
 		wire.WriteHandshake(&ia, ours)
-		r, err := mse.Initiate(c, s.cfg.InfoHash, mse.RC4|mse.Plaintext, ia.Bytes())
+		r, err := mse.Initiate(c, cn.infoHash, mse.RC4|mse.Plaintext, ia.Bytes())
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errMSE, err)
 		}
@@ -258,10 +241,10 @@ func (s *Swarm) handshake(ctx context.Context, sc *sock, a netip.AddrPort, outgo
 		}
 		return nil, err
 	}
-	if theirs.InfoHash != s.cfg.InfoHash {
+	if theirs.InfoHash != cn.infoHash {
 		return nil, fmt.Errorf("handshake for another torrent %x", theirs.InfoHash)
 	}
-	if theirs.PeerID == s.cfg.PeerID {
+	if theirs.PeerID == cn.peerID {
 		return nil, errors.New("connected to ourselves")
 	}
 	if !outgoing {

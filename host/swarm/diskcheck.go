@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/torrent-dev/torrent/sdk"
 )
 
@@ -43,7 +45,13 @@ type changeWatcher interface {
 var errChangedOnDisk = errors.New("data on disk no longer matches the torrent")
 
 // diskCheck queues pieces to hash again and collects the ones found bad.
+// Its goroutine (run) and the peers' writers (bad) use it; the run loop
+// takes the bad pieces.
 type diskCheck struct {
+	data   pieceData
+	watch  changeWatcher        // nil if storage cannot tell
+	has    func(piece int) bool // verified, as published
+	log    hclog.Logger
 	mu     sync.Mutex
 	queue  []int
 	queued map[int]bool
@@ -52,8 +60,10 @@ type diskCheck struct {
 	ready  chan struct{} // lost pieces wait for the run loop
 }
 
-func newDiskCheck() *diskCheck {
-	return &diskCheck{queued: map[int]bool{}, wake: make(chan struct{}, 1), ready: make(chan struct{}, 1)}
+func newDiskCheck(data pieceData, has func(int) bool, log hclog.Logger) *diskCheck {
+	w, _ := data.st.(changeWatcher)
+	return &diskCheck{data: data, watch: w, has: has, log: log, queued: map[int]bool{},
+		wake: make(chan struct{}, 1), ready: make(chan struct{}, 1)}
 }
 
 func signal(c chan struct{}) {
@@ -107,21 +117,19 @@ func (d *diskCheck) take() []int {
 	return l
 }
 
-// pieceBad is called off the loop when piece i could not be served: it is
+// bad is called off the loop when piece i could not be served: it is
 // lost, and the rest of its files is checked.
-func (s *Swarm) pieceBad(i int, err error) {
-	s.log.Debug("piece unusable on disk", "piece", i, "error", err)
-	s.disk.lose(i)
-	if w, ok := s.cfg.Storage.(changeWatcher); ok {
-		s.disk.check(w.FilePieces(i))
+func (d *diskCheck) bad(i int, err error) {
+	d.log.Debug("piece unusable on disk", "piece", i, "error", err)
+	d.lose(i)
+	if d.watch != nil {
+		d.check(d.watch.FilePieces(i))
 	}
 }
 
-// checkLoop hashes queued pieces again, and every scanEvery queues the
-// pieces of files storage saw change.
-func (s *Swarm) checkLoop(ctx context.Context) {
-	defer s.wg.Done()
-	w, _ := s.cfg.Storage.(changeWatcher)
+// run hashes queued pieces again, and every scanEvery queues the pieces of
+// files storage saw change.
+func (d *diskCheck) run(ctx context.Context) {
 	t := time.NewTicker(scanEvery)
 	defer t.Stop()
 	var buf []byte
@@ -130,34 +138,41 @@ func (s *Swarm) checkLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if w != nil {
-				s.disk.check(w.Changed())
+			if d.watch != nil {
+				d.check(d.watch.Changed())
 			}
-		case <-s.disk.wake:
+		case <-d.wake:
 		}
-		for i, ok := s.disk.next(); ok && ctx.Err() == nil; i, ok = s.disk.next() {
-			if !s.HasPiece(i) {
+		for i, ok := d.next(); ok && ctx.Err() == nil; i, ok = d.next() {
+			if !d.has(i) {
 				continue // not ours (yet): nothing to lose
 			}
-			if err := s.readPiece(&buf, i); err != nil {
-				s.log.Debug("piece changed on disk", "piece", i, "error", err)
-				s.disk.lose(i)
+			if err := d.data.readPiece(&buf, i); err != nil {
+				d.log.Debug("piece changed on disk", "piece", i, "error", err)
+				d.lose(i)
 			}
 		}
 	}
 }
 
+// pieceData is the torrent's data on disk as pieces; any goroutine may
+// use it (Storage is safe for concurrent use).
+type pieceData struct {
+	geo geometry
+	st  Storage
+}
+
 // readPiece reads piece i into *buf and checks its hash.
-func (s *Swarm) readPiece(buf *[]byte, i int) error {
-	n := s.pieces.size(i)
+func (pd pieceData) readPiece(buf *[]byte, i int) error {
+	n := pd.geo.size(i)
 	if int64(cap(*buf)) < n {
 		*buf = make([]byte, n)
 	}
 	*buf = (*buf)[:n]
-	if _, err := s.cfg.Storage.ReadAt(*buf, int64(i)*s.cfg.PieceLength); err != nil {
+	if _, err := pd.st.ReadAt(*buf, pd.geo.offset(i)); err != nil {
 		return err
 	}
-	if !s.cfg.Storage.CheckPiece(i, *buf) {
+	if !pd.st.CheckPiece(i, *buf) {
 		return errChangedOnDisk
 	}
 	return nil
@@ -168,21 +183,13 @@ func (s *Swarm) readPiece(buf *[]byte, i int) error {
 func (s *Swarm) lostPieces(pieces []int) {
 	var lost []int
 	for _, i := range pieces {
-		if i < 0 || i >= s.cfg.NumPieces || !s.have.Has(i) {
+		if !s.dl.pieceLost(i) {
 			continue
 		}
 		lost = append(lost, i)
-		s.have.Clear(i)
-		s.unpublishHave(i)
-		s.missing++
+		s.published.clearHave(i)
 		s.counters.lost++
-		s.post(sdk.PieceFailed{Piece: i})
-		for _, p := range s.peers {
-			if p.has.Has(i) {
-				p.wanted++
-				s.updateInterest(p)
-			}
-		}
+		s.picker.post(sdk.PieceFailed{Piece: i})
 	}
 	if len(lost) > 0 {
 		s.log.Warn("data changed on disk: fetching those pieces again", "pieces", len(lost), "first", fmt.Sprint(lost[:min(len(lost), 8)]))

@@ -82,11 +82,11 @@ type sock struct {
 
 // newSock takes a slot for a socket about to be opened; nil when none is
 // free.
-func (s *Swarm) newSock() *sock {
-	if !s.sockets.take() {
+func (cn *connector) newSock() *sock {
+	if !cn.sockets.take() {
 		return nil
 	}
-	return &sock{slots: s.sockets}
+	return &sock{slots: cn.sockets}
 }
 
 // release gives the slot back for a socket that was never opened.

@@ -9,7 +9,7 @@ func TestPieceBudget(t *testing.T) {
 		pieceLen int64
 		want     int // pieces that may start before the table is full
 	}{{1 << 20, 16}, {256 << 10, 64}, {16 << 20, minPieces}} {
-		tab := newPieceTable(1000, tc.pieceLen, 1000*tc.pieceLen)
+		tab := newPieceTable(geometry{1000, tc.pieceLen, 1000 * tc.pieceLen})
 		n := 0
 		for ; !tab.full(); n++ {
 			tab.start(n)

@@ -3,6 +3,8 @@ package swarm
 import (
 	"errors"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // When the disk refuses a write (full, over quota, failing) the download
@@ -31,6 +33,13 @@ type stall struct {
 	waiting []*pieceState // verified but not written
 	writing int           // of those, handed to the verifier for another try
 	next    time.Time     // the next try
+
+	// What a stall starts and ends: the downloader pauses, the verifier
+	// writes again, the UI is told at once.
+	log     hclog.Logger
+	dl      *downloader
+	v       *verifier
+	publish func()
 }
 
 func (st *stall) active() bool { return st.err != nil }
@@ -40,8 +49,7 @@ func (st *stall) active() bool { return st.err != nil }
 type statusError interface{ Status() string }
 
 // writeFailed keeps a verified piece the disk would not take, for retry.
-func (s *Swarm) writeFailed(ps *pieceState, err error) {
-	st := &s.stall
+func (st *stall) writeFailed(ps *pieceState, err error) {
 	if ps.hashed {
 		st.writing--
 	}
@@ -49,6 +57,7 @@ func (s *Swarm) writeFailed(ps *pieceState, err error) {
 	st.waiting = append(st.waiting, ps)
 	first := !st.active()
 	st.err = err
+	st.dl.paused = true
 	if !first {
 		return
 	}
@@ -60,14 +69,13 @@ func (s *Swarm) writeFailed(ps *pieceState, err error) {
 		what = se.Status()
 	}
 	st.status = what + ": retrying"
-	s.log.Warn(what+": downloading paused, seeding goes on; retrying every "+retryGap.String(), "error", err)
-	s.publishStats(time.Now())
+	st.log.Warn(what+": downloading paused, seeding goes on; retrying every "+retryGap.String(), "error", err)
+	st.publish()
 }
 
 // wrote notes a successful write of ps; a retried write that leaves
 // nothing waiting ends the stall.
-func (s *Swarm) wrote(ps *pieceState) {
-	st := &s.stall
+func (st *stall) wrote(ps *pieceState) {
 	if !ps.hashed {
 		return
 	}
@@ -75,20 +83,20 @@ func (s *Swarm) wrote(ps *pieceState) {
 	if !st.active() || st.writing > 0 || len(st.waiting) > 0 {
 		return
 	}
-	s.log.Info("the disk takes writes again: downloading resumes", "stalled", time.Since(st.since).Round(time.Second))
-	*st = stall{}
-	s.refill()
+	st.log.Info("the disk takes writes again: downloading resumes", "stalled", time.Since(st.since).Round(time.Second))
+	st.err, st.status, st.since, st.waiting, st.writing, st.next = nil, "", time.Time{}, nil, 0, time.Time{}
+	st.dl.paused = false
+	st.dl.refill()
 }
 
 // retryWrites hands the waiting pieces to the verifier to write again.
-func (s *Swarm) retryWrites(now time.Time) {
-	st := &s.stall
+func (st *stall) retryWrites(now time.Time) {
 	if !st.active() || st.writing > 0 || now.Before(st.next) {
 		return
 	}
 	st.next = now.Add(retryGap)
 	for _, ps := range st.waiting {
-		s.verifier.add(ps)
+		st.v.add(ps)
 	}
 	st.writing, st.waiting = len(st.waiting), nil
 }

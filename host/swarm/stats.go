@@ -34,19 +34,17 @@ type peerRates struct {
 	down, up int64
 }
 
-func (r *peerRates) tick(_ time.Time, down, up int64) {
+func (r *peerRates) tick(down, up int64) {
 	r.down, r.up = r.dm.add(down), r.um.add(up)
 }
 
 // counters are the swarm's byte totals for this session.
 type counters struct {
-	down, wasted, verified int64
-	lost                   int   // verified pieces later found bad on disk
-	upGone                 int64 // uploads of peers that have left
-	refusedLogged          int64 // Stats.Refused when last logged
-	refusedLogAt           time.Time
-	dm, um                 meter
-	downRate, upRate       int64
+	wasted, verified int64 // failed pieces; verified pieces
+	lost             int   // verified pieces later found bad on disk
+	upGone           int64 // uploads of peers that have left
+	dm, um           meter
+	downRate, upRate int64
 }
 
 // PeerStats describes one connection.
@@ -85,45 +83,42 @@ type Stats struct {
 	Lost int
 }
 
-// Stats returns the latest snapshot; safe from any goroutine.
-func (s *Swarm) Stats() Stats { return *s.stats.Load() }
-
-func (s *Swarm) publishStats(time.Time) {
+func (s *Swarm) publishStats() {
 	up := s.counters.upGone
 	st := &Stats{
-		Have:      s.have.Clone(),
+		Have:      s.dl.have.Clone(),
 		NumPieces: s.cfg.NumPieces,
-		Missing:   s.missing,
-		Known:     len(s.known),
-		Complete:  s.missing == 0,
+		Missing:   s.dl.missing,
+		Known:     s.book.Len(),
+		Complete:  s.dl.missing == 0,
 		Status:    s.stall.status,
 		Lost:      s.counters.lost,
 		Peers:     make([]PeerStats, 0, len(s.peers)),
 	}
-	for _, ps := range s.pieces.order {
+	for _, ps := range s.dl.pieces.order {
 		st.Downloading = append(st.Downloading, ps.index)
 	}
 	for _, p := range s.peers {
 		up += p.uploaded.Load()
 		st.Peers = append(st.Peers, PeerStats{
 			Addr: p.addr.String(), Client: wire.ClientName(p.peerID),
-			DownRate: p.rates.down, UpRate: p.rates.up, Pieces: p.has.Count(),
-			Choked: p.choked, Interested: p.peerInterested, Inflight: len(p.inflight),
+			DownRate: p.rates.down, UpRate: p.rates.up, Pieces: p.dl.has.Count(),
+			Choked: p.dl.choked, Interested: p.peerInterested, Inflight: len(p.dl.inflight),
 		})
 	}
 	c := &s.counters
-	c.downRate, c.upRate = c.dm.add(c.down), c.um.add(up)
-	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = c.down, c.wasted, c.verified, up
+	c.downRate, c.upRate = c.dm.add(s.dl.down), c.um.add(up)
+	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = s.dl.down, c.wasted+s.dl.wasted, c.verified, up
 	st.DownRate, st.UpRate = c.downRate, c.upRate
-	st.Refused = s.refused.Load()
-	s.stats.Store(st)
+	st.Refused = s.conn.refused.Load()
+	s.published.stats.Store(st)
 }
 
 // logRefused says, at most every 30 s, that incoming connections are being
 // refused: under a flood that is once, not once per connection.
 func (s *Swarm) logRefused(now time.Time) {
-	c := &s.counters
-	n := s.refused.Load()
+	c := s.conn
+	n := c.refused.Load()
 	if n == c.refusedLogged || now.Sub(c.refusedLogAt) < 30*time.Second {
 		return
 	}

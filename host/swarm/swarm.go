@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/mse"
 	"github.com/torrent-dev/torrent/host/ratelimit"
+	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
@@ -67,47 +67,32 @@ type Config struct {
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
 type Swarm struct {
-	cfg   Config
-	log   hclog.Logger
-	upLim *ratelimit.Limiter
-	dnLim *ratelimit.Limiter
-	skeys mse.Lookup      // the torrent incoming MSE peers may ask for
-	inbox chan inMsg      // from peer readers, in arrival order
-	conns chan *handshook // established connections
-	// dialFailed reports the dials that gave no connection.
-	dialFailed chan netip.AddrPort
-	addrs      chan []netip.AddrPort
+	cfg        Config
+	log        hclog.Logger
+	upLim      *ratelimit.Limiter
+	dnLim      *ratelimit.Limiter
+	conn       *connector
+	inbox      chan inMsg // from peer readers, in arrival order
+	addrs      chan found
 	done       chan struct{} // closed when every piece is verified
-	stats      atomic.Pointer[Stats]
-	reqs       []byte // scratch for encoding a pipeline refill; send copies it
+	geo        geometry
+	data       pieceData // for the goroutines that read and write pieces
+	*published           // what other goroutines may read (HasPiece, Stats, ...)
 
-	haveMu   sync.RWMutex
-	haveView bitfield.Bitfield // verified pieces, for readers outside the loop
-	haveCh   chan struct{}
 	urgentCh chan []int
-	stopped  chan struct{}
-	bans     banList // written by run, read by the acceptor too
+	book     *addrbook.Book // peer addresses and the dial policy; bans are read by the acceptor too
 	nextID   atomic.Uint64
-	sockets  slots          // one per peer socket, any direction or state
-	halfOpen slots          // one per incoming connection in its handshake
-	refused  atomic.Int64   // incoming connections closed over a limit
 	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
 
 	// Owned by run.
-	have     bitfield.Bitfield
-	missing  int
+	dl       *downloader // pieces, requests, interest: what to ask whom for
+	picker   pickerQueue // events and wants for the next flushPicker
 	peers    map[sdk.PeerID]*peer
 	byPeerID map[[20]byte]*peer
-	known    map[netip.AddrPort]*known
-	pieces   *pieceTable
 	suspects *suspects
 	verifier *verifier
 	disk     *diskCheck // pieces to hash again: their files changed
-	events   []sdk.Event
-	wants    []sdk.Want
 	counters counters
-	rng      *rand.Rand
-	urgent   []int
 	stall    stall // the disk refuses writes
 }
 
@@ -124,48 +109,60 @@ func New(cfg Config) *Swarm {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	s := &Swarm{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		upLim:      ratelimit.New(cfg.UpRate),
-		dnLim:      ratelimit.New(cfg.DownRate),
-		inbox:      make(chan inMsg, 256),
-		conns:      make(chan *handshook),
-		dialFailed: make(chan netip.AddrPort),
-		addrs:      make(chan []netip.AddrPort, 16),
-		done:       make(chan struct{}),
-		have:       cfg.Have.Clone(),
-		peers:      make(map[sdk.PeerID]*peer),
-		byPeerID:   make(map[[20]byte]*peer),
-		known:      make(map[netip.AddrPort]*known),
-		skeys:      mse.InfoHashes(cfg.InfoHash),
-		verifier:   newVerifier(),
-		suspects:   newSuspects(),
-		disk:       newDiskCheck(),
-		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		sockets:    make(slots, cfg.MaxPeers+cfg.MaxHalfOpen),
-		halfOpen:   make(slots, cfg.MaxHalfOpen),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		upLim:    ratelimit.New(cfg.UpRate),
+		dnLim:    ratelimit.New(cfg.DownRate),
+		inbox:    make(chan inMsg, 256),
+		addrs:    make(chan found, 16),
+		done:     make(chan struct{}),
+		peers:    make(map[sdk.PeerID]*peer),
+		byPeerID: make(map[[20]byte]*peer),
+		book:     addrbook.New(cfg.MaxPeers),
+		suspects: newSuspects(),
 	}
-	s.missing = cfg.NumPieces - s.have.Count()
-	s.haveView, s.haveCh = newHaveView(cfg.Have)
+	s.conn = &connector{
+		infoHash: cfg.InfoHash, peerID: cfg.PeerID, skeys: mse.InfoHashes(cfg.InfoHash),
+		encrypt: cfg.EncryptOutgoing, timeouts: cfg.Timeouts, ln: cfg.Listener, log: s.log,
+		banned:  s.book.Banned,
+		sockets: make(slots, cfg.MaxPeers+cfg.MaxHalfOpen), halfOpen: make(slots, cfg.MaxHalfOpen),
+		conns: make(chan *handshook), failed: make(chan netip.AddrPort), wg: &s.wg,
+	}
+	s.geo = geometry{numPieces: cfg.NumPieces, pieceLength: cfg.PieceLength, totalLength: cfg.TotalLength}
+	s.data = pieceData{geo: s.geo, st: cfg.Storage}
+	s.published = newPublished(cfg.Have)
+	s.verifier = newVerifier(s.data)
+	s.disk = newDiskCheck(s.data, s.published.HasPiece, s.log)
+	s.dl = newDownloader(s.geo, cfg.Have, &s.picker)
+	s.dl.solo = func(i int) bool { return s.suspects.pieces[i] != nil }
+	s.dl.verify = s.verifier.add
+	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}
 	s.urgentCh = make(chan []int, 1)
-	s.stopped = make(chan struct{})
-	s.pieces = newPieceTable(cfg.NumPieces, cfg.PieceLength, cfg.TotalLength)
-	if s.missing == 0 {
+	if s.dl.missing == 0 {
 		close(s.done)
 	}
-	s.publishStats(time.Now())
+	s.publishStats()
 	return s
 }
 
 // Done is closed once every piece is verified.
 func (s *Swarm) Done() <-chan struct{} { return s.done }
 
-// AddPeers hands the swarm addresses to connect to (tracker replies, -peer
-// flags). It never blocks the caller for long: a full queue drops the batch,
-// and the tracker will send more.
-func (s *Swarm) AddPeers(addrs []netip.AddrPort) {
+// found is a batch of addresses and where they came from.
+type found struct {
+	src   addrbook.Source
+	addrs []netip.AddrPort
+}
+
+// AddPeers hands the swarm addresses from a tracker to connect to.
+func (s *Swarm) AddPeers(addrs []netip.AddrPort) { s.AddPeersFrom(addrbook.Tracker, addrs) }
+
+// AddPeersFrom hands the swarm addresses found by src. It never blocks the
+// caller for long: a full queue drops the batch, and the source will send
+// more.
+func (s *Swarm) AddPeersFrom(src addrbook.Source, addrs []netip.AddrPort) {
 	select {
-	case s.addrs <- addrs:
+	case s.addrs <- found{src, addrs}:
 	default:
 	}
 }
@@ -175,20 +172,18 @@ func (s *Swarm) AddPeers(addrs []netip.AddrPort) {
 func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for _, a := range fixed {
-		s.known[a] = &known{fixed: true}
-	}
+	s.book.Add(addrbook.User, fixed...)
 	if s.cfg.Listener != nil {
 		s.wg.Add(1)
-		go s.accept(ctx)
+		go s.conn.accept(ctx)
 	}
 	s.wg.Add(1)
-	go s.checkLoop(ctx)
+	go func() { defer s.wg.Done(); s.disk.run(ctx) }()
 	workers := max(1, numVerifiers())
 	var vwg sync.WaitGroup
 	for range workers {
 		vwg.Add(1)
-		go func() { defer vwg.Done(); s.verifyLoop(ctx) }()
+		go func() { defer vwg.Done(); s.verifier.run() }()
 	}
 	err := s.run(ctx)
 	cancel()
@@ -200,10 +195,8 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 		p.close()
 	}
 	s.drainUntilStopped(&vwg)
-	s.publishStats(time.Now())
-	s.haveMu.Lock()
-	close(s.stopped)
-	s.haveMu.Unlock()
+	s.publishStats()
+	s.published.stop()
 	return err
 }
 
@@ -218,9 +211,9 @@ func (s *Swarm) drainUntilStopped(vwg *sync.WaitGroup) {
 			return
 		case m := <-s.inbox:
 			m.release()
-		case h := <-s.conns:
+		case h := <-s.conn.conns:
 			h.conn.Close()
-		case <-s.dialFailed:
+		case <-s.conn.failed:
 		case <-s.addrs:
 		}
 	}
@@ -238,29 +231,29 @@ func (s *Swarm) run(ctx context.Context) error {
 			return nil
 		case m := <-s.inbox:
 			s.handle(m)
-		case h := <-s.conns:
+		case h := <-s.conn.conns:
 			s.addPeer(ctx, h)
-		case a := <-s.dialFailed:
-			s.failedDial(a)
+		case a := <-s.conn.failed:
+			s.book.DialFailed(a, time.Now())
 		case <-s.verifier.ready:
 			for _, r := range s.verifier.take() {
 				if err := s.pieceVerified(r); err != nil {
 					return err
 				}
 			}
-			if s.missing == 0 && !s.cfg.Seed {
+			if s.dl.missing == 0 && !s.cfg.Seed {
 				s.flushPicker()
 				return nil
 			}
 		case <-s.disk.ready:
 			s.lostPieces(s.disk.take())
-		case addrs := <-s.addrs:
-			s.learn(addrs)
+		case f := <-s.addrs:
+			s.book.Add(f.src, f.addrs...)
 			s.dialKnown(ctx, time.Now())
 		case u := <-s.urgentCh:
-			s.setUrgent(u)
+			s.dl.setUrgent(u)
 		case picks := <-s.cfg.Picker.Picks():
-			s.takePicks(picks)
+			s.dl.takePicks(picks, time.Now())
 		case now := <-tick.C:
 			s.tick(ctx, now)
 		case <-flush.C:
@@ -269,37 +262,30 @@ func (s *Swarm) run(ctx context.Context) error {
 	}
 }
 
-// post queues a picker event; flushPicker sends them in one batch.
-func (s *Swarm) post(e sdk.Event) { s.events = append(s.events, e) }
-
+// flushPicker sends the queued picker events and wants in one batch.
 func (s *Swarm) flushPicker() {
-	if len(s.events) == 0 && len(s.wants) == 0 {
+	q := &s.picker
+	if len(q.events) == 0 && len(q.wants) == 0 {
 		return
 	}
-	s.cfg.Picker.Post(s.events, s.wants)
-	s.events, s.wants = nil, nil
+	s.cfg.Picker.Post(q.events, q.wants)
+	q.events, q.wants = nil, nil
 }
 
 func (s *Swarm) tick(ctx context.Context, now time.Time) {
 	for _, p := range s.peers {
-		p.rates.tick(now, p.downloaded, p.uploaded.Load())
-		s.checkTimeouts(p, now)
-		p.adjustDepth()
-		s.fillRequests(p)
-	}
-	s.retryWrites(now)
-	s.dialKnown(ctx, now)
-	s.publishStats(now)
-	s.logRefused(now)
-}
-
-// learn records new addresses from a tracker or the user.
-func (s *Swarm) learn(addrs []netip.AddrPort) {
-	for _, a := range addrs {
-		if _, ok := s.known[a]; !ok && a.IsValid() && a.Port() != 0 {
-			s.known[a] = &known{}
+		p.rates.tick(p.dl.downloaded, p.uploaded.Load())
+		if err := s.dl.checkTimeouts(p.dl, now); err != nil {
+			s.dropPeer(p, err)
+			continue
 		}
+		p.dl.adjustDepth(p.rates.down)
+		s.dl.fill(p.dl)
 	}
+	s.stall.retryWrites(now)
+	s.dialKnown(ctx, now)
+	s.publishStats()
+	s.logRefused(now)
 }
 
 func (s *Swarm) dropPeer(p *peer, why error) {
@@ -311,18 +297,11 @@ func (s *Swarm) dropPeer(p *peer, why error) {
 	if s.byPeerID[p.peerID] == p {
 		delete(s.byPeerID, p.peerID)
 	}
-	if k := s.known[p.addr]; k != nil {
-		k.connected = false
-		k.lastSeen = time.Now()
-		k.complete = errors.Is(why, errBothComplete)
-	}
-	s.pieces.releaseAll(p)
+	s.book.Disconnected(p.addr, errors.Is(why, errBothComplete), time.Now())
 	p.close()
-	s.post(sdk.PeerLeft{Peer: p.id})
+	s.picker.post(sdk.PeerLeft{Peer: p.id})
 	s.log.Debug("peer gone", "peer", p.addr, "reason", why)
-	for _, q := range s.peers {
-		s.fillRequests(q) // its blocks are free again
-	}
+	s.dl.removePeer(p.dl) // its blocks go to the others
 }
 
 func (s *Swarm) String() string { return fmt.Sprintf("swarm %x", s.cfg.InfoHash[:4]) }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/torrent-dev/torrent/host/ratelimit"
 	"github.com/torrent-dev/torrent/host/wire"
 )
 
@@ -73,7 +74,8 @@ func (o *outbox) cancel(r upReq) {
 	o.mu.Unlock()
 }
 
-// dropUploads forgets every queued upload (the peer choked... or we did).
+// shut closes the outbox: the writer stops at its next wake-up, and what
+// is still queued is never sent.
 func (o *outbox) shut() {
 	o.mu.Lock()
 	o.closed = true
@@ -97,85 +99,101 @@ type pieceCache struct {
 	buf   []byte
 }
 
-func (s *Swarm) writeLoop(ctx context.Context, p *peer) {
-	defer s.wg.Done()
-	defer p.close()
-	var (
-		ctrl  []byte
-		reqs  []upReq
-		cache = pieceCache{index: -1}
-		hdrs  []byte
-		bufs  net.Buffers
-		keep  = time.NewTimer(keepAliveGap)
-	)
+// peerWriter is a peer's writing goroutine: it sends what the run loop
+// queued in the outbox, control messages and uploads, reading the
+// uploaded blocks from disk itself.
+type peerWriter struct {
+	c    *peerConn
+	fast bool // BEP 6: refused requests get a Reject
+	idle time.Duration
+	lim  *ratelimit.Limiter
+	data pieceData
+	disk *diskCheck // told of pieces that cannot be served
+
+	// Scratch of this goroutine, kept between batches.
+	ctrl  []byte
+	reqs  []upReq
+	cache pieceCache
+	hdrs  []byte
+	bufs  net.Buffers
+}
+
+func (w *peerWriter) run(ctx context.Context) {
+	defer w.c.close()
+	w.cache.index = -1
+	keep := time.NewTimer(keepAliveGap)
 	defer keep.Stop()
 	for {
 		select {
-		case <-p.out.wake:
+		case <-w.c.out.wake:
 		case <-keep.C:
-			p.out.sendMsg(wire.KeepAlive{})
+			w.c.out.sendMsg(wire.KeepAlive{})
 			keep.Reset(keepAliveGap)
 			continue
 		case <-ctx.Done():
 			return
 		}
 		var closed bool
-		ctrl, reqs, closed = p.out.take(ctrl, reqs)
-		if closed {
-			return
-		}
-		bufs = append(bufs[:0], ctrl)
-		hdrs = slices.Grow(hdrs[:0], 17*len(reqs)) // a piece header or a reject each
-		bad := -1                                  // a piece that failed to load in this batch
-		for _, r := range reqs {
-			if int(r.index) != cache.index && int(r.index) != bad {
-				// The cache is about to change under queued slices: send them first.
-				if err := s.writeOut(p, &bufs); err != nil {
-					return
-				}
-				hdrs = hdrs[:0]
-				if err := s.loadPiece(&cache, int(r.index)); err != nil {
-					bad = int(r.index)
-					s.pieceBad(bad, err)
-				}
-			}
-			at := len(hdrs)
-			if int(r.index) == bad {
-				// Never a block that is not the torrent's: a fast peer is
-				// told at once, others time the request out.
-				if p.fast {
-					hdrs = wire.AppendMessage(hdrs, wire.Reject{Index: r.index, Begin: r.begin, Length: r.length})
-					bufs = append(bufs, hdrs[at:])
-				}
-				continue
-			}
-			if err := s.upLim.Wait(ctx, int(r.length)); err != nil {
-				return
-			}
-			hdrs = wire.AppendPieceHeader(hdrs, r.index, r.begin, int(r.length))
-			bufs = append(bufs, hdrs[at:], cache.buf[r.begin:r.begin+r.length])
-			p.uploaded.Add(int64(r.length))
-		}
-		if err := s.writeOut(p, &bufs); err != nil {
+		w.ctrl, w.reqs, closed = w.c.out.take(w.ctrl, w.reqs)
+		if closed || w.sendBatch(ctx) != nil {
 			return
 		}
 		keep.Reset(keepAliveGap)
 	}
 }
 
+// sendBatch sends the control messages and the uploads taken from the
+// outbox, in as few writev calls as the piece cache allows.
+func (w *peerWriter) sendBatch(ctx context.Context) error {
+	w.bufs = append(w.bufs[:0], w.ctrl)
+	w.hdrs = slices.Grow(w.hdrs[:0], 17*len(w.reqs)) // a piece header or a reject each: never reallocated below
+	bad := -1                                        // a piece that failed to load in this batch
+	for _, r := range w.reqs {
+		if int(r.index) != w.cache.index && int(r.index) != bad {
+			// The cache is about to change under queued slices: send them first.
+			if err := w.writeOut(&w.bufs); err != nil {
+				return err
+			}
+			w.hdrs = w.hdrs[:0]
+			if err := w.loadPiece(&w.cache, int(r.index)); err != nil {
+				bad = int(r.index)
+				w.disk.bad(bad, err)
+			}
+		}
+		at := len(w.hdrs)
+		if int(r.index) == bad {
+			// Never a block that is not the torrent's: a fast peer is
+			// told at once, others time the request out.
+			if w.fast {
+				w.hdrs = wire.AppendMessage(w.hdrs, wire.Reject{Index: r.index, Begin: r.begin, Length: r.length})
+				w.bufs = append(w.bufs, w.hdrs[at:])
+			}
+			continue
+		}
+		if err := w.lim.Wait(ctx, int(r.length)); err != nil {
+			return err
+		}
+		w.hdrs = wire.AppendPieceHeader(w.hdrs, r.index, r.begin, int(r.length))
+		w.bufs = append(w.bufs, w.hdrs[at:], w.cache.buf[r.begin:r.begin+r.length])
+		w.c.uploaded.Add(int64(r.length))
+	}
+	return w.writeOut(&w.bufs)
+}
+
 // writeOut sends the queued buffers in one writev and resets the list.
-func (s *Swarm) writeOut(p *peer, bufs *net.Buffers) error {
+func (w *peerWriter) writeOut(bufs *net.Buffers) error {
 	if len(*bufs) == 0 || (len(*bufs) == 1 && len((*bufs)[0]) == 0) {
 		*bufs = (*bufs)[:0]
 		return nil
 	}
 	b := *bufs
-	p.conn.SetWriteDeadline(time.Now().Add(s.cfg.Timeouts.Idle)) // a peer that stopped reading
+	conn := w.c.conn
+	conn.SetWriteDeadline(time.Now().Add(w.idle)) // a peer that stopped reading
 	var err error
-	if bw, ok := p.conn.(buffersWriter); ok {
+	if bw, ok := conn.(buffersWriter); ok {
 		_, err = bw.WriteBuffers(&b)
 	} else {
-		_, err = b.WriteTo(p.conn)
+		_, err = b.WriteTo(conn)
 	}
 	*bufs = (*bufs)[:0]
 	return err
@@ -189,9 +207,9 @@ type buffersWriter interface {
 
 // loadPiece reads piece index into the cache, hashed: what is sent from
 // the cache is the torrent's data (see diskcheck.go).
-func (s *Swarm) loadPiece(c *pieceCache, index int) error {
+func (w *peerWriter) loadPiece(c *pieceCache, index int) error {
 	c.index = -1
-	if err := s.readPiece(&c.buf, index); err != nil {
+	if err := w.data.readPiece(&c.buf, index); err != nil {
 		return fmt.Errorf("read piece %d for upload: %w", index, err)
 	}
 	c.index = index

@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -20,6 +19,7 @@ type verifyResult struct {
 // loop. Its queues never block either side: the loop adds work without
 // waiting, and workers hand results back the same way.
 type verifier struct {
+	data    pieceData
 	mu      sync.Mutex
 	cond    *sync.Cond
 	work    []*pieceState
@@ -33,8 +33,8 @@ type verifier struct {
 	writing sync.Mutex
 }
 
-func newVerifier() *verifier {
-	v := &verifier{ready: make(chan struct{}, 1)}
+func newVerifier(data pieceData) *verifier {
+	v := &verifier{data: data, ready: make(chan struct{}, 1)}
 	v.cond = sync.NewCond(&v.mu)
 	return v
 }
@@ -90,24 +90,25 @@ func (v *verifier) done(r verifyResult) {
 
 func numVerifiers() int { return runtime.NumCPU() }
 
-func (s *Swarm) verifyLoop(ctx context.Context) {
+// run is one worker: it hashes and writes pieces until close.
+func (v *verifier) run() {
 	for {
-		ps := s.verifier.next()
+		ps := v.next()
 		if ps == nil {
 			return
 		}
 		// A piece whose write failed before comes back verified: only
 		// the write is tried again.
-		r := verifyResult{ps: ps, ok: ps.hashed || s.cfg.Storage.CheckPiece(ps.index, ps.buf)}
+		r := verifyResult{ps: ps, ok: ps.hashed || v.data.st.CheckPiece(ps.index, ps.buf)}
 		if r.ok {
-			s.verifier.writing.Lock()
-			_, err := s.cfg.Storage.WriteAt(ps.buf, int64(ps.index)*s.cfg.PieceLength)
-			s.verifier.writing.Unlock()
+			v.writing.Lock()
+			_, err := v.data.st.WriteAt(ps.buf, v.data.geo.offset(ps.index))
+			v.writing.Unlock()
 			if err != nil {
 				r.err = fmt.Errorf("write piece %d: %w", ps.index, err)
 			}
 		}
-		s.verifier.done(r)
+		v.done(r)
 	}
 }
 
@@ -115,58 +116,43 @@ func (s *Swarm) verifyLoop(ctx context.Context) {
 func (s *Swarm) pieceVerified(r verifyResult) error {
 	ps := r.ps
 	if r.err != nil {
-		s.writeFailed(ps, r.err) // keeps ps, still verifying, for a retry
+		s.stall.writeFailed(ps, r.err) // keeps ps, still verifying, for a retry
 		return nil
 	}
-	defer s.pieces.recycle(ps.buf)
-	delete(s.pieces.verifying, ps.index)
+	defer s.dl.pieces.recycle(ps.buf)
+	delete(s.dl.pieces.verifying, ps.index)
 	if r.ok {
 		// Last: a stall it ends refills the pipelines, which must see
 		// this piece as had, not as free to start again.
-		defer s.wrote(ps)
+		defer s.stall.wrote(ps)
 	}
 	i := ps.index
 	if !r.ok {
-		s.post(sdk.PieceFailed{Piece: i})
+		s.picker.post(sdk.PieceFailed{Piece: i})
 		s.counters.wasted += int64(len(ps.buf))
 		s.log.Debug("piece failed verification", "piece", i)
-		s.pieceFailed(ps)
-		s.refill()
+		s.ban(s.suspects.failed(ps)...)
+		s.dl.refill()
 		return nil
 	}
-	s.pieceGood(ps)
-	if s.have.Has(i) {
+	s.ban(s.suspects.good(ps)...)
+	if !s.dl.pieceDone(i) {
 		return nil
 	}
-	s.have.Set(i)
-	s.publishHave(i)
-	s.missing--
+	s.published.setHave(i)
 	s.counters.verified += int64(len(ps.buf))
-	s.post(sdk.PieceDone{Piece: i})
+	s.picker.post(sdk.PieceDone{Piece: i})
 	for _, p := range s.peers {
-		if p.has.Has(i) {
-			p.wanted--
-			s.updateInterest(p)
-		} else {
+		if !p.dl.has.Has(i) {
 			p.out.sendMsg(haveMsg(i))
 		}
 	}
-	if s.missing == 0 {
+	if s.dl.missing == 0 {
 		s.complete()
 		return nil
 	}
-	s.refill()
+	s.dl.refill()
 	return nil
-}
-
-// refill tops up every pipeline: a piece buffer just came free, and while
-// they were all taken (pieceTable.full) no new piece could start.
-func (s *Swarm) refill() {
-	for _, p := range s.peers {
-		if len(p.inflight) < p.depth {
-			s.fillRequests(p)
-		}
-	}
 }
 
 // complete: everything is verified. Seeds have nothing to give us, and we
@@ -181,7 +167,7 @@ func (s *Swarm) complete() {
 		close(s.done)
 	}
 	for _, p := range s.peers {
-		if p.has.Full() {
+		if p.dl.has.Full() {
 			s.dropPeer(p, errBothComplete)
 		}
 	}

@@ -1,0 +1,280 @@
+package swarm
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/wire"
+	"github.com/torrent-dev/torrent/sdk"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
+)
+
+// The downloader is driven here as the run loop drives it, with peers
+// that are only handles: what it asks each of them for is decoded from
+// what it queued for them.
+
+// fakeOut records what the downloader queues for one peer.
+type fakeOut struct{ buf []byte }
+
+func (f *fakeOut) send(b []byte)          { f.buf = append(f.buf, b...) }
+func (f *fakeOut) sendMsg(m wire.Message) { f.buf = wire.AppendMessage(f.buf, m) }
+
+// sent is one queued message, as "request 1/16384" or "interested".
+type sent struct {
+	id           wire.MessageID
+	index, begin uint32
+}
+
+// take decodes and forgets what was queued.
+func (f *fakeOut) take(t *testing.T) []sent {
+	t.Helper()
+	r := wire.NewReader(bytes.NewReader(f.buf), 1<<20)
+	f.buf = nil
+	var out []sent
+	for {
+		m, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("downloader queued a bad message: %v", err)
+		}
+		s := sent{id: m.ID()}
+		switch m := m.(type) {
+		case *wire.Request:
+			s.index, s.begin = m.Index, m.Begin
+			if want := uint32(blockSize); m.Length != want {
+				t.Fatalf("request %d/%d of %d bytes, want %d", m.Index, m.Begin, m.Length, want)
+			}
+		case *wire.Cancel:
+			s.index, s.begin = m.Index, m.Begin
+		}
+		out = append(out, s)
+	}
+}
+
+func req(i, b uint32) sent    { return sent{wire.IDRequest, i, b * blockSize} }
+func cancel(i, b uint32) sent { return sent{wire.IDCancel, i, b * blockSize} }
+
+var interested = sent{id: wire.IDInterested}
+
+// rig is a downloader for a torrent of n pieces of two blocks each.
+type rig struct {
+	t        *testing.T
+	d        *downloader
+	verified []int
+	now      time.Time
+}
+
+func newRig(t *testing.T, n int) *rig {
+	g := geometry{numPieces: n, pieceLength: 2 * blockSize, totalLength: int64(n) * 2 * blockSize}
+	r := &rig{t: t, d: newDownloader(g, bitfield.New(n), &pickerQueue{}), now: time.Unix(1e9, 0)}
+	r.d.verify = func(ps *pieceState) { r.verified = append(r.verified, ps.index) }
+	return r
+}
+
+// peer joins with the given pieces, unchoked or not.
+func (r *rig) peer(id sdk.PeerID, fast bool, pieces ...int) (*dlPeer, *fakeOut) {
+	out := &fakeOut{}
+	p := newDLPeer(id, netipFor(id), fast, out, r.d.pieces.numPieces, r.now)
+	r.d.addPeer(p)
+	bf := bitfield.New(r.d.pieces.numPieces)
+	for _, i := range pieces {
+		bf.Set(i)
+	}
+	if err := r.d.setHas(p, bf); err != nil {
+		r.t.Fatal(err)
+	}
+	return p, out
+}
+
+func (r *rig) block(p *dlPeer, i, b uint32) error {
+	return r.d.gotBlock(p, i, b*blockSize, make([]byte, blockSize), r.now)
+}
+
+func sameSet(got, want []sent) bool {
+	cmp := func(a, b sent) int {
+		return int(a.id)*1e9 + int(a.index)*1e6 + int(a.begin) - (int(b.id)*1e9 + int(b.index)*1e6 + int(b.begin))
+	}
+	got, want = slices.Clone(got), slices.Clone(want)
+	slices.SortFunc(got, cmp)
+	slices.SortFunc(want, cmp)
+	return slices.Equal(got, want)
+}
+
+func TestDownloaderRequestsOnlyWhatPeerHas(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 4)
+	p, out := r.peer(1, false)
+	if got := out.take(t); len(got) != 0 {
+		t.Fatalf("a peer with nothing got %v", got)
+	}
+	if err := r.d.gotHave(p, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.take(t); !slices.Equal(got, []sent{interested}) {
+		t.Fatalf("after its have: %v, want interested and no request while choked", got)
+	}
+	r.d.gotUnchoke(p)
+	if got := out.take(t); !sameSet(got, []sent{req(2, 0), req(2, 1)}) {
+		t.Fatalf("after unchoke: %v, want both blocks of piece 2", got)
+	}
+	for b := range uint32(2) {
+		if err := r.block(p, 2, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(r.verified, []int{2}) || len(p.inflight) != 0 {
+		t.Fatalf("verified %v with %d requests out, want piece 2 and none", r.verified, len(p.inflight))
+	}
+	if err := r.d.gotHave(p, 4); err == nil {
+		t.Fatal("have of piece 4 of 4 accepted")
+	}
+	if err := r.block(p, 2, 0); err == nil {
+		t.Fatal("a block nobody asked for was accepted")
+	}
+}
+
+func TestDownloaderChokeFreesBlocksOfSlowPeersOnly(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1)
+	plain, pout := r.peer(1, false, 0)
+	fast, fout := r.peer(2, true, 0)
+	pout.take(t)
+	fout.take(t)
+	r.d.gotUnchoke(plain)
+	if got := pout.take(t); !sameSet(got, []sent{req(0, 0), req(0, 1)}) {
+		t.Fatalf("plain peer asked for %v", got)
+	}
+	// A peer without BEP 6 that chokes us drops our requests: the blocks
+	// are free for the fast peer.
+	r.d.gotChoke(plain)
+	r.d.gotUnchoke(fast)
+	if got := fout.take(t); !sameSet(got, []sent{req(0, 0), req(0, 1)}) {
+		t.Fatalf("fast peer asked for %v after the plain one choked", got)
+	}
+	// A fast peer that chokes keeps its requests until it rejects them.
+	r.d.gotChoke(fast)
+	if len(fast.inflight) != 2 {
+		t.Fatalf("fast peer's requests after its choke: %d, want 2", len(fast.inflight))
+	}
+}
+
+func TestDownloaderRejectFreesTheBlock(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1)
+	a, aout := r.peer(1, true, 0)
+	b, bout := r.peer(2, true, 0)
+	aout.take(t)
+	bout.take(t)
+	a.depth = 1
+	r.d.gotUnchoke(a)
+	first := aout.take(t)
+	if len(first) != 1 {
+		t.Fatalf("a peer of depth 1 got %v", first)
+	}
+	b.depth = 1
+	r.d.gotUnchoke(b)
+	second := bout.take(t)
+	if len(second) != 1 || second[0] == first[0] {
+		t.Fatalf("the second peer got %v, want the block the first was not asked for (%v)", second, first)
+	}
+	// a rejects its block; b has no room, so the block stays free until
+	// b's pipeline has.
+	r.d.gotReject(a, first[0].index, first[0].begin)
+	if len(a.inflight) != 0 {
+		t.Fatalf("rejected request still in flight: %v", a.inflight)
+	}
+	// A reject of something never asked is ignored.
+	r.d.gotReject(a, 0, blockSize)
+	if err := r.d.gotBlock(b, second[0].index, second[0].begin, make([]byte, blockSize), r.now); err != nil {
+		t.Fatal(err)
+	}
+	if got := bout.take(t); !slices.Equal(got, []sent{first[0]}) {
+		t.Fatalf("after its block, the second peer got %v, want the rejected block %v", got, first[0])
+	}
+}
+
+func TestDownloaderEndgameCancelsTheDuplicate(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1)
+	a, aout := r.peer(1, false, 0)
+	b, bout := r.peer(2, false, 0)
+	aout.take(t)
+	bout.take(t)
+	r.d.gotUnchoke(a)
+	r.d.gotUnchoke(b)
+	all := []sent{req(0, 0), req(0, 1)}
+	if ga, gb := aout.take(t), bout.take(t); !sameSet(ga, all) || !sameSet(gb, all) {
+		t.Fatalf("endgame requests: %v and %v, want every block of both", ga, gb)
+	}
+	if err := r.block(a, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := bout.take(t); !slices.Equal(got, []sent{cancel(0, 0)}) {
+		t.Fatalf("after a's copy of block 0, b got %v, want its cancel", got)
+	}
+	// b's copy crossed the cancel: taken once, without complaint.
+	if err := r.block(b, 0, 0); err != nil {
+		t.Fatalf("a block crossing its cancel: %v", err)
+	}
+	if err := r.block(b, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := aout.take(t); !slices.Equal(got, []sent{cancel(0, 1)}) {
+		t.Fatalf("after b's copy of block 1, a got %v, want its cancel", got)
+	}
+	if !slices.Equal(r.verified, []int{0}) || len(a.inflight)+len(b.inflight) != 0 {
+		t.Fatalf("verified %v, in flight %d+%d", r.verified, len(a.inflight), len(b.inflight))
+	}
+	if r.d.down != 2*blockSize {
+		t.Fatalf("%d bytes counted, want the two blocks that were used", r.d.down)
+	}
+}
+
+func TestDownloaderTimeouts(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 2)
+	a, aout := r.peer(1, false, 0, 1)
+	b, bout := r.peer(2, false, 0)
+	aout.take(t)
+	bout.take(t)
+	r.d.gotUnchoke(a)
+	if got := aout.take(t); len(got) != 4 {
+		t.Fatalf("asked for %v, want every block", got)
+	}
+	if err := r.d.checkTimeouts(a, r.now.Add(10*time.Second)); err != nil || len(a.inflight) != 4 {
+		t.Fatalf("after 10 s: %v, %d in flight", err, len(a.inflight))
+	}
+	// Silent for 20 s: the requests are cancelled and free for others.
+	if err := r.d.checkTimeouts(a, r.now.Add(21*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := aout.take(t); len(got) != 4 || got[0].id != wire.IDCancel || len(a.inflight) != 0 || a.depth != minDepth {
+		t.Fatalf("after 21 s queued %v, %d in flight, depth %d", got, len(a.inflight), a.depth)
+	}
+	r.d.gotUnchoke(b)
+	if got := bout.take(t); !sameSet(got, []sent{req(0, 0), req(0, 1)}) {
+		t.Fatalf("the other peer asked for %v", got)
+	}
+	// Blocks of the timed-out requests may still come, once each.
+	if err := r.block(a, 1, 0); err != nil {
+		t.Fatalf("late block: %v", err)
+	}
+	r.d.fill(a)
+	aout.take(t)
+	// Requests out and nothing for a minute: the peer is to be dropped.
+	if len(a.inflight) == 0 {
+		t.Fatal("nothing re-requested of the slow peer")
+	}
+	if err := r.d.checkTimeouts(a, r.now.Add(61*time.Second)); err == nil {
+		t.Fatal("a peer silent for 61 s with requests out was kept")
+	}
+}
+
+func netipFor(id sdk.PeerID) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(id)}) }

@@ -1,0 +1,52 @@
+package swarm
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/torrent-dev/torrent/host/wire"
+)
+
+// copyMsg turns each message the wire reader decodes into one flat
+// inMsg, detached from the reader's buffer, without allocating for the
+// fixed-size ones.
+func TestCopyMsg(t *testing.T) {
+	data := bytes.Repeat([]byte{7}, blockSize)
+	msgs := []wire.Message{
+		wire.Have{Index: 3}, wire.Request{Index: 1, Begin: 2, Length: 3}, wire.Cancel{Index: 4, Begin: 5, Length: 6},
+		wire.Reject{Index: 7, Begin: 8, Length: 9}, wire.Piece{Index: 10, Begin: blockSize, Data: data},
+		wire.Bitfield{Bits: []byte{0xa0}}, wire.Extended{ExtID: 2, Payload: []byte("xy")}, wire.Choke{},
+		wire.KeepAlive{},
+	}
+	want := []inMsg{
+		{id: wire.IDHave, index: 3}, {id: wire.IDRequest, index: 1, begin: 2, length: 3},
+		{id: wire.IDCancel, index: 4, begin: 5, length: 6}, {id: wire.IDReject, index: 7, begin: 8, length: 9},
+		{id: wire.IDPiece, index: 10, begin: blockSize, block: data}, {id: wire.IDBitfield, bytes: []byte{0xa0}},
+		{id: wire.IDExtended, extID: 2, bytes: []byte("xy")}, {id: wire.IDChoke}, {id: wire.IDKeepAlive},
+	}
+	var stream []byte
+	for _, m := range msgs {
+		stream = wire.AppendMessage(stream, m)
+	}
+	r := wire.NewReader(bytes.NewReader(stream), 1<<20)
+	var got []inMsg
+	for range msgs {
+		m, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, copyMsg(nil, m))
+	}
+	clear(stream) // what was copied out must not change
+	for i, g := range got {
+		w := want[i]
+		if g.id != w.id || g.index != w.index || g.begin != w.begin || g.length != w.length || g.extID != w.extID ||
+			!bytes.Equal(g.block, w.block) || !bytes.Equal(g.bytes, w.bytes) {
+			t.Errorf("message %d (%v): got %+v, want %+v", i, msgs[i].ID(), g, w)
+		}
+	}
+	req := &wire.Request{Index: 1, Begin: 2, Length: 3}
+	if n := testing.AllocsPerRun(100, func() { _ = copyMsg(nil, req) }); n != 0 {
+		t.Errorf("copyMsg of a request allocates %v times", n)
+	}
+}

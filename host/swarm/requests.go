@@ -1,0 +1,223 @@
+package swarm
+
+import (
+	"time"
+
+	"github.com/torrent-dev/torrent/sdk"
+)
+
+// Pipeline sizing: enough requests to cover about a second of the peer's
+// rate, within the peer's advertised limit.
+const (
+	picksWanted  = 32 // pieces asked of the picker per peer at a time
+	initialDepth = 64
+	minDepth     = 16
+	maxDepth     = 1024
+)
+
+// adjustDepth sizes p's pipeline for its download rate in bytes/s.
+func (p *dlPeer) adjustDepth(rate int64) {
+	want := int(rate / blockSize) // one second's worth
+	p.depth = min(max(want, minDepth, initialDepth/2), maxDepth, max(p.reqq, minDepth))
+}
+
+// fill tops up p's request pipeline.
+func (d *downloader) fill(p *dlPeer) {
+	if p.choked || d.missing == 0 || d.paused {
+		return // a stalled disk takes no more data
+	}
+	batch := d.reqs[:0]
+	now := time.Now()
+	for len(p.inflight) < p.depth {
+		ps := d.nextPiece(p)
+		if ps == nil {
+			break
+		}
+		for b := range ps.got {
+			if len(p.inflight) >= p.depth {
+				break
+			}
+			if ps.got[b] || ps.reqs[b] > 0 {
+				continue
+			}
+			batch = p.request(ps, b, batch, now)
+		}
+	}
+	if len(p.inflight) < p.depth && d.pieces.endgame(d.missing) {
+		batch = d.endgameRequests(p, batch, now)
+	}
+	if len(batch) > 0 {
+		p.out.send(batch)
+	}
+	d.reqs = batch[:0]
+	// An answer can be lost (the picker restarts, or a newer answer
+	// replaces it), so an unanswered Want is repeated after a while.
+	if len(p.picks) < 4 && p.wanted > 0 && now.After(p.wantAfter) {
+		p.wantAfter = now.Add(2 * time.Second)
+		d.picker.wants = append(d.picker.wants, sdk.Want{Peer: p.id, N: picksWanted})
+	}
+}
+
+// request asks p for block b of ps, appending the message to batch.
+func (p *dlPeer) request(ps *pieceState, b int, batch []byte, now time.Time) []byte {
+	begin := uint32(b * blockSize)
+	if ps.reqs[b] == 0 {
+		ps.unrequested--
+	}
+	ps.reqs[b]++
+	p.inflight[blockKey(uint32(ps.index), begin)] = now
+	return appendRequest(batch, uint32(ps.index), begin, ps.blockLen(b))
+}
+
+// nextPiece is the piece p should fetch blocks of next: urgent pieces
+// first, then started pieces, then the picker's ranking, then any piece p
+// has that we lack.
+func (d *downloader) nextPiece(p *dlPeer) *pieceState {
+	if ps := d.urgentPiece(p); ps != nil {
+		return ps
+	}
+	for _, ps := range d.pieces.order {
+		if ps.unrequested > 0 && p.has.Has(ps.index) && d.mayJoin(p, ps) {
+			return ps
+		}
+	}
+	if d.pieces.full() {
+		return nil // a verified piece fills the pipelines again
+	}
+	for len(p.picks) > 0 {
+		i := p.picks[0]
+		p.picks = p.picks[1:]
+		if d.usable(p, i) {
+			return d.startPiece(p, i)
+		}
+	}
+	if i := d.anyPiece(p); i >= 0 {
+		return d.startPiece(p, i)
+	}
+	return nil
+}
+
+func (d *downloader) usable(p *dlPeer, i int) bool {
+	return i >= 0 && i < d.pieces.numPieces && !d.have.Has(i) && p.has.Has(i) && d.pieces.active[i] == nil && !d.pieces.verifying[i]
+}
+
+// anyPiece keeps a peer busy while the picker's answer is on its way: a
+// random missing piece the peer has.
+func (d *downloader) anyPiece(p *dlPeer) int {
+	n := d.pieces.numPieces
+	if n == 0 {
+		return -1
+	}
+	off := d.rng.IntN(n)
+	for k := range n {
+		i := (off + k) % n
+		if d.usable(p, i) {
+			return i
+		}
+	}
+	return -1
+}
+
+// endgame: every one of the missing pieces is in flight and fully
+// requested.
+func (t *pieceTable) endgame(missing int) bool {
+	if len(t.active)+len(t.verifying) < missing {
+		return false
+	}
+	for _, ps := range t.order {
+		if ps.unrequested > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// endgameRequests asks p for blocks others are already fetching, at most
+// two requests per block; the first copy to arrive cancels the rest.
+func (d *downloader) endgameRequests(p *dlPeer, batch []byte, now time.Time) []byte {
+	for _, ps := range d.pieces.order {
+		if !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
+			continue
+		}
+		for b := range ps.got {
+			if len(p.inflight) >= p.depth {
+				return batch
+			}
+			key := blockKey(uint32(ps.index), uint32(b*blockSize))
+			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
+				continue
+			}
+			batch = p.request(ps, b, batch, now)
+		}
+	}
+	return batch
+}
+
+// setUrgent replaces the pieces readers wait for, most urgent first.
+func (d *downloader) setUrgent(pieces []int) {
+	valid := pieces[:0:0]
+	for _, i := range pieces {
+		if i >= 0 && i < d.pieces.numPieces && !d.have.Has(i) {
+			valid = append(valid, i)
+		}
+	}
+	d.urgent = valid
+	d.picker.post(sdk.UrgentSet{Pieces: valid})
+	for _, p := range d.peers {
+		d.fill(p)
+	}
+}
+
+// urgentPiece is the first urgent piece p can help with, or nil.
+func (d *downloader) urgentPiece(p *dlPeer) *pieceState {
+	for _, i := range d.urgent {
+		if ps := d.pieces.active[i]; ps != nil {
+			if ps.unrequested > 0 && p.has.Has(i) && d.mayJoin(p, ps) {
+				return ps
+			}
+			continue
+		}
+		if d.usable(p, i) {
+			return d.startPiece(p, i)
+		}
+	}
+	return nil
+}
+
+// startPiece starts piece i with p; a piece that failed with several
+// senders is fetched again from p alone (ban.go).
+func (d *downloader) startPiece(p *dlPeer, i int) *pieceState {
+	ps := d.pieces.start(i)
+	if d.solo(i) {
+		ps.solo = p.id
+	}
+	return ps
+}
+
+// mayJoin says whether p may fetch blocks of ps: anyone, unless ps is
+// another peer's solo attempt. A solo piece whose peer left or chokes us
+// is open to all: holding it for a peer that does not send would pin it.
+func (d *downloader) mayJoin(p *dlPeer, ps *pieceState) bool {
+	if ps.solo == 0 || ps.solo == p.id {
+		return true
+	}
+	owner := d.peers[ps.solo]
+	return owner == nil || owner.choked
+}
+
+// abandon gives up p's solo attempt at ps after p refused a block of it:
+// what p sent is dropped and the piece is free to start again.
+func (d *downloader) abandon(ps *pieceState, p *dlPeer) {
+	for key := range p.inflight {
+		if int(key>>32) == ps.index {
+			d.pieces.release(p, key)
+		}
+	}
+	if d.pieces.active[ps.index] != ps {
+		return // release let it go: nothing of it had arrived
+	}
+	d.pieces.finish(ps)
+	d.pieces.recycle(ps.buf)
+	// The picker forgets it was started, as after a failed hash check.
+	d.picker.post(sdk.PieceFailed{Piece: ps.index})
+}
