@@ -359,7 +359,7 @@ func TestTorfsInterruptAndShutdown(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- blocked.Wait() }()
-	time.Sleep(500 * time.Millisecond)
+	waitInRead(t, blocked.Process.Pid, file, done)
 	syscall.Kill(c.cmd.Process.Pid, syscall.SIGINT)
 	select {
 	case <-done:
@@ -371,6 +371,32 @@ func TestTorfsInterruptAndShutdown(t *testing.T) {
 		t.Fatalf("reader during shutdown: %q, want an error", outBuf.String())
 	}
 	c.wait(30*time.Second, 0)
+}
+
+// waitInRead waits until process pid is inside pread64 on file (its
+// /proc/PID/syscall names the call and the fd), that is blocked on the
+// mount: a stop sent earlier would test a reader that had not started.
+func waitInRead(t *testing.T, pid int, file string, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+		f := strings.Fields(string(b))
+		if len(f) > 1 && f[0] == strconv.Itoa(syscall.SYS_PREAD64) {
+			fd, err := strconv.ParseInt(f[1], 0, 64)
+			if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); err == nil && target == file {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reader never blocked in a read of %s; /proc/%d/syscall: %q", file, pid, b)
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the reader exited before blocking in its read: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // A mount that cannot happen (here: the torfs beside the client is not a
