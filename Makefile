@@ -8,7 +8,7 @@ DEB_PKGS := python3-libtorrent aria2 opentracker mktorrent fuse3 tmux transmissi
             protobuf-compiler python3-grpcio python3-protobuf python3-cryptography
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps vet fmt-check demo proto fuzz clean
+.PHONY: all build test deps vet fmt-check demo proto fuzz cover clean
 
 all: build
 
@@ -45,14 +45,22 @@ demo: build
 proto:
 	./proto/gen.sh
 
-# fuzz runs every fuzz target for FUZZTIME each.
+# fuzz runs every fuzz target for FUZZTIME each (CI: 5s).
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
+	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do \
+		grep -qs '^func Fuzz' $$dir/*_test.go || continue; \
 		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+# cover prints each package's coverage by its own tests and fails when
+# host/session, host/swarm, host/tracker or sdk is under 75% (.ci/cover).
+# COVERPKGS narrows it: make cover COVERPKGS='./host/... ./sdk'.
+COVERPKGS ?= ./...
+cover:
+	./.ci/cover $(COVERPKGS)
 
 clean:
 	rm -rf $(BIN)

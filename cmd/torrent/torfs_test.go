@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,40 +62,87 @@ func fileSHA1(t *testing.T, path string) [20]byte {
 	return [20]byte(h.Sum(nil))
 }
 
-// Reading a file in the middle of the torrent through the mount while the
-// torrent downloads slowly: the bytes are right, and they arrive while most
-// of the torrent is still missing (the read's pieces jumped the queue).
+// verifiedRe is the lastfirst test picker's line for each verified piece.
+// (hclog prints the fields in any order).
+var verifiedRe = regexp.MustCompile(`lastfirst: verified:[^\n]*? piece=(\d+)`)
+
+// Reading a file through the mount while the torrent downloads slowly,
+// with a picker (internal/testpickers/lastfirst) that fetches from the end
+// and ignores urgent pieces: the bytes are right, and the read's pieces are
+// verified before most of the others, where the picker would have left
+// them among the last. The file is not the first: while it waits for the
+// picker, the swarm fetches a missing piece at or after a random index,
+// which favours the lowest ones once the end is done. Would catch a host
+// that did not put a reader's pieces ahead of the picker's order.
 func TestTorfsReadWhileDownloading(t *testing.T) {
 	t.Parallel()
+	picker := testbin.BuildPkg(t, "internal/testpickers/lastfirst", "torrent-picker-lastfirst")
 	src := t.TempDir()
 	realpeers.MakeData(t, src,
-		realpeers.FileSpec{Path: "m/first.bin", Size: 6 << 20},
-		realpeers.FileSpec{Path: "m/middle.bin", Size: 1<<20 + 333},
-		realpeers.FileSpec{Path: "m/last.bin", Size: 6 << 20})
+		realpeers.FileSpec{Path: "m/a.bin", Size: 4 << 20},
+		realpeers.FileSpec{Path: "m/b.bin", Size: 1<<20 + 333},
+		realpeers.FileSpec{Path: "m/c.bin", Size: 12 << 20})
 	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "m"), "", 16)
+	// 64 KiB pieces: b.bin is pieces 64 to 80.
+	const pieces, readFirst, readLast = (17<<20 + 333 + 1<<16 - 1) >> 16, 64, (5<<20 + 333 - 1) >> 16
+	const readPieces = readLast - readFirst + 1
 	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{UploadRateLimit: 1 << 20})
 	dst, mnt := t.TempDir(), t.TempDir()
-	c := startClient(t, "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, "-torfs", mnt, torrent)
-	waitMounted(t, c, mnt, "m/last.bin")
-	if st, err := os.Stat(filepath.Join(mnt, "m/last.bin")); err != nil || st.Size() != 6<<20 {
+	// A failed test kills the client with -9: do not leave its mount behind.
+	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() })
+	c := startClient(t, "-seed=false", "-up-rate", "0", "-picker", picker, "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, "-torfs", mnt, torrent)
+	waitMounted(t, c, mnt, "m/c.bin")
+	if st, err := os.Stat(filepath.Join(mnt, "m/c.bin")); err != nil || st.Size() != 12<<20 {
 		t.Fatalf("final size not shown at once: %v %v", st, err)
 	}
-	got := fileSHA1(t, filepath.Join(mnt, "m/middle.bin"))
-	select {
-	case <-c.done:
-		t.Fatal("the download finished before the read of the middle file: nothing jumped the queue")
-	default:
-	}
-	if want := fileSHA1(t, filepath.Join(src, "m/middle.bin")); got != want {
-		t.Fatal("middle.bin read through the mount differs from the source")
+	// Until the picker's first answer the swarm fetches at random: read
+	// only once the picker is in charge (it has verified pieces).
+	c.waitFor(regexp.MustCompile(`(?s)(lastfirst: verified:.*?){8}`), time.Minute)
+	before := len(verifiedOrder(c.output()))
+	got := fileSHA1(t, filepath.Join(mnt, "m/b.bin"))
+	if want := fileSHA1(t, filepath.Join(src, "m/b.bin")); got != want {
+		t.Fatal("b.bin read through the mount differs from the source")
 	}
 	c.wait(2*time.Minute, 0)
 	if isMounted(mnt) {
 		t.Fatal("still mounted after the client exited")
 	}
-	if out := c.output(); strings.Contains(out, "[ERROR]") { // done with -seed=false is a stop we asked for
+	out := c.output()
+	if strings.Contains(out, "[ERROR]") { // done with -seed=false is a stop we asked for
 		t.Fatalf("an error logged on a stop we asked for:\n%s", out)
 	}
+	order := verifiedOrder(out)
+	if len(order) != pieces {
+		t.Fatalf("%d pieces logged as verified, want %d:\n%s", len(order), pieces, out)
+	}
+	// Counted from the read's start: the pieces verified until the last of
+	// the read's (readFirst..readLast) came while the reader waited.
+	last, pending := -1, 0
+	for pos, p := range order {
+		if p >= readFirst && p <= readLast && pos >= before {
+			last = pos
+			pending++
+		}
+	}
+	if pending < readPieces/2 {
+		t.Fatalf("only %d of b.bin's %d pieces were missing when the read began: the test proves nothing", pending, readPieces)
+	}
+	others := last + 1 - before - pending
+	left := pieces - before - pending // other pieces missing when the read began
+	t.Logf("%d pieces verified before the read; the read's %d missing pieces were all verified after %d of the %d others", before, pending, others, left)
+	if others >= left/2 {
+		t.Fatalf("the read's pieces were verified after %d of the other %d pieces: they did not jump the queue; order %v", others, left, order)
+	}
+}
+
+// verifiedOrder is the pieces the lastfirst picker logged as verified, in order.
+func verifiedOrder(out string) []int {
+	var order []int
+	for _, m := range verifiedRe.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.Atoi(m[1])
+		order = append(order, n)
+	}
+	return order
 }
 
 // sparse writes a 5 GiB file that is a hole but for random chunks at
@@ -315,7 +363,7 @@ func TestTorfsInterruptAndShutdown(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- blocked.Wait() }()
-	time.Sleep(500 * time.Millisecond)
+	waitInRead(t, blocked.Process.Pid, file, done)
 	syscall.Kill(c.cmd.Process.Pid, syscall.SIGINT)
 	select {
 	case <-done:
@@ -327,6 +375,32 @@ func TestTorfsInterruptAndShutdown(t *testing.T) {
 		t.Fatalf("reader during shutdown: %q, want an error", outBuf.String())
 	}
 	c.wait(30*time.Second, 0)
+}
+
+// waitInRead waits until process pid is inside pread64 on file (its
+// /proc/PID/syscall names the call and the fd), that is blocked on the
+// mount: a stop sent earlier would test a reader that had not started.
+func waitInRead(t *testing.T, pid int, file string, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+		f := strings.Fields(string(b))
+		if len(f) > 1 && f[0] == strconv.Itoa(syscall.SYS_PREAD64) {
+			fd, err := strconv.ParseInt(f[1], 0, 64)
+			if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); err == nil && target == file {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reader never blocked in a read of %s; /proc/%d/syscall: %q", file, pid, b)
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the reader exited before blocking in its read: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // A mount that cannot happen (here: the torfs beside the client is not a

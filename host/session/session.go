@@ -63,6 +63,9 @@ type Session struct {
 	checks  atomic.Int64                      // pieces checked so far at start-up
 	readers readers                           // torfs reads waiting for pieces
 	ready   chan struct{}                     // closed once the swarm runs, or Run gave up before
+	// announceGap is the tracker's MinGap; 0 keeps its default. Only
+	// tests set it, to watch the announce policy within seconds.
+	announceGap time.Duration
 }
 
 // Checking is the start-up check's progress: pieces checked, and whether
@@ -235,7 +238,7 @@ func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [2
 	}
 	a := tracker.NewAnnouncer(tracker.Config{
 		Tiers: tiers, InfoHash: s.Meta.InfoHash, PeerID: peerID, Port: port,
-		Logger: s.log.Named("tracker"), WantRate: s.opts.WantRate,
+		Logger: s.log.Named("tracker"), WantRate: s.opts.WantRate, MinGap: s.announceGap,
 		OnPeers: sw.AddPeers, Completed: completed,
 		Stats: func() tracker.Stats {
 			st := sw.Stats()

@@ -33,6 +33,10 @@ type Config struct {
 	// "completed" is sent once, for that moment only.
 	Completed <-chan struct{}
 	Timeout   time.Duration // for one tracker's answer; default 30 s
+	// MinGap is the shortest wait between two announces, whatever the
+	// tracker's min interval; default 15 s. Tests shorten it to watch the
+	// policy over a few seconds.
+	MinGap time.Duration
 }
 
 // Status is what a UI shows about the tracker.
@@ -72,6 +76,9 @@ func NewAnnouncer(cfg Config) *Announcer {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = announceTimeout
+	}
+	if cfg.MinGap == 0 {
+		cfg.MinGap = minAnnounceGap
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
@@ -214,9 +221,9 @@ func (a *Announcer) nextWait(r *Response) time.Duration {
 		if minI <= 0 {
 			minI = max(interval/4, 30*time.Second)
 		}
-		return max(min(minI, interval), minAnnounceGap)
+		return max(min(minI, interval), a.cfg.MinGap)
 	}
-	return max(interval, minAnnounceGap)
+	return max(interval, a.cfg.MinGap)
 }
 
 // announce tries each tracker tier by tier (BEP 12); a tracker that answers

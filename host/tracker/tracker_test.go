@@ -139,6 +139,10 @@ func TestNextWait(t *testing.T) {
 		"seeding uses interval":           {Stats{Left: 0}, Response{Interval: 20 * time.Minute, MinInterval: time.Minute}, 20 * time.Minute},
 		"no min interval":                 {Stats{Left: 1}, Response{Interval: 20 * time.Minute}, 5 * time.Minute},
 		"never too often":                 {Stats{Left: 1}, Response{Interval: time.Second, MinInterval: time.Second}, minAnnounceGap},
+		// The default -want-rate is 50 kB/s: "below" is strict.
+		"just below want rate":       {Stats{Left: 1, DownRate: 49_999}, Response{Interval: 30 * time.Minute, MinInterval: time.Minute}, time.Minute},
+		"at want rate":               {Stats{Left: 1, DownRate: 50_000}, Response{Interval: 30 * time.Minute, MinInterval: time.Minute}, 30 * time.Minute},
+		"min interval over interval": {Stats{Left: 1}, Response{Interval: 2 * time.Minute, MinInterval: 5 * time.Minute}, 2 * time.Minute},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -79,10 +79,10 @@ func udpConnect(ctx context.Context, c net.Conn, host string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(reply) < 16 {
-		return 0, fmt.Errorf("%w: connect reply of %d bytes", ErrBadReply, len(reply))
+	id, err := parseUDPConnect(reply)
+	if err != nil {
+		return 0, err
 	}
-	id := binary.BigEndian.Uint64(reply[8:])
 	connIDs.Lock()
 	if connIDs.m == nil {
 		connIDs.m = make(map[string]connID)
@@ -121,21 +121,39 @@ func udpRoundTrip(ctx context.Context, c net.Conn, b []byte, action uint32) ([]b
 				}
 				return nil, err
 			}
-			r := buf[:k]
-			if len(r) < 8 || [4]byte(r[4:8]) != tid {
-				continue // not ours
-			}
-			switch binary.BigEndian.Uint32(r) {
-			case action:
-				return append([]byte(nil), r...), nil
-			case actError:
-				return nil, &FailureError{Reason: string(r[8:])}
-			default:
-				return nil, fmt.Errorf("%w: action %d", ErrBadReply, binary.BigEndian.Uint32(r))
+			if reply, ours, err := matchUDPReply(buf[:k], tid, action); ours {
+				return reply, err
 			}
 		}
 	}
 	return nil, errNoReply
+}
+
+// matchUDPReply sorts a datagram read while waiting for the reply to the
+// request with transaction id tid and the given action: ours is false for
+// one to ignore (too short to carry a transaction id, or another's id);
+// for ours, reply is a copy of r when its action is the one asked, err a
+// tracker's failure (action 3) or a reply of the wrong action.
+func matchUDPReply(r []byte, tid [4]byte, action uint32) (reply []byte, ours bool, err error) {
+	if len(r) < 8 || [4]byte(r[4:8]) != tid {
+		return nil, false, nil
+	}
+	switch got := binary.BigEndian.Uint32(r); got {
+	case action:
+		return append([]byte(nil), r...), true, nil
+	case actError:
+		return nil, true, &FailureError{Reason: string(r[8:])}
+	default:
+		return nil, true, fmt.Errorf("%w: action %d, want %d", ErrBadReply, got, action)
+	}
+}
+
+// parseUDPConnect takes the connection id from a connect reply.
+func parseUDPConnect(r []byte) (uint64, error) {
+	if len(r) < 16 {
+		return 0, fmt.Errorf("%w: connect reply of %d bytes", ErrBadReply, len(r))
+	}
+	return binary.BigEndian.Uint64(r[8:]), nil
 }
 
 var errNoReply = errors.New("no reply")

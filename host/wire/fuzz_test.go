@@ -47,11 +47,28 @@ func FuzzHandshake(f *testing.F) {
 	})
 }
 
+// A handshake that parses has a port and reqq in range, and re-encodes to
+// one that parses the same.
 func FuzzExtHandshake(f *testing.F) {
 	f.Add(ExtHandshake{M: map[string]int{"ut_pex": 1}, V: "x", Reqq: 5}.Marshal())
 	f.Add([]byte("d1:md6:ut_pexi1ee1:pi6881ee"))
+	f.Add([]byte("d1:md11:ut_metadatai3ee13:metadata_sizei31235e6:yourip4:\x7f\x00\x00\x011:v5:lt 2.e"))
+	f.Add([]byte("d1:pi-1ee"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		ParseExtHandshake(in) // must not panic
+		h, err := ParseExtHandshake(in) // must not panic
+		if err != nil {
+			return
+		}
+		if h.Reqq < 0 || h.Port < 0 || h.Port > 65535 {
+			t.Fatalf("accepted reqq %d, port %d", h.Reqq, h.Port)
+		}
+		back, err := ParseExtHandshake(h.Marshal())
+		if err != nil {
+			t.Fatalf("re-encoded %q: %v", h.Marshal(), err)
+		}
+		if !reflect.DeepEqual(normalExt(h), normalExt(back)) {
+			t.Fatalf("round trip differs:\n got %+v\nwant %+v", back, h)
+		}
 	})
 }
 
@@ -99,4 +116,16 @@ func FuzzPEXMsg(f *testing.F) {
 			t.Fatalf("encoding not canonical:\n%q\n%q", enc, re)
 		}
 	})
+}
+
+// normalExt gives empty fields one form: Marshal leaves them out, so nil
+// and empty come back alike.
+func normalExt(h ExtHandshake) ExtHandshake {
+	if len(h.M) == 0 {
+		h.M = nil
+	}
+	if len(h.YourIP) == 0 {
+		h.YourIP = nil
+	}
+	return h
 }

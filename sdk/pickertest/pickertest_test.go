@@ -108,3 +108,31 @@ func TestBrokenPickersFail(t *testing.T) {
 		})
 	}
 }
+
+// pausing is a correct picker whose first batch on the large scenario
+// stalls, as a GC pause or a busy machine would stall it.
+type pausing struct {
+	firstMissing
+	paused *bool
+}
+
+func (p pausing) Pick(ctx context.Context, s *sdk.Swarm, want []sdk.Want) (sdk.Picks, error) {
+	if s.Torrent().NumPieces >= 10000 && !*p.paused {
+		*p.paused = true
+		time.Sleep(2 * MaxBatchCost * raceSlowdown)
+	}
+	return p.firstMissing.Pick(ctx, s, want)
+}
+
+// One slow batch is the machine's doing, not the picker's: no fault.
+func TestOnePauseIsNotTooSlow(t *testing.T) {
+	t.Parallel()
+	paused := false
+	faults, cost := Check(pausing{paused: &paused})
+	if !paused {
+		t.Fatal("the large scenario never ran: the test proves nothing")
+	}
+	if len(faults) > 0 || cost > MaxBatchCost*raceSlowdown {
+		t.Fatalf("a correct picker with one paused batch: faults %v, cost %s", faults, cost)
+	}
+}
