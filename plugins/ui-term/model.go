@@ -22,7 +22,6 @@ const (
 )
 
 const (
-	historyLen = 120 // seconds of rate history
 	maxLog     = 2000
 )
 
@@ -37,8 +36,8 @@ type model struct {
 	help     bool
 	info     *sdk.TorrentInfo
 	u        sdk.Update
-	downHist []int64
-	upHist   []int64
+	downHist history
+	upHist   history
 	lastHist time.Time
 	logs     []sdk.LogLine
 	scroll   [3]int // per view: lines scrolled (log: from the bottom)
@@ -80,17 +79,9 @@ func (m *model) apply(u sdk.Update) {
 	// One history sample a second, however often updates come.
 	if now := m.now(); now.Sub(m.lastHist) >= time.Second {
 		m.lastHist = now
-		m.downHist = appendCapped(m.downHist, u.DownRate)
-		m.upHist = appendCapped(m.upHist, u.UpRate)
+		m.downHist.add(u.DownRate)
+		m.upHist.add(u.UpRate)
 	}
-}
-
-func appendCapped(h []int64, v int64) []int64 {
-	h = append(h, v)
-	if len(h) > historyLen {
-		h = h[len(h)-historyLen:]
-	}
-	return h
 }
 
 func (m *model) key(k tea.KeyMsg) tea.Cmd {

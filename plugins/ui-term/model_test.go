@@ -111,6 +111,29 @@ func TestMouseWheel(t *testing.T) {
 	}
 }
 
+// Terminals too small for anything still draw without a panic, inside
+// their size.
+func TestTinyTerminals(t *testing.T) {
+	t.Parallel()
+	for _, sz := range [][2]int{{0, 0}, {1, 1}, {5, 2}, {20, 5}, {30, 7}, {200, 3}} {
+		for _, k := range []string{"", "p", "ctrl+z", "?"} {
+			m := play(sz[0], sz[1], stream(5)[:3])
+			if k != "" {
+				m.Update(key(k))
+			}
+			lines := strings.Split(m.View(), "\n")
+			if len(lines) > max(1, sz[1]) {
+				t.Fatalf("%dx%d view %q: %d lines", sz[0], sz[1], k, len(lines))
+			}
+			for _, l := range lines {
+				if lipgloss.Width(l) > sz[0] {
+					t.Fatalf("%dx%d view %q: line %q too wide", sz[0], sz[1], k, l)
+				}
+			}
+		}
+	}
+}
+
 func TestGolden(t *testing.T) {
 	tests := map[string]struct {
 		w, h   int
@@ -120,6 +143,10 @@ func TestGolden(t *testing.T) {
 	}{
 		"main-80x24":     {80, 24, 3, nil, ""},
 		"main-120x40":    {120, 40, 3, nil, ""},
+		"main-100x30":    {100, 30, 3, nil, ""},
+		"main-60x15":     {60, 15, 3, nil, ""},
+		"main-40x10":     {40, 10, 3, nil, ""},
+		"peers-40x10":    {40, 10, 3, []string{"p"}, ""},
 		"complete-80x24": {80, 24, 5, nil, ""},
 		"peers-80x24":    {80, 24, 3, []string{"p"}, ""},
 		"log-120x40":     {120, 40, 3, []string{"ctrl+z"}, ""},

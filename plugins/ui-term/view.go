@@ -22,8 +22,11 @@ var (
 )
 
 func (m *model) View() string {
+	if m.w < 1 || m.h < 1 {
+		return ""
+	}
 	if m.info == nil {
-		return "waiting for the client…"
+		return ansi.Truncate("waiting for the client…", m.w, "…")
 	}
 	var body []string
 	switch {
@@ -40,15 +43,35 @@ func (m *model) View() string {
 	for len(lines) < m.h-1 {
 		lines = append(lines, "")
 	}
-	lines = append(lines[:m.h-1], m.footer())
+	// The footer is the last line, and the header's first lines are kept
+	// first when the terminal is too short for both.
+	lines = append(lines[:max(0, m.h-1)], m.footer())
+	if m.h == 1 {
+		lines = lines[:1]
+	}
 	for i, l := range lines {
 		lines[i] = ansi.Truncate(l, m.w, "…")
 	}
 	return strings.Join(lines, "\n")
 }
 
-// header: name, size, progress bar, rates; shown in every view.
+// header: name, size, progress bar, rates, tracker; shown in every view.
+// A short terminal drops its lines from the bottom up (the tracker has its
+// view), so the body keeps room.
 func (m *model) header() []string {
+	lines := m.fullHeader()
+	switch {
+	case m.h < 8:
+		return lines[:2]
+	case m.h < 12:
+		return lines[:3]
+	case m.h < 16:
+		return lines[:4]
+	}
+	return lines
+}
+
+func (m *model) fullHeader() []string {
 	u, info := m.u, m.info
 	pct := 100.0
 	if info.NumPieces > 0 {
@@ -70,18 +93,28 @@ func (m *model) header() []string {
 	}
 	name := titleStyle.Render(info.Name)
 	size := fmt.Sprintf("%s · %d pieces", human(info.TotalLength), info.NumPieces)
-	barW := max(10, m.w-11-lipgloss.Width(state))
+	if lipgloss.Width(info.Name)+lipgloss.Width(size)+3 > m.w {
+		size = human(info.TotalLength)
+	}
+	barW := m.w - 11 - lipgloss.Width(state)
+	if barW < 8 { // a narrow terminal keeps the bar and the percentage
+		state, barW = "", max(1, m.w-10)
+	}
 	lines := []string{
 		spread(m.w, " "+name, size+" "),
 		fmt.Sprintf(" %s %5.1f%%  %s", bar(barW, pct/100), pct, state),
 	}
-	spark := max(6, min(30, (m.w-64)/2))
 	ratio := ""
 	if u.Downloaded > 0 || u.Complete {
 		ratio = fmt.Sprintf("  ratio %.2f", float64(u.Uploaded)/float64(max(u.Downloaded, info.TotalLength-int64(u.Missing)*info.PieceLength, 1)))
 	}
-	lines = append(lines, fmt.Sprintf(" ↓ %9s/s %s  ↑ %9s/s %s  peers %d/%d%s",
-		human(u.DownRate), sparkline(m.downHist, spark), human(u.UpRate), sparkline(m.upHist, spark), len(u.Peers), u.KnownPeers, ratio))
+	if m.w < 64 { // no room for sparklines: the numbers matter more
+		lines = append(lines, fmt.Sprintf(" ↓ %s/s  ↑ %s/s  peers %d/%d%s", human(u.DownRate), human(u.UpRate), len(u.Peers), u.KnownPeers, ratio))
+	} else {
+		spark := max(6, min(30, (m.w-64)/2))
+		lines = append(lines, fmt.Sprintf(" ↓ %9s/s %s  ↑ %9s/s %s  peers %d/%d%s",
+			human(u.DownRate), sparkline(m.downHist.last(spark), spark), human(u.UpRate), sparkline(m.upHist.last(spark), spark), len(u.Peers), u.KnownPeers, ratio))
+	}
 	lines = append(lines, " "+m.trackerLine())
 	return append(lines, "")
 }
@@ -234,6 +267,9 @@ func (m *model) helpView() []string {
 
 func (m *model) footer() string {
 	keys := []string{"? keys", "ctrl-z log", "p peers", "q quit"}
+	if m.w < 44 {
+		keys = []string{"? keys", "q quit"}
+	}
 	for i, k := range keys {
 		keys[i] = keyStyle.Render(" " + k + " ")
 	}
