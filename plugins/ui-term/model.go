@@ -22,7 +22,7 @@ const (
 )
 
 const (
-	maxLog     = 2000
+	maxLog = 2000
 )
 
 // model is the whole UI state; View is a pure function of it, which the
