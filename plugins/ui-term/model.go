@@ -14,12 +14,21 @@ type (
 	hostGoneMsg struct{ err error }
 )
 
-// Views.
+// Views, in the order of their number keys.
 const (
 	viewMain = iota
 	viewPeers
+	viewFiles
+	viewTrackers
+	viewRates
 	viewLog
+	numViews
 )
+
+var viewNames = [numViews]string{"main", "peers", "files", "trackers", "rates", "log"}
+
+// viewKeys: each view's letter; pressing it again goes back to main.
+var viewKeys = map[string]int{"p": viewPeers, "f": viewFiles, "t": viewTrackers, "r": viewRates, "l": viewLog}
 
 const (
 	maxLog = 2000
@@ -40,7 +49,8 @@ type model struct {
 	upHist   history
 	lastHist time.Time
 	logs     []sdk.LogLine
-	scroll   [3]int // per view: lines scrolled (log: from the bottom)
+	scroll   [numViews]int // per view: lines scrolled (log: from the bottom)
+	peerSort int           // index into peerSorts
 	gone     bool
 }
 
@@ -89,7 +99,19 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 		m.help = false
 		return nil
 	}
-	switch k.String() {
+	ks := k.String()
+	if v, ok := viewKeys[ks]; ok {
+		if m.view == v {
+			v = viewMain
+		}
+		m.view = v
+		return nil
+	}
+	if len(ks) == 1 && ks[0] >= '1' && ks[0] < '1'+numViews {
+		m.view = int(ks[0] - '1')
+		return nil
+	}
+	switch ks {
 	case "q", "ctrl+c":
 		return m.quit()
 	case "ctrl+z": // the original client's key: log view and back
@@ -98,11 +120,13 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 		} else {
 			m.prevView, m.view = m.view, viewLog
 		}
-	case "p":
+	case "tab":
+		m.view = (m.view + 1) % numViews
+	case "shift+tab":
+		m.view = (m.view + numViews - 1) % numViews
+	case "s":
 		if m.view == viewPeers {
-			m.view = viewMain
-		} else {
-			m.view = viewPeers
+			m.peerSort = (m.peerSort + 1) % len(peerSorts)
 		}
 	case "esc":
 		m.view = viewMain
@@ -154,6 +178,10 @@ func (m *model) listLen() int {
 		return len(m.u.Peers)
 	case viewLog:
 		return len(m.logs)
+	case viewTrackers:
+		return len(m.trackers())
+	case viewRates:
+		return 0
 	}
 	if m.info != nil {
 		return len(m.info.Files)

@@ -49,12 +49,17 @@ func stream(steps int) []sdk.Update {
 			DownRate: int64(3+s) << 20, UpRate: int64(s) << 16, KnownPeers: 5, Picker: "random", CheckingDone: true,
 			Downloading: []int{199 - s, 150 - s},
 			Peers: []sdk.PeerInfo{
-				{Addr: "127.0.0.1:6881", Client: "libtorrent 2.0.8", DownRate: 2 << 20, Pieces: 200},
+				{Addr: "127.0.0.1:6881", Client: "libtorrent 2.0.8", DownRate: 2 << 20, Pieces: 200, Requests: 12},
 				{Addr: "10.0.0.2:51413", Client: "Transmission 3.0.0", DownRate: 1 << 20, UpRate: 1 << 15, Pieces: 120, Flags: "i"},
 				{Addr: "[::1]:6882", Client: "aria2 1-36-0-", DownRate: 512 << 10, UpRate: 1 << 16, Pieces: 77, Flags: "ci"},
 			},
-			Tracker: &sdk.TrackerInfo{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5},
-			Log:     []sdk.LogLine{{Time: t0, Level: "INFO", Text: fmt.Sprintf("12:00:%02d.000 [INFO]  torrent.swarm: step %d", s, s)}},
+			Tracker: &sdk.TrackerInfo{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5, Seeders: 2, Leechers: 3, Current: true},
+			Trackers: []sdk.TrackerInfo{
+				{URL: "udp://tracker.local:1337/announce", LastError: "connection refused"}, // an earlier try: not current, so no status shown
+				{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5, Seeders: 2, Leechers: 3, Current: true},
+				{URL: "https://backup.example.org/announce?…", Tier: 1},
+			},
+			Log: []sdk.LogLine{{Time: t0, Level: "INFO", Text: fmt.Sprintf("12:00:%02d.000 [INFO]  torrent.swarm: step %d", s, s)}},
 		}
 		if s == 0 {
 			u.Torrent = info
@@ -141,18 +146,31 @@ func TestGolden(t *testing.T) {
 		keys   []string
 		status string // the host's status in the last update
 	}{
-		"main-80x24":     {80, 24, 3, nil, ""},
-		"main-120x40":    {120, 40, 3, nil, ""},
-		"main-100x30":    {100, 30, 3, nil, ""},
-		"main-60x15":     {60, 15, 3, nil, ""},
-		"main-40x10":     {40, 10, 3, nil, ""},
-		"peers-40x10":    {40, 10, 3, []string{"p"}, ""},
-		"complete-80x24": {80, 24, 5, nil, ""},
-		"peers-80x24":    {80, 24, 3, []string{"p"}, ""},
-		"log-120x40":     {120, 40, 3, []string{"ctrl+z"}, ""},
-		"help-80x24":     {80, 24, 3, []string{"?"}, ""},
-		"back-80x24":     {80, 24, 3, []string{"ctrl+z", "ctrl+z"}, ""},
-		"diskfull-80x24": {80, 24, 3, nil, "disk full at /data: retrying"},
+		"main-80x24":         {80, 24, 3, nil, ""},
+		"main-120x40":        {120, 40, 3, nil, ""},
+		"main-100x30":        {100, 30, 3, nil, ""},
+		"main-60x15":         {60, 15, 3, nil, ""},
+		"main-40x10":         {40, 10, 3, nil, ""},
+		"peers-40x10":        {40, 10, 3, []string{"p"}, ""},
+		"peers-100x30":       {100, 30, 3, []string{"p"}, ""},
+		"peers-sorted-80x24": {80, 24, 3, []string{"2", "s", "s"}, ""},
+		"files-80x24":        {80, 24, 3, []string{"f"}, ""},
+		"files-100x30":       {100, 30, 3, []string{"3"}, ""},
+		"files-40x10":        {40, 10, 3, []string{"f"}, ""},
+		"trackers-80x24":     {80, 24, 3, []string{"t"}, ""},
+		"trackers-100x30":    {100, 30, 3, []string{"4"}, ""},
+		"trackers-40x10":     {40, 10, 3, []string{"t"}, ""},
+		"rates-80x24":        {80, 24, 5, []string{"r"}, ""},
+		"rates-100x30":       {100, 30, 5, []string{"5"}, ""},
+		"rates-40x10":        {40, 10, 5, []string{"r"}, ""},
+		"log-80x24":          {80, 24, 3, []string{"l"}, ""},
+		"help-100x30":        {100, 30, 3, []string{"?"}, ""},
+		"complete-80x24":     {80, 24, 5, nil, ""},
+		"peers-80x24":        {80, 24, 3, []string{"p"}, ""},
+		"log-120x40":         {120, 40, 3, []string{"ctrl+z"}, ""},
+		"help-80x24":         {80, 24, 3, []string{"?"}, ""},
+		"back-80x24":         {80, 24, 3, []string{"ctrl+z", "ctrl+z"}, ""},
+		"diskfull-80x24":     {80, 24, 3, nil, "disk full at /data: retrying"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -182,5 +200,42 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("screen differs from %s:\n%s", path, got)
 			}
 		})
+	}
+}
+
+// Every key the model handles is in the help screen, and each view key
+// goes to its view and back to main.
+func TestKeysListedAndSwitch(t *testing.T) {
+	t.Parallel()
+	help := strings.Join(play(80, 24, stream(2)).helpView(), "\n")
+	for k, v := range viewKeys {
+		if !strings.Contains(help, " "+k+" ") && !strings.Contains(help, " "+k+"\t") {
+			found := false
+			for _, l := range strings.Split(help, "\n") {
+				if f := strings.Fields(l); len(f) > 0 && strings.Contains(strings.Join(f[:min(len(f), 6)], " "), k) {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("help does not list %q", k)
+			}
+		}
+		m := play(80, 24, stream(2), k)
+		if m.view != v {
+			t.Fatalf("%q shows view %d, want %d", k, m.view, v)
+		}
+		if m.Update(key(k)); m.view != viewMain {
+			t.Fatalf("%q twice shows view %d, want main", k, m.view)
+		}
+	}
+	for _, k := range []string{"tab", "s", "esc", "ctrl-z", "PgUp", "?", "q"} {
+		if !strings.Contains(help, k) {
+			t.Fatalf("help does not list %q", k)
+		}
+	}
+	for i := range numViews {
+		if m := play(80, 24, stream(2), fmt.Sprint(i+1)); m.view != i {
+			t.Fatalf("key %d shows view %d", i+1, m.view)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -34,6 +33,12 @@ func (m *model) View() string {
 		body = m.helpView()
 	case m.view == viewPeers:
 		body = m.peersView()
+	case m.view == viewFiles:
+		body = m.filesView()
+	case m.view == viewTrackers:
+		body = m.trackersView()
+	case m.view == viewRates:
+		body = m.ratesView()
 	case m.view == viewLog:
 		body = m.logView()
 	default:
@@ -218,22 +223,6 @@ func pieceMap(w, rows, n int, u sdk.Update) []string {
 	return lines
 }
 
-func (m *model) peersView() []string {
-	lines := []string{titleStyle.Render(fmt.Sprintf(" Peers (%d connected, %d known)", len(m.u.Peers), m.u.KnownPeers)),
-		dimStyle.Render(fmt.Sprintf(" %-21s %-18s %-3s %11s %11s %6s", "address", "client", "", "down", "up", "pieces"))}
-	peers := append([]sdk.PeerInfo(nil), m.u.Peers...)
-	sort.Slice(peers, func(i, j int) bool { return peers[i].Addr < peers[j].Addr })
-	n := max(1, m.h-len(m.header())-3)
-	start := min(m.scroll[viewPeers], max(0, len(peers)-n))
-	for _, p := range peers[start:min(len(peers), start+n)] {
-		lines = append(lines, fmt.Sprintf(" %-21s %-18s %-3s %9s/s %9s/s %6d", ansi.Truncate(p.Addr, 21, "…"), ansi.Truncate(p.Client, 18, "…"), p.Flags, human(p.DownRate), human(p.UpRate), p.Pieces))
-	}
-	if len(peers) == 0 {
-		lines = append(lines, dimStyle.Render(" no peers connected"))
-	}
-	return lines
-}
-
 func (m *model) logView() []string {
 	n := max(1, m.h-len(m.header())-2)
 	lines := []string{titleStyle.Render(" Log") + dimStyle.Render("  (ctrl-z: back)")}
@@ -254,26 +243,37 @@ func (m *model) logView() []string {
 func (m *model) helpView() []string {
 	return []string{
 		titleStyle.Render(" Keys"),
-		"  ctrl-z      log view and back",
-		"  p           peers view and back",
-		"  esc         main view",
-		"  ↑ ↓ k j     scroll (the mouse wheel too)",
-		"  PgUp PgDn   scroll a page",
-		"  g G         top, bottom",
-		"  ?           this help (any key closes it)",
-		"  q ctrl-c    quit the client (the tracker is told, state saved)",
+		"  1 2 3 4 5 6   main, peers, files, trackers, rates, log view",
+		"  p f t r l     peers, files, trackers, rates, log view; again: main",
+		"  tab S-tab     next, previous view",
+		"  ctrl-z        log view and back",
+		"  esc           main view",
+		"  s             peers view: sort by the next column",
+		"  ↑ ↓ k j       scroll (the mouse wheel too)",
+		"  PgUp PgDn     scroll a page",
+		"  g G           top, bottom",
+		"  ?             this help (any key closes it)",
+		"  q ctrl-c      quit the client (the tracker is told, state saved)",
 	}
 }
 
+// footer: the views by number, the current one highlighted, then help and
+// quit; narrow terminals get the current view's name and the two keys.
 func (m *model) footer() string {
-	keys := []string{"? keys", "ctrl-z log", "p peers", "q quit"}
-	if m.w < 44 {
-		keys = []string{"? keys", "q quit"}
+	var left string
+	if m.w >= 76 {
+		var tabs []string
+		for i, n := range viewNames {
+			t := fmt.Sprintf(" %d %s ", i+1, n)
+			if i == m.view && !m.help {
+				t = keyStyle.Render(t)
+			}
+			tabs = append(tabs, t)
+		}
+		left = strings.Join(tabs, "") + " " + keyStyle.Render(" ? keys ") + " " + keyStyle.Render(" q quit ")
+	} else {
+		left = " " + keyStyle.Render(" "+viewNames[m.view]+" ") + " " + keyStyle.Render(" ? keys ") + " " + keyStyle.Render(" q quit ")
 	}
-	for i, k := range keys {
-		keys[i] = keyStyle.Render(" " + k + " ")
-	}
-	left := " " + strings.Join(keys, " ")
 	if m.gone {
 		left += errStyle.Render("  the client has stopped")
 	}
