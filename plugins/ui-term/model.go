@@ -70,6 +70,15 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.gone = true
 		return m, tea.Quit
 	case tea.KeyMsg:
+		// Keys typed faster than a read arrive as one message of
+		// several runes: each is a key of its own.
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+			var cmds []tea.Cmd
+			for _, r := range msg.Runes {
+				cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
+			}
+			return m, tea.Sequence(cmds...)
+		}
 		return m, m.key(msg)
 	case tea.MouseMsg:
 		m.mouse(msg)

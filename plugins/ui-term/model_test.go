@@ -239,3 +239,13 @@ func TestKeysListedAndSwitch(t *testing.T) {
 		}
 	}
 }
+
+// Keys read together (typed fast, or sent at once by tmux) act one by one.
+func TestKeysReadTogether(t *testing.T) {
+	t.Parallel()
+	m := play(80, 24, stream(2))
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("2ss")})
+	if m.view != viewPeers || m.peerSort != 2 {
+		t.Fatalf("after \"2ss\": view %d sort %d, want peers sorted by %s", m.view, m.peerSort, peerSorts[2].name)
+	}
+}
