@@ -43,15 +43,16 @@ func (h *history) last(n int) []int64 {
 func (h *history) seconds() int { return len(h.samples)*h.per + h.n }
 
 // resample fits the whole history into w columns, averaging the samples
-// each column covers; fewer samples than columns stay one a column.
+// each column covers; with fewer samples than columns each sample spans
+// several, so the graph always reads from the session's start to now.
 func (h *history) resample(w int) []int64 {
 	s := h.samples
-	if len(s) <= w || w <= 0 {
-		return s
+	if len(s) == 0 || w <= 0 {
+		return nil
 	}
 	out := make([]int64, w)
 	for c := range w {
-		lo, hi := c*len(s)/w, (c+1)*len(s)/w
+		lo, hi := c*len(s)/w, max((c+1)*len(s)/w, c*len(s)/w+1)
 		var sum int64
 		for _, v := range s[lo:hi] {
 			sum += v

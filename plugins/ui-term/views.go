@@ -186,7 +186,8 @@ func (m *model) ratesView() []string {
 		lines = append(lines, titleStyle.Render(" "+p.name)+dimStyle.Render(fmt.Sprintf("  now %s/s · peak %s/s · mean %s/s · over %s",
 			human(p.now), human(peak), human(avg), span)))
 		lines = append(lines, plot(s, w, plotH)...)
-		lines = append(lines, "")
+		// The time axis: where the session starts, and now.
+		lines = append(lines, dimStyle.Render(spread(m.w, " └ "+span+" ago", "now ┘ ")))
 	}
 	return lines
 }
