@@ -42,7 +42,11 @@ func (termUI) Run(ctx context.Context, host sdk.Host) error {
 	m := newModel(host)
 	// Signals are the SDK's: they end ctx, and bubbletea puts the terminal
 	// back on its way out whatever ended it.
-	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx), tea.WithoutSignalHandler())
+	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx), tea.WithoutSignalHandler(),
+		// The renderer wakes this often to flush a changed frame; 60 (its
+		// default) is wasted on 4 updates a second, 20 still echoes a key
+		// within 50 ms.
+		tea.WithFPS(20))
 	go func() {
 		// Four updates a second keep rates and counters live; more only
 		// costs CPU in both processes.
