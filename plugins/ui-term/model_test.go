@@ -212,7 +212,7 @@ func TestGolden(t *testing.T) {
 func TestKeysListedAndSwitch(t *testing.T) {
 	t.Parallel()
 	var keyCols []string // the help's key column, one field a key
-	for _, l := range play(80, 24, stream(2)).helpView()[1:] {
+	for _, l := range play(80, 24, stream(2)).longHelp()[1:] {
 		keyCols = append(keyCols, strings.Fields(l[:min(len(l), 16)])...)
 	}
 	listed := func(k string) bool { return slices.Contains(keyCols, k) }

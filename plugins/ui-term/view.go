@@ -44,7 +44,12 @@ func (m *model) View() string {
 	default:
 		body = m.mainView()
 	}
-	lines := append(m.header(), body...)
+	var lines []string
+	if m.help { // the keys take the whole screen: they are why it is open
+		lines = body
+	} else {
+		lines = append(m.header(), body...)
+	}
 	for len(lines) < m.h-1 {
 		lines = append(lines, "")
 	}
@@ -240,7 +245,25 @@ func (m *model) logView() []string {
 	return lines
 }
 
+// helpView lists every key, one a line; where that does not fit, the same
+// keys in short, wrapped to the width.
 func (m *model) helpView() []string {
+	if long := m.longHelp(); len(long) <= m.h-1 {
+		return long
+	}
+	short := "1-6 or p f t r l: main peers files trackers rates log · tab S-tab: next, previous · ctrl-z: log and back · " +
+		"esc: main · s: sort peers · ↑↓ k j PgUp PgDn g G, wheel: scroll · ?: help · q ctrl-c: quit"
+	return append([]string{titleStyle.Render(" Keys")}, indent(strings.Split(ansi.Wordwrap(short, max(1, m.w-2), " "), "\n"))...)
+}
+
+func indent(ls []string) []string {
+	for i, l := range ls {
+		ls[i] = " " + l
+	}
+	return ls
+}
+
+func (m *model) longHelp() []string {
 	return []string{
 		titleStyle.Render(" Keys"),
 		"  1 2 3 4 5 6   main, peers, files, trackers, rates, log view",
@@ -265,7 +288,7 @@ func (m *model) footer() string {
 		var tabs []string
 		for i, n := range viewNames {
 			t := fmt.Sprintf(" %d %s ", i+1, n)
-			if i == m.view && !m.help {
+			if i == m.view {
 				t = keyStyle.Render(t)
 			}
 			tabs = append(tabs, t)
