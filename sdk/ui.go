@@ -47,14 +47,18 @@ type PeerInfo struct {
 	Addr, Client     string
 	DownRate, UpRate int64
 	Pieces           int
-	Flags            string
+	Flags            string // "c" they choke us, "i" they are interested
+	Requests         int    // our block requests they have not answered
 }
 
-// TrackerInfo is the tracker's state.
+// TrackerInfo is a tracker's state. Only the current tracker (the one last
+// answered or tried) has one; the others are fallbacks, URL and Tier only.
 type TrackerInfo struct {
 	URL, LastError             string
 	LastAnnounce, NextAnnounce time.Time
 	Peers, Seeders, Leechers   int
+	Tier                       int
+	Current                    bool
 }
 
 // LogLine is one host log line.
@@ -73,7 +77,8 @@ type Update struct {
 	DownRate, UpRate     int64
 	Peers                []PeerInfo
 	KnownPeers           int
-	Tracker              *TrackerInfo
+	Tracker              *TrackerInfo  // the current tracker
+	Trackers             []TrackerInfo // every tracker, in tier order
 	Log                  []LogLine
 	Complete             bool
 	Picker               string
@@ -87,7 +92,7 @@ type Update struct {
 // Host is the client as a UI plugin sees it.
 type Host interface {
 	// Watch calls f with each update until ctx ends or the host goes away.
-	Watch(ctx context.Context, f func(Update)) error
+	Watch(ctx context.Context, f func(Update), opts ...WatchOption) error
 	// Quit stops the whole client cleanly.
 	Quit(ctx context.Context) error
 }
@@ -145,8 +150,21 @@ func (h *hostClient) Quit(ctx context.Context) error {
 	return err
 }
 
-func (h *hostClient) Watch(ctx context.Context, f func(Update)) error {
-	st, err := h.c.Watch(ctx, &hostpb.WatchRequest{})
+// WatchOption tunes Watch.
+type WatchOption func(*hostpb.WatchRequest)
+
+// MaxRate asks for at most n updates a second (the host sends at most 20):
+// fewer wake-ups for a UI that redraws on each.
+func MaxRate(n int) WatchOption {
+	return func(r *hostpb.WatchRequest) { r.MaxRate = uint32(max(0, n)) }
+}
+
+func (h *hostClient) Watch(ctx context.Context, f func(Update), opts ...WatchOption) error {
+	req := &hostpb.WatchRequest{}
+	for _, o := range opts {
+		o(req)
+	}
+	st, err := h.c.Watch(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -190,16 +208,24 @@ func (h *hostClient) update(u *hostpb.Update) (Update, error) {
 		out.Downloading = append(out.Downloading, int(d))
 	}
 	for _, p := range u.GetPeers() {
-		out.Peers = append(out.Peers, PeerInfo{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags})
+		out.Peers = append(out.Peers, PeerInfo{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags, Requests: int(p.Requests)})
 	}
 	if t := u.GetTracker(); t != nil {
-		out.Tracker = &TrackerInfo{URL: t.Url, LastError: t.LastError, LastAnnounce: fromUnix(t.LastAnnounceUnix), NextAnnounce: fromUnix(t.NextAnnounceUnix),
-			Peers: int(t.Peers), Seeders: int(t.Seeders), Leechers: int(t.Leechers)}
+		tr := trackerFromProto(t)
+		out.Tracker = &tr
+	}
+	for _, t := range u.GetTrackers() {
+		out.Trackers = append(out.Trackers, trackerFromProto(t))
 	}
 	for _, l := range u.GetLog() {
 		out.Log = append(out.Log, LogLine{Time: time.UnixMilli(l.TimeUnixMs), Level: l.Level, Text: l.Text})
 	}
 	return out, nil
+}
+
+func trackerFromProto(t *hostpb.Tracker) TrackerInfo {
+	return TrackerInfo{URL: t.Url, LastError: t.LastError, LastAnnounce: fromUnix(t.LastAnnounceUnix), NextAnnounce: fromUnix(t.NextAnnounceUnix),
+		Peers: int(t.Peers), Seeders: int(t.Seeders), Leechers: int(t.Leechers), Tier: int(t.Tier), Current: t.Current}
 }
 
 func fromUnix(s int64) time.Time {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/torrent-dev/torrent/host/session"
+	"github.com/torrent-dev/torrent/host/tracker"
 	"github.com/torrent-dev/torrent/proto/hostpb"
 )
 
@@ -126,11 +127,12 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 		if p.Interested {
 			flags += "i"
 		}
-		u.Peers = append(u.Peers, &hostpb.Peer{Addr: p.Addr, Client: p.Client, DownRate: uint64(p.DownRate), UpRate: uint64(p.UpRate), Pieces: uint32(p.Pieces), Flags: flags})
+		u.Peers = append(u.Peers, &hostpb.Peer{Addr: p.Addr, Client: p.Client, DownRate: uint64(p.DownRate), UpRate: uint64(p.UpRate),
+			Pieces: uint32(p.Pieces), Flags: flags, Requests: uint32(p.Inflight)})
 	}
 	if tr, ok := srv.s.Tracker(); ok {
-		u.Tracker = &hostpb.Tracker{Url: tr.URL, LastError: tr.LastError, LastAnnounceUnix: unixOrZero(tr.LastAnnounce),
-			NextAnnounceUnix: unixOrZero(tr.NextAnnounce), Peers: uint32(tr.Peers), Seeders: uint32(tr.Seeders), Leechers: uint32(tr.Leechers)}
+		u.Tracker = trackerStatus(tr)
+		u.Trackers = trackerList(srv.s.Meta.Trackers(), tr)
 	}
 	if p, ok := srv.s.Picker(); ok {
 		u.Picker = "built-in"
@@ -144,6 +146,32 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 		u.Log = append(u.Log, &hostpb.LogLine{TimeUnixMs: l.Time.UnixMilli(), Level: l.Level, Text: l.Text})
 	}
 	return u
+}
+
+func trackerStatus(tr tracker.Status) *hostpb.Tracker {
+	return &hostpb.Tracker{Url: tr.URL, LastError: tr.LastError, LastAnnounceUnix: unixOrZero(tr.LastAnnounce), Current: true,
+		NextAnnounceUnix: unixOrZero(tr.NextAnnounce), Peers: uint32(tr.Peers), Seeders: uint32(tr.Seeders), Leechers: uint32(tr.Leechers)}
+}
+
+// trackerList is every tracker in tier order. The announcer keeps one
+// status, of the tracker it last answered or tried: that one carries it,
+// the rest are listed by URL and tier only.
+func trackerList(tiers [][]string, cur tracker.Status) []*hostpb.Tracker {
+	var out []*hostpb.Tracker
+	found := false
+	for i, tier := range tiers {
+		for _, raw := range tier {
+			u := tracker.Redact(raw)
+			if !found && cur.URL != "" && u == cur.URL {
+				t := trackerStatus(cur)
+				t.Tier, found = uint32(i), true
+				out = append(out, t)
+				continue
+			}
+			out = append(out, &hostpb.Tracker{Url: u, Tier: uint32(i)})
+		}
+	}
+	return out
 }
 
 func unixOrZero(t time.Time) int64 {

@@ -83,3 +83,7 @@ func printable(s string, n int) string {
 	}
 	return s
 }
+
+// Redact drops a tracker URL's query, as Status.URL does, so that a UI can
+// list every tracker without its passkey and find the one Status names.
+func Redact(u string) string { return redact(u) }

@@ -20,6 +20,8 @@ func main() { sdk.ServeUI(termUI{}, sdk.WithName("term")) }
 
 type termUI struct{}
 
+const updatesPerSecond = 4
+
 var _ sdk.UI = termUI{}
 
 // Run owns the terminal until the user quits or the host stops. A plugin's
@@ -40,9 +42,15 @@ func (termUI) Run(ctx context.Context, host sdk.Host) error {
 	m := newModel(host)
 	// Signals are the SDK's: they end ctx, and bubbletea puts the terminal
 	// back on its way out whatever ended it.
-	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx), tea.WithoutSignalHandler())
+	p := tea.NewProgram(m, tea.WithInput(tty), tea.WithOutput(tty), tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx), tea.WithoutSignalHandler(),
+		// The renderer wakes this often to flush a changed frame; 60 (its
+		// default) is wasted on 4 updates a second, 20 still echoes a key
+		// within 50 ms.
+		tea.WithFPS(20))
 	go func() {
-		err := host.Watch(ctx, func(u sdk.Update) { p.Send(updateMsg(u)) })
+		// Four updates a second keep rates and counters live; more only
+		// costs CPU in both processes.
+		err := host.Watch(ctx, func(u sdk.Update) { p.Send(updateMsg(u)) }, sdk.MaxRate(updatesPerSecond))
 		p.Send(hostGoneMsg{err})
 	}()
 	_, err = p.Run()

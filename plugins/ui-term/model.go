@@ -14,16 +14,24 @@ type (
 	hostGoneMsg struct{ err error }
 )
 
-// Views.
+// Views, in the order of their number keys.
 const (
 	viewMain = iota
 	viewPeers
+	viewFiles
+	viewTrackers
+	viewRates
 	viewLog
+	numViews
 )
 
+var viewNames = [numViews]string{"main", "peers", "files", "trackers", "rates", "log"}
+
+// viewKeys: each view's letter; pressing it again goes back to main.
+var viewKeys = map[string]int{"p": viewPeers, "f": viewFiles, "t": viewTrackers, "r": viewRates, "l": viewLog}
+
 const (
-	historyLen = 120 // seconds of rate history
-	maxLog     = 2000
+	maxLog = 2000
 )
 
 // model is the whole UI state; View is a pure function of it, which the
@@ -37,11 +45,12 @@ type model struct {
 	help     bool
 	info     *sdk.TorrentInfo
 	u        sdk.Update
-	downHist []int64
-	upHist   []int64
+	downHist history
+	upHist   history
 	lastHist time.Time
 	logs     []sdk.LogLine
-	scroll   [3]int // per view: lines scrolled (log: from the bottom)
+	scroll   [numViews]int // per view: lines scrolled (log: from the bottom)
+	peerSort int           // index into peerSorts
 	gone     bool
 }
 
@@ -61,6 +70,15 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.gone = true
 		return m, tea.Quit
 	case tea.KeyMsg:
+		// Keys typed faster than a read arrive as one message of
+		// several runes: each is a key of its own.
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+			var cmds []tea.Cmd
+			for _, r := range msg.Runes {
+				cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
+			}
+			return m, tea.Sequence(cmds...)
+		}
 		return m, m.key(msg)
 	case tea.MouseMsg:
 		m.mouse(msg)
@@ -80,17 +98,9 @@ func (m *model) apply(u sdk.Update) {
 	// One history sample a second, however often updates come.
 	if now := m.now(); now.Sub(m.lastHist) >= time.Second {
 		m.lastHist = now
-		m.downHist = appendCapped(m.downHist, u.DownRate)
-		m.upHist = appendCapped(m.upHist, u.UpRate)
+		m.downHist.add(u.DownRate)
+		m.upHist.add(u.UpRate)
 	}
-}
-
-func appendCapped(h []int64, v int64) []int64 {
-	h = append(h, v)
-	if len(h) > historyLen {
-		h = h[len(h)-historyLen:]
-	}
-	return h
 }
 
 func (m *model) key(k tea.KeyMsg) tea.Cmd {
@@ -98,7 +108,19 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 		m.help = false
 		return nil
 	}
-	switch k.String() {
+	ks := k.String()
+	if v, ok := viewKeys[ks]; ok {
+		if m.view == v {
+			v = viewMain
+		}
+		m.view = v
+		return nil
+	}
+	if len(ks) == 1 && ks[0] >= '1' && ks[0] < '1'+numViews {
+		m.view = int(ks[0] - '1')
+		return nil
+	}
+	switch ks {
 	case "q", "ctrl+c":
 		return m.quit()
 	case "ctrl+z": // the original client's key: log view and back
@@ -107,11 +129,13 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 		} else {
 			m.prevView, m.view = m.view, viewLog
 		}
-	case "p":
+	case "tab":
+		m.view = (m.view + 1) % numViews
+	case "shift+tab":
+		m.view = (m.view + numViews - 1) % numViews
+	case "s":
 		if m.view == viewPeers {
-			m.view = viewMain
-		} else {
-			m.view = viewPeers
+			m.peerSort = (m.peerSort + 1) % len(peerSorts)
 		}
 	case "esc":
 		m.view = viewMain
@@ -163,6 +187,10 @@ func (m *model) listLen() int {
 		return len(m.u.Peers)
 	case viewLog:
 		return len(m.logs)
+	case viewTrackers:
+		return len(m.trackers())
+	case viewRates:
+		return 0
 	}
 	if m.info != nil {
 		return len(m.info.Files)

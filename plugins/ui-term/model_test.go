@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,12 +50,17 @@ func stream(steps int) []sdk.Update {
 			DownRate: int64(3+s) << 20, UpRate: int64(s) << 16, KnownPeers: 5, Picker: "random", CheckingDone: true,
 			Downloading: []int{199 - s, 150 - s},
 			Peers: []sdk.PeerInfo{
-				{Addr: "127.0.0.1:6881", Client: "libtorrent 2.0.8", DownRate: 2 << 20, Pieces: 200},
+				{Addr: "127.0.0.1:6881", Client: "libtorrent 2.0.8", DownRate: 2 << 20, Pieces: 200, Requests: 12},
 				{Addr: "10.0.0.2:51413", Client: "Transmission 3.0.0", DownRate: 1 << 20, UpRate: 1 << 15, Pieces: 120, Flags: "i"},
 				{Addr: "[::1]:6882", Client: "aria2 1-36-0-", DownRate: 512 << 10, UpRate: 1 << 16, Pieces: 77, Flags: "ci"},
 			},
-			Tracker: &sdk.TrackerInfo{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5},
-			Log:     []sdk.LogLine{{Time: t0, Level: "INFO", Text: fmt.Sprintf("12:00:%02d.000 [INFO]  torrent.swarm: step %d", s, s)}},
+			Tracker: &sdk.TrackerInfo{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5, Seeders: 2, Leechers: 3, Current: true},
+			Trackers: []sdk.TrackerInfo{
+				{URL: "udp://tracker.local:1337/announce", LastError: "connection refused"}, // an earlier try: not current, so no status shown
+				{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5, Seeders: 2, Leechers: 3, Current: true},
+				{URL: "https://backup.example.org/announce?…", Tier: 1},
+			},
+			Log: []sdk.LogLine{{Time: t0, Level: "INFO", Text: fmt.Sprintf("12:00:%02d.000 [INFO]  torrent.swarm: step %d", s, s)}},
 		}
 		if s == 0 {
 			u.Torrent = info
@@ -111,6 +117,29 @@ func TestMouseWheel(t *testing.T) {
 	}
 }
 
+// Terminals too small for anything still draw without a panic, inside
+// their size.
+func TestTinyTerminals(t *testing.T) {
+	t.Parallel()
+	for _, sz := range [][2]int{{0, 0}, {1, 1}, {5, 2}, {20, 5}, {30, 7}, {200, 3}} {
+		for _, k := range []string{"", "p", "ctrl+z", "?"} {
+			m := play(sz[0], sz[1], stream(5)[:3])
+			if k != "" {
+				m.Update(key(k))
+			}
+			lines := strings.Split(m.View(), "\n")
+			if len(lines) > max(1, sz[1]) {
+				t.Fatalf("%dx%d view %q: %d lines", sz[0], sz[1], k, len(lines))
+			}
+			for _, l := range lines {
+				if lipgloss.Width(l) > sz[0] {
+					t.Fatalf("%dx%d view %q: line %q too wide", sz[0], sz[1], k, l)
+				}
+			}
+		}
+	}
+}
+
 func TestGolden(t *testing.T) {
 	tests := map[string]struct {
 		w, h   int
@@ -118,14 +147,34 @@ func TestGolden(t *testing.T) {
 		keys   []string
 		status string // the host's status in the last update
 	}{
-		"main-80x24":     {80, 24, 3, nil, ""},
-		"main-120x40":    {120, 40, 3, nil, ""},
-		"complete-80x24": {80, 24, 5, nil, ""},
-		"peers-80x24":    {80, 24, 3, []string{"p"}, ""},
-		"log-120x40":     {120, 40, 3, []string{"ctrl+z"}, ""},
-		"help-80x24":     {80, 24, 3, []string{"?"}, ""},
-		"back-80x24":     {80, 24, 3, []string{"ctrl+z", "ctrl+z"}, ""},
-		"diskfull-80x24": {80, 24, 3, nil, "disk full at /data: retrying"},
+		"main-80x24":         {80, 24, 3, nil, ""},
+		"main-120x40":        {120, 40, 3, nil, ""},
+		"main-100x30":        {100, 30, 3, nil, ""},
+		"main-60x15":         {60, 15, 3, nil, ""},
+		"main-40x10":         {40, 10, 3, nil, ""},
+		"peers-40x10":        {40, 10, 3, []string{"p"}, ""},
+		"peers-100x30":       {100, 30, 3, []string{"p"}, ""},
+		"peers-sorted-80x24": {80, 24, 3, []string{"2", "s", "s"}, ""},
+		"files-80x24":        {80, 24, 3, []string{"f"}, ""},
+		"files-100x30":       {100, 30, 3, []string{"3"}, ""},
+		"files-40x10":        {40, 10, 3, []string{"f"}, ""},
+		"trackers-80x24":     {80, 24, 3, []string{"t"}, ""},
+		"trackers-100x30":    {100, 30, 3, []string{"4"}, ""},
+		"trackers-40x10":     {40, 10, 3, []string{"t"}, ""},
+		"rates-80x24":        {80, 24, 5, []string{"r"}, ""},
+		"rates-100x30":       {100, 30, 5, []string{"5"}, ""},
+		"rates-40x10":        {40, 10, 5, []string{"r"}, ""},
+		"log-80x24":          {80, 24, 3, []string{"l"}, ""},
+		"log-100x30":         {100, 30, 3, []string{"6"}, ""},
+		"log-40x10":          {40, 10, 3, []string{"l"}, ""},
+		"help-40x10":         {40, 10, 3, []string{"?"}, ""},
+		"help-100x30":        {100, 30, 3, []string{"?"}, ""},
+		"complete-80x24":     {80, 24, 5, nil, ""},
+		"peers-80x24":        {80, 24, 3, []string{"p"}, ""},
+		"log-120x40":         {120, 40, 3, []string{"ctrl+z"}, ""},
+		"help-80x24":         {80, 24, 3, []string{"?"}, ""},
+		"back-80x24":         {80, 24, 3, []string{"ctrl+z", "ctrl+z"}, ""},
+		"diskfull-80x24":     {80, 24, 3, nil, "disk full at /data: retrying"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -155,5 +204,51 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("screen differs from %s:\n%s", path, got)
 			}
 		})
+	}
+}
+
+// Every key the model handles is in the help screen, and each view key
+// goes to its view and back to main.
+func TestKeysListedAndSwitch(t *testing.T) {
+	t.Parallel()
+	var keyCols []string // the help's key column, one field a key
+	for _, l := range play(80, 24, stream(2)).longHelp()[1:] {
+		keyCols = append(keyCols, strings.Fields(l[:min(len(l), 16)])...)
+	}
+	listed := func(k string) bool { return slices.Contains(keyCols, k) }
+	for k, v := range viewKeys {
+		if !listed(k) {
+			t.Fatalf("help does not list %q: %q", k, keyCols)
+		}
+		m := play(80, 24, stream(2), k)
+		if m.view != v {
+			t.Fatalf("%q shows view %d, want %d", k, m.view, v)
+		}
+		if m.Update(key(k)); m.view != viewMain {
+			t.Fatalf("%q twice shows view %d, want main", k, m.view)
+		}
+	}
+	for _, k := range []string{"tab", "s", "esc", "ctrl-z", "PgUp", "PgDn", "g", "G", "?", "q", "ctrl-c"} {
+		if !listed(k) {
+			t.Fatalf("help does not list %q: %q", k, keyCols)
+		}
+	}
+	for i := range numViews {
+		if !listed(fmt.Sprint(i + 1)) {
+			t.Fatalf("help does not list %d", i+1)
+		}
+		if m := play(80, 24, stream(2), fmt.Sprint(i+1)); m.view != i {
+			t.Fatalf("key %d shows view %d", i+1, m.view)
+		}
+	}
+}
+
+// Keys read together (typed fast, or sent at once by tmux) act one by one.
+func TestKeysReadTogether(t *testing.T) {
+	t.Parallel()
+	m := play(80, 24, stream(2))
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("2ss")})
+	if m.view != viewPeers || m.peerSort != 2 {
+		t.Fatalf("after \"2ss\": view %d sort %d, want peers sorted by %s", m.view, m.peerSort, peerSorts[2].name)
 	}
 }

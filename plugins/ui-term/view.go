@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -22,8 +21,11 @@ var (
 )
 
 func (m *model) View() string {
+	if m.w < 1 || m.h < 1 {
+		return ""
+	}
 	if m.info == nil {
-		return "waiting for the client…"
+		return ansi.Truncate("waiting for the client…", m.w, "…")
 	}
 	var body []string
 	switch {
@@ -31,24 +33,55 @@ func (m *model) View() string {
 		body = m.helpView()
 	case m.view == viewPeers:
 		body = m.peersView()
+	case m.view == viewFiles:
+		body = m.filesView()
+	case m.view == viewTrackers:
+		body = m.trackersView()
+	case m.view == viewRates:
+		body = m.ratesView()
 	case m.view == viewLog:
 		body = m.logView()
 	default:
 		body = m.mainView()
 	}
-	lines := append(m.header(), body...)
+	var lines []string
+	if m.help { // the keys take the whole screen: they are why it is open
+		lines = body
+	} else {
+		lines = append(m.header(), body...)
+	}
 	for len(lines) < m.h-1 {
 		lines = append(lines, "")
 	}
-	lines = append(lines[:m.h-1], m.footer())
+	// The footer is the last line, and the header's first lines are kept
+	// first when the terminal is too short for both.
+	lines = append(lines[:max(0, m.h-1)], m.footer())
+	if m.h == 1 {
+		lines = lines[:1]
+	}
 	for i, l := range lines {
 		lines[i] = ansi.Truncate(l, m.w, "…")
 	}
 	return strings.Join(lines, "\n")
 }
 
-// header: name, size, progress bar, rates; shown in every view.
+// header: name, size, progress bar, rates, tracker; shown in every view.
+// A short terminal drops its lines from the bottom up (the tracker has its
+// view), so the body keeps room.
 func (m *model) header() []string {
+	lines := m.fullHeader()
+	switch {
+	case m.h < 8:
+		return lines[:2]
+	case m.h < 12:
+		return lines[:3]
+	case m.h < 16:
+		return lines[:4]
+	}
+	return lines
+}
+
+func (m *model) fullHeader() []string {
 	u, info := m.u, m.info
 	pct := 100.0
 	if info.NumPieces > 0 {
@@ -70,18 +103,28 @@ func (m *model) header() []string {
 	}
 	name := titleStyle.Render(info.Name)
 	size := fmt.Sprintf("%s · %d pieces", human(info.TotalLength), info.NumPieces)
-	barW := max(10, m.w-11-lipgloss.Width(state))
+	if lipgloss.Width(info.Name)+lipgloss.Width(size)+3 > m.w {
+		size = human(info.TotalLength)
+	}
+	barW := m.w - 11 - lipgloss.Width(state)
+	if barW < 8 { // a narrow terminal keeps the bar and the percentage
+		state, barW = "", max(1, m.w-10)
+	}
 	lines := []string{
 		spread(m.w, " "+name, size+" "),
 		fmt.Sprintf(" %s %5.1f%%  %s", bar(barW, pct/100), pct, state),
 	}
-	spark := max(6, min(30, (m.w-64)/2))
 	ratio := ""
 	if u.Downloaded > 0 || u.Complete {
 		ratio = fmt.Sprintf("  ratio %.2f", float64(u.Uploaded)/float64(max(u.Downloaded, info.TotalLength-int64(u.Missing)*info.PieceLength, 1)))
 	}
-	lines = append(lines, fmt.Sprintf(" ↓ %9s/s %s  ↑ %9s/s %s  peers %d/%d%s",
-		human(u.DownRate), sparkline(m.downHist, spark), human(u.UpRate), sparkline(m.upHist, spark), len(u.Peers), u.KnownPeers, ratio))
+	if m.w < 64 { // no room for sparklines: the numbers matter more
+		lines = append(lines, fmt.Sprintf(" ↓ %s/s  ↑ %s/s  peers %d/%d%s", human(u.DownRate), human(u.UpRate), len(u.Peers), u.KnownPeers, ratio))
+	} else {
+		spark := max(6, min(30, (m.w-64)/2))
+		lines = append(lines, fmt.Sprintf(" ↓ %9s/s %s  ↑ %9s/s %s  peers %d/%d%s",
+			human(u.DownRate), sparkline(m.downHist.last(spark), spark), human(u.UpRate), sparkline(m.upHist.last(spark), spark), len(u.Peers), u.KnownPeers, ratio))
+	}
 	lines = append(lines, " "+m.trackerLine())
 	return append(lines, "")
 }
@@ -185,22 +228,6 @@ func pieceMap(w, rows, n int, u sdk.Update) []string {
 	return lines
 }
 
-func (m *model) peersView() []string {
-	lines := []string{titleStyle.Render(fmt.Sprintf(" Peers (%d connected, %d known)", len(m.u.Peers), m.u.KnownPeers)),
-		dimStyle.Render(fmt.Sprintf(" %-21s %-18s %-3s %11s %11s %6s", "address", "client", "", "down", "up", "pieces"))}
-	peers := append([]sdk.PeerInfo(nil), m.u.Peers...)
-	sort.Slice(peers, func(i, j int) bool { return peers[i].Addr < peers[j].Addr })
-	n := max(1, m.h-len(m.header())-3)
-	start := min(m.scroll[viewPeers], max(0, len(peers)-n))
-	for _, p := range peers[start:min(len(peers), start+n)] {
-		lines = append(lines, fmt.Sprintf(" %-21s %-18s %-3s %9s/s %9s/s %6d", ansi.Truncate(p.Addr, 21, "…"), ansi.Truncate(p.Client, 18, "…"), p.Flags, human(p.DownRate), human(p.UpRate), p.Pieces))
-	}
-	if len(peers) == 0 {
-		lines = append(lines, dimStyle.Render(" no peers connected"))
-	}
-	return lines
-}
-
 func (m *model) logView() []string {
 	n := max(1, m.h-len(m.header())-2)
 	lines := []string{titleStyle.Render(" Log") + dimStyle.Render("  (ctrl-z: back)")}
@@ -218,26 +245,58 @@ func (m *model) logView() []string {
 	return lines
 }
 
+// helpView lists every key, one a line; where that does not fit, the same
+// keys in short, wrapped to the width.
 func (m *model) helpView() []string {
+	if long := m.longHelp(); len(long) <= m.h-1 {
+		return long
+	}
+	short := "1-6 or p f t r l: main peers files trackers rates log · tab S-tab: next, previous · ctrl-z: log and back · " +
+		"esc: main · s: sort peers · ↑↓ k j PgUp PgDn g G, wheel: scroll · ?: help · q ctrl-c: quit"
+	return append([]string{titleStyle.Render(" Keys")}, indent(strings.Split(ansi.Wordwrap(short, max(1, m.w-2), " "), "\n"))...)
+}
+
+func indent(ls []string) []string {
+	for i, l := range ls {
+		ls[i] = " " + l
+	}
+	return ls
+}
+
+func (m *model) longHelp() []string {
 	return []string{
 		titleStyle.Render(" Keys"),
-		"  ctrl-z      log view and back",
-		"  p           peers view and back",
-		"  esc         main view",
-		"  ↑ ↓ k j     scroll (the mouse wheel too)",
-		"  PgUp PgDn   scroll a page",
-		"  g G         top, bottom",
-		"  ?           this help (any key closes it)",
-		"  q ctrl-c    quit the client (the tracker is told, state saved)",
+		"  1 2 3 4 5 6   main, peers, files, trackers, rates, log view",
+		"  p f t r l     peers, files, trackers, rates, log view; again: main",
+		"  tab S-tab     next, previous view",
+		"  ctrl-z        log view and back",
+		"  esc           main view",
+		"  s             peers view: sort by the next column",
+		"  ↑ ↓ k j       scroll (the mouse wheel too)",
+		"  PgUp PgDn     scroll a page",
+		"  g G           top, bottom",
+		"  ?             this help (any key closes it)",
+		"  q ctrl-c      quit the client (the tracker is told, state saved)",
 	}
 }
 
+// footer: the views by number, the current one highlighted, then help and
+// quit; narrow terminals get the current view's name and the two keys.
 func (m *model) footer() string {
-	keys := []string{"? keys", "ctrl-z log", "p peers", "q quit"}
-	for i, k := range keys {
-		keys[i] = keyStyle.Render(" " + k + " ")
+	var left string
+	if m.w >= 76 {
+		var tabs []string
+		for i, n := range viewNames {
+			t := fmt.Sprintf(" %d %s ", i+1, n)
+			if i == m.view {
+				t = keyStyle.Render(t)
+			}
+			tabs = append(tabs, t)
+		}
+		left = strings.Join(tabs, "") + " " + keyStyle.Render(" ? keys ") + " " + keyStyle.Render(" q quit ")
+	} else {
+		left = " " + keyStyle.Render(" "+viewNames[m.view]+" ") + " " + keyStyle.Render(" ? keys ") + " " + keyStyle.Render(" q quit ")
 	}
-	left := " " + strings.Join(keys, " ")
 	if m.gone {
 		left += errStyle.Render("  the client has stopped")
 	}

@@ -255,7 +255,9 @@ type Peer struct {
 	// How many pieces the peer has.
 	Pieces uint32 `protobuf:"varint,5,opt,name=pieces,proto3" json:"pieces,omitempty"`
 	// Short state flags: "c" they choke us, "i" they are interested.
-	Flags         string `protobuf:"bytes,6,opt,name=flags,proto3" json:"flags,omitempty"`
+	Flags string `protobuf:"bytes,6,opt,name=flags,proto3" json:"flags,omitempty"`
+	// Block requests of ours the peer has not answered yet.
+	Requests      uint32 `protobuf:"varint,7,opt,name=requests,proto3" json:"requests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -332,17 +334,33 @@ func (x *Peer) GetFlags() string {
 	return ""
 }
 
+func (x *Peer) GetRequests() uint32 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+// Tracker is one tracker of the torrent. Only the announcer's current
+// tracker (current set) has a status; the others of its tier, and later
+// tiers, wait as fallbacks (BEP 12).
 type Tracker struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	Url              string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
-	LastError        string                 `protobuf:"bytes,2,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	LastAnnounceUnix int64                  `protobuf:"varint,3,opt,name=last_announce_unix,json=lastAnnounceUnix,proto3" json:"last_announce_unix,omitempty"`
-	NextAnnounceUnix int64                  `protobuf:"varint,4,opt,name=next_announce_unix,json=nextAnnounceUnix,proto3" json:"next_announce_unix,omitempty"`
-	Peers            uint32                 `protobuf:"varint,5,opt,name=peers,proto3" json:"peers,omitempty"`
-	Seeders          uint32                 `protobuf:"varint,6,opt,name=seeders,proto3" json:"seeders,omitempty"`
-	Leechers         uint32                 `protobuf:"varint,7,opt,name=leechers,proto3" json:"leechers,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Without a query: private trackers put a passkey there.
+	Url              string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	LastError        string `protobuf:"bytes,2,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastAnnounceUnix int64  `protobuf:"varint,3,opt,name=last_announce_unix,json=lastAnnounceUnix,proto3" json:"last_announce_unix,omitempty"`
+	NextAnnounceUnix int64  `protobuf:"varint,4,opt,name=next_announce_unix,json=nextAnnounceUnix,proto3" json:"next_announce_unix,omitempty"`
+	Peers            uint32 `protobuf:"varint,5,opt,name=peers,proto3" json:"peers,omitempty"`
+	Seeders          uint32 `protobuf:"varint,6,opt,name=seeders,proto3" json:"seeders,omitempty"`
+	Leechers         uint32 `protobuf:"varint,7,opt,name=leechers,proto3" json:"leechers,omitempty"`
+	// The BEP 12 tier, from 0.
+	Tier uint32 `protobuf:"varint,8,opt,name=tier,proto3" json:"tier,omitempty"`
+	// Whether the status fields are this tracker's: the one last answered or
+	// tried.
+	Current       bool `protobuf:"varint,9,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Tracker) Reset() {
@@ -422,6 +440,20 @@ func (x *Tracker) GetLeechers() uint32 {
 		return x.Leechers
 	}
 	return 0
+}
+
+func (x *Tracker) GetTier() uint32 {
+	if x != nil {
+		return x.Tier
+	}
+	return 0
+}
+
+func (x *Tracker) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
 }
 
 type LogLine struct {
@@ -510,7 +542,10 @@ type Update struct {
 	CheckingDone bool   `protobuf:"varint,16,opt,name=checking_done,json=checkingDone,proto3" json:"checking_done,omitempty"`
 	// What keeps the download from going on, in a few words, e.g. "disk
 	// full at /data: retrying"; empty when nothing does.
-	Status        string `protobuf:"bytes,17,opt,name=status,proto3" json:"status,omitempty"`
+	Status string `protobuf:"bytes,17,opt,name=status,proto3" json:"status,omitempty"`
+	// Every tracker of the torrent in tier order; tracker above is the
+	// current one of these.
+	Trackers      []*Tracker `protobuf:"bytes,18,rep,name=trackers,proto3" json:"trackers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -662,6 +697,13 @@ func (x *Update) GetStatus() string {
 		return x.Status
 	}
 	return ""
+}
+
+func (x *Update) GetTrackers() []*Tracker {
+	if x != nil {
+		return x.Trackers
+	}
+	return nil
 }
 
 type QuitRequest struct {
@@ -1059,14 +1101,15 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\n" +
 	"mountpoint\x18\b \x01(\tR\n" +
 	"mountpoint\x12#\n" +
-	"\rcreation_date\x18\t \x01(\x03R\fcreationDate\"\x96\x01\n" +
+	"\rcreation_date\x18\t \x01(\x03R\fcreationDate\"\xb2\x01\n" +
 	"\x04Peer\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12\x1b\n" +
 	"\tdown_rate\x18\x03 \x01(\x04R\bdownRate\x12\x17\n" +
 	"\aup_rate\x18\x04 \x01(\x04R\x06upRate\x12\x16\n" +
 	"\x06pieces\x18\x05 \x01(\rR\x06pieces\x12\x14\n" +
-	"\x05flags\x18\x06 \x01(\tR\x05flags\"\xe2\x01\n" +
+	"\x05flags\x18\x06 \x01(\tR\x05flags\x12\x1a\n" +
+	"\brequests\x18\a \x01(\rR\brequests\"\x90\x02\n" +
 	"\aTracker\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x1d\n" +
 	"\n" +
@@ -1075,12 +1118,14 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\x12next_announce_unix\x18\x04 \x01(\x03R\x10nextAnnounceUnix\x12\x14\n" +
 	"\x05peers\x18\x05 \x01(\rR\x05peers\x12\x18\n" +
 	"\aseeders\x18\x06 \x01(\rR\aseeders\x12\x1a\n" +
-	"\bleechers\x18\a \x01(\rR\bleechers\"U\n" +
+	"\bleechers\x18\a \x01(\rR\bleechers\x12\x12\n" +
+	"\x04tier\x18\b \x01(\rR\x04tier\x12\x18\n" +
+	"\acurrent\x18\t \x01(\bR\acurrent\"U\n" +
 	"\aLogLine\x12 \n" +
 	"\ftime_unix_ms\x18\x01 \x01(\x03R\n" +
 	"timeUnixMs\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"\xbd\x04\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"\xf3\x04\n" +
 	"\x06Update\x126\n" +
 	"\atorrent\x18\x01 \x01(\v2\x1c.torrent.host.v1.TorrentInfoR\atorrent\x12\x12\n" +
 	"\x04have\x18\x02 \x01(\fR\x04have\x12 \n" +
@@ -1102,7 +1147,8 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\x06picker\x18\x0e \x01(\tR\x06picker\x12\x1a\n" +
 	"\bchecking\x18\x0f \x01(\rR\bchecking\x12#\n" +
 	"\rchecking_done\x18\x10 \x01(\bR\fcheckingDone\x12\x16\n" +
-	"\x06status\x18\x11 \x01(\tR\x06status\"\r\n" +
+	"\x06status\x18\x11 \x01(\tR\x06status\x124\n" +
+	"\btrackers\x18\x12 \x03(\v2\x18.torrent.host.v1.TrackerR\btrackers\"\r\n" +
 	"\vQuitRequest\"\x0e\n" +
 	"\fQuitResponse\"\x11\n" +
 	"\x0fTorrentsRequest\"L\n" +
@@ -1164,22 +1210,23 @@ var file_host_v1_host_proto_depIdxs = []int32{
 	3,  // 2: torrent.host.v1.Update.peers:type_name -> torrent.host.v1.Peer
 	4,  // 3: torrent.host.v1.Update.tracker:type_name -> torrent.host.v1.Tracker
 	5,  // 4: torrent.host.v1.Update.log:type_name -> torrent.host.v1.LogLine
-	2,  // 5: torrent.host.v1.TorrentsResponse.torrents:type_name -> torrent.host.v1.TorrentInfo
-	0,  // 6: torrent.host.v1.Host.Watch:input_type -> torrent.host.v1.WatchRequest
-	7,  // 7: torrent.host.v1.Host.Quit:input_type -> torrent.host.v1.QuitRequest
-	9,  // 8: torrent.host.v1.Host.Torrents:input_type -> torrent.host.v1.TorrentsRequest
-	11, // 9: torrent.host.v1.Host.Read:input_type -> torrent.host.v1.ReadRequest
-	13, // 10: torrent.host.v1.Host.Complete:input_type -> torrent.host.v1.CompleteRequest
-	6,  // 11: torrent.host.v1.Host.Watch:output_type -> torrent.host.v1.Update
-	8,  // 12: torrent.host.v1.Host.Quit:output_type -> torrent.host.v1.QuitResponse
-	10, // 13: torrent.host.v1.Host.Torrents:output_type -> torrent.host.v1.TorrentsResponse
-	12, // 14: torrent.host.v1.Host.Read:output_type -> torrent.host.v1.ReadResponse
-	14, // 15: torrent.host.v1.Host.Complete:output_type -> torrent.host.v1.CompleteResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	4,  // 5: torrent.host.v1.Update.trackers:type_name -> torrent.host.v1.Tracker
+	2,  // 6: torrent.host.v1.TorrentsResponse.torrents:type_name -> torrent.host.v1.TorrentInfo
+	0,  // 7: torrent.host.v1.Host.Watch:input_type -> torrent.host.v1.WatchRequest
+	7,  // 8: torrent.host.v1.Host.Quit:input_type -> torrent.host.v1.QuitRequest
+	9,  // 9: torrent.host.v1.Host.Torrents:input_type -> torrent.host.v1.TorrentsRequest
+	11, // 10: torrent.host.v1.Host.Read:input_type -> torrent.host.v1.ReadRequest
+	13, // 11: torrent.host.v1.Host.Complete:input_type -> torrent.host.v1.CompleteRequest
+	6,  // 12: torrent.host.v1.Host.Watch:output_type -> torrent.host.v1.Update
+	8,  // 13: torrent.host.v1.Host.Quit:output_type -> torrent.host.v1.QuitResponse
+	10, // 14: torrent.host.v1.Host.Torrents:output_type -> torrent.host.v1.TorrentsResponse
+	12, // 15: torrent.host.v1.Host.Read:output_type -> torrent.host.v1.ReadResponse
+	14, // 16: torrent.host.v1.Host.Complete:output_type -> torrent.host.v1.CompleteResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_host_v1_host_proto_init() }
