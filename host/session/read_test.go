@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/torrent-dev/torrent/sdk"
 	"net"
 	"net/netip"
 	"os"
@@ -108,7 +109,7 @@ func TestReadAtCancelAndStop(t *testing.T) {
 	}
 	stop()
 	wg.Wait()
-	if _, err := s.ReadAt(ctx, make([]byte, 10), 0, 0); !errors.Is(err, ErrUnavailable) {
+	if _, err := s.ReadAt(ctx, make([]byte, 10), 0, 0); !errors.Is(err, sdk.ErrUnavailable) {
 		t.Fatalf("read after stop: %v, want ErrUnavailable", err)
 	}
 	if s.Complete(0, 1) {
