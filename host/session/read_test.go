@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/torrent-dev/torrent/sdk"
 	"net"
 	"net/netip"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/torrent-dev/torrent/sdk"
 )
 
 // torrentBytes is the torrent's data as one stream, read from dir.
