@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -46,4 +47,14 @@ func (fs *FS) Resize(size string) {
 	if out, err := exec.Command("mount", "-o", "remount,size="+size, fs.Dir).CombinedOutput(); err != nil {
 		fs.t.Fatalf("remount %s with size %s: %v\n%s", fs.Dir, size, err, out)
 	}
+}
+
+// Free is the bytes still free on the filesystem.
+func (fs *FS) Free() int64 {
+	fs.t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(fs.Dir, &st); err != nil {
+		fs.t.Fatalf("statfs %s: %v", fs.Dir, err)
+	}
+	return int64(st.Bavail) * st.Bsize
 }
