@@ -126,52 +126,17 @@ func (r *Reader) decode(id MessageID, p []byte) (Message, error) {
 		if len(p) != 0 {
 			return nil, badLen(id, len(p))
 		}
-		switch id {
-		case IDChoke:
-			return &m.choke, nil
-		case IDUnchoke:
-			return &m.unchoke, nil
-		case IDInterested:
-			return &m.interested, nil
-		case IDNotInterested:
-			return &m.notInterested, nil
-		case IDHaveAll:
-			return &m.haveAll, nil
-		default:
-			return &m.haveNone, nil
-		}
+		return r.decodeBare(id), nil
 	case IDHave, IDSuggest, IDAllowedFast:
 		if len(p) != 4 {
 			return nil, badLen(id, len(p))
 		}
-		v := binary.BigEndian.Uint32(p)
-		switch id {
-		case IDHave:
-			m.have.Index = v
-			return &m.have, nil
-		case IDSuggest:
-			m.suggest.Index = v
-			return &m.suggest, nil
-		default:
-			m.allowedFast.Index = v
-			return &m.allowedFast, nil
-		}
+		return r.decodeIndex(id, binary.BigEndian.Uint32(p)), nil
 	case IDRequest, IDCancel, IDReject:
 		if len(p) != 12 {
 			return nil, badLen(id, len(p))
 		}
-		i, b, l := binary.BigEndian.Uint32(p), binary.BigEndian.Uint32(p[4:]), binary.BigEndian.Uint32(p[8:])
-		switch id {
-		case IDRequest:
-			m.request = Request{i, b, l}
-			return &m.request, nil
-		case IDCancel:
-			m.cancel = Cancel{i, b, l}
-			return &m.cancel, nil
-		default:
-			m.reject = Reject{i, b, l}
-			return &m.reject, nil
-		}
+		return r.decodeBlockRef(id, binary.BigEndian.Uint32(p), binary.BigEndian.Uint32(p[4:]), binary.BigEndian.Uint32(p[8:])), nil
 	case IDPiece:
 		if len(p) < 8 {
 			return nil, badLen(id, len(p))
@@ -196,6 +161,57 @@ func (r *Reader) decode(id MessageID, p []byte) (Message, error) {
 	}
 	m.unknown = Unknown{MsgID: id, Payload: p}
 	return &m.unknown, nil
+}
+
+// decodeBare returns the reused message of an ID without a payload.
+func (r *Reader) decodeBare(id MessageID) Message {
+	m := &r.msgs
+	switch id {
+	case IDChoke:
+		return &m.choke
+	case IDUnchoke:
+		return &m.unchoke
+	case IDInterested:
+		return &m.interested
+	case IDNotInterested:
+		return &m.notInterested
+	case IDHaveAll:
+		return &m.haveAll
+	default:
+		return &m.haveNone
+	}
+}
+
+// decodeIndex fills the reused message of an ID whose payload is a piece index.
+func (r *Reader) decodeIndex(id MessageID, v uint32) Message {
+	m := &r.msgs
+	switch id {
+	case IDHave:
+		m.have.Index = v
+		return &m.have
+	case IDSuggest:
+		m.suggest.Index = v
+		return &m.suggest
+	default:
+		m.allowedFast.Index = v
+		return &m.allowedFast
+	}
+}
+
+// decodeBlockRef fills the reused message of an ID that names a block.
+func (r *Reader) decodeBlockRef(id MessageID, i, b, l uint32) Message {
+	m := &r.msgs
+	switch id {
+	case IDRequest:
+		m.request = Request{i, b, l}
+		return &m.request
+	case IDCancel:
+		m.cancel = Cancel{i, b, l}
+		return &m.cancel
+	default:
+		m.reject = Reject{i, b, l}
+		return &m.reject
+	}
 }
 
 func badLen(id MessageID, n int) error {
