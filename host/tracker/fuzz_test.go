@@ -96,7 +96,16 @@ func udpAnnounceReply(tid [4]byte, r *Response, ipLen int) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(r.Interval/time.Second))
 	b = binary.BigEndian.AppendUint32(b, uint32(r.Incomplete))
 	b = binary.BigEndian.AppendUint32(b, uint32(r.Complete))
-	return append(b, compact(r.Peers, ipLen)...)
+	if ipLen == 4 {
+		return append(b, compact(r.Peers, 4)...)
+	}
+	// Over IPv6 every peer takes 18 bytes: the parser reads an IPv4-mapped
+	// address as the IPv4 peer it names, so it goes back mapped.
+	for _, p := range r.Peers {
+		a := p.Addr().As16()
+		b = binary.BigEndian.AppendUint16(append(b, a[:]...), p.Port())
+	}
+	return b
 }
 
 // fuzzUDPAnnounce: what parses holds the invariants and re-encodes to a
