@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,20 +265,26 @@ func TestTerminalUIDebugReattach(t *testing.T) {
 func childrenOf(pids []int, arg string) []int {
 	var out []int
 	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + f[1] + "/cmdline")
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", parentOf(pid)))
 		if strings.Contains(string(cmdline), arg) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// parentOf is pid's parent, 0 if pid is gone.
+func parentOf(pid int) int {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // processesNamed lists pids whose executable path starts with prefix.

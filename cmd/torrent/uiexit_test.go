@@ -124,7 +124,13 @@ func (r *uiRun) pids(t *testing.T) (host, ui int) {
 		for _, pid := range processesNamed(r.bin) {
 			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 			exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-			if exe == r.bin && strings.Contains(string(cmdline), r.dst) {
+			// A plugin the host is starting is, between fork and exec, a
+			// copy of the host: same executable, same command line. Its
+			// parent is the host; the host's is the shell. A signal sent
+			// to the copy reaches the plugin, which ignores it, and the
+			// client never stops.
+			parent, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", parentOf(pid)))
+			if exe == r.bin && parent != r.bin && strings.Contains(string(cmdline), r.dst) {
 				host = pid
 			}
 		}
