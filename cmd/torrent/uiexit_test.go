@@ -121,18 +121,8 @@ func (r *uiRun) pids(t *testing.T) (host, ui int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		uis := childrenOf(processesNamed(r.bin+"-ui-term"), r.dst)
-		for _, pid := range processesNamed(r.bin) {
-			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-			// A plugin the host is starting is, between fork and exec, a
-			// copy of the host: same executable, same command line. Its
-			// parent is the host; the host's is the shell. A signal sent
-			// to the copy reaches the plugin, which ignores it, and the
-			// client never stops.
-			parent, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", parentOf(pid)))
-			if exe == r.bin && parent != r.bin && strings.Contains(string(cmdline), r.dst) {
-				host = pid
-			}
+		if hosts := clientPids(r.bin, r.dst); len(hosts) == 1 {
+			host = hosts[0]
 		}
 		if host != 0 && len(uis) == 1 {
 			return host, uis[0]
