@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -215,12 +216,7 @@ func TestTerminalUIStoppedBySignal(t *testing.T) {
 	cmd := fmt.Sprintf("bash -c 'set -m; %s -g -log %s -picker random -dir %s %s; echo $? > %s'; sleep 60", bin, logFile, dst, torrent, exitFile)
 	s := startTmux(t, 100, 30, cmd)
 	s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (1)") })
-	var host []int
-	for _, pid := range childrenOf(processesNamed(bin), dst) {
-		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe == bin {
-			host = append(host, pid)
-		}
-	}
+	host := clientPids(bin, dst)
 	if len(host) != 1 {
 		t.Fatalf("want one client process, found %v", host)
 	}
@@ -264,20 +260,44 @@ func TestTerminalUIDebugReattach(t *testing.T) {
 func childrenOf(pids []int, arg string) []int {
 	var out []int
 	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + f[1] + "/cmdline")
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", parentOf(pid)))
 		if strings.Contains(string(cmdline), arg) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// clientPids lists the client processes (executable bin) run with dst on
+// their command line. A plugin the client is starting is, between fork
+// and exec, a copy of it: same executable, same command line; its parent
+// is the client, so it is left out. A signal meant for the client would
+// reach the plugin instead, which ignores SIGTERM (sdk.ignoreStopSignals).
+func clientPids(bin, dst string) []int {
+	var out []int
+	for _, pid := range processesNamed(bin) {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		parent, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", parentOf(pid)))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if exe == bin && parent != bin && strings.Contains(string(cmdline), dst) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// parentOf is pid's parent, 0 if pid is gone.
+func parentOf(pid int) int {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // processesNamed lists pids whose executable path starts with prefix.

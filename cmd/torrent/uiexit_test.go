@@ -121,12 +121,8 @@ func (r *uiRun) pids(t *testing.T) (host, ui int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		uis := childrenOf(processesNamed(r.bin+"-ui-term"), r.dst)
-		for _, pid := range processesNamed(r.bin) {
-			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-			if exe == r.bin && strings.Contains(string(cmdline), r.dst) {
-				host = pid
-			}
+		if hosts := clientPids(r.bin, r.dst); len(hosts) == 1 {
+			host = hosts[0]
 		}
 		if host != 0 && len(uis) == 1 {
 			return host, uis[0]
