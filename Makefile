@@ -48,12 +48,7 @@ proto:
 # fuzz runs every fuzz target for FUZZTIME each (CI: 5s).
 FUZZTIME ?= 20s
 fuzz:
-	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do \
-		grep -qs '^func Fuzz' $$dir/*_test.go || continue; \
-		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
-			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-		done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 # cover prints each package's coverage by its own tests and fails when
 # host/session, host/swarm, host/tracker or sdk is under 75% (.ci/cover).
