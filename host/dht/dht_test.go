@@ -113,29 +113,6 @@ func TestLibtorrentFindsOurAnnounce(t *testing.T) {
 	}
 }
 
-// waitPeerOrError is waitPeer for a goroutine other than the test's.
-func waitPeerOrError(t *testing.T, ctx context.Context, ch <-chan []netip.AddrPort, want netip.AddrPort, what string) {
-	var last []netip.AddrPort
-	for {
-		select {
-		case peers, ok := <-ch:
-			if !ok {
-				t.Errorf("%s: search ended", what)
-				return
-			}
-			last = peers
-			for _, p := range peers {
-				if p == want {
-					return
-				}
-			}
-		case <-ctx.Done():
-			t.Errorf("%s: %v not found: %v (last seen: %v)", what, want, ctx.Err(), last)
-			return
-		}
-	}
-}
-
 func TestRestartBootstrapsFromRoutingTableFile(t *testing.T) {
 	boot := ltBoot(t)
 	ih, seeder := ltSeeder(t, "127.0.0.3", boot)
