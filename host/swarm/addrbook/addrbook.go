@@ -1,6 +1,6 @@
 // Package addrbook is the one place where a torrent's peer addresses
 // arrive, whatever found them (the user, a tracker, an incoming
-// connection; later DHT, PEX, magnet x.pe), and where the dial policy
+// connection, DHT, PEX, LSD, a magnet link's x.pe), and where the dial policy
 // lives: which addresses to dial, in what order, how soon again after a
 // failure, which IPs are banned and how many connections the caps allow.
 //
@@ -31,9 +31,13 @@ const (
 	// outgoing one, so they are never dialled and are forgotten when the
 	// connection ends.
 	Incoming
+	DHT    // BEP 5 get_peers
+	PEX    // BEP 11 ut_pex from a connected peer
+	LSD    // BEP 14 local service discovery
+	Magnet // x.pe in the magnet link
 )
 
-var sourceNames = []string{"user", "tracker", "incoming"}
+var sourceNames = []string{"user", "tracker", "incoming", "dht", "pex", "lsd", "magnet"}
 
 func (s Source) String() string {
 	var names []string
