@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/torrent-dev/torrent/host/hostapi"
+	"github.com/torrent-dev/torrent/host/lsd"
 	"github.com/torrent-dev/torrent/host/session"
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/sdk"
@@ -45,6 +46,7 @@ type downloadFlags struct {
 	peers    peersFlag
 	seed     bool
 	encrypt  bool
+	lsd      bool
 	upRate   rateFlag
 	downRate rateFlag
 	wantRate rateFlag
@@ -73,6 +75,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.Var(&f.peers, "peer", "also connect to this peer, HOST:PORT (repeatable)")
 	fs.BoolVar(&f.seed, "seed", true, "keep seeding once complete; -seed=false exits when done")
 	fs.BoolVar(&f.encrypt, "encrypt", false, "open connections with an encrypted (MSE) handshake, falling back to plain;\nfor peers that accept only encrypted connections")
+	fs.BoolVar(&f.lsd, "lsd", true, "find peers on the local network by multicast (BEP 14); never for private torrents")
 	fs.Var(&f.upRate, "up-rate", "upload cap, e.g. 24KB, 10MB; 0 = unlimited")
 	fs.Var(&f.downRate, "down-rate", "download cap; 0 = unlimited")
 	fs.Var(&f.wantRate, "want-rate", "ask the tracker for more peers while downloading slower than this")
@@ -146,10 +149,15 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		return false, err
 	}
 	defer ln.Close()
+	var lsdCfg *lsd.Config
+	if f.lsd {
+		lsdCfg = &lsd.Config{}
+	}
 	s, err := session.Open(torrentPath, session.Options{
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
+		LSD: lsdCfg,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/torrent-dev/torrent/host/lsd"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/pick"
 	"github.com/torrent-dev/torrent/host/storage"
@@ -41,6 +42,9 @@ type Options struct {
 	// EncryptOutgoing starts the connections we open with MSE, falling
 	// back to plain; incoming peers may use MSE or not either way.
 	EncryptOutgoing bool
+	// LSD announces the torrent on the local network (BEP 14) with this
+	// configuration (its InfoHash and Port are filled in); nil = off.
+	LSD *lsd.Config
 	// Checking reports progress of the start-up check of data on disk.
 	Checking func(done, total int)
 }
@@ -200,8 +204,10 @@ func (s *Session) Run(ctx context.Context) error {
 	annCtx, stopAnn := context.WithCancel(context.WithoutCancel(ctx))
 	annDone := s.startAnnouncer(annCtx, sw, peerID)
 	stopSaver := s.saveEvery(ctx, sw, 10*time.Second)
+	stopLSD := s.startLSD(sw.AddPeersFrom)
 
 	err = sw.Run(ctx, s.opts.Peers)
+	stopLSD()
 	stopSaver()
 	stopAnn()
 	<-annDone
