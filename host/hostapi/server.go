@@ -132,7 +132,9 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 	}
 	if tr, ok := srv.s.Tracker(); ok {
 		u.Tracker = trackerStatus(tr)
-		u.Trackers = trackerList(srv.s.Meta.Trackers(), tr)
+	}
+	for _, tr := range srv.s.Trackers() {
+		u.Trackers = append(u.Trackers, trackerStatus(tr))
 	}
 	if p, ok := srv.s.Picker(); ok {
 		u.Picker = "built-in"
@@ -149,29 +151,9 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 }
 
 func trackerStatus(tr tracker.Status) *hostpb.Tracker {
-	return &hostpb.Tracker{Url: tr.URL, LastError: tr.LastError, LastAnnounceUnix: unixOrZero(tr.LastAnnounce), Current: true,
-		NextAnnounceUnix: unixOrZero(tr.NextAnnounce), Peers: uint32(tr.Peers), Seeders: uint32(tr.Seeders), Leechers: uint32(tr.Leechers)}
-}
-
-// trackerList is every tracker in tier order. The announcer keeps one
-// status, of the tracker it last answered or tried: that one carries it,
-// the rest are listed by URL and tier only.
-func trackerList(tiers [][]string, cur tracker.Status) []*hostpb.Tracker {
-	var out []*hostpb.Tracker
-	found := false
-	for i, tier := range tiers {
-		for _, raw := range tier {
-			u := tracker.Redact(raw)
-			if !found && cur.URL != "" && u == cur.URL {
-				t := trackerStatus(cur)
-				t.Tier, found = uint32(i), true
-				out = append(out, t)
-				continue
-			}
-			out = append(out, &hostpb.Tracker{Url: u, Tier: uint32(i)})
-		}
-	}
-	return out
+	return &hostpb.Tracker{Url: tr.URL, Tier: uint32(tr.Tier), Current: tr.Current, LastError: tr.LastError,
+		LastAnnounceUnix: unixOrZero(tr.LastAnnounce), NextAnnounceUnix: unixOrZero(tr.NextAnnounce),
+		Peers: uint32(tr.Peers), Seeders: uint32(tr.Seeders), Leechers: uint32(tr.Leechers)}
 }
 
 func unixOrZero(t time.Time) int64 {

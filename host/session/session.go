@@ -129,6 +129,21 @@ func (s *Session) Tracker() (tracker.Status, bool) {
 	return tracker.Status{}, false
 }
 
+// Trackers is every tracker of the torrent with its status, in the
+// torrent's order; before the announcer runs, with no status yet.
+func (s *Session) Trackers() []tracker.Status {
+	if a := s.ann.Load(); a != nil {
+		return a.Trackers()
+	}
+	var out []tracker.Status
+	for i, tier := range s.Meta.Trackers() {
+		for _, u := range tier {
+			out = append(out, tracker.Status{URL: tracker.Redact(u), Tier: i})
+		}
+	}
+	return out
+}
+
 // Picker is the picker's status.
 func (s *Session) Picker() (pick.Status, bool) {
 	if p := s.picker.Load(); p != nil {

@@ -39,9 +39,11 @@ type Config struct {
 	MinGap time.Duration
 }
 
-// Status is what a UI shows about the tracker.
+// Status is what a UI shows about a tracker.
 type Status struct {
-	URL          string // the tracker last answered or tried, without a passkey (redact)
+	URL          string // without a passkey (redact)
+	Tier         int    // BEP 12 tier, from 0
+	Current      bool   // the tracker that last answered or was tried last
 	LastError    string // short, from Reason; empty after a good reply
 	LastAnnounce time.Time
 	NextAnnounce time.Time
@@ -53,10 +55,12 @@ type Status struct {
 // Announcer runs the announce policy for one torrent.
 type Announcer struct {
 	cfg       Config
-	tiers     [][]string
+	tiers     [][]string // reordered as trackers answer (BEP 12)
 	key       uint32
 	mu        sync.Mutex
-	status    Status
+	list      []Status       // every tracker, in the torrent's order
+	index     map[string]int // raw URL -> list
+	cur       int            // list index of the current tracker; -1 before any try
 	trackerID string
 }
 
@@ -83,9 +87,15 @@ func NewAnnouncer(cfg Config) *Announcer {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	a := &Announcer{cfg: cfg}
-	for _, t := range cfg.Tiers {
+	a := &Announcer{cfg: cfg, index: map[string]int{}, cur: -1}
+	for i, t := range cfg.Tiers {
 		a.tiers = append(a.tiers, append([]string(nil), t...))
+		for _, u := range t {
+			if _, dup := a.index[u]; !dup {
+				a.index[u] = len(a.list)
+				a.list = append(a.list, Status{URL: redact(u), Tier: i})
+			}
+		}
 	}
 	var k [4]byte
 	crand.Read(k[:])
@@ -93,11 +103,41 @@ func NewAnnouncer(cfg Config) *Announcer {
 	return a
 }
 
-// Status is the latest state, safe from any goroutine.
+// Status is the current tracker's state (the one that last answered or
+// was tried last; zero before any announce), safe from any goroutine.
 func (a *Announcer) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.status
+	if a.cur < 0 {
+		return Status{}
+	}
+	return a.list[a.cur]
+}
+
+// Trackers is every tracker's state in the torrent's order, safe from any
+// goroutine. Trackers that BEP 12 keeps in reserve (a tracker before them
+// answers) are listed with no announce.
+func (a *Announcer) Trackers() []Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]Status(nil), a.list...)
+}
+
+// update changes the status of the tracker at raw URL u under the lock,
+// and makes it the current one.
+func (a *Announcer) update(u string, f func(*Status)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i, ok := a.index[u]
+	if !ok {
+		return
+	}
+	if a.cur >= 0 {
+		a.list[a.cur].Current = false
+	}
+	a.cur = i
+	a.list[i].Current = true
+	f(&a.list[i])
 }
 
 // Run announces "started", then again by the policy, "completed" once
@@ -149,9 +189,7 @@ func (a *Announcer) Run(ctx context.Context) {
 		if started && !closed(owed) {
 			wake = owed
 		}
-		a.mu.Lock()
-		a.status.NextAnnounce = time.Now().Add(wait)
-		a.mu.Unlock()
+		a.nextRound(time.Now().Add(wait))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -163,6 +201,25 @@ func (a *Announcer) Run(ctx context.Context) {
 		case <-wake:
 			t.Stop()
 		case <-t.C:
+		}
+	}
+}
+
+// nextRound marks when each tracker the next round will try is due: in
+// BEP 12 order, every one up to and including the first that answered
+// last time; the rest wait in reserve.
+func (a *Announcer) nextRound(at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	reached := false
+	for _, tier := range a.tiers {
+		for _, u := range tier {
+			st := &a.list[a.index[u]]
+			st.NextAnnounce = time.Time{}
+			if !reached {
+				st.NextAnnounce = at
+				reached = st.LastError == "" && !st.LastAnnounce.IsZero()
+			}
 		}
 	}
 }
@@ -239,7 +296,6 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 		req.NumWant = 0
 	}
 	var lastErr error
-	var lastURL string
 	for _, tier := range a.tiers {
 		for i, u := range tier {
 			actx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
@@ -249,7 +305,8 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 				if ctx.Err() != nil {
 					return nil, ctx.Err() // shutting down: not the tracker's fault
 				}
-				lastErr, lastURL = err, u
+				lastErr = err
+				a.update(u, func(s *Status) { s.LastError = Reason(err) })
 				a.cfg.Logger.Warn("announce failed", "tracker", redact(u), "event", event.String(), "reason", Reason(err))
 				a.cfg.Logger.Debug("announce failed", "error", err)
 				continue
@@ -264,19 +321,15 @@ func (a *Announcer) announce(ctx context.Context, event Event) (*Response, error
 			}
 			a.cfg.Logger.Debug("announced", "url", u, "event", event.String(), "peers", len(resp.Peers),
 				"interval", resp.Interval, "min_interval", resp.MinInterval)
-			a.mu.Lock()
-			a.status = Status{URL: redact(u), LastAnnounce: time.Now(), Peers: len(resp.Peers), Seeders: resp.Complete, Leechers: resp.Incomplete}
-			a.mu.Unlock()
+			a.update(u, func(s *Status) {
+				s.LastError, s.LastAnnounce = "", time.Now()
+				s.Peers, s.Seeders, s.Leechers = len(resp.Peers), resp.Complete, resp.Incomplete
+			})
 			if len(resp.Peers) > 0 && a.cfg.OnPeers != nil && event != Stopped {
 				a.cfg.OnPeers(resp.Peers)
 			}
 			return resp, nil
 		}
-	}
-	if lastErr != nil {
-		a.mu.Lock()
-		a.status.URL, a.status.LastError = redact(lastURL), Reason(lastErr)
-		a.mu.Unlock()
 	}
 	return nil, lastErr
 }

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -210,5 +211,49 @@ func TestAnnouncerKeepsPeersOnFailure(t *testing.T) {
 	}
 	if len(got) != 1 || len(got[0]) != 2 {
 		t.Fatalf("OnPeers calls %v, want the first reply's two peers only", got)
+	}
+}
+
+// Each tracker keeps its own status: one that refused shows why and, in a
+// tier of its own, is due again next round (BEP 12 tries it first); the one
+// that answered is current with its peers and moves to the front of its
+// tier, where the other waits in reserve.
+func TestTrackersStatusEach(t *testing.T) {
+	t.Parallel()
+	good := startEventTracker(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String() + "/announce"
+	ln.Close()
+	backup := "http://127.0.0.1:1/announce?passkey=s3cret"
+	a := NewAnnouncer(Config{
+		Tiers: [][]string{{refused}, {backup, good.URL + "/announce"}},
+		Stats: func() Stats { return Stats{Left: 1} },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "an answer", func() bool { return a.Status().Peers == 1 && !a.Status().NextAnnounce.IsZero() })
+	trs := a.Trackers()
+	if len(trs) != 3 {
+		t.Fatalf("%d trackers, want 3", len(trs))
+	}
+	r, b, g := trs[0], trs[1], trs[2]
+	if r.URL != refused || r.Tier != 0 || r.Current || r.LastError != "connection refused" || r.NextAnnounce.IsZero() {
+		t.Errorf("refused tracker: %+v", r)
+	}
+	if !g.Current || g.LastError != "" || g.LastAnnounce.IsZero() || g.Peers != 1 || g.NextAnnounce.IsZero() {
+		t.Errorf("answering tracker: %+v", g)
+	}
+	// Tried before the good one and refused, it is now behind it: its
+	// error stays, with no announce due.
+	if b.URL != "http://127.0.0.1:1/announce?…" || b.Tier != 1 || b.Current || b.LastError != "connection refused" || !b.NextAnnounce.IsZero() || !b.LastAnnounce.IsZero() {
+		t.Errorf("reserve tracker: %+v", b)
+	}
+	if a.Status() != g {
+		t.Errorf("Status() = %+v, want the answering tracker's", a.Status())
 	}
 }

@@ -56,7 +56,7 @@ func stream(steps int) []sdk.Update {
 			},
 			Tracker: &sdk.TrackerInfo{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5, Seeders: 2, Leechers: 3, Current: true},
 			Trackers: []sdk.TrackerInfo{
-				{URL: "udp://tracker.local:1337/announce", LastError: "connection refused"}, // an earlier try: not current, so no status shown
+				{URL: "udp://tracker.local:1337/announce", LastError: "connection refused", NextAnnounce: t0.Add(28 * time.Second)}, // tried first each round, failing
 				{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5, Seeders: 2, Leechers: 3, Current: true},
 				{URL: "https://backup.example.org/announce?…", Tier: 1},
 			},

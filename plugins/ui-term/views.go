@@ -135,7 +135,7 @@ func (m *model) trackersView() []string {
 	now := m.now()
 	for _, t := range trs[start:end] {
 		status, last, next, peers := dimStyle.Render(fmt.Sprintf("%-20s", "standby")), "-", "-", ""
-		if t.Current {
+		if t.Current || t.LastError != "" || !t.LastAnnounce.IsZero() || !t.NextAnnounce.IsZero() {
 			switch {
 			case t.LastError != "":
 				status = errStyle.Render(fmt.Sprintf("%-20s", ansi.Truncate(t.LastError, 20, "…")))
