@@ -8,28 +8,51 @@ import (
 	"strings"
 	"time"
 
+	"github.com/torrent-dev/torrent/host/magnet"
 	"github.com/torrent-dev/torrent/host/metainfo"
 )
 
-// announceFlag collects repeated -a URL values.
-type announceFlag []string
+// announceFlag collects repeated -a values, each a tier of one or more
+// comma-separated URLs.
+type announceFlag [][]string
 
-func (a *announceFlag) String() string     { return strings.Join(*a, ",") }
-func (a *announceFlag) Set(s string) error { *a = append(*a, s); return nil }
+func (a *announceFlag) String() string {
+	var tiers []string
+	for _, t := range *a {
+		tiers = append(tiers, strings.Join(t, ","))
+	}
+	return strings.Join(tiers, " ")
+}
+
+func (a *announceFlag) Set(s string) error {
+	var tier []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			tier = append(tier, u)
+		}
+	}
+	if len(tier) == 0 {
+		return fmt.Errorf("no URL in %q", s)
+	}
+	*a = append(*a, tier)
+	return nil
+}
 
 func cmdCreate(args []string) error {
 	fs := flag.NewFlagSet("torrent create", flag.ContinueOnError)
 	var announce announceFlag
-	fs.Var(&announce, "a", "tracker announce URL (repeatable; each is its own tier)")
+	fs.Var(&announce, "a", "tracker announce URL; \"URL,URL\" puts several in one tier (repeatable: one tier each)")
 	pieceLen := fs.String("piece-length", "", "piece size, e.g. 256KiB or 1MiB (default: chosen from the total size)")
 	out := fs.String("o", "", "output file (default: NAME.torrent in the current directory)")
 	comment := fs.String("comment", "", "comment stored in the torrent")
 	private := fs.Bool("private", false, "set the private flag (BEP 27)")
+	source := fs.String("source", "", "source tag stored in the info dictionary (private trackers use it; it changes the info-hash)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: torrent create [-a URL]... [-piece-length N] [-o OUT] PATH\n\nMakes a .torrent of a file or a directory.\n\nFlags:")
+		fmt.Fprintln(stderr, "usage: torrent create [-a URL[,URL]]... [-piece-length N] [-o OUT] PATH\n\n"+
+			"Makes a .torrent of a file or a directory. Flags may also follow PATH.\n\nFlags:")
 		printFlags(stderr, fs)
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -57,7 +80,7 @@ func cmdCreate(args []string) error {
 	tty := isTerminal()
 	last := time.Now()
 	data, err := metainfo.Create(path, metainfo.CreateOptions{
-		Announce: announce, PieceLength: pl, Comment: *comment, Private: *private,
+		AnnounceTiers: announce, PieceLength: pl, Comment: *comment, Private: *private, Source: *source,
 		Progress: func(done, total int64) {
 			if tty && time.Since(last) > 200*time.Millisecond {
 				last = time.Now()
@@ -80,6 +103,16 @@ func cmdCreate(args []string) error {
 	}
 	fmt.Printf("%s\ninfo-hash %x, %d pieces of %s, %s\n", *out, m.InfoHash, m.Info.NumPieces(), human(m.Info.PieceLength), human(m.Info.Length))
 	return nil
+}
+
+// magnetLink is the torrent's magnet link: info-hash, name and the
+// trackers it can use.
+func magnetLink(m *metainfo.MetaInfo) string {
+	ml := magnet.Magnet{InfoHash: m.InfoHash, Name: m.Info.Name}
+	for _, tier := range m.Trackers() {
+		ml.Trackers = append(ml.Trackers, tier...)
+	}
+	return ml.String()
 }
 
 // writeFileAtomic never leaves a half-written file under the final name.
@@ -109,7 +142,7 @@ func cmdInfo(args []string) error {
 		fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent\n\nPrints what a .torrent holds.\n\nFlags:")
 		printFlags(stderr, fs)
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -140,9 +173,17 @@ func cmdInfo(args []string) error {
 	if m.CreationDate != 0 {
 		fmt.Printf("created:      %s\n", time.Unix(m.CreationDate, 0).UTC().Format(time.RFC3339))
 	}
-	for n, tier := range m.Trackers() {
-		fmt.Printf("tracker tier %d: %s\n", n, strings.Join(tier, " "))
+	if i.Source != "" {
+		fmt.Printf("source:       %s\n", i.Source)
 	}
+	for _, t := range m.AllTrackers() {
+		mark := ""
+		if !t.Usable {
+			mark = "  (not used: unsupported)"
+		}
+		fmt.Printf("tracker:      tier %d  %s%s\n", t.Tier, t.URL, mark)
+	}
+	fmt.Printf("magnet:       %s\n", magnetLink(m))
 	fmt.Printf("files:        %d\n", len(i.Files))
 	for _, f := range i.Files {
 		fmt.Printf("  %12d  %s\n", f.Length, i.RelPath(f))

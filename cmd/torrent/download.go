@@ -19,8 +19,9 @@ import (
 var stderr io.Writer = os.Stderr
 
 const downloadUsage = `usage: torrent [flags] FILE.torrent
-       torrent create [-a URL]... [-piece-length N] [-o OUT] PATH
+       torrent create [-a URL[,URL]]... [-source TAG] [-piece-length N] [-o OUT] PATH
        torrent info [-json] FILE.torrent
+       torrent verify [-dir DIR] FILE.torrent
        torrent mount DIR MOUNTPOINT
        torrent status [-json] [DIR]
        torrent stop [DIR]

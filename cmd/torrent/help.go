@@ -33,9 +33,11 @@ var flagExamples = map[string]map[string]string{
 		"cpuprofile":      "torrent -cpuprofile cpu.pprof ubuntu.torrent",
 		"memprofile":      "torrent -memprofile mem.pprof ubuntu.torrent",
 		"json":            "torrent -json -seed=false ubuntu.torrent | jq .type",
+		"lsd":             "torrent -lsd=false ubuntu.torrent",
 	},
 	"torrent create": {
-		"a":            "torrent create -a http://tracker.example/announce -a udp://backup.example:6969 ~/photos",
+		"a":            "torrent create -a http://a.example/announce,http://b.example/announce -a udp://backup.example:6969 ~/photos",
+		"source":       "torrent create -private -source TRACKER -a https://tracker.example/announce ~/photos",
 		"piece-length": "torrent create -piece-length 1MiB big.iso",
 		"o":            "torrent create -o photos.torrent ~/photos",
 		"comment":      `torrent create -comment "holiday 2026" ~/photos`,
@@ -49,6 +51,7 @@ var flagExamples = map[string]map[string]string{
 	"torrent demo":   {"seeders": "torrent demo -seeders 5", "seed-rate": "torrent demo -seed-rate 10MB", "keep": "torrent demo -keep", "g": "torrent demo -g=false"},
 	"torrent status": {"json": "torrent status -json ~/iso | jq .state"},
 	"torrent stop":   {"timeout": "torrent stop -timeout 5m ~/iso"},
+	"torrent verify": {"dir": "torrent verify -dir ~/iso ubuntu.torrent"},
 }
 
 // valueNames name the argument of flags whose type says only "value".

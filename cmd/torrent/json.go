@@ -352,10 +352,24 @@ type jsonInfo struct {
 	CreatedBy    string     `json:"created_by"`
 	CreationDate *string    `json:"creation_date"` // RFC 3339; null if absent
 	Trackers     [][]string `json:"trackers"`      // tiers
+	// TrackerList is every announce URL, with those it cannot use.
+	TrackerList []jsonTrackerURL `json:"tracker_list"`
+	Source      string           `json:"source"`
+	Magnet      string           `json:"magnet"`
+}
+
+type jsonTrackerURL struct {
+	URL    string `json:"url"`
+	Tier   int    `json:"tier"`
+	Usable bool   `json:"usable"`
 }
 
 func infoJSON(w io.Writer, m *metainfo.MetaInfo) error {
-	out := jsonInfo{V: jsonVersion, jsonTorrent: torrentJSON(m), Comment: m.Comment, CreatedBy: m.CreatedBy, Trackers: m.Trackers()}
+	out := jsonInfo{V: jsonVersion, jsonTorrent: torrentJSON(m), Comment: m.Comment, CreatedBy: m.CreatedBy, Trackers: m.Trackers(),
+		TrackerList: []jsonTrackerURL{}, Source: m.Info.Source, Magnet: magnetLink(m)}
+	for _, t := range m.AllTrackers() {
+		out.TrackerList = append(out.TrackerList, jsonTrackerURL{t.URL, t.Tier, t.Usable})
+	}
 	if out.Trackers == nil {
 		out.Trackers = [][]string{}
 	}
@@ -363,10 +377,7 @@ func infoJSON(w io.Writer, m *metainfo.MetaInfo) error {
 		d := time.Unix(m.CreationDate, 0).UTC().Format(time.RFC3339)
 		out.CreationDate = &d
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // the magnet link's & as is
+	return enc.Encode(out)
 }

@@ -65,6 +65,8 @@ func run(args []string) int {
 		err = cmdStatus(ctx, args[1:])
 	case "stop":
 		err = cmdStop(ctx, args[1:])
+	case "verify":
+		err = cmdVerify(ctx, args[1:])
 	default:
 		err = cmdDownload(ctx, args)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,10 +22,15 @@ import (
 
 // CreateOptions shape a new torrent.
 type CreateOptions struct {
-	Announce    []string // each URL becomes its own tier
-	PieceLength int64    // 0: chosen from the total size
-	Comment     string
-	Private     bool
+	Announce []string // each URL becomes its own tier
+	// AnnounceTiers are tiers of one or more URLs each, after Announce's.
+	AnnounceTiers [][]string
+	PieceLength   int64 // 0: chosen from the total size
+	Comment       string
+	Private       bool
+	// Source goes in the info dictionary: private trackers use it so
+	// that one content makes a different info-hash for each of them.
+	Source string
 	// Progress, if set, is called from time to time with bytes hashed.
 	Progress func(done, total int64)
 }
@@ -75,8 +81,15 @@ func Create(root string, opt CreateOptions) ([]byte, error) {
 	if opt.Private {
 		info["private"] = 1
 	}
+	if opt.Source != "" {
+		info["source"] = opt.Source
+	}
 	m := map[string]any{"info": info, "created by": "torrent", "creation date": time.Now().Unix()}
-	addAnnounce(m, opt.Announce)
+	tiers := make([][]string, 0, len(opt.Announce)+len(opt.AnnounceTiers))
+	for _, u := range opt.Announce {
+		tiers = append(tiers, []string{u})
+	}
+	addAnnounce(m, append(tiers, opt.AnnounceTiers...))
 	if opt.Comment != "" {
 		m["comment"] = opt.Comment
 	}
@@ -99,18 +112,15 @@ func rootFiles(root string, st os.FileInfo) ([]diskFile, error) {
 	return nil, fmt.Errorf("%s is neither a file nor a directory", root)
 }
 
-// addAnnounce sets the tracker URLs: the first as announce, and all, one
-// per tier, as announce-list when there are several (BEP 12).
-func addAnnounce(m map[string]any, urls []string) {
-	if len(urls) == 0 {
+// addAnnounce sets the trackers: the first URL as announce, and all the
+// tiers as announce-list when there is more than one URL (BEP 12).
+func addAnnounce(m map[string]any, tiers [][]string) {
+	tiers = slices.DeleteFunc(tiers, func(t []string) bool { return len(t) == 0 })
+	if len(tiers) == 0 {
 		return
 	}
-	m["announce"] = urls[0]
-	if len(urls) > 1 {
-		var tiers [][]string
-		for _, u := range urls {
-			tiers = append(tiers, []string{u})
-		}
+	m["announce"] = tiers[0][0]
+	if len(tiers) > 1 || len(tiers[0]) > 1 {
 		m["announce-list"] = tiers
 	}
 }

@@ -48,7 +48,8 @@ type Info struct {
 	Files       []File // also for a single-file torrent (one File)
 	Length      int64  // total bytes
 	Private     bool
-	MultiFile   bool // the info dict had "files"
+	MultiFile   bool   // the info dict had "files"
+	Source      string // "source", a private tracker's tag; "" if absent
 }
 
 // MetaInfo is a parsed .torrent file.
@@ -72,13 +73,14 @@ type rawMeta struct {
 }
 
 type rawInfo struct {
-	Name        string    `bencode:"name"`
-	NameUTF8    string    `bencode:"name.utf-8,omitempty"`
-	PieceLength int64     `bencode:"piece length"`
-	Pieces      []byte    `bencode:"pieces"`
-	Length      *int64    `bencode:"length,omitempty"`
-	Files       []rawFile `bencode:"files,omitempty"`
-	Private     int64     `bencode:"private,omitempty"`
+	Name        string        `bencode:"name"`
+	NameUTF8    string        `bencode:"name.utf-8,omitempty"`
+	PieceLength int64         `bencode:"piece length"`
+	Pieces      []byte        `bencode:"pieces"`
+	Length      *int64        `bencode:"length,omitempty"`
+	Files       []rawFile     `bencode:"files,omitempty"`
+	Private     int64         `bencode:"private,omitempty"`
+	Source      bencode.Bytes `bencode:"source,omitempty"`
 	// BEP 52: a v2-only torrent has these and no length or files.
 	MetaVersion int64         `bencode:"meta version,omitempty"`
 	FileTree    bencode.Bytes `bencode:"file tree,omitempty"`
@@ -168,6 +170,7 @@ func (ri *rawInfo) check() (*Info, error) {
 		return nil, invalid("pieces is %d bytes, not a multiple of 20", len(ri.Pieces))
 	}
 	info := &Info{Name: name, PieceLength: ri.PieceLength, Private: ri.Private == 1}
+	unmarshal(ri.Source, &info.Source) // informational: a wrong type is ignored
 	switch {
 	case ri.Length != nil && ri.Files != nil:
 		return nil, invalid("both length and files")
@@ -292,6 +295,29 @@ func (m *MetaInfo) Trackers() [][]string {
 		tiers = [][]string{{m.Announce}}
 	}
 	return tiers
+}
+
+// TrackerURL is one announce URL as the torrent lists it.
+type TrackerURL struct {
+	URL    string
+	Tier   int
+	Usable bool // an http, https or udp URL with a host: the client can announce to it
+}
+
+// AllTrackers lists every announce URL, usable or not, in tiers as the
+// torrent gives them: announce-list, or announce when that is empty. Only
+// the usable ones are announced to (Trackers).
+func (m *MetaInfo) AllTrackers() []TrackerURL {
+	var out []TrackerURL
+	for i, tier := range m.AnnounceList {
+		for _, u := range tier {
+			out = append(out, TrackerURL{URL: u, Tier: i, Usable: usableTracker(u)})
+		}
+	}
+	if len(out) == 0 && m.Announce != "" {
+		out = append(out, TrackerURL{URL: m.Announce, Usable: usableTracker(m.Announce)})
+	}
+	return out
 }
 
 func usableTracker(u string) bool {
