@@ -34,7 +34,8 @@ type dlPeer struct {
 	has        bitfield.Bitfield
 	choked     bool                 // they choke us
 	interested bool                 // we told them we are interested
-	inflight   map[uint64]time.Time // block key -> when requested
+	inflight   map[uint64]uint64 // block key -> order asked (reqSeq)
+	reqSeq     uint64
 	depth      int                  // request pipeline target
 	reqq       int                  // their limit on outstanding requests (BEP 10)
 	wanted     int                  // pieces it has that we lack
@@ -47,7 +48,7 @@ type dlPeer struct {
 
 func newDLPeer(id sdk.PeerID, ip netip.Addr, fast bool, out sender, numPieces int, now time.Time) *dlPeer {
 	return &dlPeer{id: id, ip: ip, fast: fast, out: out, has: bitfield.New(numPieces), choked: true,
-		inflight: make(map[uint64]time.Time), depth: initialDepth, reqq: 250, lastBlock: now}
+		inflight: make(map[uint64]uint64), depth: initialDepth, reqq: 250, lastBlock: now}
 }
 
 func blockKey(index, begin uint32) uint64 { return uint64(index)<<32 | uint64(begin) }

@@ -278,3 +278,69 @@ func TestDownloaderTimeouts(t *testing.T) {
 }
 
 func netipFor(id sdk.PeerID) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(id)}) }
+
+// A reader's piece does not wait behind a full pipeline: the requests sent
+// last are cancelled down to a few and the urgent blocks asked for before
+// any bulk block again; a second call with nothing new to ask cancels
+// nothing.
+func TestDownloaderUrgentPreemptsThePipeline(t *testing.T) {
+	t.Parallel()
+	const n = 100
+	r := newRig(t, n)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	p, out := r.peer(1, true, all...)
+	r.d.gotUnchoke(p)
+	first := out.take(t)
+	if len(p.inflight) != p.depth {
+		t.Fatalf("%d requests out, want the pipeline's %d", len(p.inflight), p.depth)
+	}
+	asked := map[uint32]bool{}
+	for _, m := range first {
+		if m.id == wire.IDRequest {
+			asked[m.index] = true
+		}
+	}
+	urgent := uint32(0)
+	for asked[urgent] {
+		urgent++
+	}
+	r.d.setUrgent([]int{int(urgent)})
+	got := out.take(t)
+	var cancels, beforeUrgent int
+	sawUrgent := 0
+	for _, m := range got {
+		switch {
+		case m.id == wire.IDCancel:
+			cancels++
+			if sawUrgent > 0 {
+				t.Fatalf("cancel after the urgent requests: %v", got)
+			}
+		case m.id == wire.IDRequest && m.index == urgent:
+			sawUrgent++
+		case m.id == wire.IDRequest && sawUrgent < 2:
+			beforeUrgent++
+		}
+	}
+	keep := max(p.depth/8, 4)
+	if cancels != p.depth-keep || sawUrgent != 2 || beforeUrgent != 0 {
+		t.Fatalf("%d cancels (want %d), %d urgent requests (want 2), %d bulk requests before them:\n%v",
+			cancels, p.depth-keep, sawUrgent, beforeUrgent, got)
+	}
+	// Kept: the oldest requests, those of the pieces asked for first.
+	for _, m := range first[:keep] {
+		if m.id == wire.IDRequest {
+			if _, ok := p.inflight[blockKey(m.index, m.begin)]; !ok {
+				t.Fatalf("the oldest request %d/%d was cancelled", m.index, m.begin)
+			}
+		}
+	}
+	r.d.setUrgent([]int{int(urgent)})
+	for _, m := range out.take(t) {
+		if m.id == wire.IDCancel {
+			t.Fatalf("cancelled again with the urgent piece already asked for: %v", m)
+		}
+	}
+}

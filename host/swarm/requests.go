@@ -1,6 +1,8 @@
 package swarm
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/torrent-dev/torrent/sdk"
@@ -40,11 +42,11 @@ func (d *downloader) fill(p *dlPeer) {
 			if ps.got[b] || ps.reqs[b] > 0 {
 				continue
 			}
-			batch = p.request(ps, b, batch, now)
+			batch = p.request(ps, b, batch)
 		}
 	}
 	if len(p.inflight) < p.depth && d.pieces.endgame(d.missing) {
-		batch = d.endgameRequests(p, batch, now)
+		batch = d.endgameRequests(p, batch)
 	}
 	if len(batch) > 0 {
 		p.out.send(batch)
@@ -59,13 +61,14 @@ func (d *downloader) fill(p *dlPeer) {
 }
 
 // request asks p for block b of ps, appending the message to batch.
-func (p *dlPeer) request(ps *pieceState, b int, batch []byte, now time.Time) []byte {
+func (p *dlPeer) request(ps *pieceState, b int, batch []byte) []byte {
 	begin := uint32(b * blockSize)
 	if ps.reqs[b] == 0 {
 		ps.unrequested--
 	}
 	ps.reqs[b]++
-	p.inflight[blockKey(uint32(ps.index), begin)] = now
+	p.reqSeq++
+	p.inflight[blockKey(uint32(ps.index), begin)] = p.reqSeq
 	return appendRequest(batch, uint32(ps.index), begin, ps.blockLen(b))
 }
 
@@ -134,7 +137,7 @@ func (t *pieceTable) endgame(missing int) bool {
 
 // endgameRequests asks p for blocks others are already fetching, at most
 // two requests per block; the first copy to arrive cancels the rest.
-func (d *downloader) endgameRequests(p *dlPeer, batch []byte, now time.Time) []byte {
+func (d *downloader) endgameRequests(p *dlPeer, batch []byte) []byte {
 	for _, ps := range d.pieces.order {
 		if !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
 			continue
@@ -147,7 +150,7 @@ func (d *downloader) endgameRequests(p *dlPeer, batch []byte, now time.Time) []b
 			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
 				continue
 			}
-			batch = p.request(ps, b, batch, now)
+			batch = p.request(ps, b, batch)
 		}
 	}
 	return batch
@@ -164,8 +167,56 @@ func (d *downloader) setUrgent(pieces []int) {
 	d.urgent = valid
 	d.picker.post(sdk.UrgentSet{Pieces: valid})
 	for _, p := range d.peers {
+		d.preempt(p)
 		d.fill(p)
 	}
+}
+
+// preempt makes room in p's pipeline for urgent blocks. A peer serves
+// requests in the order they came, and the pipeline holds about a second
+// of its rate: urgent requests queued behind it would wait that second.
+// So the blocks p was asked for last, which it has not started sending,
+// are cancelled (anyone may fetch them later) down to keep, the oldest,
+// likely on the wire already; then fill asks for the urgent blocks.
+func (d *downloader) preempt(p *dlPeer) {
+	keep := max(p.depth/8, 4)
+	if p.choked || len(p.inflight) <= keep || !d.urgentWork(p) {
+		return
+	}
+	var bulk []uint64
+	for key := range p.inflight {
+		if !slices.Contains(d.urgent, int(key>>32)) {
+			bulk = append(bulk, key)
+		}
+	}
+	// Youngest first.
+	slices.SortFunc(bulk, func(a, b uint64) int { return cmp.Compare(p.inflight[b], p.inflight[a]) })
+	var b []byte
+	for _, key := range bulk {
+		if len(p.inflight) <= keep {
+			break
+		}
+		b = appendCancel(b, key, d.pieces.geometry)
+		d.pieces.release(p, key)
+	}
+	if len(b) > 0 {
+		p.out.send(b)
+	}
+}
+
+// urgentWork says whether p has an urgent piece with blocks nobody was
+// asked for yet.
+func (d *downloader) urgentWork(p *dlPeer) bool {
+	for _, i := range d.urgent {
+		if ps := d.pieces.active[i]; ps != nil {
+			if ps.unrequested > 0 && p.has.Has(i) && d.mayJoin(p, ps) {
+				return true
+			}
+		} else if d.usable(p, i) {
+			return true
+		}
+	}
+	return false
 }
 
 // urgentPiece is the first urgent piece p can help with, or nil.
