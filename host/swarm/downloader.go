@@ -32,15 +32,15 @@ type dlPeer struct {
 	out  sender
 
 	has        bitfield.Bitfield
-	choked     bool                 // they choke us
-	interested bool                 // we told them we are interested
+	choked     bool              // they choke us
+	interested bool              // we told them we are interested
 	inflight   map[uint64]uint64 // block key -> order asked (reqSeq)
 	reqSeq     uint64
-	depth      int                  // request pipeline target
-	reqq       int                  // their limit on outstanding requests (BEP 10)
-	wanted     int                  // pieces it has that we lack
-	picks      []int                // latest ranked list from the picker
-	wantAfter  time.Time            // no new Want before this
+	depth      int       // request pipeline target
+	reqq       int       // their limit on outstanding requests (BEP 10)
+	wanted     int       // pieces it has that we lack
+	picks      []int     // latest ranked list from the picker
+	wantAfter  time.Time // no new Want before this
 	lastBlock  time.Time
 	downloaded int64
 	withdrawn  int // requests we took back whose blocks may still come

@@ -344,3 +344,49 @@ func TestDownloaderUrgentPreemptsThePipeline(t *testing.T) {
 		}
 	}
 }
+
+// Urgent blocks are spread over the peers that have them, by the size of
+// their pipelines, rather than all asked of the first peer filled.
+func TestDownloaderUrgentSpreadOverPeers(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	r := newRig(t, n)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	a, aout := r.peer(1, true, all...)
+	b, bout := r.peer(2, true, all...)
+	a.depth, b.depth = 16, 48 // b is three times as fast
+	r.d.gotUnchoke(a)
+	r.d.gotUnchoke(b)
+	asked := map[uint32]bool{}
+	for _, m := range append(aout.take(t), bout.take(t)...) {
+		asked[m.index] = true
+	}
+	var urgent []int
+	for i := 0; i < n && len(urgent) < 4; i++ {
+		if !asked[uint32(i)] {
+			urgent = append(urgent, i)
+		}
+	}
+	if len(urgent) < 4 {
+		t.Fatalf("no 4 pieces left unasked: %v", asked)
+	}
+	r.d.setUrgent(urgent)
+	count := func(msgs []sent) int {
+		k := 0
+		for _, m := range msgs {
+			if m.id == wire.IDRequest && slices.Contains(urgent, int(m.index)) {
+				k++
+			}
+		}
+		return k
+	}
+	am, bm := aout.take(t), bout.take(t)
+	ka, kb := count(am), count(bm)
+	// 8 blocks: a's share is a quarter (2), b's the rest (6).
+	if ka != 2 || kb != 6 {
+		t.Fatalf("urgent blocks asked of a: %d, of b: %d; want 2 and 6", ka, kb)
+	}
+}

@@ -27,6 +27,8 @@ src.add_argument("--torrent")
 src.add_argument("--magnet", help="a magnet link instead of a .torrent")
 ap.add_argument("--dir", required=True)
 ap.add_argument("--port", type=int, required=True)
+ap.add_argument("--host", default="127.0.0.1",
+                help="listen address; a distinct 127.0.0.x per peer for clients that keep one connection per IP")
 ap.add_argument("--seed", action="store_true")
 ap.add_argument("--upload-rate", type=int, default=0)
 ap.add_argument("--connect", action="append", default=[], help="HOST:PORT of a peer")
@@ -38,7 +40,7 @@ ap.add_argument("--encryption", choices=["default", "forced"], default="default"
 a = ap.parse_args()
 
 s = lt.session({
-    "listen_interfaces": "127.0.0.1:%d" % a.port,
+    "listen_interfaces": "%s:%d" % (a.host, a.port),
     # Nothing but the peers we name (and the tracker, if asked): no DHT,
     # local discovery or port mapping, TCP only so every client speaks the same.
     "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
