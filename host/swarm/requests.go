@@ -24,33 +24,25 @@ func (p *dlPeer) adjustDepth(rate int64) {
 }
 
 // fill tops up p's request pipeline.
-func (d *downloader) fill(p *dlPeer) { d.fillUrgent(p, -1) }
-
-// fillUrgent is fill taking at most urgentShare blocks of urgent pieces
-// (-1: no limit), so that setUrgent can spread them over the peers.
-func (d *downloader) fillUrgent(p *dlPeer, urgentShare int) {
+func (d *downloader) fill(p *dlPeer) {
 	if p.choked || d.missing == 0 || d.paused {
 		return // a stalled disk takes no more data
 	}
 	batch := d.reqs[:0]
 	now := time.Now()
 	for len(p.inflight) < p.depth {
-		ps := d.nextPiece(p, urgentShare != 0)
+		ps := d.nextPiece(p)
 		if ps == nil {
 			break
 		}
-		urgent := urgentShare > 0 && d.isUrgent(ps.index)
 		for b := range ps.got {
-			if len(p.inflight) >= p.depth || urgent && urgentShare == 0 {
+			if len(p.inflight) >= p.depth {
 				break
 			}
 			if ps.got[b] || ps.reqs[b] > 0 {
 				continue
 			}
 			batch = p.request(ps, b, batch)
-			if urgent {
-				urgentShare--
-			}
 		}
 	}
 	if len(p.inflight) < p.depth && d.pieces.endgame(d.missing) {
@@ -83,14 +75,12 @@ func (p *dlPeer) request(ps *pieceState, b int, batch []byte) []byte {
 // nextPiece is the piece p should fetch blocks of next: urgent pieces
 // first, then started pieces, then the picker's ranking, then any piece p
 // has that we lack.
-func (d *downloader) nextPiece(p *dlPeer, urgentOK bool) *pieceState {
-	if urgentOK {
-		if ps := d.urgentPiece(p); ps != nil {
-			return ps
-		}
+func (d *downloader) nextPiece(p *dlPeer) *pieceState {
+	if ps := d.urgentPiece(p); ps != nil {
+		return ps
 	}
 	for _, ps := range d.pieces.order {
-		if ps.unrequested > 0 && p.has.Has(ps.index) && d.mayJoin(p, ps) && (urgentOK || !d.isUrgent(ps.index)) {
+		if ps.unrequested > 0 && p.has.Has(ps.index) && d.mayJoin(p, ps) {
 			return ps
 		}
 	}
@@ -100,11 +90,11 @@ func (d *downloader) nextPiece(p *dlPeer, urgentOK bool) *pieceState {
 	for len(p.picks) > 0 {
 		i := p.picks[0]
 		p.picks = p.picks[1:]
-		if d.usable(p, i) && (urgentOK || !d.isUrgent(i)) {
+		if d.usable(p, i) {
 			return d.startPiece(p, i)
 		}
 	}
-	if i := d.anyPiece(p, urgentOK); i >= 0 {
+	if i := d.anyPiece(p); i >= 0 {
 		return d.startPiece(p, i)
 	}
 	return nil
@@ -116,7 +106,7 @@ func (d *downloader) usable(p *dlPeer, i int) bool {
 
 // anyPiece keeps a peer busy while the picker's answer is on its way: a
 // random missing piece the peer has.
-func (d *downloader) anyPiece(p *dlPeer, urgentOK bool) int {
+func (d *downloader) anyPiece(p *dlPeer) int {
 	n := d.pieces.numPieces
 	if n == 0 {
 		return -1
@@ -124,14 +114,12 @@ func (d *downloader) anyPiece(p *dlPeer, urgentOK bool) int {
 	off := d.rng.IntN(n)
 	for k := range n {
 		i := (off + k) % n
-		if d.usable(p, i) && (urgentOK || !d.isUrgent(i)) {
+		if d.usable(p, i) {
 			return i
 		}
 	}
 	return -1
 }
-
-func (d *downloader) isUrgent(i int) bool { return slices.Contains(d.urgent, i) }
 
 // endgame: every one of the missing pieces is in flight and fully
 // requested.
@@ -178,38 +166,63 @@ func (d *downloader) setUrgent(pieces []int) {
 	}
 	d.urgent = valid
 	d.picker.post(sdk.UrgentSet{Pieces: valid})
-	// The urgent blocks go to every peer that can help, in shares by the
-	// size of its pipeline (about a second of its rate): one peer taking
-	// them all would deliver them at its own rate alone.
 	var helpers []*dlPeer
-	total := 0
 	for _, p := range d.peers {
 		if !p.choked && d.urgentWork(p) {
 			helpers = append(helpers, p)
-			total += p.depth
 		}
 	}
-	blocks := d.urgentBlocks()
 	for _, p := range helpers {
 		d.preempt(p)
-		d.fillUrgent(p, max(1, (blocks*p.depth+total-1)/total))
 	}
+	d.assignUrgent(helpers)
 	for _, p := range d.peers {
-		d.fill(p) // what the shares left, and everyone's bulk
+		d.fill(p) // what assignUrgent left, and everyone's bulk
 	}
 }
 
-// urgentBlocks counts the blocks of urgent pieces nobody was asked for.
-func (d *downloader) urgentBlocks() int {
-	n := 0
+// assignUrgent asks for the urgent blocks nobody was asked for, most
+// urgent first, each of the helper that would deliver it soonest: the one
+// with the fewest blocks given so far for the size of its pipeline (about
+// its rate). So every helper works on the first pieces at once, rather
+// than one peer taking them all at its own rate.
+func (d *downloader) assignUrgent(helpers []*dlPeer) {
+	load := make([]int, len(helpers))
+	batches := make([][]byte, len(helpers))
 	for _, i := range d.urgent {
-		if ps := d.pieces.active[i]; ps != nil {
-			n += ps.unrequested
-		} else if !d.pieces.verifying[i] {
-			n += int((d.pieces.size(i) + blockSize - 1) / blockSize)
+		ps := d.pieces.active[i]
+		if ps == nil {
+			k := slices.IndexFunc(helpers, func(p *dlPeer) bool { return d.usable(p, i) })
+			if k < 0 {
+				continue
+			}
+			ps = d.startPiece(helpers[k], i)
+		}
+		for b := range ps.got {
+			if ps.got[b] || ps.reqs[b] > 0 {
+				continue
+			}
+			best := -1
+			for k, p := range helpers {
+				if len(p.inflight) >= p.depth || !p.has.Has(i) || !d.mayJoin(p, ps) {
+					continue
+				}
+				if best < 0 || (load[k]+1)*helpers[best].depth < (load[best]+1)*p.depth {
+					best = k
+				}
+			}
+			if best < 0 {
+				break
+			}
+			batches[best] = helpers[best].request(ps, b, batches[best])
+			load[best]++
 		}
 	}
-	return n
+	for k, p := range helpers {
+		if len(batches[k]) > 0 {
+			p.out.send(batches[k])
+		}
+	}
 }
 
 // preempt makes room in p's pipeline for urgent blocks. A peer serves

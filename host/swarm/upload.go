@@ -83,13 +83,23 @@ func (o *outbox) shut() {
 	o.signal()
 }
 
-// take swaps the queues out for the writer, giving it spare buffers back.
-func (o *outbox) take(ctrl []byte, reqs []upReq) ([]byte, []upReq, bool) {
+// uploadBatch is the most uploads the writer takes at once. The rest stay
+// queued, where a Cancel still reaches them: a peer that cancels bulk
+// requests to ask for a piece a reader waits for (a streaming client, or
+// ours) gets it after at most this much data, not after its whole queue,
+// which at a capped rate can be seconds.
+const uploadBatch = 16
+
+// take gives the writer the control messages and up to uploadBatch
+// uploads, in exchange for its spare buffers; more says uploads remain.
+func (o *outbox) take(ctrl []byte, reqs []upReq) (c []byte, r []upReq, closed, more bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	c, r := o.ctrl, o.reqs
-	o.ctrl, o.reqs = ctrl[:0], reqs[:0]
-	return c, r, o.closed
+	c, o.ctrl = o.ctrl, ctrl[:0]
+	n := min(len(o.reqs), uploadBatch)
+	r = append(reqs[:0], o.reqs[:n]...)
+	o.reqs = slices.Delete(o.reqs, 0, n)
+	return c, r, o.closed, len(o.reqs) > 0
 }
 
 // pieceCache holds the last piece read for uploads: a peer asks for a
@@ -133,10 +143,13 @@ func (w *peerWriter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		var closed bool
-		w.ctrl, w.reqs, closed = w.c.out.take(w.ctrl, w.reqs)
+		var closed, more bool
+		w.ctrl, w.reqs, closed, more = w.c.out.take(w.ctrl, w.reqs)
 		if closed || w.sendBatch(ctx) != nil {
 			return
+		}
+		if more {
+			w.c.out.signal()
 		}
 		keep.Reset(keepAliveGap)
 	}
