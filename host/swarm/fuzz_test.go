@@ -23,8 +23,8 @@ import (
 // does, without sockets: the input is a program of steps, each a message
 // from one of a few peers (any frame the wire reader yields, or a block,
 // reject or request aimed at what is in flight), a tick some seconds on,
-// the verification of complete pieces, a peer joining or leaving, or an
-// answer of the picker. After each step the swarm's state must hold its
+// the verification of complete pieces, a peer joining or leaving, an
+// answer of the picker, or a piece found changed on disk. After each step the swarm's state must hold its
 // invariants and everything it queued for a peer must be a well-formed
 // message about the torrent. At the end an honest peer joins and the
 // download must complete with the torrent's data: no input breaks the
@@ -267,6 +267,12 @@ func (r *fuzzRig) step(in *progReader) {
 		}
 	case 12: // the picker queue is flushed, as every 25 ms
 		r.s.flushPicker()
+	case 13: // a piece had is found changed on disk (diskcheck.go)
+		i := int(in.next() % fzPieces)
+		if r.s.dl.have.Has(i) {
+			r.st.data[g.offset(i)] ^= 0xff
+			r.s.lostPieces([]int{i})
+		}
 	}
 }
 
