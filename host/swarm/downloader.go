@@ -78,6 +78,9 @@ type downloader struct {
 	// verify takes a piece whose every block arrived.
 	verify       func(*pieceState)
 	down, wasted int64 // payload bytes received; of those, duplicates
+	// A silent peer's requests are freed after release and the peer is
+	// dropped after drop (checkTimeouts); only tests change them.
+	release, drop time.Duration
 }
 
 func newDownloader(g geometry, have bitfield.Bitfield, q *pickerQueue) *downloader {
@@ -90,6 +93,8 @@ func newDownloader(g geometry, have bitfield.Bitfield, q *pickerQueue) *download
 		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		solo:    func(int) bool { return false },
 		verify:  func(*pieceState) {},
+		release: 20 * time.Second,
+		drop:    60 * time.Second,
 	}
 }
 
@@ -257,9 +262,9 @@ func (d *downloader) checkTimeouts(p *dlPeer, now time.Time) error {
 	}
 	idle := now.Sub(p.lastBlock)
 	switch {
-	case idle > 60*time.Second:
+	case idle > d.drop:
 		return protoErr("no block for %s with %d requests outstanding", idle.Round(time.Second), len(p.inflight))
-	case idle > 20*time.Second:
+	case idle > d.release:
 		var b []byte
 		for key := range p.inflight {
 			b = appendCancel(b, key, d.pieces.geometry)

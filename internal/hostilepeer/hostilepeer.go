@@ -67,10 +67,13 @@ const (
 	// HangUp reads the handshake and closes the connection after
 	// Options.Delay without answering.
 	HangUp
+	// Silent has every piece and unchokes, reads every request and
+	// cancel, and never answers one: a peer that stopped sending.
+	Silent
 )
 
 var names = [...]string{"honest", "wrong data", "oversized frame", "bitfield too long", "have out of range",
-	"unrequested blocks", "request flood", "wrong info-hash", "slow handshake", "hang up"}
+	"unrequested blocks", "request flood", "wrong info-hash", "slow handshake", "hang up", "silent"}
 
 func (b Behaviour) String() string {
 	if int(b) < len(names) {
@@ -90,6 +93,15 @@ type Options struct {
 	// Reject, for Honest and WrongData, picks requests the peer refuses
 	// with a BEP 6 reject (the peer then announces BEP 6).
 	Reject func(index, begin uint32) bool
+	// Has, for Honest, WrongData and Silent, says which pieces the peer
+	// announces (and serves); nil is every piece.
+	Has func(index int) bool
+	// Trace, for Honest, WrongData and Silent, sees each message the
+	// peer reads (sent false) and each it writes after the handshake
+	// (sent true), in order, from the connection's goroutine, before it is
+	// answered or written: what a test records of it happened. m is valid
+	// only during the call.
+	Trace func(sent bool, m wire.Message)
 }
 
 // Peer is a scripted peer listening on loopback.
@@ -270,7 +282,7 @@ func (p *Peer) serve(c net.Conn) error {
 		return err
 	}
 	switch p.b {
-	case Honest, WrongData:
+	case Honest, WrongData, Silent:
 		return p.seed(c)
 	case OversizedFrame:
 		// A piece message of 64 MiB: the length prefix and the ID only.
@@ -328,14 +340,16 @@ func (p *Peer) slowHandshake(c net.Conn) error {
 }
 
 // seed announces every piece, unchokes, and answers requests: with the
-// torrent's data (Honest) or with random bytes (WrongData).
+// torrent's data (Honest), with random bytes (WrongData) or not at all
+// (Silent).
 func (p *Peer) seed(c net.Conn) error {
 	bits := make([]byte, (p.tr.NumPieces+7)/8)
 	for i := range p.tr.NumPieces {
-		bits[i/8] |= 0x80 >> (i % 8)
+		if p.has(i) {
+			bits[i/8] |= 0x80 >> (i % 8)
+		}
 	}
-	out := wire.AppendMessage(nil, wire.Bitfield{Bits: bits})
-	if _, err := c.Write(wire.AppendMessage(out, wire.Unchoke{})); err != nil {
+	if err := p.write(c, wire.Bitfield{Bits: bits}, wire.Unchoke{}); err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -345,15 +359,19 @@ func (p *Peer) seed(c net.Conn) error {
 		if err != nil {
 			return err
 		}
+		if p.opt.Trace != nil {
+			p.opt.Trace(false, m)
+		}
 		req, ok := m.(*wire.Request)
-		if !ok {
+		if !ok || p.b == Silent {
 			continue
 		}
-		if int(req.Index) >= p.tr.NumPieces || int64(req.Begin)+int64(req.Length) > p.tr.pieceSize(int(req.Index)) {
+		if int(req.Index) >= p.tr.NumPieces || int64(req.Begin)+int64(req.Length) > p.tr.pieceSize(int(req.Index)) ||
+			!p.has(int(req.Index)) {
 			continue
 		}
 		if p.opt.Reject != nil && p.opt.Reject(req.Index, req.Begin) {
-			if _, err := c.Write(wire.AppendMessage(nil, wire.Reject(*req))); err != nil {
+			if err := p.write(c, wire.Reject(*req)); err != nil {
 				return err
 			}
 			continue
@@ -369,10 +387,25 @@ func (p *Peer) seed(c net.Conn) error {
 		if p.opt.Delay > 0 && !p.sleep(p.opt.Delay) {
 			return nil
 		}
-		if _, err := c.Write(wire.AppendMessage(nil, wire.Piece{Index: req.Index, Begin: req.Begin, Data: block})); err != nil {
+		if err := p.write(c, wire.Piece{Index: req.Index, Begin: req.Begin, Data: block}); err != nil {
 			return err
 		}
 	}
+}
+
+func (p *Peer) has(i int) bool { return p.opt.Has == nil || p.opt.Has(i) }
+
+// write sends msgs in one write, each shown to Options.Trace first.
+func (p *Peer) write(c net.Conn, msgs ...wire.Message) error {
+	var b []byte
+	for _, m := range msgs {
+		if p.opt.Trace != nil {
+			p.opt.Trace(true, m)
+		}
+		b = wire.AppendMessage(b, m)
+	}
+	_, err := c.Write(b)
+	return err
 }
 
 // unrequested unchokes, then sends blocks of random pieces, up to one per
