@@ -94,12 +94,23 @@ func (r *fuzzRig) checkRequests() {
 	}
 }
 
+// takeAll is everything queued in o, over as many takes as it needs.
+func takeAll(o *outbox) (ctrl []byte, ups []upReq) {
+	for more := true; more; {
+		var c []byte
+		var u []upReq
+		c, u, _, more = o.take(nil, nil)
+		ctrl, ups = append(ctrl, c...), append(ups, u...)
+	}
+	return ctrl, ups
+}
+
 // checkOut takes what the swarm queued for p and fails unless each is a
 // well-formed message about the torrent that p may be sent; it returns
 // the requests.
 func (r *fuzzRig) checkOut(p *peer) []wire.Request {
 	t, g, have := r.t, r.s.geo, r.s.dl.have
-	ctrl, ups, _ := p.out.take(nil, nil)
+	ctrl, ups := takeAll(p.out)
 	for _, u := range ups {
 		if int(u.index) >= g.numPieces || !have.Has(int(u.index)) || u.length == 0 || u.length > maxBlockLen ||
 			int64(u.begin)+int64(u.length) > g.size(int(u.index)) {
@@ -167,7 +178,7 @@ func (r *fuzzRig) finish() {
 			continue
 		}
 		r.deliver(seed, wire.AppendMessage(nil, wire.Request{Index: uint32(i), Length: blockSize}))
-		if _, ups, _ := seed.out.take(nil, nil); !slices.Equal(ups, []upReq{{uint32(i), 0, blockSize}}) {
+		if _, ups := takeAll(seed.out); !slices.Equal(ups, []upReq{{uint32(i), 0, blockSize}}) {
 			t.Fatalf("a request of piece %d, had, queued uploads %v", i, ups)
 		}
 		break
