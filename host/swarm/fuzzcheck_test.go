@@ -172,7 +172,10 @@ func (r *fuzzRig) finish() {
 	r.verify()
 	r.check()
 	seed := r.join(3, netip.AddrFrom4([4]byte{10, 9, 9, 9}))
-	r.deliver(seed, wire.AppendMessage(nil, wire.HaveAll{}))
+	// It says it has nothing first: were the fuzzed steps to complete the
+	// download, a seed's have-all would end the connection (both
+	// complete) before it is served.
+	r.deliver(seed, wire.AppendMessage(nil, wire.HaveNone{}))
 	for i := range s.geo.numPieces {
 		if !s.dl.have.Has(i) {
 			continue
@@ -182,6 +185,9 @@ func (r *fuzzRig) finish() {
 			t.Fatalf("a request of piece %d, had, queued uploads %v", i, ups)
 		}
 		break
+	}
+	if s.dl.missing > 0 {
+		r.deliver(seed, wire.AppendMessage(nil, wire.HaveAll{}))
 	}
 	r.deliver(seed, wire.AppendMessage(nil, wire.Unchoke{}))
 	r.check()
