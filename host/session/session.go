@@ -96,8 +96,8 @@ func Open(torrentPath string, opts Options) (*Session, error) {
 // Layout is the storage layout of a torrent.
 func Layout(info *metainfo.Info) storage.Layout {
 	l := storage.Layout{PieceLength: info.PieceLength, Hashes: info.Pieces}
-	for _, f := range info.Files {
-		l.Files = append(l.Files, storage.File{Path: info.RelPath(f), Length: f.Length})
+	for _, f := range info.Extents {
+		l.Files = append(l.Files, storage.File{Path: info.RelPath(f), Length: f.Length, Pad: f.Pad})
 	}
 	return l
 }
