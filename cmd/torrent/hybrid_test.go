@@ -102,4 +102,3 @@ func TestHybridToLibtorrent(t *testing.T) {
 	realpeers.SameFiles(t, filepath.Join(src, "tree"), filepath.Join(dst, "tree"))
 	noPads(t, src)
 }
-
