@@ -187,12 +187,18 @@ func (e *jsonEvents) tick(src jsonSource) {
 
 func (e *jsonEvents) progress(st swarm.Stats, checked int, checkDone bool) jsonProgress {
 	info := &e.m.Info
-	done := st.NumPieces - st.Missing
-	p := jsonProgress{jsonHead: e.head("progress"), Checked: checked, PiecesDone: done, Pieces: info.NumPieces(),
+	pieces := info.NumPieces()
+	if st.Wanted.Len() > 0 {
+		pieces = st.Wanted.Count() // only some files are chosen
+	}
+	p := jsonProgress{jsonHead: e.head("progress"), Checked: checked, PiecesDone: pieces - st.Missing, Pieces: pieces,
 		Length: info.Length, Downloaded: st.Downloaded, Uploaded: st.Uploaded, DownRate: st.DownRate,
 		UpRate: st.UpRate, Peers: len(st.Peers), KnownPeers: st.Known, Problem: st.Status}
 	if st.Have.Len() > 0 {
 		p.BytesDone = verifiedBytes(st, info)
+	}
+	if st.Wanted.Len() > 0 && st.Have.Len() > 0 {
+		p.BytesDone, p.Length = st.Progress(info.PieceSize)
 	}
 	if !checkDone {
 		p.PiecesDone, p.BytesDone = 0, 0

@@ -18,6 +18,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/pick"
+	"github.com/torrent-dev/torrent/host/selection"
 	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/tracker"
@@ -43,6 +44,9 @@ type Options struct {
 	EncryptOutgoing bool
 	// Checking reports progress of the start-up check of data on disk.
 	Checking func(done, total int)
+	// Only and Skip choose files (host/selection): only the chosen ones
+	// are fetched and created.
+	Only, Skip []string
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -51,6 +55,7 @@ var _ swarm.Picker = (*pick.Manager)(nil)
 // Session is one running torrent.
 type Session struct {
 	Meta    *metainfo.MetaInfo
+	Sel     *selection.Selection // the files chosen; nil: all
 	opts    Options
 	log     hclog.Logger
 	store   *storage.Storage
@@ -86,18 +91,24 @@ func Open(torrentPath string, opts Options) (*Session, error) {
 	if opts.Dir == "" {
 		opts.Dir = "."
 	}
-	st, err := storage.Open(opts.Dir, Layout(&m.Info))
+	sel, err := selection.New(&m.Info, opts.Only, opts.Skip)
+	if err != nil {
+		return nil, err
+	}
+	l := Layout(&m.Info, sel)
+	l.Parts = storage.PartsName(m.InfoHash)
+	st, err := storage.Open(opts.Dir, l)
 	if err != nil {
 		return nil, fmt.Errorf("open data in %s: %w", opts.Dir, err)
 	}
-	return &Session{Meta: m, opts: opts, log: opts.Logger, store: st, ready: make(chan struct{})}, nil
+	return &Session{Meta: m, Sel: sel, opts: opts, log: opts.Logger, store: st, ready: make(chan struct{})}, nil
 }
 
-// Layout is the storage layout of a torrent.
-func Layout(info *metainfo.Info) storage.Layout {
+// Layout is the storage layout of a torrent; sel may be nil (every file).
+func Layout(info *metainfo.Info, sel *selection.Selection) storage.Layout {
 	l := storage.Layout{PieceLength: info.PieceLength, Hashes: info.Pieces}
 	for _, f := range info.Extents {
-		l.Files = append(l.Files, storage.File{Path: info.RelPath(f), Length: f.Length, Pad: f.Pad})
+		l.Files = append(l.Files, storage.File{Path: info.RelPath(f), Length: f.Length, Pad: f.Pad, Skip: sel.Skips(info, f)})
 	}
 	return l
 }
@@ -111,10 +122,31 @@ func (s *Session) Stats() swarm.Stats {
 		return sw.Stats()
 	}
 	n := s.Meta.Info.NumPieces()
-	if have := s.checked.Load(); have != nil {
-		return swarm.Stats{Have: *have, NumPieces: n, Missing: n - have.Count(), Complete: have.Full()}
+	wanted := s.Sel.Wanted()
+	if wanted.Len() == 0 {
+		wanted = bitfield.New(n)
+		wanted.SetAll()
 	}
-	return swarm.Stats{NumPieces: n, Missing: n}
+	if have := s.checked.Load(); have != nil {
+		missing := s.missing(*have)
+		return swarm.Stats{Have: *have, NumPieces: n, Wanted: wanted, Missing: missing, Complete: missing == 0}
+	}
+	return swarm.Stats{Have: bitfield.New(n), NumPieces: n, Wanted: wanted, Missing: wanted.Count()}
+}
+
+// missing is how many wanted pieces have lacks.
+func (s *Session) missing(have bitfield.Bitfield) int {
+	w := s.Sel.Wanted()
+	if w.Len() == 0 {
+		return have.Len() - have.Count()
+	}
+	n := 0
+	for i := range have.Len() {
+		if w.Has(i) && !have.Has(i) {
+			n++
+		}
+	}
+	return n
 }
 
 // Tracker is the announcer's status, if there is a tracker.
@@ -171,7 +203,7 @@ func (s *Session) Run(ctx context.Context) error {
 	defer markReady()
 	info := &s.Meta.Info
 	have, ok, err := s.check(ctx)
-	if !ok || (have.Full() && !s.opts.Seed) {
+	if !ok || (s.missing(have) == 0 && !s.opts.Seed) {
 		return err
 	}
 	pm := pick.Start(ctx, pick.Config{
@@ -180,6 +212,7 @@ func (s *Session) Run(ctx context.Context) error {
 		Logger:   s.log.Named("picker"),
 		Torrent:  sdk.Torrent{NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length},
 		Have:     have,
+		Wanted:   s.Sel.Wanted(),
 	})
 	defer pm.Close()
 	s.picker.Store(pm)
@@ -189,7 +222,7 @@ func (s *Session) Run(ctx context.Context) error {
 	sw := swarm.New(swarm.Config{
 		InfoHash: s.Meta.InfoHash, PeerID: peerID,
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
-		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
+		Have: have, Wanted: s.Sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
 	})
