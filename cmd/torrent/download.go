@@ -54,6 +54,8 @@ type downloadFlags struct {
 	memProf  string
 	json     bool
 	events   *jsonEvents // -json: the event stream on stdout
+	only     patternsFlag
+	skip     patternsFlag
 }
 
 func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
@@ -80,6 +82,9 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile (pprof) at exit to this file")
+	fs.Var(&f.only, "only", "fetch only the files whose path in the torrent matches the glob `PATTERN` (repeatable;\n"+
+		"* and ? within a name, ** across directories, a directory means all under it,\na pattern without / matches at any depth)")
+	fs.Var(&f.skip, "skip", "do not fetch the files matching the glob `PATTERN` (repeatable; as -only)")
 	fs.BoolVar(&f.json, "json", false, "print events as JSON, one object a line, on stdout (docs/json.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
@@ -150,6 +155,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
+		Only: f.only, Skip: f.skip,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent

@@ -33,6 +33,8 @@ var flagExamples = map[string]map[string]string{
 		"cpuprofile":      "torrent -cpuprofile cpu.pprof ubuntu.torrent",
 		"memprofile":      "torrent -memprofile mem.pprof ubuntu.torrent",
 		"json":            "torrent -json -seed=false ubuntu.torrent | jq .type",
+		"only":            "torrent -only '**/*.flac' -only cover.jpg album.torrent",
+		"skip":            "torrent -skip '*.nfo' -skip extras linux.torrent",
 	},
 	"torrent create": {
 		"a":            "torrent create -a http://tracker.example/announce -a udp://backup.example:6969 ~/photos",

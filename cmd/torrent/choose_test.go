@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/torrent-dev/torrent/internal/realpeers"
+)
+
+// threeFiles: odd sizes, so pieces of 32 KiB straddle a|b and b|c.
+var threeFiles = []realpeers.FileSpec{
+	{Path: "tree/a.bin", Size: 300001},
+	{Path: "tree/b.bin", Size: 200003},
+	{Path: "tree/sub/c.bin", Size: 150007},
+}
+
+// chooseFrom downloads src's torrent from a libtorrent seeder with the
+// given -only/-skip flags and -seed=false, which must exit 0 once the
+// chosen files are verified; it returns the download directory.
+func chooseFrom(t *testing.T, flags ...string) (src, dst string) {
+	t.Helper()
+	src = t.TempDir()
+	realpeers.MakeData(t, src, threeFiles...)
+	torrent := realpeers.MakeTorrent(t, src, "", 15)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	dst = t.TempDir()
+	args := append(flags, "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent)
+	c := startClient(t, args...)
+	c.wait(2*time.Minute, 0)
+	if !strings.Contains(c.output(), "complete") {
+		t.Errorf("no completion in the output:\n%s", c.output())
+	}
+	return src, dst
+}
+
+// identical fails unless rel is byte-identical in both directories.
+func identical(t *testing.T, a, b, rel string) {
+	t.Helper()
+	if err := sameFile(filepath.Join(a, rel), filepath.Join(b, rel)); err != nil {
+		t.Error(err)
+	}
+}
+
+// visible lists the files under dir whose names do not start with a dot.
+func visible(t *testing.T, dir string) (files, hidden []string) {
+	t.Helper()
+	for _, p := range treeFiles(t, dir) {
+		if st, err := os.Stat(filepath.Join(dir, p)); err != nil || st.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(filepath.Base(p), ".") {
+			hidden = append(hidden, p)
+		} else {
+			files = append(files, p)
+		}
+	}
+	return files, hidden
+}
+
+// -only one file of three: only it is fetched and created, identical.
+func TestOnlyOneFileFromLibtorrent(t *testing.T) {
+	t.Parallel()
+	src, dst := chooseFrom(t, "-only", "b.bin")
+	identical(t, src, dst, "tree/b.bin")
+	if files, _ := visible(t, dst); !slices.Equal(files, []string{"tree/b.bin"}) {
+		t.Errorf("files on disk %v, want only tree/b.bin", files)
+	}
+}
+
+// -skip the middle file: the pieces it shares with a.bin and c.bin are
+// fetched, its bytes of them go to the hidden parts file, and it never
+// appears.
+func TestSkipWithStraddlingPieces(t *testing.T) {
+	t.Parallel()
+	src, dst := chooseFrom(t, "-skip", "tree/b.bin")
+	identical(t, src, dst, "tree/a.bin")
+	identical(t, src, dst, "tree/sub/c.bin")
+	files, hidden := visible(t, dst)
+	if !slices.Equal(files, []string{"tree/a.bin", "tree/sub/c.bin"}) {
+		t.Errorf("files on disk %v, want a.bin and sub/c.bin", files)
+	}
+	parts := ""
+	for _, h := range hidden {
+		if strings.HasSuffix(h, ".parts") {
+			parts = h
+		}
+	}
+	if parts == "" || strings.Contains(parts, "/") {
+		t.Fatalf("no parts file at the top of the directory: hidden files %v", hidden)
+	}
+	// The parts file holds b.bin's first and last bytes, at their
+	// offsets in the torrent.
+	b, _ := os.ReadFile(filepath.Join(src, "tree/b.bin"))
+	got, err := os.ReadFile(filepath.Join(dst, parts))
+	if err != nil || len(got) < 300001+10 || !bytes.Equal(got[300001:300001+10], b[:10]) {
+		t.Errorf("parts file (%d bytes, %v) lacks b.bin's first bytes at its offset", len(got), err)
+	}
+}
+
+// A pattern that matches no file is a usage error naming it.
+func TestOnlyPatternMatchingNothing(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, threeFiles...)
+	torrent := realpeers.MakeTorrent(t, src, "", 15)
+	c := startClient(t, "-only", "b.bin", "-only", "*.iso", "-dir", t.TempDir(), torrent)
+	c.wait(30*time.Second, 2)
+	if !strings.Contains(c.output(), `-only "*.iso" matches no file`) {
+		t.Errorf("output does not name the pattern:\n%s", c.output())
+	}
+}
