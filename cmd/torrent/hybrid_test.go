@@ -102,3 +102,17 @@ func TestHybridToLibtorrent(t *testing.T) {
 	realpeers.SameFiles(t, filepath.Join(src, "tree"), filepath.Join(dst, "tree"))
 	noPads(t, src)
 }
+
+// `torrent info` and its -json form list a hybrid's files, not its pads.
+func TestHybridInfoHidesPads(t *testing.T) {
+	t.Parallel()
+	_, torrent := hybridTorrent(t)
+	for _, args := range [][]string{{"info", torrent}, {"info", "-json", torrent}} {
+		c := startClient(t, args...)
+		c.wait(30*time.Second, 0)
+		out := c.output()
+		if strings.Contains(out, ".pad") || !strings.Contains(out, "deep/d.bin") {
+			t.Errorf("torrent %s:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
