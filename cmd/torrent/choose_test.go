@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -113,5 +115,28 @@ func TestOnlyPatternMatchingNothing(t *testing.T) {
 	c.wait(30*time.Second, 2)
 	if !strings.Contains(c.output(), `-only "*.iso" matches no file`) {
 		t.Errorf("output does not name the pattern:\n%s", c.output())
+	}
+}
+
+// A skipped file is still listed by torfs, and reading it there fetches
+// its pieces on demand, after the chosen files are complete and the
+// seeder was let go; the file itself never appears in the directory.
+func TestTorfsReadsSkippedFileOnDemand(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, threeFiles...)
+	torrent := realpeers.MakeTorrent(t, src, "", 15)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	dst, mnt := t.TempDir(), t.TempDir()
+	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() })
+	c := startClient(t, "-skip", "b.bin", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, "-torfs", mnt, torrent)
+	waitMounted(t, c, mnt, "tree/b.bin")
+	c.waitFor(regexp.MustCompile(`download complete`), time.Minute)
+	if got, want := fileSHA1(t, filepath.Join(mnt, "tree/b.bin")), fileSHA1(t, filepath.Join(src, "tree/b.bin")); got != want {
+		t.Fatal("b.bin read through the mount differs from the source")
+	}
+	identical(t, src, dst, "tree/a.bin")
+	if _, err := os.Stat(filepath.Join(dst, "tree/b.bin")); !os.IsNotExist(err) {
+		t.Errorf("the skipped file is in the directory: %v", err)
 	}
 }
