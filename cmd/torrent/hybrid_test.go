@@ -116,3 +116,19 @@ func TestHybridInfoHidesPads(t *testing.T) {
 		}
 	}
 }
+
+// -only on a hybrid torrent: the chosen file is identical, nothing else
+// and no pad file is on disk.
+func TestHybridOnlyFromLibtorrent(t *testing.T) {
+	t.Parallel()
+	src, torrent := hybridTorrent(t)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	dst := t.TempDir()
+	c := startClient(t, "-only", "sub/deep", "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent)
+	c.wait(2*time.Minute, 0)
+	identical(t, src, dst, "tree/sub/deep/d.bin")
+	noPads(t, dst)
+	if files, hidden := visible(t, dst); !slices.Equal(files, []string{"tree/sub/deep/d.bin"}) {
+		t.Errorf("files on disk %v (hidden %v), want only tree/sub/deep/d.bin", files, hidden)
+	}
+}
