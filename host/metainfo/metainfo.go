@@ -281,6 +281,16 @@ func checkComponent(c string) error {
 	return nil
 }
 
+// DataLength is the bytes of the torrent's files, pad files not counted:
+// the size to show a user.
+func (info *Info) DataLength() int64 {
+	var n int64
+	for _, f := range info.Files {
+		n += f.Length
+	}
+	return n
+}
+
 // NumPieces is the number of pieces.
 func (info *Info) NumPieces() int { return len(info.Pieces) }
 

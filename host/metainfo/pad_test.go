@@ -39,7 +39,7 @@ func TestPadFilesAndAttributes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("files %v, want %v", got, want)
 	}
-	if info.Length != 48 || len(info.Extents) != 6 || !info.Extents[1].Pad || !info.Extents[5].Pad || info.NumPieces() != 3 {
+	if info.Length != 48 || info.DataLength() != 24 || len(info.Extents) != 6 || !info.Extents[1].Pad || !info.Extents[5].Pad || info.NumPieces() != 3 {
 		t.Fatalf("length %d, %d extents, %d pieces", info.Length, len(info.Extents), info.NumPieces())
 	}
 	var sum int64
