@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -116,5 +117,30 @@ func TestSkippedFileOnDiskIsUsed(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".parts")); !os.IsNotExist(err) {
 		t.Errorf("parts file made: %v", err)
+	}
+}
+
+// The parts file is watched like the files: truncated by another program,
+// it reports the pieces of the files kept in it; pad files are never
+// opened and so never reported.
+func TestChangedPartsFile(t *testing.T) {
+	t.Parallel()
+	const pl = 64
+	l, data := layoutOf(pl, []File{{Path: "a", Length: 100}, {Path: ".pad/28", Length: 28, Pad: true}, {Path: "skip", Length: 100, Skip: true}, {Path: "c", Length: 20}})
+	dir := t.TempDir()
+	s, err := Open(dir, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeAll(t, s, data, pl)
+	if got := s.Changed(); got != nil {
+		t.Fatalf("our own writes reported: %v", got)
+	}
+	if err := os.Truncate(filepath.Join(dir, ".parts"), 130); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Changed(), []int{2, 3}; !slices.Equal(got, want) {
+		t.Fatalf("after truncating the parts file: %v, want %v", got, want)
 	}
 }
