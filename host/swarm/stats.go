@@ -66,9 +66,9 @@ type Stats struct {
 	NumPieces   int
 	Wanted      bitfield.Bitfield // pieces of the files chosen (and urgent ones)
 	Missing     int               // wanted pieces not verified
-	Downloaded  int64 // payload received this session, wasted included
-	Wasted      int64 // duplicate blocks and failed pieces
-	Verified    int64 // bytes of pieces verified this session
+	Downloaded  int64             // payload received this session, wasted included
+	Wasted      int64             // duplicate blocks and failed pieces
+	Verified    int64             // bytes of pieces verified this session
 	Uploaded    int64
 	DownRate    int64
 	UpRate      int64
