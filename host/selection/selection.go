@@ -106,6 +106,31 @@ func (s *Selection) Wanted() bitfield.Bitfield {
 	return s.wanted
 }
 
+// Pieces is Wanted as a bitfield of n pieces, all set for the nil
+// Selection.
+func (s *Selection) Pieces(n int) bitfield.Bitfield {
+	if s == nil {
+		b := bitfield.New(n)
+		b.SetAll()
+		return b
+	}
+	return s.wanted.Clone()
+}
+
+// Missing is how many wanted pieces have lacks.
+func (s *Selection) Missing(have bitfield.Bitfield) int {
+	if s == nil {
+		return have.Len() - have.Count()
+	}
+	n := 0
+	for i := range have.Len() {
+		if s.wanted.Has(i) && !have.Has(i) {
+			n++
+		}
+	}
+	return n
+}
+
 type pattern []string
 
 func compile(p string) (pattern, error) {

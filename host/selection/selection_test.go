@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
 
 // testInfo: name "t", pieces of 10 bytes; a (15) | pad (5) | sub/b.bin (10)
@@ -83,6 +84,11 @@ func TestSelection(t *testing.T) {
 			if !slices.Equal(pieces, tc.pieces) {
 				t.Errorf("pieces %v, want %v", pieces, tc.pieces)
 			}
+			have := bitfield.New(info.NumPieces())
+			have.Set(tc.pieces[0])
+			if got := s.Missing(have); got != len(tc.pieces)-1 || s.Pieces(info.NumPieces()).Count() != len(tc.pieces) {
+				t.Errorf("Missing %d with piece %d had, want %d", got, tc.pieces[0], len(tc.pieces)-1)
+			}
 		})
 	}
 }
@@ -91,7 +97,9 @@ func TestNoPatternsChooseAll(t *testing.T) {
 	t.Parallel()
 	info := testInfo()
 	s, err := New(info, nil, nil)
-	if err != nil || s != nil || s.Skips(info, info.Files[0]) || s.Wanted().Len() != 0 {
+	have := bitfield.New(info.NumPieces())
+	have.Set(1)
+	if err != nil || s != nil || s.Skips(info, info.Files[0]) || s.Wanted().Len() != 0 || s.Missing(have) != 3 || !s.Pieces(4).Full() {
 		t.Fatalf("New with no patterns: %v, %v", s, err)
 	}
 }

@@ -122,31 +122,12 @@ func (s *Session) Stats() swarm.Stats {
 		return sw.Stats()
 	}
 	n := s.Meta.Info.NumPieces()
-	wanted := s.Sel.Wanted()
-	if wanted.Len() == 0 {
-		wanted = bitfield.New(n)
-		wanted.SetAll()
+	have := bitfield.New(n)
+	if h := s.checked.Load(); h != nil {
+		have = *h
 	}
-	if have := s.checked.Load(); have != nil {
-		missing := s.missing(*have)
-		return swarm.Stats{Have: *have, NumPieces: n, Wanted: wanted, Missing: missing, Complete: missing == 0}
-	}
-	return swarm.Stats{Have: bitfield.New(n), NumPieces: n, Wanted: wanted, Missing: wanted.Count()}
-}
-
-// missing is how many wanted pieces have lacks.
-func (s *Session) missing(have bitfield.Bitfield) int {
-	w := s.Sel.Wanted()
-	if w.Len() == 0 {
-		return have.Len() - have.Count()
-	}
-	n := 0
-	for i := range have.Len() {
-		if w.Has(i) && !have.Has(i) {
-			n++
-		}
-	}
-	return n
+	missing := s.Sel.Missing(have)
+	return swarm.Stats{Have: have, NumPieces: n, Wanted: s.Sel.Pieces(n), Missing: missing, Complete: s.checked.Load() != nil && missing == 0}
 }
 
 // Tracker is the announcer's status, if there is a tracker.
@@ -203,7 +184,7 @@ func (s *Session) Run(ctx context.Context) error {
 	defer markReady()
 	info := &s.Meta.Info
 	have, ok, err := s.check(ctx)
-	if !ok || (s.missing(have) == 0 && !s.opts.Seed) {
+	if !ok || (s.Sel.Missing(have) == 0 && !s.opts.Seed) {
 		return err
 	}
 	pm := pick.Start(ctx, pick.Config{
