@@ -25,11 +25,11 @@ var threeFiles = []realpeers.FileSpec{
 // chooseFrom downloads src's torrent from a libtorrent seeder with the
 // given -only/-skip flags and -seed=false, which must exit 0 once the
 // chosen files are verified; it returns the download directory.
-func chooseFrom(t *testing.T, flags ...string) (src, dst string) {
+func chooseFrom(t *testing.T, flags ...string) (src, dst, torrent string) {
 	t.Helper()
 	src = t.TempDir()
 	realpeers.MakeData(t, src, threeFiles...)
-	torrent := realpeers.MakeTorrent(t, src, "", 15)
+	torrent = realpeers.MakeTorrent(t, src, "", 15)
 	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
 	dst = t.TempDir()
 	args := append(flags, "-seed=false", "-up-rate", "0", "-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent)
@@ -38,7 +38,7 @@ func chooseFrom(t *testing.T, flags ...string) (src, dst string) {
 	if !strings.Contains(c.output(), "complete") {
 		t.Errorf("no completion in the output:\n%s", c.output())
 	}
-	return src, dst
+	return src, dst, torrent
 }
 
 // identical fails unless rel is byte-identical in both directories.
@@ -68,7 +68,7 @@ func visible(t *testing.T, dir string) (files, hidden []string) {
 // -only one file of three: only it is fetched and created, identical.
 func TestOnlyOneFileFromLibtorrent(t *testing.T) {
 	t.Parallel()
-	src, dst := chooseFrom(t, "-only", "b.bin")
+	src, dst, _ := chooseFrom(t, "-only", "b.bin")
 	identical(t, src, dst, "tree/b.bin")
 	if files, _ := visible(t, dst); !slices.Equal(files, []string{"tree/b.bin"}) {
 		t.Errorf("files on disk %v, want only tree/b.bin", files)
@@ -80,7 +80,7 @@ func TestOnlyOneFileFromLibtorrent(t *testing.T) {
 // appears.
 func TestSkipWithStraddlingPieces(t *testing.T) {
 	t.Parallel()
-	src, dst := chooseFrom(t, "-skip", "tree/b.bin")
+	src, dst, torrent := chooseFrom(t, "-skip", "tree/b.bin")
 	identical(t, src, dst, "tree/a.bin")
 	identical(t, src, dst, "tree/sub/c.bin")
 	files, hidden := visible(t, dst)
@@ -102,6 +102,14 @@ func TestSkipWithStraddlingPieces(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(dst, parts))
 	if err != nil || len(got) < 300001+10 || !bytes.Equal(got[300001:300001+10], b[:10]) {
 		t.Errorf("parts file (%d bytes, %v) lacks b.bin's first bytes at its offset", len(got), err)
+	}
+	// Started again with no peer, it finds every chosen piece on disk,
+	// the straddling ones through the parts file, and is done at once.
+	again := startClient(t, "-skip", "tree/b.bin", "-seed=false", "-dir", dst, torrent)
+	again.wait(time.Minute, 0)
+	// a.bin is pieces 0-9, c.bin 15-19 of 20: 15 wanted.
+	if m := checkedRe.FindStringSubmatch(again.output()); m == nil || m[1] != "15" {
+		t.Errorf("restart found %v pieces on disk, want 15:\n%s", m, again.output())
 	}
 }
 
