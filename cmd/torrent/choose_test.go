@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,7 +26,7 @@ var threeFiles = []realpeers.FileSpec{
 // chooseFrom downloads src's torrent from a libtorrent seeder with the
 // given -only/-skip flags and -seed=false, which must exit 0 once the
 // chosen files are verified; it returns the download directory.
-func chooseFrom(t *testing.T, flags ...string) (src, dst, torrent string) {
+func chooseFrom(t *testing.T, flags ...string) (src, dst, torrent, out string) {
 	t.Helper()
 	src = t.TempDir()
 	realpeers.MakeData(t, src, threeFiles...)
@@ -38,7 +39,8 @@ func chooseFrom(t *testing.T, flags ...string) (src, dst, torrent string) {
 	if !strings.Contains(c.output(), "complete") {
 		t.Errorf("no completion in the output:\n%s", c.output())
 	}
-	return src, dst, torrent
+	out = c.output()
+	return src, dst, torrent, out
 }
 
 // identical fails unless rel is byte-identical in both directories.
@@ -68,10 +70,36 @@ func visible(t *testing.T, dir string) (files, hidden []string) {
 // -only one file of three: only it is fetched and created, identical.
 func TestOnlyOneFileFromLibtorrent(t *testing.T) {
 	t.Parallel()
-	src, dst, _ := chooseFrom(t, "-only", "b.bin")
+	src, dst, _, out := chooseFrom(t, "-only", "b.bin", "-json")
 	identical(t, src, dst, "tree/b.bin")
 	if files, _ := visible(t, dst); !slices.Equal(files, []string{"tree/b.bin"}) {
 		t.Errorf("files on disk %v, want only tree/b.bin", files)
+	}
+	// -json: the start event marks the files not chosen, and progress
+	// counts b.bin's pieces (9 to 15) only.
+	var skipped []string
+	var last map[string]any
+	for _, line := range strings.Split(out, "\n") {
+		var ev map[string]any
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		switch ev["type"] {
+		case "start":
+			for _, f := range ev["torrent"].(map[string]any)["files"].([]any) {
+				if f := f.(map[string]any); f["skipped"] == true {
+					skipped = append(skipped, f["path"].(string))
+				}
+			}
+		case "progress":
+			last = ev
+		}
+	}
+	if !slices.Equal(skipped, []string{"tree/a.bin", "tree/sub/c.bin"}) {
+		t.Errorf("skipped files in the start event: %v", skipped)
+	}
+	if last == nil || last["pieces"] != 7.0 || last["pieces_done"] != 7.0 || last["bytes_done"] != last["length"] || last["state"] != "seeding" {
+		t.Errorf("last progress event: %v", last)
 	}
 }
 
@@ -80,7 +108,7 @@ func TestOnlyOneFileFromLibtorrent(t *testing.T) {
 // appears.
 func TestSkipWithStraddlingPieces(t *testing.T) {
 	t.Parallel()
-	src, dst, torrent := chooseFrom(t, "-skip", "tree/b.bin")
+	src, dst, torrent, _ := chooseFrom(t, "-skip", "tree/b.bin")
 	identical(t, src, dst, "tree/a.bin")
 	identical(t, src, dst, "tree/sub/c.bin")
 	files, hidden := visible(t, dst)

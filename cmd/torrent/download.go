@@ -172,6 +172,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
 	if f.events != nil {
+		f.events.sel = s.Sel
 		defer f.events.begin(s.Meta, con.ring, s, f.dir, ln.Addr().(*net.TCPAddr).Port)()
 	}
 	api := hostapi.New(s, con.ring, quit)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/selection"
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/tracker"
 )
@@ -29,9 +30,10 @@ type jsonHead struct {
 }
 
 type jsonFile struct {
-	Path   string `json:"path"`
-	Length int64  `json:"length"`
-	Offset int64  `json:"offset"`
+	Path    string `json:"path"`
+	Length  int64  `json:"length"`
+	Offset  int64  `json:"offset"`
+	Skipped bool   `json:"skipped,omitempty"` // not chosen (-only, -skip); start event only
 }
 
 // jsonTorrent is the torrent as the start event and `info -json` show it.
@@ -137,6 +139,7 @@ type jsonEvents struct {
 	complete bool              // the complete event was written
 	logSeq   int64
 	logs     *hostapi.LogRing
+	sel      *selection.Selection // the files chosen; nil: all
 }
 
 func newJSONEvents(w io.Writer, m *metainfo.MetaInfo, logs *hostapi.LogRing) *jsonEvents {
@@ -163,7 +166,11 @@ func (e *jsonEvents) start(dir string, port int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.started = e.now()
-	e.write(jsonStart{jsonHead: e.head("start"), Torrent: torrentJSON(e.m), Dir: dir, Port: port})
+	t := torrentJSON(e.m)
+	for i, f := range e.m.Info.Files {
+		t.Files[i].Skipped = e.sel.Skips(&e.m.Info, f)
+	}
+	e.write(jsonStart{jsonHead: e.head("start"), Torrent: t, Dir: dir, Port: port})
 }
 
 // tick writes what changed since the last one, then the progress.
