@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,4 +134,28 @@ func TestHybridOnlyFromLibtorrent(t *testing.T) {
 	if files, hidden := visible(t, dst); !slices.Equal(files, []string{"tree/sub/deep/d.bin"}) {
 		t.Errorf("files on disk %v (hidden %v), want only tree/sub/deep/d.bin", files, hidden)
 	}
+}
+
+// torfs over a hybrid torrent's data lists its files and no pad file, and
+// reads them right (the data behind pads is never read from disk).
+func TestHybridTorfsHidesPads(t *testing.T) {
+	t.Parallel()
+	src, torrent := hybridTorrent(t)
+	b, err := os.ReadFile(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "tree.torrent"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mnt := t.TempDir()
+	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() })
+	c := startMount(t, src, mnt)
+	want := treeFiles(t, filepath.Join(src, "tree"))
+	if got := treeFiles(t, filepath.Join(mnt, "tree")); !slices.Equal(got, want) {
+		t.Errorf("torfs lists %v, want %v", got, want)
+	}
+	realpeers.SameFiles(t, filepath.Join(src, "tree"), filepath.Join(mnt, "tree"))
+	syscall.Kill(c.cmd.Process.Pid, syscall.SIGINT)
+	c.wait(30*time.Second, 0)
 }
