@@ -29,6 +29,11 @@ func snapshotFromProto(s *pickerpb.Snapshot) (Snapshot, error) {
 		Torrent: Torrent{NumPieces: n, PieceLength: int64(t.PieceLength), TotalLength: int64(t.TotalLength)},
 		Have:    have, Peers: make(map[PeerID]bitfield.Bitfield, len(s.Peers)),
 	}
+	if len(s.Wanted) > 0 {
+		if out.Wanted, err = bitfield.FromBytes(s.Wanted, n); err != nil {
+			return Snapshot{}, fmt.Errorf("snapshot wanted: %w", err)
+		}
+	}
 	if out.Started, err = pieces(s.Started, n); err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot started: %w", err)
 	}

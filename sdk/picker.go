@@ -29,6 +29,10 @@ type Snapshot struct {
 	Started []int                        // pieces with some blocks received
 	Urgent  []int                        // pieces a reader waits for, most urgent first
 	Peers   map[PeerID]bitfield.Bitfield // connected peers and what they have
+	// Wanted is the pieces the user wants (they hold bytes of the files
+	// chosen); the zero Bitfield means every piece. A picker ranks no
+	// other piece, except an urgent one.
+	Wanted bitfield.Bitfield
 }
 
 // Event is one state change; the concrete types below are the only ones.

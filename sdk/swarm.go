@@ -17,6 +17,7 @@ type Swarm struct {
 	started bitfield.Bitfield
 	urgent  []int
 	peers   map[PeerID]bitfield.Bitfield
+	wanted  bitfield.Bitfield // zero: every piece
 }
 
 // NewSwarm returns the view of a snapshot.
@@ -37,7 +38,13 @@ func (w *Swarm) Reset(s Snapshot) error {
 	if s.Have.Len() != n {
 		return fmt.Errorf("have bitfield of %d pieces for %d", s.Have.Len(), n)
 	}
+	if s.Wanted.Len() != 0 && s.Wanted.Len() != n {
+		return fmt.Errorf("wanted bitfield of %d pieces for %d", s.Wanted.Len(), n)
+	}
 	*w = Swarm{t: s.Torrent, have: s.Have.Clone(), avail: make([]int32, n), started: bitfield.New(n), peers: map[PeerID]bitfield.Bitfield{}}
+	if s.Wanted.Len() != 0 {
+		w.wanted = s.Wanted.Clone()
+	}
 	w.missing = n - w.have.Count()
 	for _, i := range s.Started {
 		w.started.Set(i)
@@ -150,6 +157,12 @@ func (w *Swarm) Torrent() Torrent { return w.t }
 // Have reports whether piece i is verified.
 func (w *Swarm) Have(i int) bool { return w.have.Has(i) }
 
+// Wanted reports whether the user wants piece i: it holds bytes of a file
+// chosen. A picker ranks no other piece, unless it is urgent.
+func (w *Swarm) Wanted(i int) bool {
+	return w.wanted.Len() == 0 && i >= 0 && i < w.t.NumPieces || w.wanted.Has(i)
+}
+
 // Missing is the number of pieces not yet verified.
 func (w *Swarm) Missing() int { return w.missing }
 
@@ -185,7 +198,7 @@ func (w *Swarm) Peers() []PeerID {
 
 // Snapshot returns the whole view, for a picker that (re)starts.
 func (w *Swarm) Snapshot() Snapshot {
-	s := Snapshot{Torrent: w.t, Have: w.have.Clone(), Urgent: append([]int(nil), w.urgent...), Peers: make(map[PeerID]bitfield.Bitfield, len(w.peers))}
+	s := Snapshot{Torrent: w.t, Have: w.have.Clone(), Urgent: append([]int(nil), w.urgent...), Peers: make(map[PeerID]bitfield.Bitfield, len(w.peers)), Wanted: w.wanted.Clone()}
 	for i := range w.t.NumPieces {
 		if w.started.Has(i) {
 			s.Started = append(s.Started, i)

@@ -37,9 +37,10 @@ type TorrentInfo struct {
 
 // FileInfo is one file of the torrent.
 type FileInfo struct {
-	Path   string
-	Length int64
-	Offset int64
+	Path    string
+	Length  int64
+	Offset  int64
+	Skipped bool // not chosen (-only, -skip): not fetched unless read
 }
 
 // PeerInfo is one connected peer.
@@ -239,7 +240,7 @@ func torrentFromProto(t *hostpb.TorrentInfo) *TorrentInfo {
 	out := &TorrentInfo{Name: t.Name, InfoHash: t.InfoHash, TotalLength: int64(t.TotalLength), PieceLength: int64(t.PieceLength),
 		NumPieces: int(t.NumPieces), Dir: t.Dir, Mountpoint: t.Mountpoint, Created: t.CreationDate}
 	for _, f := range t.Files {
-		out.Files = append(out.Files, FileInfo{Path: f.Path, Length: int64(f.Length), Offset: int64(f.Offset)})
+		out.Files = append(out.Files, FileInfo{Path: f.Path, Length: int64(f.Length), Offset: int64(f.Offset), Skipped: f.Skipped})
 	}
 	return out
 }

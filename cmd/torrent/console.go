@@ -136,10 +136,10 @@ func (c *console) show(ctx context.Context, s *session.Session) (stop func()) {
 
 func statusLine(s *session.Session) string {
 	st := s.Stats()
-	total := s.Meta.Info.Length
+	done, total := st.Progress(s.Meta.Info.PieceSize) // the files chosen
 	pct := 100.0
-	if st.NumPieces > 0 {
-		pct = 100 * float64(st.NumPieces-st.Missing) / float64(st.NumPieces)
+	if total > 0 {
+		pct = 100 * float64(done) / float64(total)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%5.1f%% of %s  down %s/s  up %s/s  peers %d/%d", pct, human(total),
@@ -150,7 +150,7 @@ func statusLine(s *session.Session) string {
 	case st.Missing == 0:
 		b.WriteString("  complete")
 	case st.DownRate > 0:
-		left := int64(st.Missing) * s.Meta.Info.PieceLength
+		left := total - done
 		eta := time.Duration(left/st.DownRate) * time.Second
 		fmt.Fprintf(&b, "  ETA %s", eta)
 	default:

@@ -57,6 +57,8 @@ type downloadFlags struct {
 	memProf  string
 	json     bool
 	events   *jsonEvents // -json: the event stream on stdout
+	only     patternsFlag
+	skip     patternsFlag
 }
 
 func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
@@ -84,6 +86,9 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile (pprof) at exit to this file")
+	fs.Var(&f.only, "only", "fetch only the files whose path in the torrent matches the glob `PATTERN` (repeatable;\n"+
+		"* and ? within a name, ** across directories, a directory means all under it,\na pattern without / matches at any depth)")
+	fs.Var(&f.skip, "skip", "do not fetch the files matching the glob `PATTERN` (repeatable; as -only)")
 	fs.BoolVar(&f.json, "json", false, "print events as JSON, one object a line, on stdout (docs/json.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
@@ -158,7 +163,8 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
-		LSD: lsdCfg,
+		LSD:  lsdCfg,
+		Only: f.only, Skip: f.skip,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent
@@ -175,6 +181,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
 	if f.events != nil {
+		f.events.sel = s.Sel
 		defer f.events.begin(s.Meta, con.ring, s, f.dir, ln.Addr().(*net.TCPAddr).Port)()
 	}
 	api := hostapi.New(s, con.ring, quit)

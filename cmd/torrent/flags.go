@@ -122,6 +122,12 @@ func (p *peersFlag) Set(s string) error {
 	return nil
 }
 
+// patternsFlag collects repeated -only / -skip patterns.
+type patternsFlag []string
+
+func (p *patternsFlag) String() string     { return strings.Join(*p, " ") }
+func (p *patternsFlag) Set(s string) error { *p = append(*p, s); return nil }
+
 // human formats a byte count for people.
 func human(n int64) string {
 	const unit = 1024

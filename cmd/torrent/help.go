@@ -34,6 +34,8 @@ var flagExamples = map[string]map[string]string{
 		"memprofile":      "torrent -memprofile mem.pprof ubuntu.torrent",
 		"json":            "torrent -json -seed=false ubuntu.torrent | jq .type",
 		"lsd":             "torrent -lsd=false ubuntu.torrent",
+		"only":            "torrent -only '**/*.flac' -only cover.jpg album.torrent",
+		"skip":            "torrent -skip '*.nfo' -skip extras linux.torrent",
 	},
 	"torrent create": {
 		"a":            "torrent create -a http://a.example/announce,http://b.example/announce -a udp://backup.example:6969 ~/photos",

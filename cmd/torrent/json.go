@@ -12,6 +12,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/selection"
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/tracker"
 )
@@ -29,9 +30,10 @@ type jsonHead struct {
 }
 
 type jsonFile struct {
-	Path   string `json:"path"`
-	Length int64  `json:"length"`
-	Offset int64  `json:"offset"`
+	Path    string `json:"path"`
+	Length  int64  `json:"length"`
+	Offset  int64  `json:"offset"`
+	Skipped bool   `json:"skipped,omitempty"` // not chosen (-only, -skip); start event only
 }
 
 // jsonTorrent is the torrent as the start event and `info -json` show it.
@@ -137,6 +139,7 @@ type jsonEvents struct {
 	complete bool              // the complete event was written
 	logSeq   int64
 	logs     *hostapi.LogRing
+	sel      *selection.Selection // the files chosen; nil: all
 }
 
 func newJSONEvents(w io.Writer, m *metainfo.MetaInfo, logs *hostapi.LogRing) *jsonEvents {
@@ -163,7 +166,11 @@ func (e *jsonEvents) start(dir string, port int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.started = e.now()
-	e.write(jsonStart{jsonHead: e.head("start"), Torrent: torrentJSON(e.m), Dir: dir, Port: port})
+	t := torrentJSON(e.m)
+	for i, f := range e.m.Info.Files {
+		t.Files[i].Skipped = e.sel.Skips(&e.m.Info, f)
+	}
+	e.write(jsonStart{jsonHead: e.head("start"), Torrent: t, Dir: dir, Port: port})
 }
 
 // tick writes what changed since the last one, then the progress.
@@ -187,12 +194,18 @@ func (e *jsonEvents) tick(src jsonSource) {
 
 func (e *jsonEvents) progress(st swarm.Stats, checked int, checkDone bool) jsonProgress {
 	info := &e.m.Info
-	done := st.NumPieces - st.Missing
-	p := jsonProgress{jsonHead: e.head("progress"), Checked: checked, PiecesDone: done, Pieces: info.NumPieces(),
+	pieces := info.NumPieces()
+	if st.Wanted.Len() > 0 {
+		pieces = st.Wanted.Count() // only some files are chosen
+	}
+	p := jsonProgress{jsonHead: e.head("progress"), Checked: checked, PiecesDone: pieces - st.Missing, Pieces: pieces,
 		Length: info.Length, Downloaded: st.Downloaded, Uploaded: st.Uploaded, DownRate: st.DownRate,
 		UpRate: st.UpRate, Peers: len(st.Peers), KnownPeers: st.Known, Problem: st.Status}
 	if st.Have.Len() > 0 {
 		p.BytesDone = verifiedBytes(st, info)
+	}
+	if st.Wanted.Len() > 0 && st.Have.Len() > 0 {
+		p.BytesDone, p.Length = st.Progress(info.PieceSize)
 	}
 	if !checkDone {
 		p.PiecesDone, p.BytesDone = 0, 0

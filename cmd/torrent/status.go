@@ -239,7 +239,9 @@ func statusOf(u *hostpb.Update, now time.Time) (*jsonStatus, error) {
 	if n > 0 && have.Has(n-1) {
 		s.BytesDone -= int64(n)*s.Torrent.PieceLength - s.Torrent.Length
 	}
-	s.State, s.ETA = progressState(u.GetCheckingDone(), int(u.GetMissing()), s.Torrent.Length-s.BytesDone, s.DownRate)
+	// Missing counts only the chosen files' pieces (-only, -skip).
+	left := min(s.Torrent.Length-s.BytesDone, int64(u.GetMissing())*s.Torrent.PieceLength)
+	s.State, s.ETA = progressState(u.GetCheckingDone(), int(u.GetMissing()), left, s.DownRate)
 	for _, p := range u.GetPeers() {
 		s.Peers = append(s.Peers, jsonStatusPeer{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags})
 	}

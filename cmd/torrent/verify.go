@@ -43,7 +43,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
 		return badInput("-dir %s: not a directory", *dir)
 	}
-	st, err := storage.Open(*dir, session.Layout(&m.Info))
+	st, err := storage.Open(*dir, session.Layout(&m.Info, nil))
 	if err != nil {
 		return badInput("%v", err)
 	}

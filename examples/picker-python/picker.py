@@ -62,6 +62,8 @@ class Swarm:
         self.have = unpack(snapshot.have, self.n)
         self.started = set(snapshot.started)
         self.urgent = list(snapshot.urgent)  # most urgent first
+        # Pieces of the files the user chose (-only, -skip); empty: all.
+        self.wanted = unpack(snapshot.wanted, self.n) if snapshot.wanted else [True] * self.n
         self.peers = {}  # peer id -> list of bools: the pieces it has
         self.avail = [0] * self.n  # how many peers have each piece
         for p in snapshot.peers:
@@ -101,7 +103,7 @@ class Swarm:
 
     def pick(self, wants):
         """For each wanted peer, up to count pieces it has and we lack, best first."""
-        order = [i for i in range(self.n) if not self.have[i]]
+        order = [i for i in range(self.n) if not self.have[i] and self.wanted[i]]
         random.shuffle(order)  # ties stay in random order after the stable sort
         order.sort(key=lambda i: -1 if i in self.started else self.avail[i])
         answer = {}

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0cpicker.proto\x12\x11torrent.picker.v1\"C\n\x13\x43\x61pabilitiesRequest\x12\x15\n\rhost_protocol\x18\x01 \x01(\r\x12\x15\n\rhost_features\x18\x02 \x03(\t\"H\n\x14\x43\x61pabilitiesResponse\x12\x10\n\x08protocol\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\"I\n\x07Torrent\x12\x12\n\nnum_pieces\x18\x01 \x01(\r\x12\x14\n\x0cpiece_length\x18\x02 \x01(\x04\x12\x14\n\x0ctotal_length\x18\x03 \x01(\x04\"*\n\x0cPeerBitfield\x12\x0c\n\x04peer\x18\x01 \x01(\x04\x12\x0c\n\x04have\x18\x02 \x01(\x0c\"\x96\x01\n\x08Snapshot\x12+\n\x07torrent\x18\x01 \x01(\x0b\x32\x1a.torrent.picker.v1.Torrent\x12\x0c\n\x04have\x18\x02 \x01(\x0c\x12\x0f\n\x07started\x18\x03 \x03(\r\x12\x0e\n\x06urgent\x18\x04 \x03(\r\x12.\n\x05peers\x18\x05 \x03(\x0b\x32\x1f.torrent.picker.v1.PeerBitfield\"\'\n\x08PeerHave\x12\x0c\n\x04peer\x18\x01 \x01(\x04\x12\r\n\x05piece\x18\x02 \x01(\r\"\x18\n\x06Urgent\x12\x0e\n\x06pieces\x18\x01 \x03(\r\"\x82\x02\n\x05\x45vent\x12\x36\n\x0bpeer_joined\x18\x01 \x01(\x0b\x32\x1f.torrent.picker.v1.PeerBitfieldH\x00\x12\x13\n\tpeer_left\x18\x02 \x01(\x04H\x00\x12\x30\n\tpeer_have\x18\x03 \x01(\x0b\x32\x1b.torrent.picker.v1.PeerHaveH\x00\x12\x17\n\rpiece_started\x18\x04 \x01(\rH\x00\x12\x14\n\npiece_done\x18\x05 \x01(\rH\x00\x12\x16\n\x0cpiece_failed\x18\x06 \x01(\rH\x00\x12+\n\x06urgent\x18\x07 \x01(\x0b\x32\x19.torrent.picker.v1.UrgentH\x00\x42\x06\n\x04kind\"#\n\x04Want\x12\x0c\n\x04peer\x18\x01 \x01(\x04\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"\x94\x01\n\x05\x42\x61tch\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12-\n\x08snapshot\x18\x02 \x01(\x0b\x32\x1b.torrent.picker.v1.Snapshot\x12(\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x18.torrent.picker.v1.Event\x12%\n\x04want\x18\x04 \x03(\x0b\x32\x17.torrent.picker.v1.Want\")\n\tPeerPicks\x12\x0c\n\x04peer\x18\x01 \x01(\x04\x12\x0e\n\x06pieces\x18\x02 \x03(\r\"A\n\x05Picks\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\x05peers\x18\x02 \x03(\x0b\x32\x1c.torrent.picker.v1.PeerPicks2\xac\x01\n\x06Picker\x12_\n\x0c\x43\x61pabilities\x12&.torrent.picker.v1.CapabilitiesRequest\x1a\'.torrent.picker.v1.CapabilitiesResponse\x12\x41\n\x07Session\x12\x18.torrent.picker.v1.Batch\x1a\x18.torrent.picker.v1.Picks(\x01\x30\x01\x42/Z-github.com/torrent-dev/torrent/proto/pickerpbb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0cpicker.proto\x12\x11torrent.picker.v1\"C\n\x13\x43\x61pabilitiesRequest\x12\x15\n\rhost_protocol\x18\x01 \x01(\r\x12\x15\n\rhost_features\x18\x02 \x03(\t\"H\n\x14\x43\x61pabilitiesResponse\x12\x10\n\x08protocol\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\"I\n\x07Torrent\x12\x12\n\nnum_pieces\x18\x01 \x01(\r\x12\x14\n\x0cpiece_length\x18\x02 \x01(\x04\x12\x14\n\x0ctotal_length\x18\x03 \x01(\x04\"*\n\x0cPeerBitfield\x12\x0c\n\x04peer\x18\x01 \x01(\x04\x12\x0c\n\x04have\x18\x02 \x01(\x0c\"\xa6\x01\n\x08Snapshot\x12+\n\x07torrent\x18\x01 \x01(\x0b\x32\x1a.torrent.picker.v1.Torrent\x12\x0c\n\x04have\x18\x02 \x01(\x0c\x12\x0f\n\x07started\x18\x03 \x03(\r\x12\x0e\n\x06urgent\x18\x04 \x03(\r\x12.\n\x05peers\x18\x05 \x03(\x0b\x32\x1f.torrent.picker.v1.PeerBitfield\x12\x0e\n\x06wanted\x18\x06 \x01(\x0c\"\'\n\x08PeerHave\x12\x0c\n\x04peer\x18\x01 \x01(\x04\x12\r\n\x05piece\x18\x02 \x01(\r\"\x18\n\x06Urgent\x12\x0e\n\x06pieces\x18\x01 \x03(\r\"\x82\x02\n\x05\x45vent\x12\x36\n\x0bpeer_joined\x18\x01 \x01(\x0b\x32\x1f.torrent.picker.v1.PeerBitfieldH\x00\x12\x13\n\tpeer_left\x18\x02 \x01(\x04H\x00\x12\x30\n\tpeer_have\x18\x03 \x01(\x0b\x32\x1b.torrent.picker.v1.PeerHaveH\x00\x12\x17\n\rpiece_started\x18\x04 \x01(\rH\x00\x12\x14\n\npiece_done\x18\x05 \x01(\rH\x00\x12\x16\n\x0cpiece_failed\x18\x06 \x01(\rH\x00\x12+\n\x06urgent\x18\x07 \x01(\x0b\x32\x19.torrent.picker.v1.UrgentH\x00\x42\x06\n\x04kind\"#\n\x04Want\x12\x0c\n\x04peer\x18\x01 \x01(\x04\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"\x94\x01\n\x05\x42\x61tch\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12-\n\x08snapshot\x18\x02 \x01(\x0b\x32\x1b.torrent.picker.v1.Snapshot\x12(\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x18.torrent.picker.v1.Event\x12%\n\x04want\x18\x04 \x03(\x0b\x32\x17.torrent.picker.v1.Want\")\n\tPeerPicks\x12\x0c\n\x04peer\x18\x01 \x01(\x04\x12\x0e\n\x06pieces\x18\x02 \x03(\r\"A\n\x05Picks\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\x05peers\x18\x02 \x03(\x0b\x32\x1c.torrent.picker.v1.PeerPicks2\xac\x01\n\x06Picker\x12_\n\x0c\x43\x61pabilities\x12&.torrent.picker.v1.CapabilitiesRequest\x1a\'.torrent.picker.v1.CapabilitiesResponse\x12\x41\n\x07Session\x12\x18.torrent.picker.v1.Batch\x1a\x18.torrent.picker.v1.Picks(\x01\x30\x01\x42/Z-github.com/torrent-dev/torrent/proto/pickerpbb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'picker_pb2', globals())
@@ -30,21 +30,21 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _PEERBITFIELD._serialized_start=253
   _PEERBITFIELD._serialized_end=295
   _SNAPSHOT._serialized_start=298
-  _SNAPSHOT._serialized_end=448
-  _PEERHAVE._serialized_start=450
-  _PEERHAVE._serialized_end=489
-  _URGENT._serialized_start=491
-  _URGENT._serialized_end=515
-  _EVENT._serialized_start=518
-  _EVENT._serialized_end=776
-  _WANT._serialized_start=778
-  _WANT._serialized_end=813
-  _BATCH._serialized_start=816
-  _BATCH._serialized_end=964
-  _PEERPICKS._serialized_start=966
-  _PEERPICKS._serialized_end=1007
-  _PICKS._serialized_start=1009
-  _PICKS._serialized_end=1074
-  _PICKER._serialized_start=1077
-  _PICKER._serialized_end=1249
+  _SNAPSHOT._serialized_end=464
+  _PEERHAVE._serialized_start=466
+  _PEERHAVE._serialized_end=505
+  _URGENT._serialized_start=507
+  _URGENT._serialized_end=531
+  _EVENT._serialized_start=534
+  _EVENT._serialized_end=792
+  _WANT._serialized_start=794
+  _WANT._serialized_end=829
+  _BATCH._serialized_start=832
+  _BATCH._serialized_end=980
+  _PEERPICKS._serialized_start=982
+  _PEERPICKS._serialized_end=1023
+  _PICKS._serialized_start=1025
+  _PICKS._serialized_end=1090
+  _PICKER._serialized_start=1093
+  _PICKER._serialized_end=1265
 # @@protoc_insertion_point(module_scope)

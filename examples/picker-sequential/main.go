@@ -14,7 +14,7 @@ func main() { sdk.ServePicker(sequential{}, sdk.WithName("sequential")) }
 type sequential struct{}
 
 // Pick answers, for each peer that asks, up to w.N pieces it has that we
-// lack, in order.
+// lack, in order: urgent pieces first, then the wanted ones.
 func (sequential) Pick(_ context.Context, s *sdk.Swarm, want []sdk.Want) (sdk.Picks, error) {
 	picks := make(sdk.Picks, len(want))
 	for _, w := range want {
@@ -30,7 +30,9 @@ func (sequential) Pick(_ context.Context, s *sdk.Swarm, want []sdk.Want) (sdk.Pi
 			add(i)
 		}
 		for i := 0; i < s.Torrent().NumPieces && len(list) < w.N; i++ {
-			add(i)
+			if s.Wanted(i) {
+				add(i)
+			}
 		}
 		picks[w.Peer] = list
 	}

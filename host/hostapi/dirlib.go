@@ -44,7 +44,7 @@ func OpenDir(ctx context.Context, dir string, log hclog.Logger) (*DirLibrary, er
 			log.Warn("skipping torrent", "file", p, "error", err)
 			continue
 		}
-		st, err := storage.Open(dir, session.Layout(&m.Info))
+		st, err := storage.Open(dir, session.Layout(&m.Info, nil))
 		if err != nil {
 			log.Warn("skipping torrent", "file", p, "error", err)
 			continue

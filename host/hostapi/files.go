@@ -41,7 +41,17 @@ func TorrentInfo(m *metainfo.MetaInfo, dir string) *hostpb.TorrentInfo {
 type sessionLibrary struct{ s *session.Session }
 
 func (l sessionLibrary) Torrents() []*hostpb.TorrentInfo {
-	return []*hostpb.TorrentInfo{TorrentInfo(l.s.Meta, l.s.Dir())}
+	return []*hostpb.TorrentInfo{sessionInfo(l.s)}
+}
+
+// sessionInfo describes a running session's torrent, with the files the
+// user did not choose marked.
+func sessionInfo(s *session.Session) *hostpb.TorrentInfo {
+	t := TorrentInfo(s.Meta, s.Dir())
+	for i, f := range s.Meta.Info.Files {
+		t.Files[i].Skipped = s.Sel.Skips(&s.Meta.Info, f)
+	}
+	return t
 }
 
 func (l sessionLibrary) ReadAt(ctx context.Context, torrent int, p []byte, off, readahead int64) (int, error) {

@@ -98,7 +98,7 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 }
 
 func (srv *Server) info() *hostpb.TorrentInfo {
-	t := TorrentInfo(srv.s.Meta, srv.s.Dir())
+	t := sessionInfo(srv.s)
 	t.Mountpoint = srv.mounted()
 	return t
 }

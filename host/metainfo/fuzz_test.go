@@ -11,6 +11,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(torrentWith(f, map[string]any{"name": "a", "piece length": int64(16), "pieces": strings.Repeat("x", 40), "length": int64(17)}))
 	f.Add([]byte("d4:infod6:lengthi1e4:name1:a12:piece lengthi16e6:pieces20:xxxxxxxxxxxxxxxxxxxxee"))
 	f.Add([]byte("d4:info"))
+	f.Add(torrentWith(f, multi(file(10, "a"), pad(6), file(16, "b"), pad(16))))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := Parse(in)
 		if err != nil {
@@ -25,6 +26,25 @@ func FuzzParse(f *testing.F) {
 		}
 		if int64(m.Info.NumPieces()) != (m.Info.Length+m.Info.PieceLength-1)/m.Info.PieceLength {
 			t.Fatal("piece count does not match the length")
+		}
+		// Extents (pads included) tile the torrent; Files are those
+		// that are not pads.
+		var off int64
+		files := 0
+		for _, e := range m.Info.Extents {
+			if e.Offset != off || e.Length < 0 {
+				t.Fatalf("extent %v at %d+%d, want offset %d", e.Path, e.Offset, e.Length, off)
+			}
+			off += e.Length
+			if !e.Pad {
+				if m.Info.Files[files].Offset != e.Offset {
+					t.Fatal("Files is not Extents without the pads")
+				}
+				files++
+			}
+		}
+		if off != m.Info.Length || files != len(m.Info.Files) {
+			t.Fatalf("extents cover %d of %d bytes; %d files of %d", off, m.Info.Length, files, len(m.Info.Files))
 		}
 	})
 }

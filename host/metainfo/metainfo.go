@@ -1,5 +1,6 @@
 // Package metainfo reads and writes v1 .torrent files (BEP 3, with
-// announce-list from BEP 12). The info-hash is taken over the info
+// announce-list from BEP 12, and the file attributes and pad files of
+// BEP 47 that v1+v2 hybrids carry). The info-hash is taken over the info
 // dictionary's bytes exactly as they appear in the file, and every file
 // path is checked so a torrent cannot write outside its directory.
 package metainfo
@@ -38,6 +39,11 @@ type File struct {
 	Path   []string // components, sanitised; for a single-file torrent [Info.Name]
 	Length int64
 	Offset int64 // of the file's first byte in the torrent's concatenated data
+	// Attr is BEP 47's attr string: x (executable), h (hidden) and l
+	// (symlink) are kept for display only (a symlink is never made, its
+	// entry is an ordinary file); p (padding) files are in Extents only.
+	Attr string
+	Pad  bool // a BEP 47 pad file: zeros, never on disk, never listed
 }
 
 // Info is the info dictionary.
@@ -45,11 +51,14 @@ type Info struct {
 	Name        string
 	PieceLength int64
 	Pieces      [][20]byte
-	Files       []File // also for a single-file torrent (one File)
-	Length      int64  // total bytes
-	Private     bool
-	MultiFile   bool   // the info dict had "files"
-	Source      string // "source", a private tracker's tag; "" if absent
+	Files       []File // also for a single-file torrent (one File); no pad files
+	// Extents is every entry of the file list in order, pad files
+	// included: what storage lays out. Files is Extents without the pads.
+	Extents   []File
+	Length    int64 // total bytes, pad files included
+	Private   bool
+	MultiFile bool   // the info dict had "files"
+	Source    string // "source", a private tracker's tag; "" if absent
 }
 
 // MetaInfo is a parsed .torrent file.
@@ -90,6 +99,7 @@ type rawFile struct {
 	Length   int64    `bencode:"length"`
 	Path     []string `bencode:"path"`
 	PathUTF8 []string `bencode:"path.utf-8,omitempty"`
+	Attr     string   `bencode:"attr,omitempty"`
 }
 
 // Load reads and parses a .torrent file.
@@ -179,6 +189,7 @@ func (ri *rawInfo) check() (*Info, error) {
 			return nil, invalid("negative length %d", *ri.Length)
 		}
 		info.Files = []File{{Path: []string{name}, Length: *ri.Length}}
+		info.Extents = info.Files
 		info.Length = *ri.Length
 	case ri.Files != nil:
 		info.MultiFile = true
@@ -208,6 +219,14 @@ func (info *Info) addFiles(files []rawFile) error {
 		if len(rf.PathUTF8) > 0 {
 			p = rf.PathUTF8
 		}
+		if strings.Contains(rf.Attr, "p") {
+			// Its path (.pad/N, the same for every pad of one size) is
+			// never used: a pad file is zeros and is never created.
+			if err := info.addPad(rf); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(p) == 0 {
 			return invalid("file %d has an empty path", i)
 		}
@@ -227,7 +246,9 @@ func (info *Info) addFiles(files []rawFile) error {
 			return invalid("file %q appears twice", joined)
 		}
 		seen[joined] = true
-		info.Files = append(info.Files, File{Path: p, Length: rf.Length, Offset: info.Length})
+		f := File{Path: p, Length: rf.Length, Offset: info.Length, Attr: rf.Attr}
+		info.Files = append(info.Files, f)
+		info.Extents = append(info.Extents, f)
 		info.Length += rf.Length
 	}
 	// A file may not also be a directory of another (a/b and a/b/c).
@@ -238,6 +259,15 @@ func (info *Info) addFiles(files []rawFile) error {
 			}
 		}
 	}
+	return nil
+}
+
+func (info *Info) addPad(rf rawFile) error {
+	if rf.Length < 0 || info.Length > 1<<62-rf.Length {
+		return invalid("pad file of length %d", rf.Length)
+	}
+	info.Extents = append(info.Extents, File{Path: []string{".pad", fmt.Sprint(rf.Length)}, Length: rf.Length, Offset: info.Length, Attr: rf.Attr, Pad: true})
+	info.Length += rf.Length
 	return nil
 }
 
@@ -252,6 +282,16 @@ func checkComponent(c string) error {
 		return fmt.Errorf("path component %q contains a separator or NUL", c)
 	}
 	return nil
+}
+
+// DataLength is the bytes of the torrent's files, pad files not counted:
+// the size to show a user.
+func (info *Info) DataLength() int64 {
+	var n int64
+	for _, f := range info.Files {
+		n += f.Length
+	}
+	return n
 }
 
 // NumPieces is the number of pieces.

@@ -10,7 +10,7 @@ import (
 func snapshotToProto(s sdk.Snapshot) *pickerpb.Snapshot {
 	out := &pickerpb.Snapshot{
 		Torrent: &pickerpb.Torrent{NumPieces: uint32(s.Torrent.NumPieces), PieceLength: uint64(s.Torrent.PieceLength), TotalLength: uint64(s.Torrent.TotalLength)},
-		Have:    s.Have.Bytes(), Started: u32s(s.Started), Urgent: u32s(s.Urgent),
+		Have:    s.Have.Bytes(), Started: u32s(s.Started), Urgent: u32s(s.Urgent), Wanted: s.Wanted.Bytes(),
 	}
 	for id, bf := range s.Peers {
 		out.Peers = append(out.Peers, &pickerpb.PeerBitfield{Peer: uint64(id), Have: bf.Bytes()})

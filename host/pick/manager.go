@@ -20,6 +20,7 @@ type Config struct {
 	Logger   hclog.Logger
 	Torrent  sdk.Torrent
 	Have     bitfield.Bitfield
+	Wanted   bitfield.Bitfield // the zero Bitfield: every piece
 }
 
 // Status says which picker is answering.
@@ -69,7 +70,7 @@ func Start(ctx context.Context, cfg Config) *Manager {
 		done: make(chan struct{}), cancel: cancel, builtin: NewRarestFirst(),
 		status: Status{Plugin: cfg.Spec},
 	}
-	mirror, err := sdk.NewSwarm(sdk.Snapshot{Torrent: cfg.Torrent, Have: cfg.Have})
+	mirror, err := sdk.NewSwarm(sdk.Snapshot{Torrent: cfg.Torrent, Have: cfg.Have, Wanted: cfg.Wanted})
 	if err != nil { // the host's own data: a bug, but not worth a crash
 		m.log.Error("picker state", "error", err)
 		mirror, _ = sdk.NewSwarm(sdk.Snapshot{Torrent: sdk.Torrent{PieceLength: 1}, Have: bitfield.New(0)})

@@ -14,7 +14,7 @@ import (
 )
 
 // RarestFirst is the built-in picker: urgent pieces first, then pieces
-// already started, then the rarest; ties broken at random so peers spread
+// already started, then the rarest of the wanted; ties broken at random so peers spread
 // over different pieces.
 type RarestFirst struct {
 	rng *rand.Rand
@@ -33,7 +33,7 @@ func (r *RarestFirst) Pick(_ context.Context, s *sdk.Swarm, want []sdk.Want) (sd
 	n := s.Torrent().NumPieces
 	order := make([]int, 0, s.Missing())
 	for _, i := range r.rng.Perm(n) { // random order first: ties stay random after the stable sort
-		if !s.Have(i) {
+		if !s.Have(i) && s.Wanted(i) {
 			order = append(order, i)
 		}
 	}

@@ -89,7 +89,7 @@ func loopback(port int) netip.AddrPort {
 // in dir.
 func checkOnDisk(t *testing.T, s *Session, dir string, have interface{ Has(int) bool }, what string) int {
 	t.Helper()
-	st, err := storage.Open(dir, Layout(&s.Meta.Info))
+	st, err := storage.Open(dir, Layout(&s.Meta.Info, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

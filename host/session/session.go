@@ -19,6 +19,7 @@ import (
 	"github.com/torrent-dev/torrent/host/lsd"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/pick"
+	"github.com/torrent-dev/torrent/host/selection"
 	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/tracker"
@@ -47,6 +48,9 @@ type Options struct {
 	LSD *lsd.Config
 	// Checking reports progress of the start-up check of data on disk.
 	Checking func(done, total int)
+	// Only and Skip choose files (host/selection): only the chosen ones
+	// are fetched and created.
+	Only, Skip []string
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -55,6 +59,7 @@ var _ swarm.Picker = (*pick.Manager)(nil)
 // Session is one running torrent.
 type Session struct {
 	Meta    *metainfo.MetaInfo
+	Sel     *selection.Selection // the files chosen; nil: all
 	opts    Options
 	log     hclog.Logger
 	store   *storage.Storage
@@ -90,18 +95,24 @@ func Open(torrentPath string, opts Options) (*Session, error) {
 	if opts.Dir == "" {
 		opts.Dir = "."
 	}
-	st, err := storage.Open(opts.Dir, Layout(&m.Info))
+	sel, err := selection.New(&m.Info, opts.Only, opts.Skip)
+	if err != nil {
+		return nil, err
+	}
+	l := Layout(&m.Info, sel)
+	l.Parts = storage.PartsName(m.InfoHash)
+	st, err := storage.Open(opts.Dir, l)
 	if err != nil {
 		return nil, fmt.Errorf("open data in %s: %w", opts.Dir, err)
 	}
-	return &Session{Meta: m, opts: opts, log: opts.Logger, store: st, ready: make(chan struct{})}, nil
+	return &Session{Meta: m, Sel: sel, opts: opts, log: opts.Logger, store: st, ready: make(chan struct{})}, nil
 }
 
-// Layout is the storage layout of a torrent.
-func Layout(info *metainfo.Info) storage.Layout {
+// Layout is the storage layout of a torrent; sel may be nil (every file).
+func Layout(info *metainfo.Info, sel *selection.Selection) storage.Layout {
 	l := storage.Layout{PieceLength: info.PieceLength, Hashes: info.Pieces}
-	for _, f := range info.Files {
-		l.Files = append(l.Files, storage.File{Path: info.RelPath(f), Length: f.Length})
+	for _, f := range info.Extents {
+		l.Files = append(l.Files, storage.File{Path: info.RelPath(f), Length: f.Length, Pad: f.Pad, Skip: sel.Skips(info, f)})
 	}
 	return l
 }
@@ -115,10 +126,12 @@ func (s *Session) Stats() swarm.Stats {
 		return sw.Stats()
 	}
 	n := s.Meta.Info.NumPieces()
-	if have := s.checked.Load(); have != nil {
-		return swarm.Stats{Have: *have, NumPieces: n, Missing: n - have.Count(), Complete: have.Full()}
+	have := bitfield.New(n)
+	if h := s.checked.Load(); h != nil {
+		have = *h
 	}
-	return swarm.Stats{NumPieces: n, Missing: n}
+	missing := s.Sel.Missing(have)
+	return swarm.Stats{Have: have, NumPieces: n, Wanted: s.Sel.Pieces(n), Missing: missing, Complete: s.checked.Load() != nil && missing == 0}
 }
 
 // Tracker is the announcer's status, if there is a tracker.
@@ -190,7 +203,7 @@ func (s *Session) Run(ctx context.Context) error {
 	defer markReady()
 	info := &s.Meta.Info
 	have, ok, err := s.check(ctx)
-	if !ok || (have.Full() && !s.opts.Seed) {
+	if !ok || (s.Sel.Missing(have) == 0 && !s.opts.Seed) {
 		return err
 	}
 	pm := pick.Start(ctx, pick.Config{
@@ -199,6 +212,7 @@ func (s *Session) Run(ctx context.Context) error {
 		Logger:   s.log.Named("picker"),
 		Torrent:  sdk.Torrent{NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length},
 		Have:     have,
+		Wanted:   s.Sel.Wanted(),
 	})
 	defer pm.Close()
 	s.picker.Store(pm)
@@ -208,7 +222,7 @@ func (s *Session) Run(ctx context.Context) error {
 	sw := swarm.New(swarm.Config{
 		InfoHash: s.Meta.InfoHash, PeerID: peerID,
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
-		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
+		Have: have, Wanted: s.Sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
 	})

@@ -119,8 +119,17 @@ func (s *Storage) FilePieces(i int) []int {
 	return pieces
 }
 
-// appendFilePieces appends the pieces that hold bytes of file fi.
+// appendFilePieces appends the pieces that hold bytes of file fi; for the
+// parts file, those of every file kept there.
 func (s *Storage) appendFilePieces(pieces []int, fi int) []int {
+	if fi == len(s.l.Files) {
+		for i, in := range s.inParts {
+			if in {
+				pieces = s.appendFilePieces(pieces, i)
+			}
+		}
+		return pieces
+	}
 	n := s.l.Files[fi].Length
 	if n == 0 {
 		return pieces

@@ -36,7 +36,7 @@ func randomLayout(pieceLen int64, files ...File) (Layout, []byte) {
 func TestWriteOnFullDisk(t *testing.T) {
 	fs := tmpfs.Mount(t, "1m")
 	const pl = 64 << 10
-	l, data := randomLayout(pl, File{"big", 2 << 20})
+	l, data := randomLayout(pl, File{Path: "big", Length: 2 << 20})
 	s, err := Open(fs.Dir, l)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestWriteOnFullDisk(t *testing.T) {
 func TestChangedFiles(t *testing.T) {
 	t.Parallel()
 	const pl = 100
-	l, data := randomLayout(pl, File{"d/a", 250}, File{"d/b", 30}, File{"d/c", 220})
+	l, data := randomLayout(pl, File{Path: "d/a", Length: 250}, File{Path: "d/b", Length: 30}, File{Path: "d/c", Length: 220})
 	dir := t.TempDir()
 	s, err := Open(dir, l)
 	if err != nil {

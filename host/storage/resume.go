@@ -36,6 +36,12 @@ func ResumePath(dir string, infoHash [20]byte) string {
 	return filepath.Join(dir, ".torrent-"+hex.EncodeToString(infoHash[:])+".resume")
 }
 
+// PartsName is the parts file (Layout.Parts) of infoHash, next to its
+// resume file.
+func PartsName(infoHash [20]byte) string {
+	return ".torrent-" + hex.EncodeToString(infoHash[:]) + ".parts"
+}
+
 // LoadResume reads the resume state for infoHash from dir.
 func LoadResume(dir string, infoHash [20]byte) (*Resume, error) {
 	p := ResumePath(dir, infoHash)

@@ -21,6 +21,14 @@ import (
 type File struct {
 	Path   string // relative, slash-separated, already sanitised
 	Length int64
+	// Pad is a BEP 47 pad file: its bytes are zeros, read as such, and
+	// it is never created.
+	Pad bool
+	// Skip is a file the user did not choose: it is never created, and
+	// what pieces shared with chosen files bring of it is kept in the
+	// parts file (unless the file is on disk already, from an earlier
+	// run that chose it: then that file is used).
+	Skip bool
 }
 
 // Layout is the torrent's shape as storage needs it.
@@ -28,6 +36,10 @@ type Layout struct {
 	PieceLength int64
 	Files       []File
 	Hashes      [][20]byte
+	// Parts is the hidden file, relative to the directory, that holds
+	// the bytes of skipped files at their offsets in the torrent (a
+	// sparse file); needed only when some file is skipped.
+	Parts string
 }
 
 // Storage is the torrent's data under one directory. It is safe for
@@ -38,7 +50,9 @@ type Storage struct {
 	starts []int64 // offset of each file's first byte
 	total  int64
 	mu     sync.Mutex
-	files  []fileState // opened lazily
+	files  []fileState // opened lazily; one more than l.Files: the parts file
+	// inParts says file i's bytes live in the parts file.
+	inParts []bool
 }
 
 // ErrMissing is returned by reads of data not on disk (a missing or short
@@ -54,10 +68,17 @@ func Open(dir string, l Layout) (*Storage, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs // error messages name the directory as the user can find it
 	}
-	s := &Storage{dir: dir, l: l, starts: make([]int64, len(l.Files)), files: make([]fileState, len(l.Files))}
+	s := &Storage{dir: dir, l: l, starts: make([]int64, len(l.Files)), files: make([]fileState, len(l.Files)+1), inParts: make([]bool, len(l.Files))}
 	for i, f := range l.Files {
 		s.starts[i] = s.total
 		s.total += f.Length
+		if f.Skip && !f.Pad {
+			if l.Parts == "" {
+				return nil, fmt.Errorf("%s is skipped but the layout has no parts file", f.Path)
+			}
+			_, err := os.Lstat(s.path(i))
+			s.inParts[i] = errors.Is(err, os.ErrNotExist)
+		}
 	}
 	if n := (s.total + l.PieceLength - 1) / l.PieceLength; n != int64(len(l.Hashes)) {
 		return nil, fmt.Errorf("%d hashes for %d pieces", len(l.Hashes), n)
@@ -131,7 +152,19 @@ func (s *Storage) openLocked(i int, write bool) (*os.File, error) {
 }
 
 func (s *Storage) path(i int) string {
+	if i == len(s.l.Files) {
+		return filepath.Join(s.dir, filepath.FromSlash(s.l.Parts))
+	}
 	return filepath.Join(s.dir, filepath.FromSlash(s.l.Files[i].Path))
+}
+
+// backing is where byte fo of file i lives: file i itself, or the parts
+// file at the byte's offset in the torrent.
+func (s *Storage) backing(i int, fo int64) (int, int64) {
+	if s.inParts[i] {
+		return len(s.l.Files), s.starts[i] + fo
+	}
+	return i, fo
 }
 
 // span calls fn for each file piece of [off, off+n).
@@ -156,10 +189,16 @@ func (s *Storage) span(off int64, n int, fn func(i int, fileOff int64, lo, hi in
 	return nil
 }
 
-// ReadAt reads torrent bytes at off; data not on disk is ErrMissing.
+// ReadAt reads torrent bytes at off; data not on disk is ErrMissing. Pad
+// files read as zeros.
 func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 	err := s.span(off, len(p), func(i int, fo int64, lo, hi int) error {
-		f, err := s.file(i, false)
+		if s.l.Files[i].Pad {
+			clear(p[lo:hi])
+			return nil
+		}
+		j, fo := s.backing(i, fo)
+		f, err := s.file(j, false)
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s: %w", s.l.Files[i].Path, ErrMissing)
 		}
@@ -189,12 +228,19 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 // would only move the failure for this torrent's space, not for space that
 // other programs take meanwhile, and would hold space for pieces that may
 // never come.
+//
+// The bytes of pad files are dropped: they are zeros by definition, and a
+// piece that had anything else there failed its hash check before.
 func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 	err := s.span(off, len(p), func(i int, fo int64, lo, hi int) error {
-		f, err := s.file(i, true)
+		if s.l.Files[i].Pad {
+			return nil
+		}
+		j, fo := s.backing(i, fo)
+		f, err := s.file(j, true)
 		if err == nil {
 			_, err = f.WriteAt(p[lo:hi], fo)
-			s.wrote(i, f) // a failed write may have changed the file too
+			s.wrote(j, f) // a failed write may have changed the file too
 		}
 		if err != nil {
 			return &WriteError{Dir: s.dir, File: s.l.Files[i].Path, Err: err}
@@ -207,10 +253,11 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
-// CreateEmpty makes the torrent's 0-byte files, which no piece writes.
+// CreateEmpty makes the torrent's 0-byte files, which no piece writes,
+// except pad and skipped ones.
 func (s *Storage) CreateEmpty() error {
 	for i, f := range s.l.Files {
-		if f.Length == 0 {
+		if f.Length == 0 && !f.Pad && !f.Skip {
 			if _, err := s.file(i, true); err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 // testLayout: 0-byte files, odd sizes, a piece spanning three files.
 func testLayout(t testing.TB, pieceLen int64) (Layout, []byte) {
 	t.Helper()
-	files := []File{{"d/a", 100}, {"d/empty", 0}, {"d/b", 10}, {"d/c", 50}, {"d/sub/e", 1000}, {"d/z", 0}}
+	files := []File{{Path: "d/a", Length: 100}, {Path: "d/empty", Length: 0}, {Path: "d/b", Length: 10}, {Path: "d/c", Length: 50}, {Path: "d/sub/e", Length: 1000}, {Path: "d/z", Length: 0}}
 	var total int64
 	for _, f := range files {
 		total += f.Length
@@ -178,7 +178,7 @@ func BenchmarkVerify(b *testing.B) {
 	pl := int64(1 << 20)
 	data := make([]byte, size)
 	rand.NewChaCha8([32]byte{2}).Read(data)
-	l := Layout{PieceLength: pl, Files: []File{{"big", size}}}
+	l := Layout{PieceLength: pl, Files: []File{{Path: "big", Length: size}}}
 	for off := int64(0); off < size; off += pl {
 		l.Hashes = append(l.Hashes, sha1.Sum(data[off:off+pl]))
 	}

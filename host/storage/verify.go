@@ -75,6 +75,11 @@ func (s *Storage) checkOnDisk(i int, buf []byte) (bool, error) {
 		if !present {
 			return nil
 		}
+		if s.l.Files[fi].Pad {
+			clear(buf[lo:hi])
+			return nil
+		}
+		fi, fo = s.backing(fi, fo)
 		f, err := s.file(fi, false)
 		if errors.Is(err, os.ErrNotExist) {
 			present = false
@@ -83,7 +88,7 @@ func (s *Storage) checkOnDisk(i int, buf []byte) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if lo == 0 && inHole(f, fo, int64(hi-lo)) {
+		if (lo == 0 || fi == len(s.l.Files)) && inHole(f, fo, int64(hi-lo)) {
 			present = false
 			return nil
 		}

@@ -65,7 +65,8 @@ func (q *pickerQueue) post(e sdk.Event) { q.events = append(q.events, e) }
 // downloader: see above.
 type downloader struct {
 	have    bitfield.Bitfield // verified pieces
-	missing int
+	wanted  bitfield.Bitfield // pieces of the files chosen, and urgent ones
+	missing int               // wanted pieces not verified
 	pieces  *pieceTable
 	peers   map[sdk.PeerID]*dlPeer
 	urgent  []int
@@ -83,18 +84,53 @@ type downloader struct {
 	release, drop time.Duration
 }
 
-func newDownloader(g geometry, have bitfield.Bitfield, q *pickerQueue) *downloader {
-	return &downloader{
-		have:    have.Clone(),
-		missing: g.numPieces - have.Count(),
-		pieces:  newPieceTable(g),
-		peers:   make(map[sdk.PeerID]*dlPeer),
-		picker:  q,
-		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		solo:    func(int) bool { return false },
-		verify:  func(*pieceState) {},
+// newDownloader starts from the pieces verified; wanted is the zero
+// Bitfield when every piece is.
+func newDownloader(g geometry, have, wanted bitfield.Bitfield, q *pickerQueue) *downloader {
+	if wanted.Len() != g.numPieces {
+		wanted = bitfield.New(g.numPieces)
+		wanted.SetAll()
+	}
+	d := &downloader{
+		have:   have.Clone(),
+		wanted: wanted.Clone(),
+		pieces: newPieceTable(g),
+		peers:  make(map[sdk.PeerID]*dlPeer),
+		picker: q,
+		rng:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		solo:   func(int) bool { return false },
+		verify: func(*pieceState) {},
+		// checkTimeouts
 		release: 20 * time.Second,
 		drop:    60 * time.Second,
+	}
+	for i := range g.numPieces {
+		if d.need(i) {
+			d.missing++
+		}
+	}
+	return d
+}
+
+// need says piece i is wanted and not verified.
+func (d *downloader) need(i int) bool { return d.wanted.Has(i) && !d.have.Has(i) }
+
+// want adds piece i to the wanted ones: a reader of a skipped file waits
+// for it.
+func (d *downloader) want(i int) {
+	if d.wanted.Has(i) {
+		return
+	}
+	d.wanted.Set(i)
+	if d.have.Has(i) {
+		return
+	}
+	d.missing++
+	for _, p := range d.peers {
+		if p.has.Has(i) {
+			p.wanted++
+			d.updateInterest(p)
+		}
 	}
 }
 
@@ -122,7 +158,7 @@ func (d *downloader) gotHave(p *dlPeer, i int) error {
 	}
 	p.has.Set(i)
 	d.picker.post(sdk.PeerHave{Peer: p.id, Piece: i})
-	if !d.have.Has(i) {
+	if d.need(i) {
 		p.wanted++
 		d.updateInterest(p)
 	}
@@ -140,7 +176,7 @@ func (d *downloader) setHas(p *dlPeer, bf bitfield.Bitfield) error {
 	p.has = bf
 	p.wanted = 0
 	for i := range d.pieces.numPieces {
-		if bf.Has(i) && !d.have.Has(i) {
+		if bf.Has(i) && d.need(i) {
 			p.wanted++
 		}
 	}
@@ -282,6 +318,9 @@ func (d *downloader) pieceDone(i int) bool {
 		return false
 	}
 	d.have.Set(i)
+	if !d.wanted.Has(i) {
+		return true
+	}
 	d.missing--
 	for _, p := range d.peers {
 		if p.has.Has(i) {
@@ -299,6 +338,9 @@ func (d *downloader) pieceLost(i int) bool {
 		return false
 	}
 	d.have.Clear(i)
+	if !d.wanted.Has(i) {
+		return true
+	}
 	d.missing++
 	for _, p := range d.peers {
 		if p.has.Has(i) {

@@ -73,7 +73,7 @@ type rig struct {
 
 func newRig(t *testing.T, n int) *rig {
 	g := geometry{numPieces: n, pieceLength: 2 * blockSize, totalLength: int64(n) * 2 * blockSize}
-	r := &rig{t: t, d: newDownloader(g, bitfield.New(n), &pickerQueue{}), now: time.Unix(1e9, 0)}
+	r := &rig{t: t, d: newDownloader(g, bitfield.New(n), bitfield.Bitfield{}, &pickerQueue{}), now: time.Unix(1e9, 0)}
 	r.d.verify = func(ps *pieceState) { r.verified = append(r.verified, ps.index) }
 	return r
 }
@@ -278,6 +278,47 @@ func TestDownloaderTimeouts(t *testing.T) {
 }
 
 func netipFor(id sdk.PeerID) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(id)}) }
+
+// With only some files chosen, a peer that has only pieces of skipped
+// files is not interesting and none of them is requested; a reader of a
+// skipped file (an urgent piece) makes its piece wanted.
+func TestDownloaderFetchesOnlyWantedPieces(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 4)
+	wanted := bitfield.New(4)
+	wanted.Set(1)
+	r.d = newDownloader(r.d.pieces.geometry, bitfield.New(4), wanted, &pickerQueue{})
+	r.d.verify = func(ps *pieceState) { r.verified = append(r.verified, ps.index) }
+	if r.d.missing != 1 {
+		t.Fatalf("missing %d, want 1", r.d.missing)
+	}
+	p, out := r.peer(1, false, 0, 2, 3)
+	r.d.gotUnchoke(p)
+	if got := out.take(t); len(got) != 0 {
+		t.Fatalf("a peer with only unwanted pieces got %v", got)
+	}
+	if err := r.d.gotHave(p, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.take(t); !sameSet(got, []sent{interested, req(1, 0), req(1, 1)}) {
+		t.Fatalf("after its have of the wanted piece: %v", got)
+	}
+	r.d.setUrgent([]int{3})
+	if got := out.take(t); !sameSet(got, []sent{req(3, 0), req(3, 1)}) || r.d.missing != 2 {
+		t.Fatalf("after piece 3 became urgent: %v, missing %d", got, r.d.missing)
+	}
+	for _, i := range []uint32{1, 3} {
+		for b := range uint32(2) {
+			if err := r.block(p, i, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.d.pieceDone(int(i))
+	}
+	if r.d.missing != 0 || len(p.inflight) != 0 {
+		t.Fatalf("missing %d with %d requests out", r.d.missing, len(p.inflight))
+	}
+}
 
 // A reader's piece does not wait behind a full pipeline: the requests sent
 // last are cancelled down to a few and the urgent blocks asked for before

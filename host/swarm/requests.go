@@ -101,7 +101,7 @@ func (d *downloader) nextPiece(p *dlPeer) *pieceState {
 }
 
 func (d *downloader) usable(p *dlPeer, i int) bool {
-	return i >= 0 && i < d.pieces.numPieces && !d.have.Has(i) && p.has.Has(i) && d.pieces.active[i] == nil && !d.pieces.verifying[i]
+	return i >= 0 && i < d.pieces.numPieces && d.need(i) && p.has.Has(i) && d.pieces.active[i] == nil && !d.pieces.verifying[i]
 }
 
 // anyPiece keeps a peer busy while the picker's answer is on its way: a
@@ -156,12 +156,14 @@ func (d *downloader) endgameRequests(p *dlPeer, batch []byte) []byte {
 	return batch
 }
 
-// setUrgent replaces the pieces readers wait for, most urgent first.
+// setUrgent replaces the pieces readers wait for, most urgent first. A
+// piece of skipped files becomes wanted: its reader is the user asking.
 func (d *downloader) setUrgent(pieces []int) {
 	valid := pieces[:0:0]
 	for _, i := range pieces {
 		if i >= 0 && i < d.pieces.numPieces && !d.have.Has(i) {
 			valid = append(valid, i)
+			d.want(i)
 		}
 	}
 	d.urgent = valid

@@ -64,10 +64,11 @@ type Stats struct {
 	Have        bitfield.Bitfield
 	Downloading []int // pieces in flight
 	NumPieces   int
-	Missing     int
-	Downloaded  int64 // payload received this session, wasted included
-	Wasted      int64 // duplicate blocks and failed pieces
-	Verified    int64 // bytes of pieces verified this session
+	Wanted      bitfield.Bitfield // pieces of the files chosen (and urgent ones)
+	Missing     int               // wanted pieces not verified
+	Downloaded  int64             // payload received this session, wasted included
+	Wasted      int64             // duplicate blocks and failed pieces
+	Verified    int64             // bytes of pieces verified this session
 	Uploaded    int64
 	DownRate    int64
 	UpRate      int64
@@ -83,11 +84,27 @@ type Stats struct {
 	Lost int
 }
 
+// Progress is the bytes of wanted pieces verified, and of all wanted
+// pieces: what progress and ETA count when only some files are chosen.
+// size is the length of a piece (the last one is short).
+func (st Stats) Progress(size func(piece int) int64) (done, total int64) {
+	for i := range st.Wanted.Len() {
+		if st.Wanted.Has(i) {
+			total += size(i)
+			if st.Have.Has(i) {
+				done += size(i)
+			}
+		}
+	}
+	return done, total
+}
+
 func (s *Swarm) publishStats() {
 	up := s.counters.upGone
 	st := &Stats{
 		Have:      s.dl.have.Clone(),
 		NumPieces: s.cfg.NumPieces,
+		Wanted:    s.dl.wanted.Clone(),
 		Missing:   s.dl.missing,
 		Known:     s.book.Len(),
 		Complete:  s.dl.missing == 0,

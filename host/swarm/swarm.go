@@ -47,13 +47,17 @@ type Config struct {
 	PieceLength int64
 	TotalLength int64
 	Have        bitfield.Bitfield // pieces verified on disk at start
-	Storage     Storage
-	Picker      Picker
-	Listener    net.Listener // incoming peers; nil for none
-	Logger      hclog.Logger
-	UpRate      int64 // bytes/s, 0 = unlimited
-	DownRate    int64 // bytes/s, 0 = unlimited
-	MaxPeers    int   // established peers, default 60
+	// Wanted is the pieces of the files the user chose; the zero
+	// Bitfield means every piece. Only these are fetched, and the
+	// download is complete once they are verified.
+	Wanted   bitfield.Bitfield
+	Storage  Storage
+	Picker   Picker
+	Listener net.Listener // incoming peers; nil for none
+	Logger   hclog.Logger
+	UpRate   int64 // bytes/s, 0 = unlimited
+	DownRate int64 // bytes/s, 0 = unlimited
+	MaxPeers int   // established peers, default 60
 	// MaxHalfOpen bounds incoming connections still in their handshake,
 	// default 20. MaxPeers+MaxHalfOpen bounds all peer sockets (limits.go).
 	MaxHalfOpen int
@@ -133,7 +137,7 @@ func New(cfg Config) *Swarm {
 	s.published = newPublished(cfg.Have)
 	s.verifier = newVerifier(s.data)
 	s.disk = newDiskCheck(s.data, s.published.HasPiece, s.log)
-	s.dl = newDownloader(s.geo, cfg.Have, &s.picker)
+	s.dl = newDownloader(s.geo, cfg.Have, cfg.Wanted, &s.picker)
 	s.dl.solo = func(i int) bool { return s.suspects.pieces[i] != nil }
 	s.dl.verify = s.verifier.add
 	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}
@@ -145,7 +149,7 @@ func New(cfg Config) *Swarm {
 	return s
 }
 
-// Done is closed once every piece is verified.
+// Done is closed once every wanted piece is verified.
 func (s *Swarm) Done() <-chan struct{} { return s.done }
 
 // found is a batch of addresses and where they came from.

@@ -161,7 +161,7 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 func (s *Swarm) complete() {
 	select {
 	case <-s.done:
-		s.log.Info("every piece is verified again")
+		s.log.Info("every wanted piece is verified again") // after a change on disk, or a read of a skipped file
 	default:
 		s.log.Info("download complete")
 		close(s.done)

@@ -47,7 +47,7 @@ func (p *randomPicker) Pick(_ context.Context, s *sdk.Swarm, want []sdk.Want) (s
 			if k == 0 {
 				break
 			}
-			if s.Have(i) || urgent[i] || !s.PeerHas(w.Peer, i) {
+			if s.Have(i) || urgent[i] || !s.Wanted(i) || !s.PeerHas(w.Peer, i) {
 				continue
 			}
 			weight := 1 / float64(max(1, s.Availability(i)))

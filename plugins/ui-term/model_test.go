@@ -74,6 +74,20 @@ func stream(steps int) []sdk.Update {
 	return out
 }
 
+// skipDeb makes the stream a download with linux.deb (pieces 151-199)
+// skipped: the host counts Missing over the chosen files' pieces only.
+func skipDeb(us []sdk.Update) {
+	us[0].Torrent.Files[3].Skipped = true
+	for k := range us {
+		us[k].Missing = 0
+		for i := range 151 {
+			if !us[k].Have.Has(i) {
+				us[k].Missing++
+			}
+		}
+	}
+}
+
 func play(w, h int, us []sdk.Update, keys ...string) *model {
 	m := newModel(nil)
 	now := t0
@@ -147,40 +161,45 @@ func TestGolden(t *testing.T) {
 		keys   []string
 		status string // the host's status in the last update
 	}{
-		"main-80x24":         {80, 24, 3, nil, ""},
-		"main-120x40":        {120, 40, 3, nil, ""},
-		"main-100x30":        {100, 30, 3, nil, ""},
-		"main-60x15":         {60, 15, 3, nil, ""},
-		"main-40x10":         {40, 10, 3, nil, ""},
-		"peers-40x10":        {40, 10, 3, []string{"p"}, ""},
-		"peers-100x30":       {100, 30, 3, []string{"p"}, ""},
-		"peers-sorted-80x24": {80, 24, 3, []string{"2", "s", "s"}, ""},
-		"files-80x24":        {80, 24, 3, []string{"f"}, ""},
-		"files-100x30":       {100, 30, 3, []string{"3"}, ""},
-		"files-40x10":        {40, 10, 3, []string{"f"}, ""},
-		"trackers-80x24":     {80, 24, 3, []string{"t"}, ""},
-		"trackers-100x30":    {100, 30, 3, []string{"4"}, ""},
-		"trackers-40x10":     {40, 10, 3, []string{"t"}, ""},
-		"rates-80x24":        {80, 24, 5, []string{"r"}, ""},
-		"rates-100x30":       {100, 30, 5, []string{"5"}, ""},
-		"rates-40x10":        {40, 10, 5, []string{"r"}, ""},
-		"log-80x24":          {80, 24, 3, []string{"l"}, ""},
-		"log-100x30":         {100, 30, 3, []string{"6"}, ""},
-		"log-40x10":          {40, 10, 3, []string{"l"}, ""},
-		"help-40x10":         {40, 10, 3, []string{"?"}, ""},
-		"help-100x30":        {100, 30, 3, []string{"?"}, ""},
-		"complete-80x24":     {80, 24, 5, nil, ""},
-		"peers-80x24":        {80, 24, 3, []string{"p"}, ""},
-		"log-120x40":         {120, 40, 3, []string{"ctrl+z"}, ""},
-		"help-80x24":         {80, 24, 3, []string{"?"}, ""},
-		"back-80x24":         {80, 24, 3, []string{"ctrl+z", "ctrl+z"}, ""},
-		"diskfull-80x24":     {80, 24, 3, nil, "disk full at /data: retrying"},
+		"main-80x24":          {80, 24, 3, nil, ""},
+		"main-120x40":         {120, 40, 3, nil, ""},
+		"main-100x30":         {100, 30, 3, nil, ""},
+		"main-60x15":          {60, 15, 3, nil, ""},
+		"main-40x10":          {40, 10, 3, nil, ""},
+		"peers-40x10":         {40, 10, 3, []string{"p"}, ""},
+		"peers-100x30":        {100, 30, 3, []string{"p"}, ""},
+		"peers-sorted-80x24":  {80, 24, 3, []string{"2", "s", "s"}, ""},
+		"files-80x24":         {80, 24, 3, []string{"f"}, ""},
+		"files-100x30":        {100, 30, 3, []string{"3"}, ""},
+		"files-40x10":         {40, 10, 3, []string{"f"}, ""},
+		"trackers-80x24":      {80, 24, 3, []string{"t"}, ""},
+		"trackers-100x30":     {100, 30, 3, []string{"4"}, ""},
+		"trackers-40x10":      {40, 10, 3, []string{"t"}, ""},
+		"rates-80x24":         {80, 24, 5, []string{"r"}, ""},
+		"rates-100x30":        {100, 30, 5, []string{"5"}, ""},
+		"rates-40x10":         {40, 10, 5, []string{"r"}, ""},
+		"log-80x24":           {80, 24, 3, []string{"l"}, ""},
+		"log-100x30":          {100, 30, 3, []string{"6"}, ""},
+		"log-40x10":           {40, 10, 3, []string{"l"}, ""},
+		"help-40x10":          {40, 10, 3, []string{"?"}, ""},
+		"help-100x30":         {100, 30, 3, []string{"?"}, ""},
+		"complete-80x24":      {80, 24, 5, nil, ""},
+		"peers-80x24":         {80, 24, 3, []string{"p"}, ""},
+		"log-120x40":          {120, 40, 3, []string{"ctrl+z"}, ""},
+		"help-80x24":          {80, 24, 3, []string{"?"}, ""},
+		"back-80x24":          {80, 24, 3, []string{"ctrl+z", "ctrl+z"}, ""},
+		"diskfull-80x24":      {80, 24, 3, nil, "disk full at /data: retrying"},
+		"skipped-80x24":       {80, 24, 3, nil, ""},
+		"files-skipped-80x24": {80, 24, 3, []string{"f"}, ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			us := stream(5)
 			us = us[:tc.steps+1]
 			us[tc.steps].Status = tc.status
+			if strings.Contains(name, "skipped") {
+				skipDeb(us)
+			}
 			got := play(tc.w, tc.h, us, tc.keys...).View()
 			lines := strings.Split(got, "\n")
 			if len(lines) != tc.h {

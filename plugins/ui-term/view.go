@@ -84,8 +84,8 @@ func (m *model) header() []string {
 func (m *model) fullHeader() []string {
 	u, info := m.u, m.info
 	pct := 100.0
-	if info.NumPieces > 0 {
-		pct = 100 * float64(info.NumPieces-u.Missing) / float64(info.NumPieces)
+	if n := wantedPieces(info); n > 0 { // Missing counts the chosen files only
+		pct = 100 * float64(n-u.Missing) / float64(n)
 	}
 	state := ""
 	switch {
@@ -174,6 +174,28 @@ func (m *model) mainView() []string {
 }
 
 // fileDone is the fraction of a file's pieces verified.
+// wantedPieces is how many pieces hold bytes of the files chosen: every
+// piece unless some file is skipped.
+func wantedPieces(info *sdk.TorrentInfo) int {
+	var wanted map[int]bool
+	for _, f := range info.Files {
+		if f.Skipped && wanted == nil {
+			wanted = map[int]bool{}
+		}
+	}
+	if wanted == nil {
+		return info.NumPieces
+	}
+	for _, f := range info.Files {
+		if !f.Skipped && f.Length > 0 {
+			for i := f.Offset / info.PieceLength; i <= (f.Offset+f.Length-1)/info.PieceLength; i++ {
+				wanted[int(i)] = true
+			}
+		}
+	}
+	return len(wanted)
+}
+
 func fileDone(off, length, pieceLen int64, u sdk.Update) float64 {
 	if length == 0 {
 		return 1

@@ -74,13 +74,20 @@ func (m *model) peersView() []string {
 
 func (m *model) filesView() []string {
 	info, u := m.info, m.u
-	complete := 0
+	complete, skipped := 0, 0
 	for _, f := range info.Files {
-		if fileDone(f.Offset, f.Length, info.PieceLength, u) == 1 {
+		switch {
+		case f.Skipped:
+			skipped++
+		case fileDone(f.Offset, f.Length, info.PieceLength, u) == 1:
 			complete++
 		}
 	}
-	lines := []string{titleStyle.Render(fmt.Sprintf(" Files (%d, %d complete)", len(info.Files), complete))}
+	title := fmt.Sprintf(" Files (%d, %d complete)", len(info.Files), complete)
+	if skipped > 0 {
+		title = fmt.Sprintf(" Files (%d, %d complete, %d skipped)", len(info.Files), complete, skipped)
+	}
+	lines := []string{titleStyle.Render(title)}
 	barW := max(0, min(20, (m.w-40)/3))
 	start, end := m.scrolled(len(info.Files), m.bodyRows(1))
 	for _, f := range info.Files[start:end] {
@@ -91,7 +98,11 @@ func (m *model) filesView() []string {
 		}
 		p := fmt.Sprintf(" %6.1f%% %s%10s  ", done*100, b, human(f.Length))
 		path := f.Path
-		if done == 1 {
+		switch {
+		case f.Skipped && done < 1:
+			p = dimStyle.Render(fmt.Sprintf(" %7s %s%10s  ", "skipped", strings.Repeat(" ", lipgloss.Width(b)), human(f.Length)))
+			path = dimStyle.Render(path)
+		case done == 1:
 			path = doneStyle.Render(path)
 		}
 		lines = append(lines, p+path)

@@ -78,7 +78,9 @@ type FileInfo struct {
 	Path   string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	Length uint64 `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
 	// Offset of the file's first byte in the torrent's data.
-	Offset        uint64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	Offset uint64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Not chosen (-only, -skip): not fetched or created, unless read.
+	Skipped       bool `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -132,6 +134,13 @@ func (x *FileInfo) GetOffset() uint64 {
 		return x.Offset
 	}
 	return 0
+}
+
+func (x *FileInfo) GetSkipped() bool {
+	if x != nil {
+		return x.Skipped
+	}
+	return false
 }
 
 // TorrentInfo is fixed for the life of the host.
@@ -1084,11 +1093,12 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\n" +
 	"\x12host/v1/host.proto\x12\x0ftorrent.host.v1\")\n" +
 	"\fWatchRequest\x12\x19\n" +
-	"\bmax_rate\x18\x01 \x01(\rR\amaxRate\"N\n" +
+	"\bmax_rate\x18\x01 \x01(\rR\amaxRate\"h\n" +
 	"\bFileInfo\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06length\x18\x02 \x01(\x04R\x06length\x12\x16\n" +
-	"\x06offset\x18\x03 \x01(\x04R\x06offset\"\xab\x02\n" +
+	"\x06offset\x18\x03 \x01(\x04R\x06offset\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\bR\askipped\"\xab\x02\n" +
 	"\vTorrentInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tinfo_hash\x18\x02 \x01(\tR\binfoHash\x12!\n" +

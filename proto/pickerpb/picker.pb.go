@@ -280,7 +280,11 @@ type Snapshot struct {
 	// Pieces a reader waits for, most urgent first.
 	Urgent []uint32 `protobuf:"varint,4,rep,packed,name=urgent,proto3" json:"urgent,omitempty"`
 	// Every connected peer.
-	Peers         []*PeerBitfield `protobuf:"bytes,5,rep,name=peers,proto3" json:"peers,omitempty"`
+	Peers []*PeerBitfield `protobuf:"bytes,5,rep,name=peers,proto3" json:"peers,omitempty"`
+	// The pieces the user wants (they hold bytes of the files chosen), as a
+	// wire bitfield; empty means every piece. A picker ranks no other piece,
+	// except an urgent one (a reader of a skipped file waits for it).
+	Wanted        []byte `protobuf:"bytes,6,opt,name=wanted,proto3" json:"wanted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -346,6 +350,13 @@ func (x *Snapshot) GetUrgent() []uint32 {
 func (x *Snapshot) GetPeers() []*PeerBitfield {
 	if x != nil {
 		return x.Peers
+	}
+	return nil
+}
+
+func (x *Snapshot) GetWanted() []byte {
+	if x != nil {
+		return x.Wanted
 	}
 	return nil
 }
@@ -865,13 +876,14 @@ const file_picker_v1_picker_proto_rawDesc = "" +
 	"\ftotal_length\x18\x03 \x01(\x04R\vtotalLength\"6\n" +
 	"\fPeerBitfield\x12\x12\n" +
 	"\x04peer\x18\x01 \x01(\x04R\x04peer\x12\x12\n" +
-	"\x04have\x18\x02 \x01(\fR\x04have\"\xbd\x01\n" +
+	"\x04have\x18\x02 \x01(\fR\x04have\"\xd5\x01\n" +
 	"\bSnapshot\x124\n" +
 	"\atorrent\x18\x01 \x01(\v2\x1a.torrent.picker.v1.TorrentR\atorrent\x12\x12\n" +
 	"\x04have\x18\x02 \x01(\fR\x04have\x12\x18\n" +
 	"\astarted\x18\x03 \x03(\rR\astarted\x12\x16\n" +
 	"\x06urgent\x18\x04 \x03(\rR\x06urgent\x125\n" +
-	"\x05peers\x18\x05 \x03(\v2\x1f.torrent.picker.v1.PeerBitfieldR\x05peers\"4\n" +
+	"\x05peers\x18\x05 \x03(\v2\x1f.torrent.picker.v1.PeerBitfieldR\x05peers\x12\x16\n" +
+	"\x06wanted\x18\x06 \x01(\fR\x06wanted\"4\n" +
 	"\bPeerHave\x12\x12\n" +
 	"\x04peer\x18\x01 \x01(\x04R\x04peer\x12\x14\n" +
 	"\x05piece\x18\x02 \x01(\rR\x05piece\" \n" +

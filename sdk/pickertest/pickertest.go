@@ -1,6 +1,7 @@
 // Package pickertest is a conformance kit for picker authors: it drives a
 // picker through scripted swarms (peers joining and leaving, haves,
-// completed pieces, urgent pieces) and reports what the host would reject.
+// completed pieces, urgent pieces, only some files chosen) and reports
+// what the host would reject.
 //
 // In a picker's own tests:
 //
@@ -65,6 +66,9 @@ type scenario struct {
 	steps  int
 	urgent bool
 	seed   uint64
+	// chosen: the user chose files that make up runs of this fraction of
+	// the pieces (0: every piece is wanted).
+	chosen float64
 }
 
 func scenarios() []scenario {
@@ -73,6 +77,7 @@ func scenarios() []scenario {
 		{name: "peers come and go", pieces: 300, peers: 12, steps: 60, seed: 2},
 		{name: "urgent pieces", pieces: 500, peers: 8, steps: 40, urgent: true, seed: 3},
 		{name: "nearly done", pieces: 64, peers: 4, steps: 80, seed: 4},
+		{name: "some files chosen", pieces: 400, peers: 8, steps: 40, urgent: true, seed: 6, chosen: 0.3},
 		{name: "large torrent", pieces: 10000, peers: 50, steps: 10, urgent: true, seed: 5},
 	}
 }
@@ -87,7 +92,11 @@ func (sc scenario) run(p sdk.Picker) (faults []Fault, fastest time.Duration) {
 	}
 	rng := rand.New(rand.NewPCG(sc.seed, 42))
 	have := bitfield.New(sc.pieces)
-	s, err := sdk.NewSwarm(sdk.Snapshot{Torrent: sdk.Torrent{NumPieces: sc.pieces, PieceLength: 1 << 18, TotalLength: int64(sc.pieces) << 18}, Have: have})
+	var wanted bitfield.Bitfield
+	if sc.chosen > 0 {
+		wanted = chosenRuns(rng, sc.pieces, sc.chosen)
+	}
+	s, err := sdk.NewSwarm(sdk.Snapshot{Torrent: sdk.Torrent{NumPieces: sc.pieces, PieceLength: 1 << 18, TotalLength: int64(sc.pieces) << 18}, Have: have, Wanted: wanted})
 	if err != nil {
 		fail("%v", err)
 		return
@@ -192,6 +201,8 @@ func checkPicks(s *sdk.Swarm, want []sdk.Want, picks sdk.Picks, urgent []int, fa
 				fail("piece %d, which is already complete", i)
 			case !s.PeerHas(id, i):
 				fail("piece %d for peer %d, which lacks it", i, id)
+			case !s.Wanted(i) && !contains(urgent, i):
+				fail("piece %d for peer %d, which holds only files the user skipped", i, id)
 			}
 			seen[i] = true
 		}
@@ -230,11 +241,27 @@ func head(l []int) []int { return l[:min(len(l), 5)] }
 
 func hasMissing(s *sdk.Swarm, peer sdk.PeerID) bool {
 	for i := range s.Torrent().NumPieces {
-		if !s.Have(i) && s.PeerHas(peer, i) {
+		if !s.Have(i) && s.Wanted(i) && s.PeerHas(peer, i) {
 			return true
 		}
 	}
 	return false
+}
+
+// chosenRuns marks runs of consecutive pieces, as chosen files make,
+// covering about frac of n.
+func chosenRuns(rng *rand.Rand, n int, frac float64) bitfield.Bitfield {
+	b := bitfield.New(n)
+	for i := 0; i < n; {
+		run := 1 + rng.IntN(20)
+		if rng.Float64() < frac {
+			for j := i; j < min(i+run, n); j++ {
+				b.Set(j)
+			}
+		}
+		i += run
+	}
+	return b
 }
 
 func randomBits(rng *rand.Rand, n int, density float64) bitfield.Bitfield {

@@ -9,8 +9,8 @@ import (
 	"github.com/torrent-dev/torrent/sdk"
 )
 
-// firstMissing is a correct, simple picker: lowest missing pieces the peer
-// has, urgent ones first.
+// firstMissing is a correct, simple picker: lowest missing wanted pieces
+// the peer has, urgent ones first.
 type firstMissing struct{}
 
 func (firstMissing) Pick(_ context.Context, s *sdk.Swarm, want []sdk.Want) (sdk.Picks, error) {
@@ -23,7 +23,7 @@ func (firstMissing) Pick(_ context.Context, s *sdk.Swarm, want []sdk.Want) (sdk.
 			}
 		}
 		for i := 0; i < s.Torrent().NumPieces && len(l) < w.N; i++ {
-			if !s.Have(i) && s.PeerHas(w.Peer, i) && !contains(l, i) {
+			if !s.Have(i) && s.Wanted(i) && s.PeerHas(w.Peer, i) && !contains(l, i) {
 				l = append(l, i)
 			}
 		}
@@ -86,6 +86,14 @@ func TestBrokenPickersFail(t *testing.T) {
 			}
 			return l
 		}, "urgent piece", 0},
+		{"ignores the files chosen", func(s *sdk.Swarm, w sdk.Want, g []int) []int {
+			for i := range s.Torrent().NumPieces {
+				if !s.Wanted(i) && !s.Have(i) && s.PeerHas(w.Peer, i) && !contains(s.Urgent(), i) {
+					return append([]int{i}, g...)[:min(len(g)+1, w.N)]
+				}
+			}
+			return g
+		}, "only files the user skipped", 0},
 		{"duplicates", func(_ *sdk.Swarm, _ sdk.Want, g []int) []int {
 			if len(g) > 0 {
 				return append(g, g[0])

@@ -32,13 +32,13 @@ func (p lastFirst) HandleEvents(_ context.Context, _ *sdk.Swarm, events []sdk.Ev
 }
 
 // Pick answers, for each peer that asks, up to w.N pieces it has that we
-// lack, highest-numbered first.
+// lack and want, highest-numbered first.
 func (lastFirst) Pick(_ context.Context, s *sdk.Swarm, want []sdk.Want) (sdk.Picks, error) {
 	picks := make(sdk.Picks, len(want))
 	for _, w := range want {
 		var list []int
 		for i := s.Torrent().NumPieces - 1; i >= 0 && len(list) < w.N; i-- {
-			if !s.Have(i) && s.PeerHas(w.Peer, i) {
+			if !s.Have(i) && s.Wanted(i) && s.PeerHas(w.Peer, i) {
 				list = append(list, i)
 			}
 		}
