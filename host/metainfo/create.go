@@ -25,6 +25,8 @@ type CreateOptions struct {
 	PieceLength int64    // 0: chosen from the total size
 	Comment     string
 	Private     bool
+	// WebSeeds are written as url-list (BEP 19).
+	WebSeeds []string
 	// Progress, if set, is called from time to time with bytes hashed.
 	Progress func(done, total int64)
 }
@@ -77,6 +79,9 @@ func Create(root string, opt CreateOptions) ([]byte, error) {
 	}
 	m := map[string]any{"info": info, "created by": "torrent", "creation date": time.Now().Unix()}
 	addAnnounce(m, opt.Announce)
+	if len(opt.WebSeeds) > 0 {
+		m["url-list"] = opt.WebSeeds
+	}
 	if opt.Comment != "" {
 		m["comment"] = opt.Comment
 	}
