@@ -81,6 +81,8 @@ type Stats struct {
 	// Lost is how many verified pieces were later found changed on disk
 	// (and fetched again).
 	Lost int
+	// WebSeeds are the web seeds (BEP 19); Peers lists them too.
+	WebSeeds []WebSeedStats
 }
 
 func (s *Swarm) publishStats() {
@@ -111,6 +113,7 @@ func (s *Swarm) publishStats() {
 	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = s.dl.down, c.wasted+s.dl.wasted, c.verified, up
 	st.DownRate, st.UpRate = c.downRate, c.upRate
 	st.Refused = s.conn.refused.Load()
+	s.webStats(st)
 	s.published.stats.Store(st)
 }
 
