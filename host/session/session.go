@@ -47,6 +47,8 @@ type Options struct {
 	LSD *lsd.Config
 	// Checking reports progress of the start-up check of data on disk.
 	Checking func(done, total int)
+	// WebSeeds are HTTP seeds (BEP 19) besides the torrent's url-list.
+	WebSeeds []string
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -195,7 +197,7 @@ func (s *Session) Run(ctx context.Context) error {
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
 		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
-		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
+		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
 	})
 	s.swarm.Store(sw)
 	markReady()
