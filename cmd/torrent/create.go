@@ -21,12 +21,14 @@ func cmdCreate(args []string) error {
 	fs := flag.NewFlagSet("torrent create", flag.ContinueOnError)
 	var announce announceFlag
 	fs.Var(&announce, "a", "tracker announce URL (repeatable; each is its own tier)")
+	var webSeeds announceFlag
+	fs.Var(&webSeeds, "w", "web seed URL, http or https (repeatable; BEP 19 url-list)")
 	pieceLen := fs.String("piece-length", "", "piece size, e.g. 256KiB or 1MiB (default: chosen from the total size)")
 	out := fs.String("o", "", "output file (default: NAME.torrent in the current directory)")
 	comment := fs.String("comment", "", "comment stored in the torrent")
 	private := fs.Bool("private", false, "set the private flag (BEP 27)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: torrent create [-a URL]... [-piece-length N] [-o OUT] PATH\n\nMakes a .torrent of a file or a directory.\n\nFlags:")
+		fmt.Fprintln(stderr, "usage: torrent create [-a URL]... [-w URL]... [-piece-length N] [-o OUT] PATH\n\nMakes a .torrent of a file or a directory.\n\nFlags:")
 		printFlags(stderr, fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -48,6 +50,11 @@ func cmdCreate(args []string) error {
 		}
 		pl = v
 	}
+	for _, u := range webSeeds {
+		if !metainfo.UsableWebSeed(u) {
+			return badInput("-w %q: want an http or https URL", u)
+		}
+	}
 	if _, err := os.Stat(path); err != nil {
 		return badInput("%v", err)
 	}
@@ -57,7 +64,7 @@ func cmdCreate(args []string) error {
 	tty := isTerminal()
 	last := time.Now()
 	data, err := metainfo.Create(path, metainfo.CreateOptions{
-		Announce: announce, PieceLength: pl, Comment: *comment, Private: *private,
+		Announce: announce, WebSeeds: webSeeds, PieceLength: pl, Comment: *comment, Private: *private,
 		Progress: func(done, total int64) {
 			if tty && time.Since(last) > 200*time.Millisecond {
 				last = time.Now()
@@ -142,6 +149,13 @@ func cmdInfo(args []string) error {
 	}
 	for n, tier := range m.Trackers() {
 		fmt.Printf("tracker tier %d: %s\n", n, strings.Join(tier, " "))
+	}
+	for _, u := range m.URLList {
+		note := ""
+		if !metainfo.UsableWebSeed(u) {
+			note = " (not used: not an http or https URL)"
+		}
+		fmt.Printf("web seed:     %s%s\n", u, note)
 	}
 	fmt.Printf("files:        %d\n", len(i.Files))
 	for _, f := range i.Files {

@@ -352,12 +352,16 @@ type jsonInfo struct {
 	CreatedBy    string     `json:"created_by"`
 	CreationDate *string    `json:"creation_date"` // RFC 3339; null if absent
 	Trackers     [][]string `json:"trackers"`      // tiers
+	WebSeeds     []string   `json:"web_seeds"`     // usable url-list entries (BEP 19)
 }
 
 func infoJSON(w io.Writer, m *metainfo.MetaInfo) error {
 	out := jsonInfo{V: jsonVersion, jsonTorrent: torrentJSON(m), Comment: m.Comment, CreatedBy: m.CreatedBy, Trackers: m.Trackers()}
 	if out.Trackers == nil {
 		out.Trackers = [][]string{}
+	}
+	if out.WebSeeds = m.WebSeeds(); out.WebSeeds == nil {
+		out.WebSeeds = []string{}
 	}
 	if m.CreationDate != 0 {
 		d := time.Unix(m.CreationDate, 0).UTC().Format(time.RFC3339)
