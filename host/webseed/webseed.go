@@ -142,12 +142,13 @@ func fileURL(base *url.URL, l Layout, f File) string {
 }
 
 var defaultTransport = &http.Transport{
-	Proxy:                 http.ProxyFromEnvironment,
-	DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	TLSHandshakeTimeout:   15 * time.Second,
-	ResponseHeaderTimeout: 30 * time.Second,
-	MaxIdleConnsPerHost:   4,
-	IdleConnTimeout:       90 * time.Second,
+	Proxy:                  http.ProxyFromEnvironment,
+	DialContext:            (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	TLSHandshakeTimeout:    15 * time.Second,
+	ResponseHeaderTimeout:  30 * time.Second,
+	MaxResponseHeaderBytes: 64 << 10,
+	MaxIdleConnsPerHost:    4,
+	IdleConnTimeout:        90 * time.Second,
 	// Ranges of compressed bodies would be ranges of the compressed
 	// bytes: ask for the data as it is.
 	DisableCompression: true,

@@ -269,3 +269,19 @@ func FuzzContentRange(f *testing.F) {
 		}
 	})
 }
+
+// Response headers beyond a small bound are refused, not buffered.
+func TestHugeHeadersRefused(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range 200 {
+			w.Header().Set(fmt.Sprintf("X-Junk-%d", i), strings.Repeat("j", 1000))
+		}
+		w.WriteHeader(http.StatusPartialContent)
+	}))
+	defer srv.Close()
+	s, _ := New(srv.URL+"/f", Layout{Name: "f", Files: []File{{Path: []string{"f"}, Length: 1000}}}, Options{})
+	if err := s.Fetch(context.Background(), 0, make([]byte, 10)); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Fatalf("got %v, want an error about the headers", err)
+	}
+}
