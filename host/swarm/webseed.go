@@ -209,6 +209,10 @@ func (s *Swarm) fetchWeb(ctx context.Context, ws *webSeed) {
 			for _, r := range run {
 				n += int64(r.length)
 			}
+			// -down-rate counts web seeds as it counts peers.
+			if s.dnLim.Wait(ctx, int(n)) != nil {
+				return
+			}
 			data := make([]byte, n)
 			err := ws.seed.Fetch(ctx, s.geo.offset(int(run[0].index))+int64(run[0].begin), data)
 			if err != nil {
