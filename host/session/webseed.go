@@ -1,6 +1,8 @@
 package session
 
 import (
+	"strings"
+
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/webseed"
 )
@@ -11,7 +13,7 @@ func (s *Session) webSeeds() []*webseed.Seed {
 	info := &s.Meta.Info
 	l := webseed.Layout{Name: info.Name, MultiFile: info.MultiFile}
 	for _, f := range info.Files {
-		l.Files = append(l.Files, webseed.File{Path: f.Path, Length: f.Length})
+		l.Files = append(l.Files, webseed.File{Path: f.Path, Length: f.Length, Pad: isPadFile(info, f)})
 	}
 	urls := s.Meta.WebSeeds()
 	for _, u := range s.opts.WebSeeds {
@@ -36,4 +38,15 @@ func (s *Session) webSeeds() []*webseed.Seed {
 		seeds = append(seeds, seed)
 	}
 	return seeds
+}
+
+// isPadFile says whether f is a BEP 47 pad file, which no web seed has:
+// its bytes are zeros and are never fetched. Pad files are named
+// .pad/LENGTH (libtorrent) or _____padding_file_* (BitComet, older
+// libtorrent).
+func isPadFile(info *metainfo.Info, f metainfo.File) bool {
+	if !info.MultiFile || len(f.Path) == 0 {
+		return false
+	}
+	return (len(f.Path) == 2 && f.Path[0] == ".pad") || strings.HasPrefix(f.Path[len(f.Path)-1], "_____padding_file_")
 }

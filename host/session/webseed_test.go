@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/sha1"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -9,9 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/anacrolix/torrent/bencode"
 
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/internal/realpeers"
@@ -140,4 +144,70 @@ func TestWebSeedWithLibtorrent(t *testing.T) {
 			st.Downloaded, web, st.WebSeeds[0])
 	}
 	t.Logf("%d bytes from the web seed, %d from libtorrent", web, st.Downloaded-web)
+}
+
+// padTorrent writes, under src/pt, two files with a BEP 47 pad file
+// between them (as libtorrent's hybrids have: attr "p", path .pad/N,
+// never on a web seed) and a torrent of them whose url-list is url.
+func padTorrent(t *testing.T, src, url string) string {
+	t.Helper()
+	const pl = 16 << 10
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "pt/a.bin", Size: 40000}, realpeers.FileSpec{Path: "pt/b.bin", Size: 30000})
+	a, _ := os.ReadFile(filepath.Join(src, "pt/a.bin"))
+	b, _ := os.ReadFile(filepath.Join(src, "pt/b.bin"))
+	pad := 3*pl - len(a)
+	all := append(append(append([]byte{}, a...), make([]byte, pad)...), b...)
+	var pieces []byte
+	for off := 0; off < len(all); off += pl {
+		h := sha1.Sum(all[off:min(off+pl, len(all))])
+		pieces = append(pieces, h[:]...)
+	}
+	info := map[string]any{"name": "pt", "piece length": pl, "pieces": string(pieces), "files": []any{
+		map[string]any{"length": len(a), "path": []string{"a.bin"}},
+		map[string]any{"length": pad, "path": []string{".pad", strconv.Itoa(pad)}, "attr": "p"},
+		map[string]any{"length": len(b), "path": []string{"b.bin"}},
+	}}
+	data, err := bencode.Marshal(map[string]any{"info": info, "url-list": url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "pt.torrent")
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A BEP 47 pad file is never asked of a web seed (none has it): its bytes
+// are zeros, and the real files come out identical from the web seed
+// alone.
+func TestWebSeedSkipsPadFiles(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	var asked []string
+	var mu sync.Mutex
+	fs := http.FileServer(http.Dir(src))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Path)
+		mu.Unlock()
+		fs.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	torrent := padTorrent(t, src, srv.URL)
+	s, dir := download(t, torrent, Options{Logger: testLogger(t, "client")})
+	realpeers.SameFiles(t, filepath.Join(src, "pt"), filepath.Join(dir, "pt"))
+	if st := s.Stats(); st.WebSeeds[0].Errors != 0 {
+		t.Fatalf("web seed errors: %+v", st.WebSeeds[0])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) == 0 {
+		t.Fatal("the web seed was never asked")
+	}
+	for _, p := range asked {
+		if strings.Contains(p, ".pad") {
+			t.Fatalf("a pad file was asked of the web seed: %s", p)
+		}
+	}
 }
