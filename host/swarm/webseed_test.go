@@ -180,3 +180,26 @@ func TestWebSeedRecoversAfterBackoff(t *testing.T) {
 		t.Fatalf("no retry in the log:\n%s", log)
 	}
 }
+
+// A web seed that sends wrong bytes, next to an honest peer on the same
+// loopback IP as the web server: pieces with blocks of both fail, and
+// only the seed is blamed, never the peer's IP.
+func TestWrongWebSeedNeverBansPeers(t *testing.T) {
+	t.Parallel()
+	tr := newTorrent()
+	wrong := make([]byte, len(tr.data))
+	for i, b := range tr.data {
+		wrong[i] = ^b
+	}
+	bad, _ := webServer(t, wrong, nil)
+	good := seeder(t, tr, "127.0.0.1", 2*time.Millisecond)
+	log := newLog()
+	s, _ := leechWith(t, tr, log.logger(), webSeeds(t, tr, bad), good.Addr())
+	st := s.Stats()
+	if st.WebSeeds[0].BadPieces == 0 || st.Verified != int64(len(tr.data)) {
+		t.Fatalf("web seed %+v, verified %d of %d", st.WebSeeds[0], st.Verified, len(tr.data))
+	}
+	if log.contains("banning peer") || good.Conns() != 1 {
+		t.Fatalf("the honest peer was banned or dropped (%d connections):\n%s", good.Conns(), log)
+	}
+}
