@@ -21,7 +21,7 @@ func cmdCreate(args []string) error {
 	fs := flag.NewFlagSet("torrent create", flag.ContinueOnError)
 	var announce announceFlag
 	fs.Var(&announce, "a", "tracker announce URL (repeatable; each is its own tier)")
-	var webSeeds announceFlag
+	var webSeeds urlsFlag
 	fs.Var(&webSeeds, "w", "web seed URL, http or https (repeatable; BEP 19 url-list)")
 	pieceLen := fs.String("piece-length", "", "piece size, e.g. 256KiB or 1MiB (default: chosen from the total size)")
 	out := fs.String("o", "", "output file (default: NAME.torrent in the current directory)")
