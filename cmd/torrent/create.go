@@ -42,13 +42,15 @@ func cmdCreate(args []string) error {
 	fs := flag.NewFlagSet("torrent create", flag.ContinueOnError)
 	var announce announceFlag
 	fs.Var(&announce, "a", "tracker announce URL; \"URL,URL\" puts several in one tier (repeatable: one tier each)")
+	var webSeeds urlsFlag
+	fs.Var(&webSeeds, "w", "web seed URL, http or https (repeatable; BEP 19 url-list)")
 	pieceLen := fs.String("piece-length", "", "piece size, e.g. 256KiB or 1MiB (default: chosen from the total size)")
 	out := fs.String("o", "", "output file (default: NAME.torrent in the current directory)")
 	comment := fs.String("comment", "", "comment stored in the torrent")
 	private := fs.Bool("private", false, "set the private flag (BEP 27)")
 	source := fs.String("source", "", "source tag stored in the info dictionary (private trackers use it; it changes the info-hash)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: torrent create [-a URL[,URL]]... [-piece-length N] [-o OUT] PATH\n\n"+
+		fmt.Fprintln(stderr, "usage: torrent create [-a URL[,URL]]... [-w URL]... [-piece-length N] [-o OUT] PATH\n\n"+
 			"Makes a .torrent of a file or a directory. Flags may also follow PATH.\n\nFlags:")
 		printFlags(stderr, fs)
 	}
@@ -71,6 +73,11 @@ func cmdCreate(args []string) error {
 		}
 		pl = v
 	}
+	for _, u := range webSeeds {
+		if !metainfo.UsableWebSeed(u) {
+			return badInput("-w %q: want an http or https URL", u)
+		}
+	}
 	if _, err := os.Stat(path); err != nil {
 		return badInput("%v", err)
 	}
@@ -80,7 +87,7 @@ func cmdCreate(args []string) error {
 	tty := isTerminal()
 	last := time.Now()
 	data, err := metainfo.Create(path, metainfo.CreateOptions{
-		AnnounceTiers: announce, PieceLength: pl, Comment: *comment, Private: *private, Source: *source,
+		AnnounceTiers: announce, WebSeeds: webSeeds, PieceLength: pl, Comment: *comment, Private: *private, Source: *source,
 		Progress: func(done, total int64) {
 			if tty && time.Since(last) > 200*time.Millisecond {
 				last = time.Now()
@@ -105,10 +112,10 @@ func cmdCreate(args []string) error {
 	return nil
 }
 
-// magnetLink is the torrent's magnet link: info-hash, name and the
-// trackers it can use.
+// magnetLink is the torrent's magnet link: info-hash, name, and the
+// trackers and web seeds it can use.
 func magnetLink(m *metainfo.MetaInfo) string {
-	ml := magnet.Magnet{InfoHash: m.InfoHash, Name: m.Info.Name}
+	ml := magnet.Magnet{InfoHash: m.InfoHash, Name: m.Info.Name, WebSeeds: m.WebSeeds()}
 	for _, tier := range m.Trackers() {
 		ml.Trackers = append(ml.Trackers, tier...)
 	}
@@ -184,6 +191,13 @@ func cmdInfo(args []string) error {
 		fmt.Printf("tracker:      tier %d  %s%s\n", t.Tier, t.URL, mark)
 	}
 	fmt.Printf("magnet:       %s\n", magnetLink(m))
+	for _, u := range m.URLList {
+		note := ""
+		if !metainfo.UsableWebSeed(u) {
+			note = " (not used: not an http or https URL)"
+		}
+		fmt.Printf("web seed:     %s%s\n", u, note)
+	}
 	fmt.Printf("files:        %d\n", len(i.Files))
 	for _, f := range i.Files {
 		fmt.Printf("  %12d  %s\n", f.Length, i.RelPath(f))

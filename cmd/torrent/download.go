@@ -19,7 +19,7 @@ import (
 var stderr io.Writer = os.Stderr
 
 const downloadUsage = `usage: torrent [flags] FILE.torrent
-       torrent create [-a URL[,URL]]... [-source TAG] [-piece-length N] [-o OUT] PATH
+       torrent create [-a URL[,URL]]... [-w URL]... [-source TAG] [-piece-length N] [-o OUT] PATH
        torrent info [-json] FILE.torrent
        torrent verify [-dir DIR] FILE.torrent
        torrent mount DIR MOUNTPOINT

@@ -44,6 +44,7 @@ var flagExamples = map[string]map[string]string{
 		"o":            "torrent create -o photos.torrent ~/photos",
 		"comment":      `torrent create -comment "holiday 2026" ~/photos`,
 		"private":      "torrent create -private -a https://tracker.example/announce ~/photos",
+		"w":            "torrent create -w https://mirror.example/pub/ -w https://archive.example/photos ~/photos",
 	},
 	"torrent info": {"json": "torrent info -json ubuntu.torrent | jq .files"},
 	"torrent mount": {
@@ -57,7 +58,7 @@ var flagExamples = map[string]map[string]string{
 }
 
 // valueNames name the argument of flags whose type says only "value".
-var valueNames = map[string]string{"up-rate": "RATE", "down-rate": "RATE", "want-rate": "RATE", "seed-rate": "RATE", "peer": "HOST:PORT", "a": "URL"}
+var valueNames = map[string]string{"up-rate": "RATE", "down-rate": "RATE", "want-rate": "RATE", "seed-rate": "RATE", "peer": "HOST:PORT", "a": "URL", "w": "URL"}
 
 // printFlags is flag.PrintDefaults with each flag's example.
 func printFlags(w io.Writer, fs *flag.FlagSet) {

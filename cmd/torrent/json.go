@@ -369,6 +369,7 @@ type jsonInfo struct {
 	TrackerList []jsonTrackerURL `json:"tracker_list"`
 	Source      string           `json:"source"`
 	Magnet      string           `json:"magnet"`
+	WebSeeds    []string         `json:"web_seeds"` // usable url-list entries (BEP 19)
 }
 
 type jsonTrackerURL struct {
@@ -385,6 +386,9 @@ func infoJSON(w io.Writer, m *metainfo.MetaInfo) error {
 	}
 	if out.Trackers == nil {
 		out.Trackers = [][]string{}
+	}
+	if out.WebSeeds = m.WebSeeds(); out.WebSeeds == nil {
+		out.WebSeeds = []string{}
 	}
 	if m.CreationDate != 0 {
 		d := time.Unix(m.CreationDate, 0).UTC().Format(time.RFC3339)

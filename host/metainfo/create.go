@@ -31,6 +31,8 @@ type CreateOptions struct {
 	// Source goes in the info dictionary: private trackers use it so
 	// that one content makes a different info-hash for each of them.
 	Source string
+	// WebSeeds are written as url-list (BEP 19).
+	WebSeeds []string
 	// Progress, if set, is called from time to time with bytes hashed.
 	Progress func(done, total int64)
 }
@@ -90,6 +92,9 @@ func Create(root string, opt CreateOptions) ([]byte, error) {
 		tiers = append(tiers, []string{u})
 	}
 	addAnnounce(m, append(tiers, opt.AnnounceTiers...))
+	if len(opt.WebSeeds) > 0 {
+		m["url-list"] = opt.WebSeeds
+	}
 	if opt.Comment != "" {
 		m["comment"] = opt.Comment
 	}

@@ -12,6 +12,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("d4:infod6:lengthi1e4:name1:a12:piece lengthi16e6:pieces20:xxxxxxxxxxxxxxxxxxxxee"))
 	f.Add([]byte("d4:info"))
 	f.Add(torrentWith(f, multi(file(10, "a"), pad(6), file(16, "b"), pad(16))))
+	f.Add([]byte("d4:infod6:lengthi1e4:name1:a12:piece lengthi16e6:pieces20:xxxxxxxxxxxxxxxxxxxxe8:url-list10:http://h/ae"))
+	f.Add([]byte("d4:infod6:lengthi1e4:name1:a12:piece lengthi16e6:pieces20:xxxxxxxxxxxxxxxxxxxxe8:url-listl10:http://h/ai1el0e6:ftp://ee"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := Parse(in)
 		if err != nil {
@@ -22,6 +24,11 @@ func FuzzParse(f *testing.F) {
 				if checkComponent(c) != nil {
 					t.Fatalf("accepted path component %q", c)
 				}
+			}
+		}
+		for _, u := range m.WebSeeds() {
+			if !UsableWebSeed(u) {
+				t.Fatalf("unusable web seed %q listed", u)
 			}
 		}
 		if int64(m.Info.NumPieces()) != (m.Info.Length+m.Info.PieceLength-1)/m.Info.PieceLength {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/anacrolix/torrent/bencode"
@@ -70,6 +71,9 @@ type MetaInfo struct {
 	CreationDate int64 // unix seconds, 0 if absent
 	Info         Info
 	InfoHash     [20]byte
+	// URLList is the web seeds (BEP 19 url-list) as the file gives them;
+	// WebSeeds is the ones this client can use.
+	URLList []string
 }
 
 type rawMeta struct {
@@ -78,6 +82,7 @@ type rawMeta struct {
 	Comment      bencode.Bytes `bencode:"comment,omitempty"`
 	CreatedBy    bencode.Bytes `bencode:"created by,omitempty"`
 	CreationDate bencode.Bytes `bencode:"creation date,omitempty"`
+	URLList      bencode.Bytes `bencode:"url-list,omitempty"`
 	Info         bencode.Bytes `bencode:"info"`
 }
 
@@ -162,6 +167,7 @@ func Parse(data []byte) (*MetaInfo, error) {
 	unmarshal(raw.Comment, &m.Comment)
 	unmarshal(raw.CreatedBy, &m.CreatedBy)
 	unmarshal(raw.CreationDate, &m.CreationDate)
+	m.URLList = parseURLList(raw.URLList)
 	return m, nil
 }
 
@@ -358,6 +364,59 @@ func (m *MetaInfo) AllTrackers() []TrackerURL {
 		out = append(out, TrackerURL{URL: m.Announce, Usable: usableTracker(m.Announce)})
 	}
 	return out
+}
+
+// parseURLList reads url-list, a string or a list of strings (BEP 19);
+// anything else, and empty strings, are ignored.
+func parseURLList(raw bencode.Bytes) []string {
+	if len(raw) == 0 {
+		return nil
+	}
+	if raw[0] != 'l' {
+		if u := bencodedString(raw); u != "" {
+			return []string{u}
+		}
+		return nil
+	}
+	var list []bencode.Bytes
+	if unmarshal(raw, &list) != nil {
+		return nil
+	}
+	var urls []string
+	for _, v := range list {
+		if u := bencodedString(v); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// bencodedString decodes raw if it is a byte string, else gives "". The
+// decoder would turn a list into its first element: the type is checked
+// here first.
+func bencodedString(raw bencode.Bytes) string {
+	var s string
+	if len(raw) == 0 || raw[0] < '0' || raw[0] > '9' || unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// WebSeeds returns the usable web seed URLs (http and https), each once.
+func (m *MetaInfo) WebSeeds() []string {
+	var urls []string
+	for _, u := range m.URLList {
+		if UsableWebSeed(u) && !slices.Contains(urls, u) {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// UsableWebSeed says whether this client can fetch from web seed URL u.
+func UsableWebSeed(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Host != "" && (p.Scheme == "http" || p.Scheme == "https")
 }
 
 func usableTracker(u string) bool {

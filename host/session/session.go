@@ -51,6 +51,8 @@ type Options struct {
 	// Only and Skip choose files (host/selection): only the chosen ones
 	// are fetched and created.
 	Only, Skip []string
+	// WebSeeds are HTTP seeds (BEP 19) besides the torrent's url-list.
+	WebSeeds []string
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -224,7 +226,7 @@ func (s *Session) Run(ctx context.Context) error {
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
 		Have: have, Wanted: s.Sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
-		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
+		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
 	})
 	s.swarm.Store(sw)
 	markReady()

@@ -18,6 +18,9 @@ var errBanned = errors.New("banned")
 // connections.
 func (s *Swarm) ban(vs ...verdict) {
 	for _, v := range vs {
+		if s.webBlamed(v) {
+			continue
+		}
 		ip := v.ip.Unmap()
 		if !s.book.Ban(ip) {
 			continue

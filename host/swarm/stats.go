@@ -82,6 +82,8 @@ type Stats struct {
 	// Lost is how many verified pieces were later found changed on disk
 	// (and fetched again).
 	Lost int
+	// WebSeeds are the web seeds (BEP 19); Peers lists them too.
+	WebSeeds []WebSeedStats
 }
 
 // Progress is the bytes of wanted pieces verified, and of all wanted
@@ -128,6 +130,7 @@ func (s *Swarm) publishStats() {
 	st.Downloaded, st.Wasted, st.Verified, st.Uploaded = s.dl.down, c.wasted+s.dl.wasted, c.verified, up
 	st.DownRate, st.UpRate = c.downRate, c.upRate
 	st.Refused = s.conn.refused.Load()
+	s.webStats(st)
 	s.published.stats.Store(st)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/torrent-dev/torrent/host/mse"
 	"github.com/torrent-dev/torrent/host/ratelimit"
 	"github.com/torrent-dev/torrent/host/swarm/addrbook"
+	"github.com/torrent-dev/torrent/host/webseed"
 	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
@@ -67,6 +68,8 @@ type Config struct {
 	// plaintext, as the peer picks), retrying plain if that fails.
 	// Incoming connections may use MSE or not either way.
 	EncryptOutgoing bool
+	// WebSeeds are HTTP seeds of the torrent (BEP 19, webseed.go).
+	WebSeeds []*webseed.Seed
 }
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
@@ -98,6 +101,8 @@ type Swarm struct {
 	disk     *diskCheck // pieces to hash again: their files changed
 	counters counters
 	stall    stall // the disk refuses writes
+	web      []*webSeed
+	webIn    chan webResult // runs fetched by web seeds
 }
 
 // New prepares a swarm; nothing runs until Run.
@@ -124,6 +129,7 @@ func New(cfg Config) *Swarm {
 		byPeerID: make(map[[20]byte]*peer),
 		book:     addrbook.New(cfg.MaxPeers),
 		suspects: newSuspects(),
+		webIn:    make(chan webResult, 2*webFetchers),
 	}
 	s.conn = &connector{
 		infoHash: cfg.InfoHash, peerID: cfg.PeerID, skeys: mse.InfoHashes(cfg.InfoHash),
@@ -177,6 +183,7 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.book.Add(addrbook.User, fixed...)
+	s.startWebSeeds(ctx)
 	if s.cfg.Listener != nil {
 		s.wg.Add(1)
 		go s.conn.accept(ctx)
@@ -254,6 +261,8 @@ func (s *Swarm) run(ctx context.Context) error {
 		case f := <-s.addrs:
 			s.book.Add(f.src, f.addrs...)
 			s.dialKnown(ctx, time.Now())
+		case r := <-s.webIn:
+			s.webResult(r)
 		case u := <-s.urgentCh:
 			s.dl.setUrgent(u)
 		case picks := <-s.cfg.Picker.Picks():
@@ -286,6 +295,7 @@ func (s *Swarm) tick(ctx context.Context, now time.Time) {
 		p.dl.adjustDepth(p.rates.down)
 		s.dl.fill(p.dl)
 	}
+	s.tickWeb(now)
 	s.stall.retryWrites(now)
 	s.dialKnown(ctx, now)
 	s.publishStats()

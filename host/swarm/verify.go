@@ -136,6 +136,7 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 		return nil
 	}
 	s.ban(s.suspects.good(ps)...)
+	s.webPieceGood(ps)
 	if !s.dl.pieceDone(i) {
 		return nil
 	}

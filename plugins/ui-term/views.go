@@ -55,7 +55,11 @@ func (m *model) peersView() []string {
 	start, end := m.scrolled(len(peers), rows)
 	for _, p := range peers[start:end] {
 		has := fmt.Sprintf("%5.1f%%", 100*float64(p.Pieces)/float64(max(1, m.info.NumPieces)))
-		addr := ansi.Truncate(p.Addr, 21, "…")
+		addr := p.Addr
+		if p.Client == "web seed" { // its URL: the scheme says nothing the client column does not
+			addr = strings.TrimPrefix(strings.TrimPrefix(addr, "http://"), "https://")
+		}
+		addr = ansi.Truncate(addr, 21, "…")
 		if wide {
 			lines = append(lines, fmt.Sprintf(" %-21s %-16s %-3s %9s/s %9s/s %6s %4d", addr, ansi.Truncate(p.Client, 16, "…"), p.Flags,
 				human(p.DownRate), human(p.UpRate), has, p.Requests))
