@@ -127,8 +127,16 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 		if p.Interested {
 			flags += "i"
 		}
+		for _, f := range []struct {
+			on bool
+			c  string
+		}{{p.Encrypted, "E"}, {p.Incoming, "I"}, {p.Snubbed, "S"}} {
+			if f.on {
+				flags += f.c
+			}
+		}
 		u.Peers = append(u.Peers, &hostpb.Peer{Addr: p.Addr, Client: p.Client, DownRate: uint64(p.DownRate), UpRate: uint64(p.UpRate),
-			Pieces: uint32(p.Pieces), Flags: flags, Requests: uint32(p.Inflight)})
+			Pieces: uint32(p.Pieces), Flags: flags, Requests: uint32(p.Inflight), Source: p.Source.String()})
 	}
 	if tr, ok := srv.s.Tracker(); ok {
 		u.Tracker = trackerStatus(tr)

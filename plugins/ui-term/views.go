@@ -38,10 +38,13 @@ func (m *model) peersView() []string {
 	srt := peerSorts[m.peerSort]
 	lines := []string{titleStyle.Render(fmt.Sprintf(" Peers (%d connected, %d known)", len(m.u.Peers), m.u.KnownPeers)) +
 		dimStyle.Render(" · sorted by "+srt.name+" (s)")}
-	wide := m.w >= 78
-	if wide {
-		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-16s %-3s %11s %11s %6s %4s", "address", "client", "flg", "down", "up", "has", "reqs")))
-	} else {
+	wide, widest := m.w >= 78, m.w >= 88 // widest: a column for where each peer came from
+	switch {
+	case widest:
+		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-14s %-5s %-8s %11s %11s %6s %4s", "address", "client", "flags", "from", "down", "up", "has", "reqs")))
+	case wide:
+		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-14s %-5s %11s %11s %6s %4s", "address", "client", "flags", "down", "up", "has", "reqs")))
+	default:
 		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %11s %11s %6s", "address", "down", "up", "has")))
 	}
 	peers := append([]sdk.PeerInfo(nil), m.u.Peers...)
@@ -56,10 +59,15 @@ func (m *model) peersView() []string {
 	for _, p := range peers[start:end] {
 		has := fmt.Sprintf("%5.1f%%", 100*float64(p.Pieces)/float64(max(1, m.info.NumPieces)))
 		addr := ansi.Truncate(p.Addr, 21, "…")
-		if wide {
-			lines = append(lines, fmt.Sprintf(" %-21s %-16s %-3s %9s/s %9s/s %6s %4d", addr, ansi.Truncate(p.Client, 16, "…"), p.Flags,
+		client := ansi.Truncate(p.Client, 14, "…")
+		switch {
+		case widest:
+			lines = append(lines, fmt.Sprintf(" %-21s %-14s %-5s %-8s %9s/s %9s/s %6s %4d", addr, client, p.Flags,
+				ansi.Truncate(p.Source, 8, "…"), human(p.DownRate), human(p.UpRate), has, p.Requests))
+		case wide:
+			lines = append(lines, fmt.Sprintf(" %-21s %-14s %-5s %9s/s %9s/s %6s %4d", addr, client, p.Flags,
 				human(p.DownRate), human(p.UpRate), has, p.Requests))
-		} else {
+		default:
 			lines = append(lines, fmt.Sprintf(" %-21s %9s/s %9s/s %6s", addr, human(p.DownRate), human(p.UpRate), has))
 		}
 	}
@@ -69,7 +77,7 @@ func (m *model) peersView() []string {
 	for len(lines) < rows+2 {
 		lines = append(lines, "")
 	}
-	return append(lines, dimStyle.Render(" flags: c they choke us · i they are interested · reqs: our requests unanswered"))
+	return append(lines, dimStyle.Render(" flags: c choking us · i interested · E encrypted · I incoming · S snubbed"))
 }
 
 func (m *model) filesView() []string {
