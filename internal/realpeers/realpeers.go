@@ -177,6 +177,30 @@ func (p *Peer) output() string {
 	return p.log.String()
 }
 
+// LTPeer is a connection a libtorrent peer made or took: the other side's
+// address and how libtorrent learned of it ("pex", "tracker", "incoming",
+// several joined by "+"; "none" for a peer it was told to connect to).
+type LTPeer struct {
+	Addr     string // IP:PORT as libtorrent sees it
+	Source   string
+	Outgoing bool // libtorrent dialled it
+}
+
+// Peers lists every peer a libtorrent peer has been connected with so far
+// (ltpeer.py's PEER lines), in order.
+func (p *Peer) Peers() []LTPeer {
+	var out []LTPeer
+	for _, line := range strings.Split(p.output(), "\n") {
+		var lp LTPeer
+		var o int
+		if n, _ := fmt.Sscanf(line, "PEER %s source=%s out=%d", &lp.Addr, &lp.Source, &o); n == 3 {
+			lp.Outgoing = o == 1
+			out = append(out, lp)
+		}
+	}
+	return out
+}
+
 // Output is everything the peer printed so far.
 func (p *Peer) Output() string { return p.output() }
 
