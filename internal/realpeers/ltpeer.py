@@ -33,6 +33,7 @@ ap.add_argument("--dir", required=True)
 ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--seed", action="store_true")
 ap.add_argument("--upload-rate", type=int, default=0)
+ap.add_argument("--download-rate", type=int, default=0)
 ap.add_argument("--connect", action="append", default=[], help="HOST:PORT of a peer")
 ap.add_argument("--tracker", action="store_true", help="announce to the torrent's tracker")
 ap.add_argument("--exit", action="store_true", help="leecher: exit 0 once complete")
@@ -50,6 +51,7 @@ s = lt.session({
     # Every peer here is 127.0.0.1.
     "allow_multiple_connections_per_ip": True,
     "upload_rate_limit": a.upload_rate,
+    "download_rate_limit": a.download_rate,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
 # libtorrent's default (pe_enabled, both levels) opens outgoing connections
@@ -66,7 +68,7 @@ if a.encryption == "forced":
     })
 # Loopback peers are "local" and exempt from rate limits unless they are
 # put in the global peer class.
-if a.upload_rate:
+if a.upload_rate or a.download_rate:
     f = lt.ip_filter()
     f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
     s.set_peer_class_filter(f)

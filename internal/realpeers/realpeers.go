@@ -133,7 +133,10 @@ func FreePort(t testing.TB) int {
 
 // LTOptions adjust a libtorrent peer.
 type LTOptions struct {
-	UploadRateLimit int      // bytes/s, 0 = unlimited
+	UploadRateLimit int // bytes/s, 0 = unlimited
+	// DownloadRateLimit (bytes/s, 0 = unlimited) keeps a leecher a
+	// leecher for a while: connected to its seeders, as PEX tests need.
+	DownloadRateLimit int
 	ConnectTo       []string // HOST:PORT peers to connect to
 	Tracker         bool     // announce to the torrent's tracker
 	// Encryption is libtorrent's MSE policy: "" keeps its default (MSE
@@ -316,7 +319,7 @@ func ltArgs(t testing.TB, torrent, dir string, opt LTOptions) []string {
 		src = "--magnet"
 	}
 	args := []string{script, src, torrent, "--dir", dir, "--port", strconv.Itoa(FreePort(t)),
-		"--upload-rate", strconv.Itoa(opt.UploadRateLimit)}
+		"--upload-rate", strconv.Itoa(opt.UploadRateLimit), "--download-rate", strconv.Itoa(opt.DownloadRateLimit)}
 	for _, c := range opt.ConnectTo {
 		args = append(args, "--connect", c)
 	}
