@@ -137,8 +137,8 @@ type LTOptions struct {
 	// DownloadRateLimit (bytes/s, 0 = unlimited) keeps a leecher a
 	// leecher for a while: connected to its seeders, as PEX tests need.
 	DownloadRateLimit int
-	ConnectTo       []string // HOST:PORT peers to connect to
-	Tracker         bool     // announce to the torrent's tracker
+	ConnectTo         []string // HOST:PORT peers to connect to
+	Tracker           bool     // announce to the torrent's tracker
 	// Encryption is libtorrent's MSE policy: "" keeps its default (MSE
 	// first, plain accepted), "forced" allows only RC4-encrypted
 	// connections, both ways.
