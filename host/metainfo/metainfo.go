@@ -5,6 +5,7 @@
 package metainfo
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -60,6 +61,9 @@ type MetaInfo struct {
 	CreationDate int64 // unix seconds, 0 if absent
 	Info         Info
 	InfoHash     [20]byte
+	// InfoBytes is the info dictionary byte for byte as in the file (its
+	// SHA-1 is InfoHash): what ut_metadata serves to peers.
+	InfoBytes []byte
 }
 
 type rawMeta struct {
@@ -142,7 +146,7 @@ func Parse(data []byte) (*MetaInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MetaInfo{Info: *info, InfoHash: sha1.Sum(raw.Info)}
+	m := &MetaInfo{Info: *info, InfoHash: sha1.Sum(raw.Info), InfoBytes: bytes.Clone(raw.Info)}
 	// The fields outside info are advisory: a malformed one is ignored
 	// rather than making the whole torrent unusable.
 	unmarshal(raw.Announce, &m.Announce)

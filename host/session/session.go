@@ -192,6 +192,7 @@ func (s *Session) Run(ctx context.Context) error {
 		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
+		Info: s.Meta.InfoBytes, Private: info.Private,
 	})
 	s.swarm.Store(sw)
 	markReady()

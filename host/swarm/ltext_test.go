@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/anacrolix/torrent/bencode"
 
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/pick"
@@ -41,17 +38,7 @@ func newRealTorrent(t *testing.T) realTorrent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var top struct {
-		Info bencode.Bytes `bencode:"info"`
-	}
-	if err := bencode.Unmarshal(raw, &top); err != nil {
-		t.Fatal(err)
-	}
-	return realTorrent{src: src, path: path, meta: m, info: top.Info}
+	return realTorrent{src: src, path: path, meta: m, info: m.InfoBytes}
 }
 
 // runReal runs our swarm for rt with its data in dir (checked first)
