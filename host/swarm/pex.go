@@ -9,6 +9,10 @@ import (
 	"github.com/torrent-dev/torrent/host/wire"
 )
 
+// maxKnown caps the address book for what PEX brings (libtorrent's
+// max_peerlist_size): peers could otherwise feed it without end.
+const maxKnown = 3000
+
 // gotPEX takes a peer's ut_pex message (BEP 11): its added peers go to
 // the address book, to be dialled as the policy allows. A message that
 // does not parse, or one too many within a minute, ends that peer's
@@ -26,9 +30,10 @@ func (s *Swarm) gotPEX(p *peer, payload []byte) error {
 		return protoErr("%v", err)
 	}
 	self, _ := s.listenAddr()
+	room := maxKnown - s.book.Len()
 	addrs := make([]netip.AddrPort, 0, len(added))
 	for _, a := range added {
-		if ap := unmapAP(a.Addr); ap != self {
+		if ap := unmapAP(a.Addr); ap != self && len(addrs) < room {
 			addrs = append(addrs, ap)
 		}
 	}
