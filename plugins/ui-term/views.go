@@ -23,6 +23,7 @@ var peerSorts = []struct {
 	{"progress", func(a, b sdk.PeerInfo) bool { return a.Pieces > b.Pieces }},
 	{"address", func(a, b sdk.PeerInfo) bool { return a.Addr < b.Addr }},
 	{"client", func(a, b sdk.PeerInfo) bool { return a.Client < b.Client }},
+	{"source", func(a, b sdk.PeerInfo) bool { return a.Source < b.Source }},
 }
 
 // bodyRows is how many lines a view has under its title lines.
@@ -38,12 +39,14 @@ func (m *model) peersView() []string {
 	srt := peerSorts[m.peerSort]
 	lines := []string{titleStyle.Render(fmt.Sprintf(" Peers (%d connected, %d known)", len(m.u.Peers), m.u.KnownPeers)) +
 		dimStyle.Render(" · sorted by "+srt.name+" (s)")}
-	wide, widest := m.w >= 78, m.w >= 88 // widest: a column for where each peer came from
+	// wide: where each peer came from, at the cost of a shorter client
+	// and no requests column; widest: everything.
+	wide, widest := m.w >= 78, m.w >= 88
 	switch {
 	case widest:
 		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-14s %-5s %-8s %11s %11s %6s %4s", "address", "client", "flags", "from", "down", "up", "has", "reqs")))
 	case wide:
-		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-14s %-5s %11s %11s %6s %4s", "address", "client", "flags", "down", "up", "has", "reqs")))
+		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-12s %-5s %-8s %9s %9s %6s", "address", "client", "flags", "from", "down/s", "up/s", "has")))
 	default:
 		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %11s %11s %6s", "address", "down", "up", "has")))
 	}
@@ -59,14 +62,14 @@ func (m *model) peersView() []string {
 	for _, p := range peers[start:end] {
 		has := fmt.Sprintf("%5.1f%%", 100*float64(p.Pieces)/float64(max(1, m.info.NumPieces)))
 		addr := ansi.Truncate(p.Addr, 21, "…")
-		client := ansi.Truncate(p.Client, 14, "…")
+		from := ansi.Truncate(p.Source, 8, "…")
 		switch {
 		case widest:
-			lines = append(lines, fmt.Sprintf(" %-21s %-14s %-5s %-8s %9s/s %9s/s %6s %4d", addr, client, p.Flags,
-				ansi.Truncate(p.Source, 8, "…"), human(p.DownRate), human(p.UpRate), has, p.Requests))
+			lines = append(lines, fmt.Sprintf(" %-21s %-14s %-5s %-8s %9s/s %9s/s %6s %4d", addr, ansi.Truncate(p.Client, 14, "…"),
+				p.Flags, from, human(p.DownRate), human(p.UpRate), has, p.Requests))
 		case wide:
-			lines = append(lines, fmt.Sprintf(" %-21s %-14s %-5s %9s/s %9s/s %6s %4d", addr, client, p.Flags,
-				human(p.DownRate), human(p.UpRate), has, p.Requests))
+			lines = append(lines, fmt.Sprintf(" %-21s %-12s %-5s %-8s %9s %9s %6s", addr, ansi.Truncate(p.Client, 12, "…"),
+				p.Flags, from, human(p.DownRate), human(p.UpRate), has))
 		default:
 			lines = append(lines, fmt.Sprintf(" %-21s %9s/s %9s/s %6s", addr, human(p.DownRate), human(p.UpRate), has))
 		}
