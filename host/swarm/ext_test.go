@@ -386,3 +386,24 @@ func TestPortMessage(t *testing.T) {
 	case <-time.After(500 * time.Millisecond):
 	}
 }
+
+// A seventh ut_pex message within a minute is a flood (libtorrent's
+// rule): that peer is dropped, with a log line that says why.
+func TestPEXFloodDropped(t *testing.T) {
+	t.Parallel()
+	tr := newTorrent()
+	ln := listen(t)
+	log := newLog()
+	listening(t, tr, ln, log.logger(), func(*swarm.Config) {})
+	a := connectRaw(t, tr, ln.Addr(), "-XX0001-pexflood0000", false)
+	a.sendExtHandshake(0, false)
+	for i := range 7 {
+		a.send(wire.Extended{ExtID: 2, Payload: pexPayload(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.5"), uint16(1000+i)))})
+	}
+	if _, _, err := a.read(10*time.Second, nil); err == nil {
+		t.Fatal("a peer that sent 7 ut_pex messages at once is still connected")
+	}
+	if !log.contains("ut_pex: 7 messages within 1m0s") {
+		t.Fatalf("no log line for the flood:\n%s", log)
+	}
+}
