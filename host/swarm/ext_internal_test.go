@@ -22,7 +22,7 @@ func bareSwarm(set func(*Config)) *Swarm {
 // barePeer is a connected peer whose writer never runs: what is queued
 // for it stays queued, as for a peer that stopped reading.
 func barePeer(s *Swarm, i int) *peer {
-	p := &peer{peerConn: &peerConn{out: newOutbox()}, src: addrbook.Tracker,
+	p := &peer{peerConn: &peerConn{out: newOutbox()}, src: addrbook.Tracker, outgoing: true,
 		addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 6881)}
 	p.dl = newDLPeer(p.id, p.addr.Addr(), false, p.out, s.cfg.NumPieces, time.Now())
 	return p

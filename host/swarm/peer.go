@@ -45,14 +45,15 @@ func (c *peerConn) close() {
 // line are fixed at creation.
 type peer struct {
 	*peerConn
-	id     sdk.PeerID
-	addr   netip.AddrPort
-	peerID [20]byte
-	fast   bool
-	ext    bool
-	dht    bool            // its handshake announced a DHT node (BEP 5)
-	src    addrbook.Source // where its address came from; Incoming for one that came to us
-	enc    mse.Method      // 0: a plain connection
+	id       sdk.PeerID
+	addr     netip.AddrPort
+	peerID   [20]byte
+	fast     bool
+	ext      bool
+	dht      bool            // its handshake announced a DHT node (BEP 5)
+	src      addrbook.Source // where its address came from; Incoming for one that came to us
+	outgoing bool            // we dialled it
+	enc      mse.Method      // 0: a plain connection
 
 	// run loop only
 	dl             *dlPeer  // the downloader's handle
@@ -98,6 +99,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 		ext:      h.hs.Extended(),
 		dht:      h.hs.DHT(),
 		src:      src,
+		outgoing: h.outgoing,
 		enc:      h.enc,
 	}
 	p.dl = newDLPeer(p.id, h.addr.Addr(), p.fast, p.out, s.cfg.NumPieces, time.Now())

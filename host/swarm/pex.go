@@ -86,7 +86,7 @@ func (s *Swarm) pexPeers() map[netip.AddrPort]wire.PEXFlags {
 		if p.dl.has.Full() {
 			f |= wire.PEXSeed
 		}
-		if p.src != addrbook.Incoming {
+		if p.outgoing {
 			f |= wire.PEXReachable // we dialled it
 		}
 		out[a] = f
@@ -98,7 +98,7 @@ func (s *Swarm) pexPeers() map[netip.AddrPort]wire.PEXFlags {
 // a peer that came to us, its IP and the port its extension handshake
 // named.
 func (p *peer) listenAddr() (netip.AddrPort, bool) {
-	if p.src != addrbook.Incoming {
+	if p.outgoing {
 		return p.addr, true
 	}
 	if p.exts.listenPort == 0 {

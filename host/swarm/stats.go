@@ -111,7 +111,7 @@ func (s *Swarm) publishStats() {
 			Addr: p.addr.String(), Client: wire.ClientName(p.peerID),
 			DownRate: p.rates.down, UpRate: p.rates.up, Pieces: p.dl.has.Count(),
 			Choked: p.dl.choked, Interested: p.peerInterested, Inflight: len(p.dl.inflight),
-			Source: p.src, Incoming: p.src == addrbook.Incoming, Encrypted: p.enc != 0, Snubbed: p.dl.snubbed,
+			Source: p.src, Incoming: !p.outgoing, Encrypted: p.enc != 0, Snubbed: p.dl.snubbed,
 		})
 	}
 	c := &s.counters
