@@ -17,10 +17,15 @@ const (
 )
 
 const (
-	// metadataSendLimit: a ut_metadata request is answered with data only
-	// while less than this is waiting to be written to the peer, and with
-	// a reject above (libtorrent's send_buffer_limit, 10 pieces).
+	// metadataSendLimit: a ut_metadata piece is queued for a peer's writer
+	// only while less than this waits there (libtorrent's
+	// send_buffer_limit, 10 pieces); other requests wait in a list of
+	// piece numbers, served as the writer catches up.
 	metadataSendLimit = 10 * wire.MetadataPieceSize
+	// maxMetadataWaiting bounds that list; a request beyond it is
+	// rejected. It is more pieces than any honest peer asks for at once
+	// (4 MiB of info dictionary).
+	maxMetadataWaiting = 256
 	// maxUnsent is how much may wait for a peer's writer when a
 	// ut_metadata request comes in: a peer that asks far faster than it
 	// reads is flooding, and is dropped.
@@ -38,6 +43,7 @@ type peerExts struct {
 	listenPort   uint16
 	pex          *pex.State // what we told it, how often it wrote; nil until PEX with it starts
 	dhtPort      uint16     // the port of its last Port message
+	metaWaiting  []int      // ut_metadata pieces it asked for, not yet queued for its writer
 }
 
 func (s *Swarm) pexOn() bool { return !s.cfg.Private && !s.cfg.NoPEX }
@@ -119,6 +125,10 @@ func extID(id int) uint8 {
 
 // gotMetadataMsg answers a ut_metadata request from Config.Info. Data and
 // rejects are answers to requests this swarm never sends: ignored.
+// Memory stays bounded however fast requests come: a piece is queued for
+// the writer only below metadataSendLimit, waits as a number up to
+// maxMetadataWaiting, and is rejected beyond; a peer that makes rejects
+// pile up past maxUnsent is dropped.
 func (s *Swarm) gotMetadataMsg(p *peer, payload []byte) error {
 	m, err := wire.ParseMetadataMsg(payload)
 	if err != nil {
@@ -127,19 +137,51 @@ func (s *Swarm) gotMetadataMsg(p *peer, payload []byte) error {
 	if m.Type != wire.MetadataRequest || p.exts.metadataID == 0 {
 		return nil // with no id of its own for ut_metadata, it cannot be answered
 	}
-	// Memory stays bounded however fast requests come: answers wait in
-	// the peer's outbox only up to the limits.
-	unsent := p.out.unsent()
-	if unsent > maxUnsent {
+	if unsent := p.out.unsent(); unsent > maxUnsent {
 		return protoErr("ut_metadata requests while %d bytes wait to be sent to it", unsent)
 	}
-	var info []byte
-	if unsent < metadataSendLimit {
-		info = s.cfg.Info
+	reply := metadata.Serve(s.cfg.Info, m)
+	if reply.Type == wire.MetadataData {
+		if len(p.exts.metaWaiting) < maxMetadataWaiting {
+			p.exts.metaWaiting = append(p.exts.metaWaiting, m.Piece)
+			s.serveMetadata(p)
+			return nil
+		}
+		reply = wire.MetadataMsg{Type: wire.MetadataReject, Piece: m.Piece}
 	}
-	reply := metadata.Serve(info, m)
 	p.out.sendMsg(wire.Extended{ExtID: p.exts.metadataID, Payload: wire.AppendMetadataMsg(nil, reply)})
 	return nil
+}
+
+// serveMetadata queues p's waiting ut_metadata pieces for its writer while
+// little waits there; what is left is tried again at the run loop's next
+// flush (serveWaitingMetadata).
+func (s *Swarm) serveMetadata(p *peer) {
+	w := p.exts.metaWaiting
+	for len(w) > 0 && p.out.unsent() < metadataSendLimit {
+		reply := metadata.Serve(s.cfg.Info, wire.MetadataMsg{Type: wire.MetadataRequest, Piece: w[0]})
+		p.out.sendMsg(wire.Extended{ExtID: p.exts.metadataID, Payload: wire.AppendMetadataMsg(nil, reply)})
+		w = w[1:]
+	}
+	if len(w) == 0 {
+		p.exts.metaWaiting = nil
+		delete(s.metaWaiting, p)
+		return
+	}
+	p.exts.metaWaiting = w
+	s.metaWaiting[p] = true
+}
+
+// serveWaitingMetadata gives each peer with ut_metadata pieces waiting
+// what its writer has room for now.
+func (s *Swarm) serveWaitingMetadata() {
+	for p := range s.metaWaiting {
+		if _, live := s.peers[p.id]; !live {
+			delete(s.metaWaiting, p)
+			continue
+		}
+		s.serveMetadata(p)
+	}
 }
 
 // gotPort takes a peer's DHT port (BEP 5) to OnDHTPort, once per port.

@@ -29,8 +29,8 @@ func barePeer(s *Swarm, i int) *peer {
 }
 
 // However many ut_metadata requests a peer that reads nothing sends, what
-// waits for it stays under the bound (a few answers of 16 KiB, then
-// rejects), and past it the peer is dropped.
+// waits for it stays under the bound (ten answers of 16 KiB, 256 piece
+// numbers, then rejects), and past it the peer is dropped.
 func TestMetadataAnswersBounded(t *testing.T) {
 	s := bareSwarm(func(c *Config) { c.Info = make([]byte, 1<<20) })
 	p := barePeer(s, 1)
@@ -52,6 +52,9 @@ func TestMetadataAnswersBounded(t *testing.T) {
 	}
 	if limit := maxUnsent + wire.MetadataPieceSize + 64; most > limit {
 		t.Fatalf("%d bytes queued for one peer, bound %d", most, limit)
+	}
+	if n := len(p.exts.metaWaiting); n != maxMetadataWaiting {
+		t.Fatalf("%d pieces waiting, want the cap %d", n, maxMetadataWaiting)
 	}
 	datas := 0
 	r := wire.NewReader(bytes.NewReader(p.out.ctrl), 1<<20)

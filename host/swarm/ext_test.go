@@ -407,3 +407,40 @@ func TestPEXFloodDropped(t *testing.T) {
 		t.Fatalf("no log line for the flood:\n%s", log)
 	}
 }
+
+// A peer that asks for every piece of a 2 MiB info dictionary at once, and
+// reads, gets every piece: requests beyond what the writer has room for
+// wait, they are not rejected.
+func TestMetadataBurstServedWhole(t *testing.T) {
+	t.Parallel()
+	tr := newTorrent()
+	info := make([]byte, 2<<20) // 128 pieces
+	for i := range info {
+		info[i] = byte(i / wire.MetadataPieceSize)
+	}
+	ln := listen(t)
+	listening(t, tr, ln, newLog().logger(), func(c *swarm.Config) { c.Info = info })
+	rp := connectRaw(t, tr, ln.Addr(), "-XX0001-metaburst000", false)
+	rp.sendExtHandshake(0, false)
+	n := wire.NumMetadataPieces(len(info))
+	var reqs []wire.Message
+	for i := range n {
+		reqs = append(reqs, wire.Extended{ExtID: 1, Payload: wire.AppendMetadataMsg(nil, wire.MetadataMsg{Type: wire.MetadataRequest, Piece: i})})
+	}
+	rp.send(reqs...)
+	exts, _, err := rp.read(30*time.Second, func() func(extMsg) bool { k := 0; return func(extMsg) bool { k++; return k == n } }())
+	if err != nil || len(exts) != n {
+		t.Fatalf("%d answers of %d (%v)", len(exts), n, err)
+	}
+	got := make([]byte, 0, len(info))
+	for i, e := range exts {
+		m, err := wire.ParseMetadataMsg(e.payload)
+		if err != nil || m.Type != wire.MetadataData || m.Piece != i {
+			t.Fatalf("answer %d: %v piece %d (%v), want data of piece %d", i, m.Type, m.Piece, err, i)
+		}
+		got = append(got, m.Data...)
+	}
+	if !bytes.Equal(got, info) {
+		t.Fatal("the pieces are not the info dictionary")
+	}
+}

@@ -102,9 +102,11 @@ type Swarm struct {
 
 	urgentCh chan []int
 	dhtPorts chan netip.AddrPort // to OnDHTPort (ext.go)
-	book     *addrbook.Book      // peer addresses and the dial policy; bans are read by the acceptor too
-	nextID   atomic.Uint64
-	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
+	// Owned by run: peers with ut_metadata pieces waiting (ext.go).
+	metaWaiting map[*peer]bool
+	book        *addrbook.Book // peer addresses and the dial policy; bans are read by the acceptor too
+	nextID      atomic.Uint64
+	wg          sync.WaitGroup // peer goroutines, dialers, acceptor
 
 	// Owned by run.
 	dl       *downloader // pieces, requests, interest: what to ask whom for
@@ -161,6 +163,7 @@ func New(cfg Config) *Swarm {
 	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}
 	s.urgentCh = make(chan []int, 1)
 	s.dhtPorts = make(chan netip.AddrPort, dhtPortQueue)
+	s.metaWaiting = make(map[*peer]bool)
 	if s.dl.missing == 0 {
 		close(s.done)
 	}
@@ -285,6 +288,7 @@ func (s *Swarm) run(ctx context.Context) error {
 			s.tick(ctx, now)
 		case <-flush.C:
 			s.flushPicker()
+			s.serveWaitingMetadata()
 		}
 	}
 }
