@@ -158,6 +158,9 @@ func (s *Swarm) gotMetadataMsg(p *peer, payload []byte) error {
 // flush (serveWaitingMetadata).
 func (s *Swarm) serveMetadata(p *peer) {
 	w := p.exts.metaWaiting
+	if p.exts.metadataID == 0 {
+		w = nil // it turned ut_metadata off since (BEP 10): nothing to answer with
+	}
 	for len(w) > 0 && p.out.unsent() < metadataSendLimit {
 		reply := metadata.Serve(s.cfg.Info, wire.MetadataMsg{Type: wire.MetadataRequest, Piece: w[0]})
 		p.out.sendMsg(wire.Extended{ExtID: p.exts.metadataID, Payload: wire.AppendMetadataMsg(nil, reply)})

@@ -92,3 +92,30 @@ func TestPEXCapsTheAddressBook(t *testing.T) {
 		t.Fatalf("source %v, want pex", src)
 	}
 }
+
+// Pieces still waiting when the peer turns ut_metadata off (a new
+// extension handshake with id 0) are dropped, never sent under id 0,
+// which is the extension handshake's.
+func TestWaitingMetadataDroppedWhenTurnedOff(t *testing.T) {
+	s := bareSwarm(func(c *Config) { c.Info = make([]byte, 1<<20) })
+	p := barePeer(s, 1)
+	p.id = 1
+	s.peers[p.id] = p
+	p.exts.metadataID = 3
+	for i := range 20 {
+		req := wire.AppendMetadataMsg(nil, wire.MetadataMsg{Type: wire.MetadataRequest, Piece: i})
+		if err := s.gotMetadataMsg(p, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(p.exts.metaWaiting); n != 10 {
+		t.Fatalf("%d pieces waiting, want 10 (10 queued)", n)
+	}
+	s.gotExtHandshake(p, wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: 0}}.Marshal())
+	p.out.take(nil, nil) // the writer takes what was queued
+	s.serveWaitingMetadata()
+	if n := p.out.unsent(); n != 0 || len(p.exts.metaWaiting) != 0 || len(s.metaWaiting) != 0 {
+		t.Fatalf("%d bytes queued, %d pieces waiting, %d peers waiting after ut_metadata was turned off",
+			n, len(p.exts.metaWaiting), len(s.metaWaiting))
+	}
+}
