@@ -279,7 +279,7 @@ func TestUIServerRun(t *testing.T) {
 	})
 	host := &fakeHost{quit: make(chan struct{}), updates: []*hostpb.Update{
 		{Torrent: hostTorrent, Have: bits(2, 1).Bytes(), Missing: 1, Downloading: []uint32{0}, DownRate: 10, Picker: "random",
-			Peers:   []*hostpb.Peer{{Addr: "1.2.3.4:5", Client: "lt", DownRate: 3, UpRate: 4, Pieces: 1, Flags: "i"}},
+			Peers:   []*hostpb.Peer{{Addr: "1.2.3.4:5", Client: "lt", DownRate: 3, UpRate: 4, Pieces: 1, Flags: "i", Source: "pex"}},
 			Tracker: &hostpb.Tracker{Url: "http://t", LastAnnounceUnix: 1700000000, Peers: 2, Seeders: 1, Leechers: 1},
 			Log:     []*hostpb.LogLine{{TimeUnixMs: 1700000000123, Level: "INFO", Text: "hi"}}},
 		{Have: bits(2, 0, 1).Bytes(), Complete: true, Status: "done", CheckingDone: true},
@@ -308,7 +308,7 @@ func TestUIServerRun(t *testing.T) {
 	if first.Have.Has(0) || !first.Have.Has(1) || first.Missing != 1 || !slices.Equal(first.Downloading, []int{0}) || first.Picker != "random" {
 		t.Fatalf("first update %+v", first)
 	}
-	if want := []PeerInfo{{Addr: "1.2.3.4:5", Client: "lt", DownRate: 3, UpRate: 4, Pieces: 1, Flags: "i"}}; !reflect.DeepEqual(want, first.Peers) {
+	if want := []PeerInfo{{Addr: "1.2.3.4:5", Client: "lt", DownRate: 3, UpRate: 4, Pieces: 1, Flags: "i", Source: "pex"}}; !reflect.DeepEqual(want, first.Peers) {
 		t.Fatalf("peers %+v, want %+v", first.Peers, want)
 	}
 	if tr := first.Tracker; tr == nil || tr.URL != "http://t" || tr.LastAnnounce.Unix() != 1700000000 || !tr.NextAnnounce.IsZero() || tr.Seeders != 1 {

@@ -48,8 +48,13 @@ type PeerInfo struct {
 	Addr, Client     string
 	DownRate, UpRate int64
 	Pieces           int
-	Flags            string // "c" they choke us, "i" they are interested
-	Requests         int    // our block requests they have not answered
+	// Flags: "c" they choke us, "i" they are interested, "E" encrypted,
+	// "I" it connected to us, "S" snubbed (our requests unanswered 20 s).
+	Flags    string
+	Requests int // our block requests they have not answered
+	// Source is where its address came from: "tracker", "dht", "pex",
+	// "lsd", "magnet", "user" (-peer), "incoming", or several joined by "+".
+	Source string
 }
 
 // TrackerInfo is a tracker's state. Only the current tracker (the one last
@@ -209,7 +214,7 @@ func (h *hostClient) update(u *hostpb.Update) (Update, error) {
 		out.Downloading = append(out.Downloading, int(d))
 	}
 	for _, p := range u.GetPeers() {
-		out.Peers = append(out.Peers, PeerInfo{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags, Requests: int(p.Requests)})
+		out.Peers = append(out.Peers, PeerInfo{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags, Requests: int(p.Requests), Source: p.Source})
 	}
 	if t := u.GetTracker(); t != nil {
 		tr := trackerFromProto(t)

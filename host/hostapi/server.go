@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/torrent-dev/torrent/host/session"
+	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/tracker"
 	"github.com/torrent-dev/torrent/proto/hostpb"
 )
@@ -103,6 +104,21 @@ func (srv *Server) info() *hostpb.TorrentInfo {
 	return t
 }
 
+// peerInfo is a peer as the host API shows it.
+func peerInfo(p swarm.PeerStats) *hostpb.Peer {
+	flags := ""
+	for _, f := range []struct {
+		on bool
+		c  string
+	}{{p.Choked, "c"}, {p.Interested, "i"}, {p.Encrypted, "E"}, {p.Incoming, "I"}, {p.Snubbed, "S"}} {
+		if f.on {
+			flags += f.c
+		}
+	}
+	return &hostpb.Peer{Addr: p.Addr, Client: p.Client, DownRate: uint64(p.DownRate), UpRate: uint64(p.UpRate),
+		Pieces: uint32(p.Pieces), Flags: flags, Requests: uint32(p.Inflight), Source: p.Source.String()}
+}
+
 func (srv *Server) update(seq *int64) *hostpb.Update {
 	st := srv.s.Stats()
 	have := st.Have.Bytes()
@@ -120,15 +136,7 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 		u.Downloading = append(u.Downloading, uint32(d))
 	}
 	for _, p := range st.Peers {
-		flags := ""
-		if p.Choked {
-			flags += "c"
-		}
-		if p.Interested {
-			flags += "i"
-		}
-		u.Peers = append(u.Peers, &hostpb.Peer{Addr: p.Addr, Client: p.Client, DownRate: uint64(p.DownRate), UpRate: uint64(p.UpRate),
-			Pieces: uint32(p.Pieces), Flags: flags, Requests: uint32(p.Inflight)})
+		u.Peers = append(u.Peers, peerInfo(p))
 	}
 	if tr, ok := srv.s.Tracker(); ok {
 		u.Tracker = trackerStatus(tr)

@@ -6,6 +6,7 @@
 package metainfo
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -74,6 +75,9 @@ type MetaInfo struct {
 	// URLList is the web seeds (BEP 19 url-list) as the file gives them;
 	// WebSeeds is the ones this client can use.
 	URLList []string
+	// InfoBytes is the info dictionary byte for byte as in the file (its
+	// SHA-1 is InfoHash): what ut_metadata serves to peers.
+	InfoBytes []byte
 }
 
 type rawMeta struct {
@@ -159,7 +163,7 @@ func Parse(data []byte) (*MetaInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MetaInfo{Info: *info, InfoHash: sha1.Sum(raw.Info)}
+	m := &MetaInfo{Info: *info, InfoHash: sha1.Sum(raw.Info), InfoBytes: bytes.Clone(raw.Info)}
 	// The fields outside info are advisory: a malformed one is ignored
 	// rather than making the whole torrent unusable.
 	unmarshal(raw.Announce, &m.Announce)

@@ -1,6 +1,8 @@
 package metainfo
 
 import (
+	"bytes"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"os"
@@ -162,6 +164,10 @@ func TestAgainstMktorrentAndLibtorrent(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(out)); got != fmt.Sprintf("%x", theirs.InfoHash) {
 		t.Fatalf("libtorrent says info-hash %s, we say %x", got, theirs.InfoHash)
+	}
+	raw, _ := os.ReadFile(mk)
+	if sha1.Sum(theirs.InfoBytes) != theirs.InfoHash || !bytes.Contains(raw, theirs.InfoBytes) {
+		t.Fatalf("InfoBytes (%d bytes) are not the file's info dictionary", len(theirs.InfoBytes))
 	}
 }
 

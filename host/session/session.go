@@ -227,6 +227,7 @@ func (s *Session) Run(ctx context.Context) error {
 		Have: have, Wanted: s.Sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
+		Info: s.Meta.InfoBytes, Private: info.Private,
 	})
 	s.swarm.Store(sw)
 	markReady()

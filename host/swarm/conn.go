@@ -40,6 +40,7 @@ type connector struct {
 	infoHash, peerID [20]byte
 	skeys            mse.Lookup // the torrent incoming MSE peers may ask for
 	encrypt          bool       // Config.EncryptOutgoing
+	dht              bool       // announce our DHT node in the handshake (BEP 5)
 	timeouts         Timeouts
 	ln               net.Listener // nil for none
 	log              hclog.Logger
@@ -209,6 +210,9 @@ func (cn *connector) handshake(ctx context.Context, sc *sock, a netip.AddrPort, 
 	}
 	var c net.Conn = sc
 	ours := wire.NewHandshake(cn.infoHash, cn.peerID)
+	if cn.dht {
+		ours.SetDHT()
+	}
 	var method mse.Method
 	switch {
 	case !outgoing:

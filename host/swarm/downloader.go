@@ -42,6 +42,7 @@ type dlPeer struct {
 	picks      []int     // latest ranked list from the picker
 	wantAfter  time.Time // no new Want before this
 	lastBlock  time.Time
+	snubbed    bool // it left our requests unanswered for 20 s; cleared by its next block
 	downloaded int64
 	withdrawn  int // requests we took back whose blocks may still come
 }
@@ -248,7 +249,7 @@ func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now t
 		return protoErr("block %d/%d of %d bytes was not what we asked for", index, begin, len(data))
 	}
 	delete(p.inflight, key)
-	p.lastBlock = now
+	p.lastBlock, p.snubbed = now, false
 	p.downloaded += int64(len(data))
 	d.down += int64(len(data))
 	ps.reqs[b]--
@@ -307,7 +308,7 @@ func (d *downloader) checkTimeouts(p *dlPeer, now time.Time) error {
 			d.pieces.release(p, key)
 		}
 		p.out.send(b)
-		p.depth = minDepth
+		p.depth, p.snubbed = minDepth, true
 	}
 	return nil
 }

@@ -60,13 +60,11 @@ func (s *Swarm) apply(p *peer, in inMsg) error {
 	case wire.IDReject:
 		s.dl.gotReject(p.dl, in.index, in.begin)
 	case wire.IDExtended:
-		if in.extID == 0 {
-			if h, err := wire.ParseExtHandshake(in.bytes); err == nil && h.Reqq > 0 {
-				p.dl.reqq = h.Reqq
-			}
-		}
+		return s.gotExtended(p, in.extID, in.bytes)
+	case wire.IDPort:
+		s.gotPort(p, uint16(in.index))
 	}
-	// KeepAlive, Port, Suggest, AllowedFast and unknown messages need nothing.
+	// KeepAlive, Suggest, AllowedFast and unknown messages need nothing.
 	return nil
 }
 

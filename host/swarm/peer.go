@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/torrent-dev/torrent/host/mse"
+	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/host/wire"
 	"github.com/torrent-dev/torrent/sdk"
 )
@@ -43,14 +45,19 @@ func (c *peerConn) close() {
 // line are fixed at creation.
 type peer struct {
 	*peerConn
-	id     sdk.PeerID
-	addr   netip.AddrPort
-	peerID [20]byte
-	fast   bool
-	ext    bool
+	id       sdk.PeerID
+	addr     netip.AddrPort
+	peerID   [20]byte
+	fast     bool
+	ext      bool
+	dht      bool            // its handshake announced a DHT node (BEP 5)
+	src      addrbook.Source // where its address came from; Incoming for one that came to us
+	outgoing bool            // we dialled it
+	enc      mse.Method      // 0: a plain connection
 
 	// run loop only
-	dl             *dlPeer // the downloader's handle
+	dl             *dlPeer  // the downloader's handle
+	exts           peerExts // what its extension handshake said (ext.go)
 	peerInterested bool
 	unservable     int // requests for pieces we do not have
 	rates          peerRates
@@ -75,7 +82,14 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 		}
 		return
 	}
+	src := addrbook.Incoming
+	if h.outgoing {
+		src = s.book.Sources(h.addr)
+	}
 	s.book.Connected(h.addr, h.outgoing)
+	if src == 0 {
+		src = s.book.Sources(h.addr) // a dial of an address the book had lost
+	}
 	p := &peer{
 		peerConn: &peerConn{conn: h.conn, out: newOutbox()},
 		id:       sdk.PeerID(s.nextID.Add(1)),
@@ -83,6 +97,10 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 		peerID:   h.hs.PeerID,
 		fast:     h.hs.Fast(),
 		ext:      h.hs.Extended(),
+		dht:      h.hs.DHT(),
+		src:      src,
+		outgoing: h.outgoing,
+		enc:      h.enc,
 	}
 	p.dl = newDLPeer(p.id, h.addr.Addr(), p.fast, p.out, s.cfg.NumPieces, time.Now())
 	s.peers[p.id] = p
@@ -91,7 +109,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 	s.greet(p)
 	s.picker.post(sdk.PeerJoined{Peer: p.id, Have: p.dl.has.Clone()})
 	s.log.Debug("peer connected", "peer", p.addr, "client", wire.ClientName(p.peerID), "outgoing", h.outgoing,
-		"mse", h.enc)
+		"mse", h.enc, "source", p.src)
 	r := &peerReader{p: p, conn: p.conn, maxLen: max(s.cfg.NumPieces/8+64, maxBlockLen+64),
 		idle: s.cfg.Timeouts.Idle, lim: s.dnLim, inbox: s.inbox}
 	w := &peerWriter{c: p.peerConn, fast: p.fast, idle: s.cfg.Timeouts.Idle, lim: s.upLim, data: s.data, disk: s.disk}
@@ -100,12 +118,12 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 	go func() { defer s.wg.Done(); w.run(ctx) }()
 }
 
-// greet sends what we have and unchokes at once: this client never chokes.
+// greet sends our extension handshake, what we have and our DHT port,
+// and unchokes at once: this client never chokes.
 func (s *Swarm) greet(p *peer) {
 	var b []byte
 	if p.ext {
-		eh := wire.ExtHandshake{M: map[string]int{}, V: clientVersion, Reqq: maxPeerRequests}
-		b = wire.AppendMessage(b, wire.Extended{ExtID: 0, Payload: eh.Marshal()})
+		b = wire.AppendMessage(b, wire.Extended{ExtID: 0, Payload: s.extHandshake().Marshal()})
 	}
 	switch n := s.dl.have.Count(); {
 	case p.fast && n == s.cfg.NumPieces:
@@ -114,6 +132,10 @@ func (s *Swarm) greet(p *peer) {
 		b = wire.AppendMessage(b, wire.HaveNone{})
 	case n > 0:
 		b = wire.AppendMessage(b, wire.Bitfield{Bits: s.dl.have.Bytes()})
+	}
+	if p.dht && s.dhtOn() {
+		// After the bitfield, which BEP 3 wants first.
+		b = wire.AppendMessage(b, wire.Port{Port: uint16(s.cfg.DHTPort)})
 	}
 	b = wire.AppendMessage(b, wire.Unchoke{})
 	p.out.send(b)

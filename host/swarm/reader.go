@@ -106,6 +106,8 @@ func copyMsg(p *peer, m wire.Message) inMsg {
 		in.extID = m.ExtID
 	case *wire.Have:
 		in.index = m.Index
+	case *wire.Port:
+		in.index = uint32(m.Port)
 	case *wire.Suggest:
 		in.index = m.Index
 	case *wire.AllowedFast:

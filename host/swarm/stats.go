@@ -3,6 +3,7 @@ package swarm
 import (
 	"time"
 
+	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/host/wire"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
@@ -57,6 +58,12 @@ type PeerStats struct {
 	Choked     bool // they choke us
 	Interested bool // they want our data
 	Inflight   int
+	// Source is where its address came from (addrbook.Incoming for a
+	// peer that connected to us).
+	Source    addrbook.Source
+	Incoming  bool // it connected to us
+	Encrypted bool // MSE (RC4 or MSE's plaintext mode)
+	Snubbed   bool // it left our requests unanswered for 20 s
 }
 
 // Stats is a snapshot of the swarm, published once a second.
@@ -123,6 +130,7 @@ func (s *Swarm) publishStats() {
 			Addr: p.addr.String(), Client: wire.ClientName(p.peerID),
 			DownRate: p.rates.down, UpRate: p.rates.up, Pieces: p.dl.has.Count(),
 			Choked: p.dl.choked, Interested: p.peerInterested, Inflight: len(p.dl.inflight),
+			Source: p.src, Incoming: !p.outgoing, Encrypted: p.enc != 0, Snubbed: p.dl.snubbed,
 		})
 	}
 	c := &s.counters

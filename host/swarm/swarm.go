@@ -70,6 +70,27 @@ type Config struct {
 	EncryptOutgoing bool
 	// WebSeeds are HTTP seeds of the torrent (BEP 19, webseed.go).
 	WebSeeds []*webseed.Seed
+	// Info is the torrent's info dictionary as bencoded in the .torrent
+	// (its SHA-1 is InfoHash). When set, the extension handshake names
+	// its size and peers may fetch it over ut_metadata (BEP 9); when nil,
+	// their requests are rejected.
+	Info []byte
+	// Private is BEP 27's private flag: no PEX at all (ut_pex is not
+	// advertised, nothing is sent, nothing received is used) and no DHT
+	// (no DHT bit, no Port message either way).
+	Private bool
+	// NoPEX turns PEX (BEP 11) off for a public torrent, as Private does.
+	NoPEX bool
+	// DHTPort is the UDP port of our DHT node; 0 for none. When set, our
+	// handshake announces a DHT node and peers whose handshake does too
+	// are sent a Port message with it (BEP 5).
+	DHTPort int
+	// OnDHTPort is given each peer's DHT node (its IP, the port of its
+	// Port message), so the session can add it to our DHT node. It is
+	// called on a goroutine of its own, one call at a time; when calls
+	// fall behind, newer nodes are dropped rather than wait. nil ignores
+	// Port messages.
+	OnDHTPort func(netip.AddrPort)
 }
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
@@ -87,9 +108,12 @@ type Swarm struct {
 	*published           // what other goroutines may read (HasPiece, Stats, ...)
 
 	urgentCh chan []int
-	book     *addrbook.Book // peer addresses and the dial policy; bans are read by the acceptor too
-	nextID   atomic.Uint64
-	wg       sync.WaitGroup // peer goroutines, dialers, acceptor
+	dhtPorts chan netip.AddrPort // to OnDHTPort (ext.go)
+	// Owned by run: peers with ut_metadata pieces waiting (ext.go).
+	metaWaiting map[*peer]bool
+	book        *addrbook.Book // peer addresses and the dial policy; bans are read by the acceptor too
+	nextID      atomic.Uint64
+	wg          sync.WaitGroup // peer goroutines, dialers, acceptor
 
 	// Owned by run.
 	dl       *downloader // pieces, requests, interest: what to ask whom for
@@ -133,7 +157,7 @@ func New(cfg Config) *Swarm {
 	}
 	s.conn = &connector{
 		infoHash: cfg.InfoHash, peerID: cfg.PeerID, skeys: mse.InfoHashes(cfg.InfoHash),
-		encrypt: cfg.EncryptOutgoing, timeouts: cfg.Timeouts, ln: cfg.Listener, log: s.log,
+		encrypt: cfg.EncryptOutgoing, dht: s.dhtOn(), timeouts: cfg.Timeouts, ln: cfg.Listener, log: s.log,
 		banned:  s.book.Banned,
 		sockets: make(slots, cfg.MaxPeers+cfg.MaxHalfOpen), halfOpen: make(slots, cfg.MaxHalfOpen),
 		conns: make(chan *handshook), failed: make(chan netip.AddrPort), wg: &s.wg,
@@ -148,6 +172,8 @@ func New(cfg Config) *Swarm {
 	s.dl.verify = s.verifier.add
 	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}
 	s.urgentCh = make(chan []int, 1)
+	s.dhtPorts = make(chan netip.AddrPort, dhtPortQueue)
+	s.metaWaiting = make(map[*peer]bool)
 	if s.dl.missing == 0 {
 		close(s.done)
 	}
@@ -190,6 +216,10 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.disk.run(ctx) }()
+	if s.cfg.OnDHTPort != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.reportDHTPorts(ctx) }()
+	}
 	workers := max(1, numVerifiers())
 	var vwg sync.WaitGroup
 	for range workers {
@@ -271,6 +301,7 @@ func (s *Swarm) run(ctx context.Context) error {
 			s.tick(ctx, now)
 		case <-flush.C:
 			s.flushPicker()
+			s.serveWaitingMetadata()
 		}
 	}
 }
@@ -297,6 +328,7 @@ func (s *Swarm) tick(ctx context.Context, now time.Time) {
 	}
 	s.tickWeb(now)
 	s.stall.retryWrites(now)
+	s.sendPEX(now)
 	s.dialKnown(ctx, now)
 	s.publishStats()
 	s.logRefused(now)

@@ -65,6 +65,13 @@ func (o *outbox) queued() int {
 	return len(o.reqs)
 }
 
+// unsent is how many bytes of control messages wait for the writer.
+func (o *outbox) unsent() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.ctrl)
+}
+
 // cancel drops a queued upload that has not been sent yet.
 func (o *outbox) cancel(r upReq) {
 	o.mu.Lock()

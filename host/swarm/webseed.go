@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"net/netip"
 	"slices"
 	"sync"
@@ -326,7 +327,7 @@ func (s *Swarm) webStats(st *Stats) {
 		st.WebSeeds = append(st.WebSeeds, WebSeedStats{URL: ws.seed.URL(), DownRate: ws.rates.down,
 			Downloaded: ws.dl.downloaded, Errors: ws.errors, BadPieces: ws.badPieces, LastError: ws.lastErr,
 			BackingOff: ws.dl.choked})
-		st.Peers = append(st.Peers, PeerStats{Addr: ws.seed.URL(), Client: "web seed", DownRate: ws.rates.down,
+		st.Peers = append(st.Peers, PeerStats{Addr: ws.seed.URL(), Client: "web seed", Source: addrbook.WebSeed, DownRate: ws.rates.down,
 			Pieces: s.cfg.NumPieces, Choked: ws.dl.choked, Inflight: len(ws.dl.inflight)})
 	}
 }

@@ -37,6 +37,12 @@ func (h Handshake) Fast() bool { return h.Reserved[7]&0x04 != 0 }
 // Extended reports support for BEP 10.
 func (h Handshake) Extended() bool { return h.Reserved[5]&0x10 != 0 }
 
+// DHT reports a DHT node (BEP 5): the peer will take a Port message.
+func (h Handshake) DHT() bool { return h.Reserved[7]&0x01 != 0 }
+
+// SetDHT announces our DHT node (BEP 5).
+func (h *Handshake) SetDHT() { h.Reserved[7] |= 0x01 }
+
 // WriteHandshake sends h in one write.
 func WriteHandshake(w io.Writer, h Handshake) error {
 	var b [handshakeLen]byte

@@ -9,8 +9,12 @@
 #   magnet:  ltpeer.py --magnet URI --dir DST --port P
 #            a leecher that fetches the metadata from the link's x.pe peers
 #            first and prints METADATA sha1=HEX (of the info dictionary) then
-#   both print ERROR lines for libtorrent's errors and HASHFAIL piece=N when
-#   a piece they received fails its hash check (a peer sent bad data)
+#   both print ERROR lines for libtorrent's errors, HASHFAIL piece=N when
+#   a piece they received fails its hash check (a peer sent bad data), and
+#   PEER IP:PORT source=pex+tracker out=1 once for each peer they connect
+#   with (source: how libtorrent learned of it; out=1: it dialled the peer)
+#
+# PEX (ut_pex) and ut_metadata are libtorrent's default plugins: on.
 #
 # Run it with /usr/bin/python3: Debian's python3-libtorrent is only visible
 # to Debian's interpreter.
@@ -31,6 +35,7 @@ ap.add_argument("--host", default="127.0.0.1",
                 help="listen address; a distinct 127.0.0.x per peer for clients that keep one connection per IP")
 ap.add_argument("--seed", action="store_true")
 ap.add_argument("--upload-rate", type=int, default=0)
+ap.add_argument("--download-rate", type=int, default=0)
 ap.add_argument("--connect", action="append", default=[], help="HOST:PORT of a peer")
 ap.add_argument("--tracker", action="store_true", help="announce to the torrent's tracker")
 ap.add_argument("--exit", action="store_true", help="leecher: exit 0 once complete")
@@ -48,6 +53,7 @@ s = lt.session({
     # Every peer here is 127.0.0.1.
     "allow_multiple_connections_per_ip": True,
     "upload_rate_limit": a.upload_rate,
+    "download_rate_limit": a.download_rate,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
 # libtorrent's default (pe_enabled, both levels) opens outgoing connections
@@ -64,7 +70,7 @@ if a.encryption == "forced":
     })
 # Loopback peers are "local" and exempt from rate limits unless they are
 # put in the global peer class.
-if a.upload_rate:
+if a.upload_rate or a.download_rate:
     f = lt.ip_filter()
     f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
     s.set_peer_class_filter(f)
@@ -100,9 +106,29 @@ if a.seed and not h.status().is_seeding:
 emit("READY port=%d" % s.listen_port())
 
 connect()
+# libtorrent's peer_source_flags_t bits, named as realpeers reports them.
+SOURCES = [(lt.peer_info.tracker, "tracker"), (lt.peer_info.dht, "dht"), (lt.peer_info.pex, "pex"),
+           (lt.peer_info.lsd, "lsd"), (lt.peer_info.resume_data, "resume"), (0x20, "incoming")]
+seen = set()
+
+
+def report_peers():
+    for pi in h.get_peer_info():
+        if pi.flags & (lt.peer_info.connecting | lt.peer_info.handshake):
+            continue
+        ep = "%s:%d" % (pi.ip[0], pi.ip[1])
+        if ep in seen:
+            continue
+        seen.add(ep)
+        src = "+".join(n for bit, n in SOURCES if pi.source & bit) or "none"
+        out = 1 if pi.flags & lt.peer_info.outgoing_connection else 0
+        emit("PEER %s source=%s out=%d" % (ep, src, out))
+
+
 last = 0
 done = False
 while True:
+    report_peers()
     st = h.status()
     if not a.seed:
         if st.is_seeding and not done:

@@ -133,9 +133,12 @@ func FreePort(t testing.TB) int {
 
 // LTOptions adjust a libtorrent peer.
 type LTOptions struct {
-	UploadRateLimit int      // bytes/s, 0 = unlimited
-	ConnectTo       []string // HOST:PORT peers to connect to
-	Tracker         bool     // announce to the torrent's tracker
+	UploadRateLimit int // bytes/s, 0 = unlimited
+	// DownloadRateLimit (bytes/s, 0 = unlimited) keeps a leecher a
+	// leecher for a while: connected to its seeders, as PEX tests need.
+	DownloadRateLimit int
+	ConnectTo         []string // HOST:PORT peers to connect to
+	Tracker           bool     // announce to the torrent's tracker
 	// Encryption is libtorrent's MSE policy: "" keeps its default (MSE
 	// first, plain accepted), "forced" allows only RC4-encrypted
 	// connections, both ways.
@@ -175,6 +178,30 @@ func (p *Peer) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.log.String()
+}
+
+// LTPeer is a connection a libtorrent peer made or took: the other side's
+// address and how libtorrent learned of it ("pex", "tracker", "incoming",
+// several joined by "+"; "none" for a peer it was told to connect to).
+type LTPeer struct {
+	Addr     string // IP:PORT as libtorrent sees it
+	Source   string
+	Outgoing bool // libtorrent dialled it
+}
+
+// Peers lists every peer a libtorrent peer has been connected with so far
+// (ltpeer.py's PEER lines), in order.
+func (p *Peer) Peers() []LTPeer {
+	var out []LTPeer
+	for _, line := range strings.Split(p.output(), "\n") {
+		var lp LTPeer
+		var o int
+		if n, _ := fmt.Sscanf(line, "PEER %s source=%s out=%d", &lp.Addr, &lp.Source, &o); n == 3 {
+			lp.Outgoing = o == 1
+			out = append(out, lp)
+		}
+	}
+	return out
 }
 
 // Output is everything the peer printed so far.
@@ -292,7 +319,7 @@ func ltArgs(t testing.TB, torrent, dir string, opt LTOptions) []string {
 		src = "--magnet"
 	}
 	args := []string{script, src, torrent, "--dir", dir, "--port", strconv.Itoa(FreePort(t)),
-		"--upload-rate", strconv.Itoa(opt.UploadRateLimit)}
+		"--upload-rate", strconv.Itoa(opt.UploadRateLimit), "--download-rate", strconv.Itoa(opt.DownloadRateLimit)}
 	for _, c := range opt.ConnectTo {
 		args = append(args, "--connect", c)
 	}

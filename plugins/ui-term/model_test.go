@@ -50,9 +50,9 @@ func stream(steps int) []sdk.Update {
 			DownRate: int64(3+s) << 20, UpRate: int64(s) << 16, KnownPeers: 5, Picker: "random", CheckingDone: true,
 			Downloading: []int{199 - s, 150 - s},
 			Peers: []sdk.PeerInfo{
-				{Addr: "127.0.0.1:6881", Client: "libtorrent 2.0.8", DownRate: 2 << 20, Pieces: 200, Requests: 12},
-				{Addr: "10.0.0.2:51413", Client: "Transmission 3.0.0", DownRate: 1 << 20, UpRate: 1 << 15, Pieces: 120, Flags: "i"},
-				{Addr: "[::1]:6882", Client: "aria2 1-36-0-", DownRate: 512 << 10, UpRate: 1 << 16, Pieces: 77, Flags: "ci"},
+				{Addr: "127.0.0.1:6881", Client: "libtorrent 2.0.8", DownRate: 2 << 20, Pieces: 200, Requests: 12, Source: "tracker", Flags: "E"},
+				{Addr: "10.0.0.2:51413", Client: "Transmission 3.0.0", DownRate: 1 << 20, UpRate: 1 << 15, Pieces: 120, Flags: "iI", Source: "incoming"},
+				{Addr: "[::1]:6882", Client: "aria2 1-36-0-", DownRate: 512 << 10, UpRate: 1 << 16, Pieces: 77, Flags: "ciES", Source: "pex"},
 			},
 			Tracker: &sdk.TrackerInfo{URL: "http://tracker.local:6969/announce", LastAnnounce: t0, NextAnnounce: t0.Add(28 * time.Second), Peers: 5, Seeders: 2, Leechers: 3, Current: true},
 			Trackers: []sdk.TrackerInfo{

@@ -23,6 +23,7 @@ var peerSorts = []struct {
 	{"progress", func(a, b sdk.PeerInfo) bool { return a.Pieces > b.Pieces }},
 	{"address", func(a, b sdk.PeerInfo) bool { return a.Addr < b.Addr }},
 	{"client", func(a, b sdk.PeerInfo) bool { return a.Client < b.Client }},
+	{"source", func(a, b sdk.PeerInfo) bool { return a.Source < b.Source }},
 }
 
 // bodyRows is how many lines a view has under its title lines.
@@ -38,10 +39,15 @@ func (m *model) peersView() []string {
 	srt := peerSorts[m.peerSort]
 	lines := []string{titleStyle.Render(fmt.Sprintf(" Peers (%d connected, %d known)", len(m.u.Peers), m.u.KnownPeers)) +
 		dimStyle.Render(" · sorted by "+srt.name+" (s)")}
-	wide := m.w >= 78
-	if wide {
-		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-16s %-3s %11s %11s %6s %4s", "address", "client", "flg", "down", "up", "has", "reqs")))
-	} else {
+	// wide: where each peer came from, at the cost of a shorter client
+	// and no requests column; widest: everything.
+	wide, widest := m.w >= 78, m.w >= 88
+	switch {
+	case widest:
+		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-14s %-5s %-8s %11s %11s %6s %4s", "address", "client", "flags", "from", "down", "up", "has", "reqs")))
+	case wide:
+		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %-12s %-5s %-8s %9s %9s %6s", "address", "client", "flags", "from", "down/s", "up/s", "has")))
+	default:
 		lines = append(lines, dimStyle.Render(fmt.Sprintf(" %-21s %11s %11s %6s", "address", "down", "up", "has")))
 	}
 	peers := append([]sdk.PeerInfo(nil), m.u.Peers...)
@@ -60,10 +66,15 @@ func (m *model) peersView() []string {
 			addr = strings.TrimPrefix(strings.TrimPrefix(addr, "http://"), "https://")
 		}
 		addr = ansi.Truncate(addr, 21, "…")
-		if wide {
-			lines = append(lines, fmt.Sprintf(" %-21s %-16s %-3s %9s/s %9s/s %6s %4d", addr, ansi.Truncate(p.Client, 16, "…"), p.Flags,
-				human(p.DownRate), human(p.UpRate), has, p.Requests))
-		} else {
+		from := ansi.Truncate(p.Source, 8, "…")
+		switch {
+		case widest:
+			lines = append(lines, fmt.Sprintf(" %-21s %-14s %-5s %-8s %9s/s %9s/s %6s %4d", addr, ansi.Truncate(p.Client, 14, "…"),
+				p.Flags, from, human(p.DownRate), human(p.UpRate), has, p.Requests))
+		case wide:
+			lines = append(lines, fmt.Sprintf(" %-21s %-12s %-5s %-8s %9s %9s %6s", addr, ansi.Truncate(p.Client, 12, "…"),
+				p.Flags, from, human(p.DownRate), human(p.UpRate), has))
+		default:
 			lines = append(lines, fmt.Sprintf(" %-21s %9s/s %9s/s %6s", addr, human(p.DownRate), human(p.UpRate), has))
 		}
 	}
@@ -73,7 +84,7 @@ func (m *model) peersView() []string {
 	for len(lines) < rows+2 {
 		lines = append(lines, "")
 	}
-	return append(lines, dimStyle.Render(" flags: c they choke us · i they are interested · reqs: our requests unanswered"))
+	return append(lines, dimStyle.Render(" flags: c choking us · i interested · E encrypted · I incoming · S snubbed"))
 }
 
 func (m *model) filesView() []string {

@@ -263,10 +263,16 @@ type Peer struct {
 	UpRate   uint64 `protobuf:"varint,4,opt,name=up_rate,json=upRate,proto3" json:"up_rate,omitempty"`
 	// How many pieces the peer has.
 	Pieces uint32 `protobuf:"varint,5,opt,name=pieces,proto3" json:"pieces,omitempty"`
-	// Short state flags: "c" they choke us, "i" they are interested.
+	// Short state flags: "c" they choke us, "i" they are interested,
+	// "E" encrypted (MSE), "I" it connected to us, "S" snubbed (it left our
+	// requests unanswered for 20 s).
 	Flags string `protobuf:"bytes,6,opt,name=flags,proto3" json:"flags,omitempty"`
 	// Block requests of ours the peer has not answered yet.
-	Requests      uint32 `protobuf:"varint,7,opt,name=requests,proto3" json:"requests,omitempty"`
+	Requests uint32 `protobuf:"varint,7,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Where its address came from: "tracker", "dht", "pex", "lsd", "magnet",
+	// "user" (-peer) or "incoming"; several joined by "+" when found
+	// several ways (addrbook.Source).
+	Source        string `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -348,6 +354,13 @@ func (x *Peer) GetRequests() uint32 {
 		return x.Requests
 	}
 	return 0
+}
+
+func (x *Peer) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
 }
 
 // Tracker is one tracker of the torrent. Only the announcer's current
@@ -1111,7 +1124,7 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\n" +
 	"mountpoint\x18\b \x01(\tR\n" +
 	"mountpoint\x12#\n" +
-	"\rcreation_date\x18\t \x01(\x03R\fcreationDate\"\xb2\x01\n" +
+	"\rcreation_date\x18\t \x01(\x03R\fcreationDate\"\xca\x01\n" +
 	"\x04Peer\x12\x12\n" +
 	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12\x1b\n" +
@@ -1119,7 +1132,8 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\aup_rate\x18\x04 \x01(\x04R\x06upRate\x12\x16\n" +
 	"\x06pieces\x18\x05 \x01(\rR\x06pieces\x12\x14\n" +
 	"\x05flags\x18\x06 \x01(\tR\x05flags\x12\x1a\n" +
-	"\brequests\x18\a \x01(\rR\brequests\"\x90\x02\n" +
+	"\brequests\x18\a \x01(\rR\brequests\x12\x16\n" +
+	"\x06source\x18\b \x01(\tR\x06source\"\x90\x02\n" +
 	"\aTracker\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x1d\n" +
 	"\n" +

@@ -35,9 +35,12 @@ const (
 	PEX    // BEP 11 ut_pex from a connected peer
 	LSD    // BEP 14 local service discovery
 	Magnet // x.pe in the magnet link
+	// WebSeed labels a BEP 19 web seed in peer lists; its URL is never
+	// an address of the book.
+	WebSeed
 )
 
-var sourceNames = []string{"user", "tracker", "incoming", "dht", "pex", "lsd", "magnet"}
+var sourceNames = []string{"user", "tracker", "incoming", "dht", "pex", "lsd", "magnet", "web"}
 
 func (s Source) String() string {
 	var names []string
