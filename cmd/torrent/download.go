@@ -27,8 +27,10 @@ const downloadUsage = `usage: torrent [flags] FILE.torrent
        torrent demo
 
 Downloads FILE.torrent into -dir, gives pieces to every peer that asks, and
-seeds once complete. Started again in the same directory it checks the data
-there and downloads only what is missing.
+seeds once complete. Started again in the same directory it downloads only
+what is missing: pieces its resume file vouches for are taken as they are
+where their files still have the size, mtime and inode recorded once the
+data was on disk; files changed since are hashed again (-check: all).
 
 Flags:
 `
@@ -53,6 +55,7 @@ type downloadFlags struct {
 	cpuProf  string
 	memProf  string
 	json     bool
+	check    bool
 	events   *jsonEvents // -json: the event stream on stdout
 }
 
@@ -71,6 +74,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.IntVar(&f.maxPeers, "max-peers", swarm.DefaultMaxPeers, fmt.Sprintf("most peers connected at once; with up to %d incoming handshakes besides,\n"+
 		"the client holds at most max-peers+%[1]d peer sockets", swarm.DefaultMaxHalfOpen))
 	fs.Var(&f.peers, "peer", "also connect to this peer, HOST:PORT (repeatable)")
+	fs.BoolVar(&f.check, "check", false, "hash every piece at start, trusting nothing the resume file records")
 	fs.BoolVar(&f.seed, "seed", true, "keep seeding once complete; -seed=false exits when done")
 	fs.BoolVar(&f.encrypt, "encrypt", false, "open connections with an encrypted (MSE) handshake, falling back to plain;\nfor peers that accept only encrypted connections")
 	fs.Var(&f.upRate, "up-rate", "upload cap, e.g. 24KB, 10MB; 0 = unlimited")
@@ -150,6 +154,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
+		FullCheck: f.check,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent
