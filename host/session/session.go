@@ -150,7 +150,7 @@ func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, e
 		}
 	}
 	t0 := time.Now()
-	have, hashed, err := s.store.Check(ctx, rec, func(done, total int) {
+	have, cs, err := s.store.Check(ctx, rec, func(done, total int) {
 		s.checks.Store(int64(done))
 		if s.opts.Checking != nil {
 			s.opts.Checking(done, total)
@@ -163,7 +163,7 @@ func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, e
 		return have, false, fmt.Errorf("check data: %w", err)
 	}
 	n := s.Meta.Info.NumPieces()
-	s.log.Info("checked data on disk", "pieces", have.Count(), "of", n, "hashed", hashed, "took", time.Since(t0).Round(time.Millisecond))
+	s.log.Info("checked data on disk", "pieces", have.Count(), "of", n, "hashed", cs.Hashed, "trusted", cs.Trusted, "took", time.Since(t0).Round(time.Millisecond))
 	s.checks.Store(int64(n))
 	s.checked.Store(&have)
 	if err := s.store.CreateEmpty(); err != nil {

@@ -48,16 +48,24 @@ func (s *Storage) Fits(r *Resume) error {
 	return nil
 }
 
+// CheckStats says how the start-up check came to its pieces.
+type CheckStats struct {
+	// Hashed pieces were checked on disk; pieces lying in holes or in
+	// missing files count, though they cost no hashing.
+	Hashed int
+	// Trusted pieces were taken from the resume record unhashed.
+	Trusted int
+}
+
 // Check is the start-up check. With r (which must Fit), the pieces r
 // records are trusted where every file they touch still has the stamp r
 // recorded for it; every piece that touches another file is hashed (a
 // piece r does not record in an unchanged file is missing). Without r,
-// every piece is hashed. It returns the pieces found good and how many
-// were hashed (pieces lying in holes or missing files count, though they
-// cost no hashing).
-func (s *Storage) Check(ctx context.Context, r *Resume, progress func(done, total int)) (bitfield.Bitfield, int, error) {
+// every piece is hashed. It returns the pieces found good.
+func (s *Storage) Check(ctx context.Context, r *Resume, progress func(done, total int)) (bitfield.Bitfield, CheckStats, error) {
 	n := len(s.l.Hashes)
 	have := bitfield.New(n)
+	var cs CheckStats
 	todo := make([]int, 0, n)
 	if r == nil {
 		for i := range n {
@@ -65,7 +73,7 @@ func (s *Storage) Check(ctx context.Context, r *Resume, progress func(done, tota
 		}
 	} else {
 		if err := s.Fits(r); err != nil {
-			return have, 0, err
+			return have, cs, err
 		}
 		claimed, _ := bitfield.FromBytes(r.Have, n)
 		same := s.unchanged(r.Files)
@@ -77,8 +85,9 @@ func (s *Storage) Check(ctx context.Context, r *Resume, progress func(done, tota
 			}
 		}
 	}
+	cs.Hashed, cs.Trusted = len(todo), have.Count()
 	err := s.verify(ctx, todo, have, progress)
-	return have, len(todo), err
+	return have, cs, err
 }
 
 // unchanged reports for each file whether it still has its stamp in

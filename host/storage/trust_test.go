@@ -42,11 +42,11 @@ func restart(t *testing.T, dir string, l Layout, r *Resume) (bitfield.Bitfield, 
 		t.Fatal(err)
 	}
 	defer s.Close()
-	have, hashed, err := s.Check(context.Background(), r, nil)
+	have, cs, err := s.Check(context.Background(), r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return have, hashed
+	return have, cs.Hashed
 }
 
 // piecesOf is the pieces that touch file path of testLayout (64-byte pieces).
