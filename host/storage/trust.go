@@ -7,13 +7,15 @@ import (
 	"os"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
 
 // A piece is trusted at start without hashing only on this chain:
 //
 //  1. it was verified and written (the swarm marks it had after WriteAt);
-//  2. Durable, called with a have set taken after that, fsyncs every file
+//  2. Durable, called with a have set taken after that, fdatasyncs every file
 //     the piece touches and only then reads the file's stamp;
 //  3. the resume file holding that have set and those stamps is written
 //     atomically after Durable returns (SaveResume);
@@ -154,8 +156,10 @@ func (s *Storage) durable(i int) (Stamp, error) {
 	if err != nil {
 		return Stamp{}, err
 	}
-	// fsync on a descriptor opened read-only flushes the file too (Linux).
-	if err := f.Sync(); err != nil {
+	// fdatasync: the data and the size, not the times; an mtime the disk
+	// lost in a crash only sends the file to the hash check. On Linux it
+	// flushes the file through a descriptor opened read-only too.
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		if errors.Is(err, os.ErrClosed) {
 			err = nil // reopened for writing meanwhile: stamped next time
 		}
