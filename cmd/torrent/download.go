@@ -151,10 +151,9 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	}
 	defer ln.Close()
 	s, err := session.Open(torrentPath, session.Options{
-		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
+		Dir: f.dir, FullCheck: f.check, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
-		FullCheck: f.check,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent
