@@ -227,3 +227,33 @@ func TestResumeVersion1Refused(t *testing.T) {
 		t.Fatalf("version 1 file: %v", err)
 	}
 }
+
+// FuzzCheckRecord: whatever a resume record says, nothing counts as had
+// where no file is on disk.
+func FuzzCheckRecord(f *testing.F) {
+	l, _ := testLayout(f, 64)
+	dir := f.TempDir()
+	s, err := Open(dir, l)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	f.Add([]byte{0xff, 0xff, 0xe0}, uint64(1), int64(100), int64(1), int64(1))
+	f.Add([]byte{0xff, 0xff, 0xff}, uint64(0), int64(0), int64(0), int64(0))
+	f.Fuzz(func(t *testing.T, have []byte, ino uint64, size, mt, ct int64) {
+		r := &Resume{Have: have, Files: make([]Stamp, len(l.Files))}
+		for i := range r.Files {
+			r.Files[i] = Stamp{Inode: ino + uint64(i), Size: size, MTime: mt, CTime: ct}
+		}
+		got, _, err := s.Check(context.Background(), r, nil)
+		if err != nil {
+			if s.Fits(r) == nil {
+				t.Fatalf("a record that fits: %v", err)
+			}
+			return
+		}
+		if got.Count() != 0 {
+			t.Fatalf("%d pieces had with no file on disk", got.Count())
+		}
+	})
+}
