@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"net"
@@ -301,7 +302,7 @@ func TestKillNeverCountsBadPieces(t *testing.T) {
 	// delays after the check line; -1: kill as soon as the client listens
 	delays := []time.Duration{-1, 0, 300 * time.Millisecond, 1500 * time.Millisecond, -1, 50 * time.Millisecond,
 		700 * time.Millisecond, 2 * time.Second, 10 * time.Millisecond, 1100 * time.Millisecond, 3 * time.Second, 200 * time.Millisecond}
-	var trusted, midway, verified, withData int
+	var trusted, midway, verified, withData, claimed int
 	for k, d := range delays {
 		c := startClient(t, args...)
 		port := int(atoi(t, c.waitFor(portRe, time.Minute)[1]))
@@ -341,18 +342,47 @@ func TestKillNeverCountsBadPieces(t *testing.T) {
 		if !strings.Contains(c.output(), "session summary") {
 			midway++
 		}
+		// What the record left behind claims must already be on disk.
+		claimed += checkRecord(t, k, dst, m, source, onDisk)
 	}
 	c := startClient(t, args...)
 	c.wait(2*time.Minute, 0)
 	ck := parseStartCheck(t, c.output())
 	realpeers.SameFiles(t, filepath.Join(src, "k"), filepath.Join(dst, "k"))
-	t.Logf("%d kills mid-way; %d pieces trusted without hashing over the restarts; %d advertised pieces compared; last start %+v",
-		midway, trusted, verified, ck)
+	t.Logf("%d kills mid-way; %d pieces trusted without hashing over the restarts; %d advertised and %d recorded pieces compared; last start %+v",
+		midway, trusted, verified, claimed, ck)
 	if midway < len(delays)/2 {
 		t.Errorf("only %d of %d kills hit the client mid-way: the download was too quick to test", midway, len(delays))
 	}
-	if trusted == 0 || verified == 0 || withData < 3 {
-		t.Errorf("%d pieces trusted, %d advertised pieces compared, %d restarts that found data: the resume path went untested",
-			trusted, verified, withData)
+	if trusted == 0 || verified == 0 || claimed == 0 || withData < 3 {
+		t.Errorf("%d pieces trusted, %d advertised and %d recorded pieces compared, %d restarts that found data: the resume path went untested",
+			trusted, verified, claimed, withData)
 	}
+}
+
+// checkRecord compares every piece the resume file in dir claims with the
+// source and returns how many it claims; no resume file claims none.
+func checkRecord(t *testing.T, kill int, dir string, m *metainfo.MetaInfo, source, onDisk torrentData) int {
+	t.Helper()
+	r, err := storage.LoadResume(dir, m.InfoHash)
+	if errors.Is(err, storage.ErrNoResume) {
+		return 0
+	}
+	if err != nil {
+		t.Fatalf("kill %d: the resume file left behind: %v", kill, err)
+	}
+	have, err := bitfield.FromBytes(r.Have, m.Info.NumPieces())
+	if err != nil {
+		t.Fatalf("kill %d: the resume file's pieces: %v", kill, err)
+	}
+	for i := range have.Len() {
+		if !have.Has(i) {
+			continue
+		}
+		want, _ := source.piece(i)
+		if got, ok := onDisk.piece(i); !ok || !bytes.Equal(got, want) {
+			t.Fatalf("kill %d: the resume file claims piece %d, whose bytes on disk are not the source's", kill, i)
+		}
+	}
+	return have.Count()
 }
