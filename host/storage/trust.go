@@ -23,11 +23,12 @@ import (
 //
 // A kill at any moment leaves either an older resume file, whose pieces
 // were durable before it was written, or the new one. Any write to a file
-// after step 2 moves its mtime (and ctime), so step 4 sends that file to
-// the hash check. The one blind spot is the filesystem's timestamp
-// granularity: another program's write in the same clock tick as ours,
-// keeping the size, is not seen (libtorrent's and Transmission's checks
-// share it); -check hashes everything.
+// after step 2 moves its mtime and ctime, so step 4 sends that file to the
+// hash check: with multigrain timestamps (Linux 6.13 and later on ext4,
+// xfs, btrfs, tmpfs) even a write in the same clock tick as our stat
+// does. On an older kernel such a write, keeping the size, can go unseen
+// (libtorrent's and Transmission's checks share that blind spot); -check
+// hashes everything.
 
 // stampOf is fi's stamp.
 func stampOf(fi os.FileInfo) Stamp {
