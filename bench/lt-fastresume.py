@@ -1,4 +1,4 @@
-# libtorrent's restart with fast-resume data, for bench/run case 8.
+# libtorrent's restart with fast-resume data, for bench/run case 9.
 #
 #   lt-fastresume.py --torrent X --dir SRC --save RESUME
 #       checks SRC in full, waits until it seeds, writes its resume data

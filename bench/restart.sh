@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# bench/restart.sh: case 8 of bench/run (sourced by it), a restart on complete
+# bench/restart.sh: case 9 of bench/run (sourced by it), a restart on complete
 # data: how long each client takes from its start to ready to seed, when it
 # was stopped cleanly before with that data complete.
 #
@@ -18,65 +18,65 @@
 #
 # The data is a hard link to the source, so nothing is copied.
 
-C8_HOOK=
+C9_HOOK=
 
-case8() {
-	local r d=$WORK/c8 port ready
+case9() {
+	local r d=$WORK/c9 port ready
 	mkdir -p "$d"
 	ln -f "$WORK/src/data.bin" "$d/data.bin"
 	# The earlier runs whose records the timed ones restart from.
-	say "case 8: a first run of each client checks the data and records it"
-	"$THIS" -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent" >"$WORK/c8.first.log" 2>&1 ||
-		{ say "  this client's first run failed"; tail -3 "$WORK/c8.first.log" >&2; }
-	"$PY" "$ROOT/bench/lt-fastresume.py" --torrent "$WORK/x.torrent" --dir "$d" --save "$WORK/c8.lt.resume" ||
+	say "case 9: a first run of each client checks the data and records it"
+	"$THIS" -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent" >"$WORK/c9.first.log" 2>&1 ||
+		{ say "  this client's first run failed"; tail -3 "$WORK/c9.first.log" >&2; }
+	"$PY" "$ROOT/bench/lt-fastresume.py" --torrent "$WORK/x.torrent" --dir "$d" --save "$WORK/c9.lt.resume" ||
 		say "  libtorrent's first run failed"
-	C8_HOOK=$WORK/c8-hook.sh
-	export C8_READY=$WORK/c8.ready C8_START=$WORK/c8.start
-	printf '#!/bin/sh\ndate +%%s.%%N >"$C8_READY"\n' >"$C8_HOOK"
-	chmod +x "$C8_HOOK"
+	C9_HOOK=$WORK/c9-hook.sh
+	export C9_READY=$WORK/c9.ready C9_START=$WORK/c9.start
+	printf '#!/bin/sh\ndate +%%s.%%N >"$C9_READY"\n' >"$C9_HOOK"
+	chmod +x "$C9_HOOK"
 	for r in $(seq "$ROUNDS"); do
-		say "case 8 round $r"
-		timed c8.this "$THIS" -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent"
-		record c8.this "$T_OK" "$T_LINE" "$(c8_this_line "$WORK/c8.this.log") $(echo "$T_LINE" | awk '{print $1}')"
-		timed c8.check "$THIS" -check -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent"
-		record c8.check "$T_OK" "$T_LINE" "$(c8_this_line "$WORK/c8.check.log") $(echo "$T_LINE" | awk '{print $1}')"
-		timed c8.lt "$PY" "$ROOT/bench/lt-fastresume.py" --dir "$d" --load "$WORK/c8.lt.resume"
-		ready=$(awk '/^READY/ {for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}} END {print (v["pieces"] != "" && v["pieces"] == v["of"]) ? "yes" : "no", v["seconds"]}' "$WORK/c8.lt.log")
-		record c8.lt "$T_OK" "$T_LINE" "$ready"
-		rm -f "$WORK/c8.ready" "$WORK/c8.start"
+		say "case 9 round $r"
+		timed c9.this "$THIS" -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent"
+		record c9.this "$T_OK" "$T_LINE" "$(c9_this_line "$WORK/c9.this.log") $(echo "$T_LINE" | awk '{print $1}')"
+		timed c9.check "$THIS" -check -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent"
+		record c9.check "$T_OK" "$T_LINE" "$(c9_this_line "$WORK/c9.check.log") $(echo "$T_LINE" | awk '{print $1}')"
+		timed c9.lt "$PY" "$ROOT/bench/lt-fastresume.py" --dir "$d" --load "$WORK/c9.lt.resume"
+		ready=$(awk '/^READY/ {for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}} END {print (v["pieces"] != "" && v["pieces"] == v["of"]) ? "yes" : "no", v["seconds"]}' "$WORK/c9.lt.log")
+		record c9.lt "$T_OK" "$T_LINE" "$ready"
+		rm -f "$WORK/c9.ready" "$WORK/c9.start"
 		port=$(free_port)
 		# the start time is taken by the timed process itself, after
 		# timed's sync
-		timed c8.aria2 sh -c 'date +%s.%N >"$C8_START"; exec aria2c "$@"' sh -d "$d" --enable-dht=false \
+		timed c9.aria2 sh -c 'date +%s.%N >"$C9_START"; exec aria2c "$@"' sh -d "$d" --enable-dht=false \
 			--bt-enable-lpd=false --enable-peer-exchange=false --bt-seed-unverified=true --seed-time=0 \
-			--listen-port="$port" --on-bt-download-complete="$C8_HOOK" --summary-interval=0 \
+			--listen-port="$port" --on-bt-download-complete="$C9_HOOK" --summary-interval=0 \
 			--console-log-level=warn "$WORK/x.torrent"
-		if [ -s "$WORK/c8.ready" ] && [ -s "$WORK/c8.start" ]; then
-			record c8.aria2 "$T_OK" "$T_LINE" "- $(awk 'NR == 1 {t0 = $1} NR == 2 {printf "%.3f", $1 - t0}' "$WORK/c8.start" "$WORK/c8.ready")"
+		if [ -s "$WORK/c9.ready" ] && [ -s "$WORK/c9.start" ]; then
+			record c9.aria2 "$T_OK" "$T_LINE" "- $(awk 'NR == 1 {t0 = $1} NR == 2 {printf "%.3f", $1 - t0}' "$WORK/c9.start" "$WORK/c9.ready")"
 		else
-			record c8.aria2 1
+			record c9.aria2 1
 		fi
 	done
-	[ "$(same "$d")" = yes ] || say "  case 8: the data changed during the case"
-	printf '\n%s\n' "8. restart on complete $SIZE data: start to ready to seed (ready s; wall s, CPU s, RSS: the whole process;
+	[ "$(same "$d")" = yes ] || say "  case 9: the data changed during the case"
+	printf '\n%s\n' "9. restart on complete $SIZE data: start to ready to seed (ready s; wall s, CPU s, RSS: the whole process;
    good: every piece counted good, for aria2 '-': it checks nothing; hashed: pieces this client hashed at start)"
 	printf '%-30s %8s %8s %8s %10s  %-6s %s\n' client "ready s" "wall s" "CPU s" "RSS MiB" good hashed
 	printf '%-30s %8s %8s %8s %10s  %-6s %s\n' ------ ------- ------ ----- ------- ---- ------
-	c8_row "this (resume file)" c8.this
-	c8_row "this -check (hash all)" c8.check
-	c8_row "libtorrent fast-resume" c8.lt
-	c8_row "aria2 --bt-seed-unverified" c8.aria2
+	c9_row "this (resume file)" c9.this
+	c9_row "this -check (hash all)" c9.check
+	c9_row "libtorrent fast-resume" c9.lt
+	c9_row "aria2 --bt-seed-unverified" c9.aria2
 	rm -rf "$d"
 }
 
-# c8_this_line LOG: "GOOD/HASHED" from this client's start-up check line.
-c8_this_line() {
+# c9_this_line LOG: "GOOD/HASHED" from this client's start-up check line.
+c9_this_line() {
 	awk '/checked data on disk/ {for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
 		END {printf "%s/%s", (v["pieces"] != "" && v["pieces"] == v["of"]) ? "yes" : "no", (v["hashed"] != "" ? v["hashed"] : "?")}' "$1"
 }
 
-# c8_row NAME KEY: lines "ok WALL CPU RSS GOOD[/HASHED] READY", medians.
-c8_row() {
+# c9_row NAME KEY: lines "ok WALL CPU RSS GOOD[/HASHED] READY", medians.
+c9_row() {
 	local f=$WORK/res/$2 n fails
 	n=$(grep -c '' "$f" 2>/dev/null || true)
 	fails=$(grep -c '^fail' "$f" 2>/dev/null || true)
