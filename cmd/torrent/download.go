@@ -29,8 +29,10 @@ const downloadUsage = `usage: torrent [flags] FILE.torrent
        torrent demo
 
 Downloads FILE.torrent into -dir, gives pieces to every peer that asks, and
-seeds once complete. Started again in the same directory it checks the data
-there and downloads only what is missing.
+seeds once complete. Started again in the same directory it downloads only
+what is missing: pieces its resume file vouches for are taken as they are
+where their files still have the size, mtime and inode recorded once the
+data was on disk; files changed since are hashed again (-check: all).
 
 Flags:
 `
@@ -56,6 +58,7 @@ type downloadFlags struct {
 	cpuProf  string
 	memProf  string
 	json     bool
+	check    bool
 	events   *jsonEvents // -json: the event stream on stdout
 	only     patternsFlag
 	skip     patternsFlag
@@ -76,6 +79,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.IntVar(&f.maxPeers, "max-peers", swarm.DefaultMaxPeers, fmt.Sprintf("most peers connected at once; with up to %d incoming handshakes besides,\n"+
 		"the client holds at most max-peers+%[1]d peer sockets", swarm.DefaultMaxHalfOpen))
 	fs.Var(&f.peers, "peer", "also connect to this peer, HOST:PORT (repeatable)")
+	fs.BoolVar(&f.check, "check", false, "hash every piece at start, trusting nothing the resume file records")
 	fs.BoolVar(&f.seed, "seed", true, "keep seeding once complete; -seed=false exits when done")
 	fs.BoolVar(&f.encrypt, "encrypt", false, "open connections with an encrypted (MSE) handshake, falling back to plain;\nfor peers that accept only encrypted connections")
 	fs.BoolVar(&f.lsd, "lsd", true, "find peers on the local network by multicast (BEP 14); never for private torrents")
@@ -160,7 +164,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		lsdCfg = &lsd.Config{}
 	}
 	s, err := session.Open(torrentPath, session.Options{
-		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
+		Dir: f.dir, FullCheck: f.check, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
 		LSD:  lsdCfg,

@@ -24,6 +24,7 @@ var flagExamples = map[string]map[string]string{
 		"port":            "torrent -port 51413 ubuntu.torrent",
 		"peer":            "torrent -peer 192.168.1.7:6881 -peer [::1]:6882 ubuntu.torrent",
 		"seed":            "torrent -seed=false ubuntu.torrent",
+		"check":           "torrent -check -seed=false ubuntu.torrent",
 		"encrypt":         "torrent -encrypt ubuntu.torrent",
 		"up-rate":         "torrent -up-rate 1MB ubuntu.torrent",
 		"down-rate":       "torrent -down-rate 5MB ubuntu.torrent",

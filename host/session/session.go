@@ -53,6 +53,8 @@ type Options struct {
 	Only, Skip []string
 	// WebSeeds are HTTP seeds (BEP 19) besides the torrent's url-list.
 	WebSeeds []string
+	// FullCheck hashes every piece at start, trusting no resume record.
+	FullCheck bool
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -168,11 +170,21 @@ func (s *Session) Picker() (pick.Status, bool) {
 }
 
 // check verifies the data on disk and prepares the files; ok is false
-// when the session is to end there (ctx ended, or err).
+// when the session is to end there (ctx ended, or err). Pieces the resume
+// file vouches for, in files unchanged since, are trusted (storage.Check).
 func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, err error) {
 	s.resume = s.loadResume()
+	rec := s.resume
+	if s.opts.FullCheck {
+		rec = nil
+	} else if rec != nil {
+		if err := s.store.Fits(rec); err != nil {
+			s.log.Warn("ignoring resume state; the data on disk is checked instead", "error", err)
+			rec = nil
+		}
+	}
 	t0 := time.Now()
-	have, err = s.store.Verify(ctx, func(done, total int) {
+	have, cs, err := s.store.Check(ctx, rec, func(done, total int) {
 		s.checks.Store(int64(done))
 		if s.opts.Checking != nil {
 			s.opts.Checking(done, total)
@@ -184,7 +196,9 @@ func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, e
 		}
 		return have, false, fmt.Errorf("check data: %w", err)
 	}
-	s.log.Info("checked data on disk", "pieces", have.Count(), "of", s.Meta.Info.NumPieces(), "took", time.Since(t0).Round(time.Millisecond))
+	n := s.Meta.Info.NumPieces()
+	s.log.Info("checked data on disk", "pieces", have.Count(), "of", n, "hashed", cs.Hashed, "trusted", cs.Trusted, "took", time.Since(t0).Round(time.Millisecond))
+	s.checks.Store(int64(n))
 	s.checked.Store(&have)
 	if err := s.store.CreateEmpty(); err != nil {
 		return have, false, err
@@ -291,7 +305,8 @@ func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [2
 }
 
 // saveEvery writes the resume state periodically, so a SIGKILL loses at
-// most a few seconds of bookkeeping (never data: the disk is re-checked).
+// most a few seconds of bookkeeping (never data: files written since are
+// hashed at the next start).
 func (s *Session) saveEvery(ctx context.Context, sw *swarm.Swarm, d time.Duration) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -327,8 +342,14 @@ func (s *Session) loadResume() *storage.Resume {
 	return r
 }
 
+// saveResume records have; its pieces' data is made durable first
+// (storage.Durable), so that the record never runs ahead of the disk.
 func (s *Session) saveResume(have interface{ Bytes() []byte }, up, down int64) bool {
-	r := &storage.Resume{InfoHash: s.Meta.InfoHash, Have: have.Bytes(), Uploaded: up, Downloaded: down}
+	stamps, err := s.store.Durable(have.Bytes())
+	if err != nil {
+		s.log.Warn("syncing data to disk; the next start hashes those files", "error", err)
+	}
+	r := &storage.Resume{InfoHash: s.Meta.InfoHash, Have: have.Bytes(), Uploaded: up, Downloaded: down, Files: stamps}
 	if s.resume != nil {
 		r.Uploaded += s.resume.Uploaded
 		r.Downloaded += s.resume.Downloaded

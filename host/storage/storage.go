@@ -297,11 +297,12 @@ func (s *Storage) Close() error {
 	return first
 }
 
-// Verify is the start-up check: it hashes every piece whose bytes are all
-// on disk, on every core, and returns the pieces that match.
+// Verify hashes every piece whose bytes are all on disk, on every core, and
+// returns the pieces that match (Check without a resume record).
 //
 // The check reads in large sequential runs and skips pieces that lie in a
 // hole of a sparse file, so a mostly empty download is checked quickly.
 func (s *Storage) Verify(ctx context.Context, progress func(done, total int)) (bitfield.Bitfield, error) {
-	return s.verify(ctx, progress)
+	have, _, err := s.Check(ctx, nil, progress)
+	return have, err
 }

@@ -124,7 +124,8 @@ func TestOpenRejectsWrongHashCount(t *testing.T) {
 func TestResumeRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	r := &Resume{InfoHash: [20]byte{1, 2, 3}, Have: []byte{0xf0, 0x01}, Uploaded: 5, Downloaded: 7}
+	r := &Resume{InfoHash: [20]byte{1, 2, 3}, Have: []byte{0xf0, 0x01}, Uploaded: 5, Downloaded: 7,
+		Files: []Stamp{{Inode: 9, Size: 1 << 40, MTime: -1, CTime: 3}, {}}}
 	if _, err := LoadResume(dir, r.InfoHash); !errors.Is(err, ErrNoResume) {
 		t.Fatalf("missing file: %v", err)
 	}
@@ -132,7 +133,8 @@ func TestResumeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := LoadResume(dir, r.InfoHash)
-	if err != nil || got.Uploaded != 5 || got.Downloaded != 7 || !bytes.Equal(got.Have, r.Have) {
+	if err != nil || got.Uploaded != 5 || got.Downloaded != 7 || !bytes.Equal(got.Have, r.Have) ||
+		len(got.Files) != 2 || got.Files[0] != r.Files[0] || got.Files[1].Known() {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 	if _, err := LoadResume(dir, [20]byte{9}); err == nil {
@@ -142,13 +144,15 @@ func TestResumeRoundTrip(t *testing.T) {
 
 func TestResumeCorrupt(t *testing.T) {
 	t.Parallel()
-	good := (&Resume{InfoHash: [20]byte{1}, Have: []byte{0xff}}).encode()
+	good := (&Resume{InfoHash: [20]byte{1}, Have: []byte{0xff}, Files: []Stamp{{Inode: 1}}}).encode()
 	flip := func(i int) []byte { b := bytes.Clone(good); b[i] ^= 1; return b }
 	tests := map[string][]byte{
 		"empty":     nil,
 		"magic":     flip(0),
 		"version":   flip(11),
-		"bitfield":  flip(len(good) - 5),
+		"bitfield":  flip(len(good) - 4 - stampLen - 1),
+		"stamp":     flip(len(good) - 5),
+		"files":     flip(51),
 		"crc":       flip(len(good) - 1),
 		"truncated": good[:len(good)-3],
 	}
@@ -164,6 +168,7 @@ func TestResumeCorrupt(t *testing.T) {
 
 func FuzzDecodeResume(f *testing.F) {
 	f.Add((&Resume{InfoHash: [20]byte{1}, Have: []byte{0xff}}).encode())
+	f.Add((&Resume{InfoHash: [20]byte{1}, Have: []byte{0xf0, 1}, Files: []Stamp{{1, 2, 3, 4}, {}}}).encode())
 	f.Add([]byte("TZRESUME"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeResume(b)

@@ -17,15 +17,17 @@ import (
 // verifyRun is how many bytes a worker checks in one sequential run.
 const verifyRun = 16 << 20
 
-func (s *Storage) verify(ctx context.Context, progress func(done, total int)) (bitfield.Bitfield, error) {
+// verify hashes the pieces in todo on every core, setting the good ones in
+// have. progress counts the pieces not in todo as done from the start.
+func (s *Storage) verify(ctx context.Context, todo []int, have bitfield.Bitfield, progress func(done, total int)) error {
 	n := len(s.l.Hashes)
-	have := bitfield.New(n)
-	if n == 0 {
-		return have, nil
+	if len(todo) == 0 {
+		return nil
 	}
 	per := int(max(1, verifyRun/s.l.PieceLength)) // pieces per run
 	var next atomic.Int64
 	var done atomic.Int64
+	done.Store(int64(n - len(todo)))
 	var mu sync.Mutex // guards have and progress
 	var firstErr error
 	var wg sync.WaitGroup
@@ -36,10 +38,10 @@ func (s *Storage) verify(ctx context.Context, progress func(done, total int)) (b
 			buf := make([]byte, s.l.PieceLength)
 			for ctx.Err() == nil {
 				first := int(next.Add(1)-1) * per
-				if first >= n {
+				if first >= len(todo) {
 					return
 				}
-				for i := first; i < min(first+per, n); i++ {
+				for _, i := range todo[first:min(first+per, len(todo))] {
 					ok, err := s.checkOnDisk(i, buf)
 					mu.Lock()
 					if err != nil && firstErr == nil {
@@ -61,9 +63,9 @@ func (s *Storage) verify(ctx context.Context, progress func(done, total int)) (b
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return have, firstErr
+		return firstErr
 	}
-	return have, ctx.Err()
+	return ctx.Err()
 }
 
 // checkOnDisk reads piece i into buf and checks its hash; a piece not fully
