@@ -18,7 +18,9 @@ func (n *Node) Peers(ctx context.Context, infoHash [20]byte, every time.Duration
 
 // Announce is Peers that also announces (announce_peer) our BitTorrent port
 // to the nodes closest to infoHash at the end of each round: for a torrent
-// we download or seed.
+// we download or seed. Peers arrive during a round, before its announce:
+// a caller that ends ctx as soon as it has the peer it wanted may not have
+// been announced at all, so keep it running while others must find us.
 func (n *Node) Announce(ctx context.Context, infoHash [20]byte, port int, every time.Duration) <-chan []netip.AddrPort {
 	return n.search(ctx, infoHash, port, every)
 }
@@ -91,6 +93,9 @@ func (n *Node) round(ctx context.Context, ih [20]byte, port int, out chan<- []ne
 	for {
 		select {
 		case <-ctx.Done():
+			// The library announces only at the end of a traversal: a round
+			// cut short here (as its caller stops) has not announced us.
+			n.log.Trace("dht round stopped before its end", "infohash", hex.EncodeToString(ih[:]), "peers", found)
 			return true
 		case pv, ok := <-a.Peers:
 			if !ok {
