@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/torrent-dev/torrent/host/dht"
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/session"
 	"github.com/torrent-dev/torrent/host/swarm"
@@ -54,10 +55,13 @@ type downloadFlags struct {
 	memProf  string
 	json     bool
 	events   *jsonEvents // -json: the event stream on stdout
+
+	dht          bool
+	dhtBootstrap bootstrapFlag
 }
 
 func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
-	f := &downloadFlags{upRate: 24_000, wantRate: 50_000}
+	f := &downloadFlags{upRate: 24_000, wantRate: 50_000, dhtBootstrap: dht.DefaultBootstrap}
 	fs := flag.NewFlagSet("torrent", flag.ContinueOnError)
 	fs.BoolVar(&f.g, "g", false, "full-screen terminal UI (a UI plugin, see -ui)")
 	fs.StringVar(&f.ui, "ui", "term", "UI plugin for -g: NAME (runs torrent-ui-NAME) or PATH")
@@ -80,6 +84,8 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile (pprof) at exit to this file")
+	fs.BoolVar(&f.dht, "dht", true, "find peers and announce the torrent on the DHT (BEP 5; never for a private torrent)")
+	fs.Var(&f.dhtBootstrap, "dht-bootstrap", "DHT nodes to bootstrap from, HOST:PORT,... (used while the routing table kept in -dir is empty)")
 	fs.BoolVar(&f.json, "json", false, "print events as JSON, one object a line, on stdout (docs/json.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
@@ -146,10 +152,13 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		return false, err
 	}
 	defer ln.Close()
+	node, closeDHT := startDHTNode(f, torrentPath, ln.Addr().(*net.TCPAddr).Port, log)
+	defer closeDHT()
 	s, err := session.Open(torrentPath, session.Options{
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
+		DHT: node,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent

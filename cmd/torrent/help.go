@@ -33,6 +33,8 @@ var flagExamples = map[string]map[string]string{
 		"cpuprofile":      "torrent -cpuprofile cpu.pprof ubuntu.torrent",
 		"memprofile":      "torrent -memprofile mem.pprof ubuntu.torrent",
 		"json":            "torrent -json -seed=false ubuntu.torrent | jq .type",
+		"dht":             "torrent -dht=false ubuntu.torrent",
+		"dht-bootstrap":   "torrent -dht-bootstrap 192.168.1.7:6881,dht.example:6881 ubuntu.torrent",
 	},
 	"torrent create": {
 		"a":            "torrent create -a http://tracker.example/announce -a udp://backup.example:6969 ~/photos",
@@ -52,7 +54,8 @@ var flagExamples = map[string]map[string]string{
 }
 
 // valueNames name the argument of flags whose type says only "value".
-var valueNames = map[string]string{"up-rate": "RATE", "down-rate": "RATE", "want-rate": "RATE", "seed-rate": "RATE", "peer": "HOST:PORT", "a": "URL"}
+var valueNames = map[string]string{"up-rate": "RATE", "down-rate": "RATE", "want-rate": "RATE", "seed-rate": "RATE", "peer": "HOST:PORT", "a": "URL",
+	"dht-bootstrap": "HOST:PORT,..."}
 
 // printFlags is flag.PrintDefaults with each flag's example.
 func printFlags(w io.Writer, fs *flag.FlagSet) {

@@ -76,6 +76,8 @@ type Node struct {
 
 	mu       sync.Mutex
 	starting []adht.Addr // resolved cfg.Bootstrap
+
+	unresolved map[string]bool // bootstrap nodes warned of; maintain's own
 }
 
 // New listens on cfg.Addr, loads the routing table file (a bad file is
@@ -96,7 +98,7 @@ func New(cfg Config) (*Node, error) {
 		}
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: newPeerStore(),
-		closing: make(chan struct{}), pings: make(chan struct{}, maxPings)}
+		closing: make(chan struct{}), pings: make(chan struct{}, maxPings), unresolved: make(map[string]bool)}
 	saved := n.loadState()
 	conn, err := net.ListenPacket("udp", cfg.Addr)
 	if err != nil {
@@ -261,7 +263,14 @@ func (n *Node) resolveBootstrap(ctx context.Context) ([]adht.Addr, error) {
 		host, port, _ := net.SplitHostPort(hp)
 		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
-			n.log.Debug("dht bootstrap node not resolved", "node", hp, "error", err)
+			// A warning the first time, as the user may have mistyped it;
+			// the retries every bootstrapRetry only at debug level.
+			lvl := hclog.Debug
+			if !n.unresolved[hp] {
+				n.unresolved[hp] = true
+				lvl = hclog.Warn
+			}
+			n.log.Log(lvl, "dht bootstrap node not resolved", "node", hp, "error", err)
 			continue
 		}
 		for _, ip := range ips {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/torrent-dev/torrent/host/dht"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/pick"
 	"github.com/torrent-dev/torrent/host/storage"
@@ -43,6 +44,9 @@ type Options struct {
 	EncryptOutgoing bool
 	// Checking reports progress of the start-up check of data on disk.
 	Checking func(done, total int)
+	// DHT finds peers for the torrent and announces it (startDHT); nil is
+	// no DHT. The caller owns it and closes it after Run.
+	DHT *dht.Node
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -200,8 +204,10 @@ func (s *Session) Run(ctx context.Context) error {
 	annCtx, stopAnn := context.WithCancel(context.WithoutCancel(ctx))
 	annDone := s.startAnnouncer(annCtx, sw, peerID)
 	stopSaver := s.saveEvery(ctx, sw, 10*time.Second)
+	stopDHT := s.startDHT(ctx, sw.AddPeersFrom)
 
 	err = sw.Run(ctx, s.opts.Peers)
+	stopDHT()
 	stopSaver()
 	stopAnn()
 	<-annDone
@@ -221,12 +227,7 @@ func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [2
 		close(done)
 		return done
 	}
-	port := 0
-	if s.opts.Listener != nil {
-		if a, ok := s.opts.Listener.Addr().(*net.TCPAddr); ok {
-			port = a.Port
-		}
-	}
+	port := s.listenPort()
 	total := s.Meta.Info.Length
 	// BEP 3: "completed" is for a download this session finishes, never
 	// for data that was whole at start.
