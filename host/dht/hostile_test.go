@@ -1,9 +1,11 @@
 package dht
 
 import (
+	"expvar"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,5 +189,34 @@ func TestBEP44QueriesDropped(t *testing.T) {
 			t.Fatalf("BEP 44 %q answered: %+v", m.T, m)
 		}
 		pings++
+	}
+}
+
+// TestMadeUpQueryNamesDropped: a node sends thousands of queries, each
+// with a name of its own. They are dropped unanswered before the library
+// sees them: it would keep a counter for each name seen, in a
+// process-wide expvar map, for the life of the process. A ping after them
+// is still answered.
+func TestMadeUpQueryNamesDropped(t *testing.T) {
+	n := newNode(t, Config{Addr: "127.0.0.2:0", QueryRate: 1e6})
+	c := newKRPCClient(t, "127.0.0.5", n.Addr())
+	const names = 3000
+	for i := range names {
+		c.send("m"+strconv.Itoa(i), "made_up_"+strconv.Itoa(i), krpc.MsgArgs{})
+		if i%100 == 0 {
+			drain(c)
+		}
+	}
+	if m := c.query("ping", krpc.MsgArgs{}); m.R == nil {
+		t.Fatalf("a ping after the made-up queries got %+v", m)
+	}
+	counted := 0
+	expvar.Get("dht").(*expvar.Map).Do(func(kv expvar.KeyValue) {
+		if strings.Contains(kv.Key, "made_up_") {
+			counted++
+		}
+	})
+	if counted > 0 {
+		t.Errorf("the library keeps a counter for %d of %d made-up query names", counted, names)
 	}
 }

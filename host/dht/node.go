@@ -108,21 +108,13 @@ func New(cfg Config) (*Node, error) {
 	queries := rate.NewLimiter(rate.Limit(cfg.QueryRate), int(cfg.QueryRate)+1)
 	scfg := adht.ServerConfig{
 		NodeId:        saved.ID,
-		Conn:          conn,
-		NoSecurity:    true, // as the library's default config: most of the DHT does not use BEP 42 IDs
+		Conn:          gate{conn, queries}, // the query rate and the queries answered
+		NoSecurity:    true,                // as the library's default config: most of the DHT does not use BEP 42 IDs
 		StartingNodes: n.startingNodes,
 		PeerStore:     n.store,
-		OnQuery: func(m *krpc.Msg, _ net.Addr) bool {
-			if m.Q == "put" || m.Q == "get" {
-				// BEP 44 storage: nothing a BitTorrent client needs, and the
-				// library's store for it has no cap.
-				return false
-			}
-			return queries.Allow()
-		},
-		SendLimiter: rate.NewLimiter(sendRate, sendBurst),
-		DefaultWant: []krpc.Want{krpc.WantNodes, krpc.WantNodes6},
-		Logger:      anacrologger(n.log),
+		SendLimiter:   rate.NewLimiter(sendRate, sendBurst),
+		DefaultWant:   []krpc.Want{krpc.WantNodes, krpc.WantNodes6},
+		Logger:        anacrologger(n.log),
 	}
 	srv, err := adht.NewServer(&scfg)
 	if err != nil {
