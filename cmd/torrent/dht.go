@@ -12,6 +12,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/dht"
 	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/session"
 )
 
 // dhtStateFile keeps the DHT node's ID and routing table in -dir, so the
@@ -48,29 +49,46 @@ func (b *bootstrapFlag) Set(s string) error {
 	return nil
 }
 
-// startDHTNode starts the DHT node for a download on the UDP port of the
-// BitTorrent listener, unless -dht=false, the torrent is private (BEP 27:
+// listenPeers opens the BitTorrent port, and with -dht the same port over
+// UDP for the DHT node (nil if that port is taken over UDP).
+func listenPeers(f *downloadFlags) (net.Listener, net.PacketConn, error) {
+	if !f.dht {
+		ln, err := session.Listen(f.port)
+		return ln, nil, err
+	}
+	return session.ListenWithUDP(f.port)
+}
+
+// startDHTNode starts the DHT node for a download on udp, the UDP side of
+// the BitTorrent port, unless -dht=false, the torrent is private (BEP 27:
 // no DHT for it at all, not even a node), or the torrent does not load (the
 // session reports that). A node that cannot start is a warning: the
 // download goes on without it. closeNode closes it within dhtCloseWait.
-func startDHTNode(f *downloadFlags, torrentPath string, port int, log hclog.Logger) (node *dht.Node, closeNode func()) {
+func startDHTNode(f *downloadFlags, torrentPath string, ln net.Listener, udp net.PacketConn, log hclog.Logger) (node *dht.Node, closeNode func()) {
 	noop := func() {}
 	if !f.dht {
 		return nil, noop
 	}
+	if udp == nil {
+		log.Warn("DHT off: the UDP port is taken", "port", ln.Addr().(*net.TCPAddr).Port)
+		return nil, noop
+	}
 	m, err := metainfo.Load(torrentPath)
 	if err != nil {
+		udp.Close()
 		return nil, noop
 	}
 	if m.Info.Private {
+		udp.Close()
 		log.Info("private torrent: DHT off")
 		return nil, noop
 	}
 	if err := makeDataDir(f.dir); err != nil {
+		udp.Close()
 		return nil, noop // the session reports it
 	}
 	node, err = dht.New(dht.Config{
-		Addr:      fmt.Sprintf(":%d", port), // IPv4 and IPv6 (BEP 32) on one socket
+		Conn:      udp, // IPv4 and IPv6 (BEP 32) on one socket
 		Bootstrap: f.dhtBootstrap,
 		StateFile: filepath.Join(f.dir, dhtStateFile),
 		Logger:    log.Named("dht"),

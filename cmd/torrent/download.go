@@ -147,12 +147,12 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if picker == "builtin" {
 		picker = ""
 	}
-	ln, err := session.Listen(f.port)
+	ln, udp, err := listenPeers(f)
 	if err != nil {
 		return false, err
 	}
 	defer ln.Close()
-	node, closeDHT := startDHTNode(f, torrentPath, ln.Addr().(*net.TCPAddr).Port, log)
+	node, closeDHT := startDHTNode(f, torrentPath, ln, udp, log)
 	defer closeDHT()
 	s, err := session.Open(torrentPath, session.Options{
 		Dir: f.dir, Listener: ln, Peers: f.peers, Seed: f.seed,

@@ -51,6 +51,9 @@ type Config struct {
 	// Addr is the UDP address to listen on, "IP:PORT"; customarily the
 	// BitTorrent listener's port.
 	Addr string
+	// Conn, if set, is the socket to use instead of listening on Addr; the
+	// node owns it from New on, and closes it even if New fails.
+	Conn net.PacketConn
 	// Bootstrap are HOST:PORT nodes to start from when the routing table is
 	// empty; DefaultBootstrap for real use. Nil means none.
 	Bootstrap []string
@@ -94,15 +97,21 @@ func New(cfg Config) (*Node, error) {
 	}
 	for _, hp := range cfg.Bootstrap {
 		if _, _, err := net.SplitHostPort(hp); err != nil {
+			if cfg.Conn != nil {
+				cfg.Conn.Close()
+			}
 			return nil, fmt.Errorf("dht bootstrap node %q: %w", hp, err)
 		}
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: newPeerStore(),
 		closing: make(chan struct{}), pings: make(chan struct{}, maxPings), unresolved: make(map[string]bool)}
 	saved := n.loadState()
-	conn, err := net.ListenPacket("udp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("dht: %w", err)
+	conn := cfg.Conn
+	if conn == nil {
+		var err error
+		if conn, err = net.ListenPacket("udp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("dht: %w", err)
+		}
 	}
 	n.conn = conn
 	queries := rate.NewLimiter(rate.Limit(cfg.QueryRate), int(cfg.QueryRate)+1)
