@@ -104,7 +104,7 @@ func startDHTNode(f *downloadFlags, torrentPath string, ln net.Listener, udp net
 		select {
 		case err := <-done:
 			if err != nil {
-				log.Warn("DHT node closed", "error", err)
+				log.Warn("DHT routing table not saved at exit", "error", err)
 			}
 		case <-time.After(dhtCloseWait):
 			log.Warn("DHT node still closing; exiting without it", "waited", dhtCloseWait)
