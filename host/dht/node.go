@@ -32,7 +32,8 @@ var DefaultBootstrap = []string{
 // Defaults of Config's rates and intervals.
 const (
 	// DefaultQueryRate is how many queries from other nodes we answer per
-	// second (burst: a second's worth); the rest are dropped unanswered.
+	// second (burst: a second's worth), each IP at most a fifth of it (see
+	// gate); the rest are dropped unanswered.
 	// libtorrent's default dht_upload_rate_limit, 8000 B/s, is about as many
 	// replies.
 	DefaultQueryRate = 50
@@ -117,8 +118,8 @@ func New(cfg Config) (*Node, error) {
 	queries := rate.NewLimiter(rate.Limit(cfg.QueryRate), int(cfg.QueryRate)+1)
 	scfg := adht.ServerConfig{
 		NodeId:        saved.ID,
-		Conn:          gate{conn, queries}, // the query rate and the queries answered
-		NoSecurity:    true,                // as the library's default config: most of the DHT does not use BEP 42 IDs
+		Conn:          gate{conn, queries, newIPLimits(cfg.QueryRate)}, // the query rates and the queries answered
+		NoSecurity:    true,                                            // as the library's default config: most of the DHT does not use BEP 42 IDs
 		StartingNodes: n.startingNodes,
 		PeerStore:     n.store,
 		SendLimiter:   rate.NewLimiter(sendRate, sendBurst),
