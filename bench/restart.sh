@@ -26,7 +26,7 @@ case9() {
 	ln -f "$WORK/src/data.bin" "$d/data.bin"
 	# The earlier runs whose records the timed ones restart from.
 	say "case 9: a first run of each client checks the data and records it"
-	"$THIS" -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent" >"$WORK/c9.first.log" 2>&1 ||
+	"$THIS" -seed=false -dht=false -lsd=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent" >"$WORK/c9.first.log" 2>&1 ||
 		{ say "  this client's first run failed"; tail -3 "$WORK/c9.first.log" >&2; }
 	"$PY" "$ROOT/bench/lt-fastresume.py" --torrent "$WORK/x.torrent" --dir "$d" --save "$WORK/c9.lt.resume" ||
 		say "  libtorrent's first run failed"
@@ -36,9 +36,9 @@ case9() {
 	chmod +x "$C9_HOOK"
 	for r in $(seq "$ROUNDS"); do
 		say "case 9 round $r"
-		timed c9.this "$THIS" -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent"
+		timed c9.this "$THIS" -seed=false -dht=false -lsd=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent"
 		record c9.this "$T_OK" "$T_LINE" "$(c9_this_line "$WORK/c9.this.log") $(echo "$T_LINE" | awk '{print $1}')"
-		timed c9.check "$THIS" -check -seed=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent"
+		timed c9.check "$THIS" -check -seed=false -dht=false -lsd=false -port "$(free_port)" -dir "$d" "$WORK/x.torrent"
 		record c9.check "$T_OK" "$T_LINE" "$(c9_this_line "$WORK/c9.check.log") $(echo "$T_LINE" | awk '{print $1}')"
 		timed c9.lt "$PY" "$ROOT/bench/lt-fastresume.py" --dir "$d" --load "$WORK/c9.lt.resume"
 		ready=$(awk '/^READY/ {for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}} END {print (v["pieces"] != "" && v["pieces"] == v["of"]) ? "yes" : "no", v["seconds"]}' "$WORK/c9.lt.log")

@@ -62,7 +62,7 @@ stream_round() {
 	f=$mnt/s.bin
 	t0=$(now_ms)
 	case $client in
-	this) spawn "$WORK/c8.$client.$r.log" "$THIS" -up-rate 0 -port "$(free_port)" -dir "$d" -torfs "$mnt" "$WORK/stream/s.torrent" ;;
+	this) spawn "$WORK/c8.$client.$r.log" "$THIS" -dht=false -lsd=false -up-rate 0 -port "$(free_port)" -dir "$d" -torfs "$mnt" "$WORK/stream/s.torrent" ;;
 	btfs) spawn "$WORK/c8.$client.$r.log" btfs -f --data-directory="$d" "$WORK/stream/s.torrent" "$mnt" ;;
 	esac
 	pid=$SPAWNED

@@ -20,7 +20,7 @@ case7() {
 		say "case 7 round $r: -g seeding, idle, ${UI_SECONDS}s"
 		ok=0
 		tmux -L "$sock" new-session -d -x 100 -y 30 \
-			"$THIS -g -seed=true -log $WORK/c7.log -up-rate 0 -port $(free_port) -dir $WORK/src $WORK/x.torrent"
+			"$THIS -g -seed=true -log $WORK/c7.log -dht=false -lsd=false -up-rate 0 -port $(free_port) -dir $WORK/src $WORK/x.torrent"
 		for _ in $(seq 1200); do
 			tmux -L "$sock" capture-pane -p 2>/dev/null | grep -q 'complete · seeding' && break
 			sleep 0.1

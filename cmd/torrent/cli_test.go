@@ -33,7 +33,7 @@ func TestParseSize(t *testing.T) {
 // run runs bin/torrent and returns its combined output and exit code.
 func runTorrent(t *testing.T, dir string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(testbin.Build(t), "torrent"), args...)
+	cmd := exec.Command(filepath.Join(testbin.Build(t), "torrent"), offline(args)...)
 	cmd.Dir = dir
 	out, _ := cmd.CombinedOutput()
 	return string(out), cmd.ProcessState.ExitCode()

@@ -111,6 +111,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	_, df := newDownloadFlags()
 	df.dir, df.seed, df.upRate, df.g = leechDir, false, 0, *g
 	df.lsd = false // the demo swarm is its own; nothing to find on the network
+	df.dht = false // the demo stays on loopback
 	complete, err := download(ctx, torrentPath, df)
 	if err != nil || !complete {
 		return err // interrupted: nothing to compare

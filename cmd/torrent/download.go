@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/torrent-dev/torrent/host/dht"
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/lsd"
 	"github.com/torrent-dev/torrent/host/session"
@@ -38,34 +39,36 @@ Flags:
 `
 
 type downloadFlags struct {
-	g        bool
-	ui       string
-	torfs    string
-	picker   string
-	reattach reattachFlags
-	dir      string
-	port     int
-	maxPeers int
-	peers    peersFlag
-	seed     bool
-	encrypt  bool
-	lsd      bool
-	upRate   rateFlag
-	downRate rateFlag
-	wantRate rateFlag
-	logFile  string
-	verbose  bool
-	cpuProf  string
-	memProf  string
-	json     bool
-	check    bool
-	events   *jsonEvents // -json: the event stream on stdout
-	only     patternsFlag
-	skip     patternsFlag
+	g            bool
+	ui           string
+	torfs        string
+	picker       string
+	reattach     reattachFlags
+	dir          string
+	port         int
+	maxPeers     int
+	peers        peersFlag
+	seed         bool
+	encrypt      bool
+	lsd          bool
+	upRate       rateFlag
+	downRate     rateFlag
+	wantRate     rateFlag
+	logFile      string
+	verbose      bool
+	cpuProf      string
+	memProf      string
+	json         bool
+	check        bool
+	events       *jsonEvents // -json: the event stream on stdout
+	only         patternsFlag
+	skip         patternsFlag
+	dht          bool
+	dhtBootstrap bootstrapFlag
 }
 
 func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
-	f := &downloadFlags{upRate: 24_000, wantRate: 50_000}
+	f := &downloadFlags{upRate: 24_000, wantRate: 50_000, dhtBootstrap: dht.DefaultBootstrap}
 	fs := flag.NewFlagSet("torrent", flag.ContinueOnError)
 	fs.BoolVar(&f.g, "g", false, "full-screen terminal UI (a UI plugin, see -ui)")
 	fs.StringVar(&f.ui, "ui", "term", "UI plugin for -g: NAME (runs torrent-ui-NAME) or PATH")
@@ -93,6 +96,8 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.Var(&f.only, "only", "fetch only the files whose path in the torrent matches the glob `PATTERN` (repeatable;\n"+
 		"* and ? within a name, ** across directories, a directory means all under it,\na pattern without / matches at any depth)")
 	fs.Var(&f.skip, "skip", "do not fetch the files matching the glob `PATTERN` (repeatable; as -only)")
+	fs.BoolVar(&f.dht, "dht", true, "find peers and announce the torrent on the DHT (BEP 5; never for a private torrent)")
+	fs.Var(&f.dhtBootstrap, "dht-bootstrap", "DHT nodes to bootstrap from, HOST:PORT,... (used while the routing table kept in -dir is empty)")
 	fs.BoolVar(&f.json, "json", false, "print events as JSON, one object a line, on stdout (docs/json.md)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
@@ -154,7 +159,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if picker == "builtin" {
 		picker = ""
 	}
-	ln, err := session.Listen(f.port)
+	ln, udp, err := listenPeers(f)
 	if err != nil {
 		return false, err
 	}
@@ -163,12 +168,15 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if f.lsd {
 		lsdCfg = &lsd.Config{}
 	}
+	node, closeDHT := startDHTNode(f, torrentPath, ln, udp, log)
+	defer closeDHT()
 	s, err := session.Open(torrentPath, session.Options{
 		Dir: f.dir, FullCheck: f.check, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
 		LSD:  lsdCfg,
 		Only: f.only, Skip: f.skip,
+		DHT: node,
 	})
 	if err != nil {
 		return false, usageError{err} // an unreadable or invalid torrent

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,10 +44,35 @@ func startClient(t *testing.T, args ...string) *client {
 	return startBinary(t, filepath.Join(testbin.Build(t), "torrent"), args...)
 }
 
+// offline puts -dht=false and -lsd=false before a download's arguments,
+// unless they have a flag of that name of their own: the DHT is on by
+// default and would bootstrap from the public routers, local discovery
+// would multicast to the network (and let tests of the same torrent meet),
+// and no test reaches past loopback. Every test that runs the client goes
+// through it (tests that run it from a shell command line in tmux write
+// the flags themselves). A subcommand (create, info, ...) is left alone:
+// it is a bare word, where a download starts with a flag, a path or a
+// magnet link.
+func offline(args []string) []string {
+	if len(args) > 0 && regexp.MustCompile(`^[a-z]+$`).MatchString(args[0]) {
+		return args
+	}
+	var pre []string
+	for _, flag := range []string{"dht", "lsd"} {
+		given := slices.ContainsFunc(args, func(a string) bool {
+			return strings.HasPrefix(a, "-"+flag) || strings.HasPrefix(a, "--"+flag)
+		})
+		if !given {
+			pre = append(pre, "-"+flag+"=false")
+		}
+	}
+	return append(pre, args...)
+}
+
 // startBinary is startClient with another build of the client.
 func startBinary(t *testing.T, bin string, args ...string) *client {
 	t.Helper()
-	c := &client{t: t, cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	c := &client{t: t, cmd: exec.Command(bin, offline(args)...), done: make(chan struct{})}
 	c.cmd.Stdout = &lockedWriter{c: c}
 	c.cmd.Stderr = &lockedWriter{c: c}
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -37,6 +37,8 @@ var flagExamples = map[string]map[string]string{
 		"lsd":             "torrent -lsd=false ubuntu.torrent",
 		"only":            "torrent -only '**/*.flac' -only cover.jpg album.torrent",
 		"skip":            "torrent -skip '*.nfo' -skip extras linux.torrent",
+		"dht":             "torrent -dht=false ubuntu.torrent",
+		"dht-bootstrap":   "torrent -dht-bootstrap 192.168.1.7:6881,dht.example:6881 ubuntu.torrent",
 	},
 	"torrent create": {
 		"a":            "torrent create -a http://a.example/announce,http://b.example/announce -a udp://backup.example:6969 ~/photos",
@@ -59,7 +61,8 @@ var flagExamples = map[string]map[string]string{
 }
 
 // valueNames name the argument of flags whose type says only "value".
-var valueNames = map[string]string{"up-rate": "RATE", "down-rate": "RATE", "want-rate": "RATE", "seed-rate": "RATE", "peer": "HOST:PORT", "a": "URL", "w": "URL"}
+var valueNames = map[string]string{"up-rate": "RATE", "down-rate": "RATE", "want-rate": "RATE", "seed-rate": "RATE", "peer": "HOST:PORT", "a": "URL", "w": "URL",
+	"dht-bootstrap": "HOST:PORT,..."}
 
 // printFlags is flag.PrintDefaults with each flag's example.
 func printFlags(w io.Writer, fs *flag.FlagSet) {

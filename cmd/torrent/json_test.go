@@ -158,8 +158,8 @@ func TestJSONDownload(t *testing.T) {
 	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "r"), "", 16)
 	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{UploadRateLimit: 1 << 20})
 	dst := t.TempDir()
-	cmd := exec.Command(filepath.Join(testbin.Build(t), "torrent"), "-json", "-seed=false", "-up-rate", "0",
-		"-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent)
+	cmd := exec.Command(filepath.Join(testbin.Build(t), "torrent"), offline([]string{"-json", "-seed=false", "-up-rate", "0",
+		"-peer", fmt.Sprintf("127.0.0.1:%d", seeder.Port), "-dir", dst, torrent})...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -286,7 +286,7 @@ func keyList(ev map[string]any) string {
 // An unreadable torrent with -json: an error event and the stop, exit 2.
 func TestJSONError(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(filepath.Join(testbin.Build(t), "torrent"), "-json", "nope.torrent")
+	cmd := exec.Command(filepath.Join(testbin.Build(t), "torrent"), offline([]string{"-json", "nope.torrent"})...)
 	cmd.Dir = t.TempDir()
 	out, _ := cmd.Output()
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")

@@ -31,7 +31,7 @@ func TestTerminalUIShowsTrackerFault(t *testing.T) {
 	bin := filepath.Join(testbin.Build(t), "torrent")
 	dst := t.TempDir()
 	exitFile := filepath.Join(t.TempDir(), "exit")
-	cmd := fmt.Sprintf("%s -g -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s", bin, seeder.Port, dst, torrent, exitFile)
+	cmd := fmt.Sprintf("%s -dht=false -lsd=false -g -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s", bin, seeder.Port, dst, torrent, exitFile)
 	s := startTmux(t, 120, 30, cmd)
 
 	want := "tracker " + html.URL + "/announce?… · not a bencoded reply · next "

@@ -101,7 +101,7 @@ func TestTerminalUI(t *testing.T) {
 	dst := t.TempDir()
 	exitFile := filepath.Join(t.TempDir(), "exit")
 	logFile := filepath.Join(t.TempDir(), "log")
-	cmd := fmt.Sprintf("%s -g -log %s -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s", bin, logFile, seeder.Port, dst, torrent, exitFile)
+	cmd := fmt.Sprintf("%s -dht=false -lsd=false -g -log %s -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s", bin, logFile, seeder.Port, dst, torrent, exitFile)
 	s := startTmux(t, 100, 30, cmd)
 
 	first := percent(s.waitScreen("the main view", 30*time.Second, func(scr string) bool {
@@ -163,7 +163,7 @@ func TestTerminalUIKilled(t *testing.T) {
 	bin := filepath.Join(testbin.Build(t), "torrent")
 	dst := t.TempDir()
 	exitFile := filepath.Join(t.TempDir(), "exit")
-	cmd := fmt.Sprintf("%s -g -seed=false -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s; sleep 60", bin, seeder.Port, dst, torrent, exitFile)
+	cmd := fmt.Sprintf("%s -dht=false -lsd=false -g -seed=false -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s; sleep 60", bin, seeder.Port, dst, torrent, exitFile)
 	s := startTmux(t, 100, 30, cmd)
 	s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (1)") })
 	var ui []int
@@ -213,7 +213,7 @@ func TestTerminalUIStoppedBySignal(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "log")
 	// set -m gives the client a process group of its own in the
 	// terminal's foreground, as an interactive shell does.
-	cmd := fmt.Sprintf("bash -c 'set -m; %s -g -log %s -picker random -dir %s %s; echo $? > %s'; sleep 60", bin, logFile, dst, torrent, exitFile)
+	cmd := fmt.Sprintf("bash -c 'set -m; %s -dht=false -lsd=false -g -log %s -picker random -dir %s %s; echo $? > %s'; sleep 60", bin, logFile, dst, torrent, exitFile)
 	s := startTmux(t, 100, 30, cmd)
 	s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (1)") })
 	host := clientPids(bin, dst)

@@ -105,7 +105,7 @@ func startUIRun(t *testing.T, args, torrent string) *uiRun {
 	// The shell prints and reads the mode only once the test has seen the
 	// UI plugin gone: after a SIGKILLed host it may restore the terminal
 	// later than the shell would go on.
-	cmd := fmt.Sprintf("stty -g > %s; %s -g -up-rate 0 %s -dir %s %s; c=$?; echo $c > %s; tmux -L %s wait-for %s; echo \"exit=$c\"; stty -g > %s; sleep 60",
+	cmd := fmt.Sprintf("stty -g > %s; %s -dht=false -lsd=false -g -up-rate 0 %s -dir %s %s; c=$?; echo $c > %s; tmux -L %s wait-for %s; echo \"exit=$c\"; stty -g > %s; sleep 60",
 		r.before, r.bin, args, r.dst, torrent, r.exitFile, socket, r.channel, r.after)
 	r.s = startTmuxSocket(t, socket, 100, 30, cmd)
 	r.s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (") })

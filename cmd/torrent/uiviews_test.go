@@ -25,7 +25,7 @@ func TestTerminalUIViews(t *testing.T) {
 	dst := t.TempDir()
 	exitFile := filepath.Join(t.TempDir(), "exit")
 	logFile := filepath.Join(t.TempDir(), "log")
-	cmd := fmt.Sprintf("%s -g -log %s -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s", bin, logFile, seeder.Port, dst, torrent, exitFile)
+	cmd := fmt.Sprintf("%s -dht=false -lsd=false -g -log %s -up-rate 0 -peer 127.0.0.1:%d -dir %s %s; echo $? > %s", bin, logFile, seeder.Port, dst, torrent, exitFile)
 	s := startTmux(t, 100, 30, cmd)
 	s.waitScreen("the main view", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "Files (2)") && percent(scr) >= 0 })
 

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -213,4 +214,49 @@ func TestFindsLibtorrentSeederOverIPv6(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	waitPeer(t, ctx, n.Peers(ctx, ih, 500*time.Millisecond), seeder)
+}
+
+// TestTwoNodesFindEachOtherThroughLibtorrent: two of our nodes, each
+// announcing its port, find each other through a libtorrent node.
+//
+// Both searches run until both have found the other: a search stopped as
+// soon as its node has found the other one ends the traversal before its
+// announce_peer (the announce comes at the end of a round, once the tokens
+// are in), so a node that found the other in its first round was never
+// announced, and the other looked in vain. That, not libtorrent, was why
+// this test failed under -race.
+func TestTwoNodesFindEachOtherThroughLibtorrent(t *testing.T) {
+	boot := ltBoot(t)
+	a := newNode(t, Config{Addr: "127.0.0.2:0", Bootstrap: []string{boot}})
+	b := newNode(t, Config{Addr: "127.0.0.3:0", Bootstrap: []string{boot}})
+	ih := [20]byte{9, 8, 7}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	achan := a.Announce(ctx, ih, 6001, 500*time.Millisecond)
+	bchan := b.Announce(ctx, ih, 6002, 500*time.Millisecond)
+	defer func() {
+		cancel()
+		for range achan {
+		}
+		for range bchan {
+		}
+	}()
+	aWant, bWant := netip.MustParseAddrPort("127.0.0.3:6002"), netip.MustParseAddrPort("127.0.0.2:6001")
+	var aSaw, bSaw []netip.AddrPort
+	for !slices.Contains(aSaw, aWant) || !slices.Contains(bSaw, bWant) {
+		select {
+		case peers, ok := <-achan:
+			if !ok {
+				t.Fatal("a's search ended")
+			}
+			aSaw = append(aSaw, peers...)
+		case peers, ok := <-bchan:
+			if !ok {
+				t.Fatal("b's search ended")
+			}
+			bSaw = append(bSaw, peers...)
+		case <-ctx.Done():
+			t.Fatalf("a saw %v (want %v), b saw %v (want %v): %v", aSaw, aWant, bSaw, bWant, ctx.Err())
+		}
+	}
 }

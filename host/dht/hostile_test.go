@@ -1,9 +1,11 @@
 package dht
 
 import (
+	"expvar"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,5 +189,130 @@ func TestBEP44QueriesDropped(t *testing.T) {
 			t.Fatalf("BEP 44 %q answered: %+v", m.T, m)
 		}
 		pings++
+	}
+}
+
+// TestMadeUpQueryNamesDropped: a node sends thousands of queries, each
+// with a name of its own. They are dropped unanswered before the library
+// sees them: it would keep a counter for each name seen, in a
+// process-wide expvar map, for the life of the process. A ping after them
+// is still answered.
+func TestMadeUpQueryNamesDropped(t *testing.T) {
+	n := newNode(t, Config{Addr: "127.0.0.2:0", QueryRate: 1e6})
+	c := newKRPCClient(t, "127.0.0.5", n.Addr())
+	const names = 3000
+	for i := range names {
+		c.send("m"+strconv.Itoa(i), "made_up_"+strconv.Itoa(i), krpc.MsgArgs{})
+		if i%100 == 0 {
+			drain(c)
+		}
+	}
+	if m := c.query("ping", krpc.MsgArgs{}); m.R == nil {
+		t.Fatalf("a ping after the made-up queries got %+v", m)
+	}
+	counted := 0
+	expvar.Get("dht").(*expvar.Map).Do(func(kv expvar.KeyValue) {
+		if strings.Contains(kv.Key, "made_up_") {
+			counted++
+		}
+	})
+	if counted > 0 {
+		t.Errorf("the library keeps a counter for %d of %d made-up query names", counted, names)
+	}
+}
+
+// TestQueryFloodFromOneIPLeavesRoomForOthers: one address floods pings at
+// about 500 a second, ten times the node's whole query rate; another
+// address's pings, one every 200 ms, are still answered, as the flooder
+// gets only its per-IP share of the rate.
+func TestQueryFloodFromOneIPLeavesRoomForOthers(t *testing.T) {
+	n := newNode(t, Config{Addr: "127.0.0.2:0"})
+	flooder := newKRPCClient(t, "127.0.0.5", n.Addr())
+	other := newKRPCClient(t, "127.0.0.6", n.Addr())
+	stop := make(chan struct{})
+	flooded := make(chan int)
+	go func() {
+		sent := 0
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				flooded <- sent
+				return
+			case <-tick.C:
+			}
+			for range 5 {
+				flooder.send("f"+strconv.Itoa(sent), "ping", krpc.MsgArgs{})
+				sent++
+			}
+		}
+	}()
+	const pings = 15
+	answered := 0
+	for i := range pings {
+		tid := "o" + strconv.Itoa(i)
+		other.send(tid, "ping", krpc.MsgArgs{})
+		deadline := time.Now().Add(200 * time.Millisecond)
+		for {
+			m, ok := other.read(time.Until(deadline))
+			if !ok {
+				break
+			}
+			if m.T == tid && m.R != nil {
+				answered++
+				time.Sleep(time.Until(deadline))
+				break
+			}
+		}
+	}
+	close(stop)
+	sent := <-flooded
+	replies := 0
+	for {
+		if _, ok := flooder.read(500 * time.Millisecond); !ok {
+			break
+		}
+		replies++
+	}
+	t.Logf("flooder: %d pings, %d answered; other: %d of %d answered", sent, replies, answered, pings)
+	if answered < pings-2 {
+		t.Errorf("only %d of %d pings from another address answered during the flood", answered, pings)
+	}
+	if replies > sent/5 {
+		t.Errorf("the flooder got %d answers to %d pings", replies, sent)
+	}
+}
+
+// TestPerIPLimitsBounded: queries from ever new addresses (a spoofed
+// flood) keep at most maxTrackedIPs limiters; idle ones are pruned, so new
+// addresses are tracked again once the flood is over.
+func TestPerIPLimitsBounded(t *testing.T) {
+	l := newIPLimits(DefaultQueryRate)
+	now := time.Now()
+	ip := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+	for i := range 3 * maxTrackedIPs {
+		l.allow(ip(i), now)
+	}
+	if len(l.ips) != maxTrackedIPs {
+		t.Fatalf("%d limiters after %d addresses, cap %d", len(l.ips), 3*maxTrackedIPs, maxTrackedIPs)
+	}
+	// A minute later every bucket is full again: the next new address
+	// prunes them all.
+	later := now.Add(time.Minute)
+	l.allow(ip(3*maxTrackedIPs), later)
+	if len(l.ips) != 1 {
+		t.Errorf("%d limiters after the idle ones were pruned, want 1", len(l.ips))
+	}
+	// A tracked address over its share is refused.
+	hot := netip.MustParseAddr("10.9.9.9")
+	allowed := 0
+	for range 10 * l.burst {
+		if l.allow(hot, later) {
+			allowed++
+		}
+	}
+	if allowed != l.burst {
+		t.Errorf("%d queries allowed in one instant, burst %d", allowed, l.burst)
 	}
 }

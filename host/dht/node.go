@@ -32,7 +32,8 @@ var DefaultBootstrap = []string{
 // Defaults of Config's rates and intervals.
 const (
 	// DefaultQueryRate is how many queries from other nodes we answer per
-	// second (burst: a second's worth); the rest are dropped unanswered.
+	// second (burst: a second's worth), each IP at most a fifth of it (see
+	// gate); the rest are dropped unanswered.
 	// libtorrent's default dht_upload_rate_limit, 8000 B/s, is about as many
 	// replies.
 	DefaultQueryRate = 50
@@ -51,6 +52,9 @@ type Config struct {
 	// Addr is the UDP address to listen on, "IP:PORT"; customarily the
 	// BitTorrent listener's port.
 	Addr string
+	// Conn, if set, is the socket to use instead of listening on Addr; the
+	// node owns it from New on, and closes it even if New fails.
+	Conn net.PacketConn
 	// Bootstrap are HOST:PORT nodes to start from when the routing table is
 	// empty; DefaultBootstrap for real use. Nil means none.
 	Bootstrap []string
@@ -76,6 +80,8 @@ type Node struct {
 
 	mu       sync.Mutex
 	starting []adht.Addr // resolved cfg.Bootstrap
+
+	unresolved map[string]bool // bootstrap nodes warned of; maintain's own
 }
 
 // New listens on cfg.Addr, loads the routing table file (a bad file is
@@ -92,35 +98,33 @@ func New(cfg Config) (*Node, error) {
 	}
 	for _, hp := range cfg.Bootstrap {
 		if _, _, err := net.SplitHostPort(hp); err != nil {
+			if cfg.Conn != nil {
+				cfg.Conn.Close()
+			}
 			return nil, fmt.Errorf("dht bootstrap node %q: %w", hp, err)
 		}
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, store: newPeerStore(),
-		closing: make(chan struct{}), pings: make(chan struct{}, maxPings)}
+		closing: make(chan struct{}), pings: make(chan struct{}, maxPings), unresolved: make(map[string]bool)}
 	saved := n.loadState()
-	conn, err := net.ListenPacket("udp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("dht: %w", err)
+	conn := cfg.Conn
+	if conn == nil {
+		var err error
+		if conn, err = net.ListenPacket("udp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("dht: %w", err)
+		}
 	}
 	n.conn = conn
 	queries := rate.NewLimiter(rate.Limit(cfg.QueryRate), int(cfg.QueryRate)+1)
 	scfg := adht.ServerConfig{
 		NodeId:        saved.ID,
-		Conn:          conn,
-		NoSecurity:    true, // as the library's default config: most of the DHT does not use BEP 42 IDs
+		Conn:          gate{conn, queries, newIPLimits(cfg.QueryRate)}, // the query rates and the queries answered
+		NoSecurity:    true,                                            // as the library's default config: most of the DHT does not use BEP 42 IDs
 		StartingNodes: n.startingNodes,
 		PeerStore:     n.store,
-		OnQuery: func(m *krpc.Msg, _ net.Addr) bool {
-			if m.Q == "put" || m.Q == "get" {
-				// BEP 44 storage: nothing a BitTorrent client needs, and the
-				// library's store for it has no cap.
-				return false
-			}
-			return queries.Allow()
-		},
-		SendLimiter: rate.NewLimiter(sendRate, sendBurst),
-		DefaultWant: []krpc.Want{krpc.WantNodes, krpc.WantNodes6},
-		Logger:      anacrologger(n.log),
+		SendLimiter:   rate.NewLimiter(sendRate, sendBurst),
+		DefaultWant:   []krpc.Want{krpc.WantNodes, krpc.WantNodes6},
+		Logger:        anacrologger(n.log),
 	}
 	srv, err := adht.NewServer(&scfg)
 	if err != nil {
@@ -261,7 +265,14 @@ func (n *Node) resolveBootstrap(ctx context.Context) ([]adht.Addr, error) {
 		host, port, _ := net.SplitHostPort(hp)
 		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
-			n.log.Debug("dht bootstrap node not resolved", "node", hp, "error", err)
+			// A warning the first time, as the user may have mistyped it;
+			// the retries every bootstrapRetry only at debug level.
+			lvl := hclog.Debug
+			if !n.unresolved[hp] {
+				n.unresolved[hp] = true
+				lvl = hclog.Warn
+			}
+			n.log.Log(lvl, "dht bootstrap node not resolved", "node", hp, "error", err)
 			continue
 		}
 		for _, ip := range ips {

@@ -13,17 +13,36 @@ import (
 // ends or the node closes, sending the peers each answering node gives. The
 // channel closes then; the caller must read it until it does.
 func (n *Node) Peers(ctx context.Context, infoHash [20]byte, every time.Duration) <-chan []netip.AddrPort {
-	return n.search(ctx, infoHash, 0, every)
+	return n.search(ctx, infoHash, 0, Backoff(every, every))
 }
 
 // Announce is Peers that also announces (announce_peer) our BitTorrent port
 // to the nodes closest to infoHash at the end of each round: for a torrent
-// we download or seed.
+// we download or seed. Peers arrive during a round, before its announce:
+// a caller that ends ctx as soon as it has the peer it wanted may not have
+// been announced at all, so keep it running while others must find us.
 func (n *Node) Announce(ctx context.Context, infoHash [20]byte, port int, every time.Duration) <-chan []netip.AddrPort {
-	return n.search(ctx, infoHash, port, every)
+	return n.search(ctx, infoHash, port, Backoff(every, every))
 }
 
-func (n *Node) search(ctx context.Context, ih [20]byte, port int, every time.Duration) <-chan []netip.AddrPort {
+// AnnounceOn is Announce with the pause before each next round given by
+// next (see Backoff).
+func (n *Node) AnnounceOn(ctx context.Context, infoHash [20]byte, port int, next func() time.Duration) <-chan []netip.AddrPort {
+	return n.search(ctx, infoHash, port, next)
+}
+
+// Backoff is a schedule of rounds for AnnounceOn: first, then doubling up
+// to most. Not safe for concurrent use; one per search.
+func Backoff(first, most time.Duration) func() time.Duration {
+	d := first
+	return func() time.Duration {
+		cur := d
+		d = min(2*d, most)
+		return cur
+	}
+}
+
+func (n *Node) search(ctx context.Context, ih [20]byte, port int, next func() time.Duration) <-chan []netip.AddrPort {
 	out := make(chan []netip.AddrPort, 8)
 	ctx, cancel := context.WithCancel(ctx)
 	select {
@@ -54,11 +73,11 @@ func (n *Node) search(ctx context.Context, ih [20]byte, port int, every time.Dur
 			case <-t.C:
 			}
 			if n.round(ctx, ih, port, out) {
-				t.Reset(every)
+				t.Reset(next())
 			} else {
 				// No node to start from yet (bootstrap under way): the
 				// first search must not wait a whole interval for it.
-				t.Reset(min(every, startRetry))
+				t.Reset(startRetry)
 			}
 		}
 	}()
@@ -91,6 +110,9 @@ func (n *Node) round(ctx context.Context, ih [20]byte, port int, out chan<- []ne
 	for {
 		select {
 		case <-ctx.Done():
+			// The library announces only at the end of a traversal: a round
+			// cut short here (as its caller stops) has not announced us.
+			n.log.Trace("dht round stopped before its end", "infohash", hex.EncodeToString(ih[:]), "peers", found)
 			return true
 		case pv, ok := <-a.Peers:
 			if !ok {

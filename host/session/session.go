@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/torrent-dev/torrent/host/dht"
 	"github.com/torrent-dev/torrent/host/lsd"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/pick"
@@ -55,6 +56,9 @@ type Options struct {
 	WebSeeds []string
 	// FullCheck hashes every piece at start, trusting no resume record.
 	FullCheck bool
+	// DHT finds peers for the torrent and announces it (startDHT); nil is
+	// no DHT. The caller owns it and closes it after Run.
+	DHT *dht.Node
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -235,13 +239,14 @@ func (s *Session) Run(ctx context.Context) error {
 	var peerID [20]byte
 	copy(peerID[:], "-TZ0100-")
 	rand.Read(peerID[8:])
+	dhtPort, dhtNode := s.dhtPorts()
 	sw := swarm.New(swarm.Config{
 		InfoHash: s.Meta.InfoHash, PeerID: peerID,
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
 		Have: have, Wanted: s.Sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
-		Info: s.Meta.InfoBytes, Private: info.Private,
+		Info: s.Meta.InfoBytes, Private: info.Private, DHTPort: dhtPort, OnDHTPort: dhtNode,
 	})
 	s.swarm.Store(sw)
 	markReady()
@@ -251,8 +256,10 @@ func (s *Session) Run(ctx context.Context) error {
 	annDone := s.startAnnouncer(annCtx, sw, peerID)
 	stopSaver := s.saveEvery(ctx, sw, 10*time.Second)
 	stopLSD := s.startLSD(sw.AddPeersFrom)
+	stopDHT := s.startDHT(ctx, sw.AddPeersFrom)
 
 	err = sw.Run(ctx, s.opts.Peers)
+	stopDHT()
 	stopLSD()
 	stopSaver()
 	stopAnn()
@@ -273,12 +280,7 @@ func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [2
 		close(done)
 		return done
 	}
-	port := 0
-	if s.opts.Listener != nil {
-		if a, ok := s.opts.Listener.Addr().(*net.TCPAddr); ok {
-			port = a.Port
-		}
-	}
+	port := s.listenPort()
 	total := s.Meta.Info.Length
 	// BEP 3: "completed" is for a download this session finishes, never
 	// for data that was whole at start.

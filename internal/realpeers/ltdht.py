@@ -7,7 +7,8 @@
 # port, over UDP); with --torrent it seeds X from SRC and announces it to the DHT only (no
 # tracker); with --get-peers it runs dht_get_peers for HEX every second and
 # prints PEER ip:port for each peer a node returns. STATUS dht_nodes=N lines
-# follow every second. Run it with /usr/bin/python3.
+# follow every second. Queries other nodes send it are printed as
+# GOT_GET_PEERS HEX and GOT_ANNOUNCE HEX ip:port. Run it with /usr/bin/python3.
 import argparse
 import sys
 import time
@@ -76,6 +77,10 @@ while True:
         if isinstance(al, lt.dht_get_peers_reply_alert):
             for ip, port in al.peers():
                 emit("PEER %s:%d" % (ip, port))
+        elif isinstance(al, lt.dht_get_peers_alert):
+            emit("GOT_GET_PEERS %s" % al.info_hash)
+        elif isinstance(al, lt.dht_announce_alert):
+            emit("GOT_ANNOUNCE %s %s:%d" % (al.info_hash, al.ip, al.port))
         elif isinstance(al, (lt.torrent_error_alert, lt.file_error_alert)) or al.category() & cats.error_notification:
             emit("ERROR " + al.message())
     time.sleep(0.02)
