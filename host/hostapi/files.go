@@ -41,7 +41,11 @@ func TorrentInfo(m *metainfo.MetaInfo, dir string) *hostpb.TorrentInfo {
 type sessionLibrary struct{ s *session.Session }
 
 func (l sessionLibrary) Torrents() []*hostpb.TorrentInfo {
-	return []*hostpb.TorrentInfo{TorrentInfo(l.s.Meta, l.s.Dir())}
+	m := l.s.Meta()
+	if m == nil {
+		return nil // a magnet link's metadata is not known yet: no files
+	}
+	return []*hostpb.TorrentInfo{TorrentInfo(m, l.s.Dir())}
 }
 
 func (l sessionLibrary) ReadAt(ctx context.Context, torrent int, p []byte, off, readahead int64) (int, error) {

@@ -2,6 +2,7 @@ package hostapi
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,10 +78,13 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 	t := time.NewTicker(time.Second / time.Duration(rate))
 	defer t.Stop()
 	var seq int64
-	first := true
+	first, known := true, false
 	for {
 		u := srv.update(&seq)
-		if first {
+		// The torrent goes with the first update, and again once a
+		// magnet link's metadata makes it known.
+		if first || !known && srv.s.Meta() != nil {
+			known = srv.s.Meta() != nil
 			u.Torrent = srv.info()
 			first = false
 		}
@@ -98,7 +102,13 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 }
 
 func (srv *Server) info() *hostpb.TorrentInfo {
-	t := TorrentInfo(srv.s.Meta, srv.s.Dir())
+	var t *hostpb.TorrentInfo
+	if m := srv.s.Meta(); m != nil {
+		t = TorrentInfo(m, srv.s.Dir())
+	} else {
+		// Before a magnet link's metadata: the name it gives, no pieces.
+		t = &hostpb.TorrentInfo{Name: srv.s.Name(), InfoHash: fmt.Sprintf("%x", srv.s.InfoHash()), Dir: srv.s.Dir()}
+	}
 	t.Mountpoint = srv.mounted()
 	return t
 }
@@ -113,6 +123,10 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 		Have: have, Missing: uint32(st.Missing), Downloaded: uint64(st.Downloaded), Uploaded: uint64(st.Uploaded),
 		DownRate: uint64(st.DownRate), UpRate: uint64(st.UpRate), KnownPeers: uint32(st.Known), Complete: st.Missing == 0,
 		Status: st.Status,
+	}
+	if ms, ok := srv.s.MetadataStatus(); ok {
+		u.Status = ms.String()
+		u.KnownPeers = uint32(ms.Known)
 	}
 	n, done := srv.s.Checking()
 	u.Checking, u.CheckingDone = uint32(n), done
@@ -132,7 +146,7 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 	}
 	if tr, ok := srv.s.Tracker(); ok {
 		u.Tracker = trackerStatus(tr)
-		u.Trackers = trackerList(srv.s.Meta.Trackers(), tr)
+		u.Trackers = trackerList(srv.s.Trackers(), tr)
 	}
 	if p, ok := srv.s.Picker(); ok {
 		u.Picker = "built-in"

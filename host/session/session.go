@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/torrent-dev/torrent/host/magnet"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/pick"
 	"github.com/torrent-dev/torrent/host/storage"
@@ -43,6 +44,9 @@ type Options struct {
 	EncryptOutgoing bool
 	// Checking reports progress of the start-up check of data on disk.
 	Checking func(done, total int)
+	// MetadataOnly (magnet links) ends Run once the metadata is fetched
+	// and saved, before any data is checked or fetched.
+	MetadataOnly bool
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -50,10 +54,19 @@ var _ swarm.Picker = (*pick.Manager)(nil)
 
 // Session is one running torrent.
 type Session struct {
-	Meta    *metainfo.MetaInfo
-	opts    Options
-	log     hclog.Logger
-	store   *storage.Storage
+	meta     atomic.Pointer[metainfo.MetaInfo] // nil until a magnet link's metadata arrives
+	infoHash [20]byte
+	peerID   [20]byte
+	magnet   *magnet.Magnet // nil for a .torrent file
+	info     []byte         // the raw info dictionary, when it came from peers or a saved file
+	torrent  []byte         // the .torrent file made from a magnet link's metadata
+	opts     Options
+	log      hclog.Logger
+	store    *storage.Storage // nil until the metadata is known
+	feed     peerFeed         // where every peer source sends its addresses
+	fetcher  atomic.Pointer[fetcher]
+	bans     []netip.Addr // IPs the metadata phase banned, for the swarm
+	sources  sources      // tracker (and DHT) for the whole session
 	swarm   atomic.Pointer[swarm.Swarm]
 	ann     atomic.Pointer[tracker.Announcer]
 	picker  atomic.Pointer[pick.Manager]
@@ -80,17 +93,55 @@ func Open(torrentPath string, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := newSession(m.InfoHash, opts)
+	if err := s.setMeta(m, nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newSession(infoHash [20]byte, opts Options) *Session {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	if opts.Dir == "" {
 		opts.Dir = "."
 	}
-	st, err := storage.Open(opts.Dir, Layout(&m.Info))
+	s := &Session{infoHash: infoHash, opts: opts, log: opts.Logger, ready: make(chan struct{})}
+	copy(s.peerID[:], "-TZ0100-")
+	rand.Read(s.peerID[8:])
+	return s
+}
+
+// setMeta makes the torrent known and opens its storage; info is the raw
+// info dictionary if we have it (a magnet link's), for serving it.
+func (s *Session) setMeta(m *metainfo.MetaInfo, info []byte) error {
+	st, err := storage.Open(s.opts.Dir, Layout(&m.Info))
 	if err != nil {
-		return nil, fmt.Errorf("open data in %s: %w", opts.Dir, err)
+		return fmt.Errorf("open data in %s: %w", s.opts.Dir, err)
 	}
-	return &Session{Meta: m, opts: opts, log: opts.Logger, store: st, ready: make(chan struct{})}, nil
+	s.store, s.info = st, info
+	s.meta.Store(m)
+	return nil
+}
+
+// Meta is the torrent; nil while a magnet link's metadata is being
+// fetched (MetadataStatus says how far that is).
+func (s *Session) Meta() *metainfo.MetaInfo { return s.meta.Load() }
+
+// InfoHash is the torrent's v1 info-hash, known from the start.
+func (s *Session) InfoHash() [20]byte { return s.infoHash }
+
+// Name is the torrent's name; before the metadata of a magnet link, its
+// dn, else the info-hash in hex.
+func (s *Session) Name() string {
+	if m := s.Meta(); m != nil {
+		return m.Info.Name
+	}
+	if s.magnet != nil && s.magnet.Name != "" {
+		return s.magnet.Name
+	}
+	return fmt.Sprintf("%x", s.infoHash)
 }
 
 // Layout is the storage layout of a torrent.
@@ -105,12 +156,17 @@ func Layout(info *metainfo.Info) storage.Layout {
 // Dir is the data directory.
 func (s *Session) Dir() string { return s.opts.Dir }
 
-// Stats is the swarm's latest snapshot (zero until Run has started it).
+// Stats is the swarm's latest snapshot (zero until Run has started it,
+// and all zero while the metadata is unknown: check Meta first).
 func (s *Session) Stats() swarm.Stats {
 	if sw := s.swarm.Load(); sw != nil {
 		return sw.Stats()
 	}
-	n := s.Meta.Info.NumPieces()
+	m := s.Meta()
+	if m == nil {
+		return swarm.Stats{}
+	}
+	n := m.Info.NumPieces()
 	if have := s.checked.Load(); have != nil {
 		return swarm.Stats{Have: *have, NumPieces: n, Missing: n - have.Count(), Complete: have.Full()}
 	}
@@ -150,7 +206,7 @@ func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, e
 		}
 		return have, false, fmt.Errorf("check data: %w", err)
 	}
-	s.log.Info("checked data on disk", "pieces", have.Count(), "of", s.Meta.Info.NumPieces(), "took", time.Since(t0).Round(time.Millisecond))
+	s.log.Info("checked data on disk", "pieces", have.Count(), "of", s.Meta().Info.NumPieces(), "took", time.Since(t0).Round(time.Millisecond))
 	s.checked.Store(&have)
 	if err := s.store.CreateEmpty(); err != nil {
 		return have, false, err
@@ -162,14 +218,23 @@ func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, e
 	return have, true, nil
 }
 
-// Run checks the data on disk, then downloads and seeds until ctx ends (or,
-// without Seed, until complete). It saves the resume state on the way out.
+// Run fetches a magnet link's metadata if it is not known yet (see
+// FetchMetadata), checks the data on disk, then downloads and seeds until
+// ctx ends (or, without Seed, until complete). It saves the resume state
+// on the way out.
 func (s *Session) Run(ctx context.Context) error {
-	defer s.store.Close()
 	var readyOnce sync.Once
 	markReady := func() { readyOnce.Do(func() { close(s.ready) }) }
 	defer markReady()
-	info := &s.Meta.Info
+	defer s.sources.stop()
+	if err := s.FetchMetadata(ctx); err != nil || s.Meta() == nil || s.opts.MetadataOnly {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer s.store.Close()
+	info := &s.Meta().Info
 	have, ok, err := s.check(ctx)
 	if !ok || (have.Full() && !s.opts.Seed) {
 		return err
@@ -183,73 +248,39 @@ func (s *Session) Run(ctx context.Context) error {
 	})
 	defer pm.Close()
 	s.picker.Store(pm)
-	var peerID [20]byte
-	copy(peerID[:], "-TZ0100-")
-	rand.Read(peerID[8:])
 	sw := swarm.New(swarm.Config{
-		InfoHash: s.Meta.InfoHash, PeerID: peerID,
+		InfoHash: s.infoHash, PeerID: s.peerID,
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
 		Have: have, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
+		Banned: s.bans,
+		// LEAD: connect the ut_metadata helper's field here: Info: s.info (nil for a .torrent file: use its raw info bytes).
 	})
 	s.swarm.Store(sw)
 	markReady()
 	s.started = time.Now()
+	// The swarm takes over every peer source; what the metadata phase
+	// learned is handed on.
+	s.feed.attach(sw.AddPeersFrom)
+	s.sources.start(ctx, s)
+	if !have.Full() {
+		s.sources.watch(sw.Done())
+	}
 
-	annCtx, stopAnn := context.WithCancel(context.WithoutCancel(ctx))
-	annDone := s.startAnnouncer(annCtx, sw, peerID)
 	stopSaver := s.saveEvery(ctx, sw, 10*time.Second)
-
 	err = sw.Run(ctx, s.opts.Peers)
 	stopSaver()
-	stopAnn()
-	<-annDone
+	if !have.Full() && closed(sw.Done()) {
+		// Said before "stopped", even if the watch has not seen it yet.
+		s.sources.complete()
+	}
+	s.sources.stop()
 	st := sw.Stats()
 	s.saveResume(st.Have, st.Uploaded, st.Downloaded)
 	s.log.Info("session summary", "downloaded", st.Downloaded, "uploaded", st.Uploaded, "wasted", st.Wasted,
 		"verified", st.Verified, "pieces", st.Have.Count(), "of", st.NumPieces)
 	return err
-}
-
-// startAnnouncer runs the tracker announcer if the torrent has trackers;
-// the returned channel closes when it has sent "stopped".
-func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [20]byte) <-chan struct{} {
-	done := make(chan struct{})
-	tiers := s.Meta.Trackers()
-	if len(tiers) == 0 {
-		close(done)
-		return done
-	}
-	port := 0
-	if s.opts.Listener != nil {
-		if a, ok := s.opts.Listener.Addr().(*net.TCPAddr); ok {
-			port = a.Port
-		}
-	}
-	total := s.Meta.Info.Length
-	// BEP 3: "completed" is for a download this session finishes, never
-	// for data that was whole at start.
-	completed := sw.Done()
-	select {
-	case <-completed:
-		completed = nil
-	default:
-	}
-	a := tracker.NewAnnouncer(tracker.Config{
-		Tiers: tiers, InfoHash: s.Meta.InfoHash, PeerID: peerID, Port: port,
-		Logger: s.log.Named("tracker"), WantRate: s.opts.WantRate, MinGap: s.announceGap,
-		OnPeers: sw.AddPeers, Completed: completed,
-		Stats: func() tracker.Stats {
-			st := sw.Stats()
-			left := int64(st.Missing) * s.Meta.Info.PieceLength
-			left = min(left, total)
-			return tracker.Stats{Uploaded: st.Uploaded, Downloaded: st.Downloaded, Left: left, DownRate: st.DownRate}
-		},
-	})
-	s.ann.Store(a)
-	go func() { defer close(done); a.Run(ctx) }()
-	return done
 }
 
 // saveEvery writes the resume state periodically, so a SIGKILL loses at
@@ -279,7 +310,7 @@ func (s *Session) saveEvery(ctx context.Context, sw *swarm.Swarm, d time.Duratio
 }
 
 func (s *Session) loadResume() *storage.Resume {
-	r, err := storage.LoadResume(s.opts.Dir, s.Meta.InfoHash)
+	r, err := storage.LoadResume(s.opts.Dir, s.infoHash)
 	if err != nil {
 		if !errors.Is(err, storage.ErrNoResume) {
 			s.log.Warn("ignoring resume state; the data on disk is checked instead", "error", err)
@@ -290,7 +321,7 @@ func (s *Session) loadResume() *storage.Resume {
 }
 
 func (s *Session) saveResume(have interface{ Bytes() []byte }, up, down int64) bool {
-	r := &storage.Resume{InfoHash: s.Meta.InfoHash, Have: have.Bytes(), Uploaded: up, Downloaded: down}
+	r := &storage.Resume{InfoHash: s.infoHash, Have: have.Bytes(), Uploaded: up, Downloaded: down}
 	if s.resume != nil {
 		r.Uploaded += s.resume.Uploaded
 		r.Downloaded += s.resume.Downloaded

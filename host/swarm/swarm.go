@@ -63,6 +63,9 @@ type Config struct {
 	// plaintext, as the peer picks), retrying plain if that fails.
 	// Incoming connections may use MSE or not either way.
 	EncryptOutgoing bool
+	// Banned are IPs refused from the start (a magnet link's metadata
+	// phase banned them).
+	Banned []netip.Addr
 }
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
@@ -120,6 +123,9 @@ func New(cfg Config) *Swarm {
 		byPeerID: make(map[[20]byte]*peer),
 		book:     addrbook.New(cfg.MaxPeers),
 		suspects: newSuspects(),
+	}
+	for _, ip := range cfg.Banned {
+		s.book.Ban(ip)
 	}
 	s.conn = &connector{
 		infoHash: cfg.InfoHash, peerID: cfg.PeerID, skeys: mse.InfoHashes(cfg.InfoHash),
