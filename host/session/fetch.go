@@ -32,8 +32,8 @@ import (
 // pieces differ are banned too.
 
 const (
-	maxMetaRequests = 4   // ut_metadata requests in flight per peer
-	maxMetaPeers    = 30  // peers connected at once in this phase
+	maxMetaRequests = 4       // ut_metadata requests in flight per peer
+	maxMetaPeers    = 30      // peers connected at once in this phase
 	maxMetaMsgLen   = 1 << 20 // a bitfield of 8M pieces; ut_metadata data is 16 KiB
 	metaIdle        = 2 * time.Minute
 )

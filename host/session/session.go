@@ -67,15 +67,15 @@ type Session struct {
 	fetcher  atomic.Pointer[fetcher]
 	bans     []netip.Addr // IPs the metadata phase banned, for the swarm
 	sources  sources      // tracker (and DHT) for the whole session
-	swarm   atomic.Pointer[swarm.Swarm]
-	ann     atomic.Pointer[tracker.Announcer]
-	picker  atomic.Pointer[pick.Manager]
-	started time.Time
-	resume  *storage.Resume                   // totals of earlier sessions
-	checked atomic.Pointer[bitfield.Bitfield] // what the start-up check found
-	checks  atomic.Int64                      // pieces checked so far at start-up
-	readers readers                           // torfs reads waiting for pieces
-	ready   chan struct{}                     // closed once the swarm runs, or Run gave up before
+	swarm    atomic.Pointer[swarm.Swarm]
+	ann      atomic.Pointer[tracker.Announcer]
+	picker   atomic.Pointer[pick.Manager]
+	started  time.Time
+	resume   *storage.Resume                   // totals of earlier sessions
+	checked  atomic.Pointer[bitfield.Bitfield] // what the start-up check found
+	checks   atomic.Int64                      // pieces checked so far at start-up
+	readers  readers                           // torfs reads waiting for pieces
+	ready    chan struct{}                     // closed once the swarm runs, or Run gave up before
 	// announceGap is the tracker's MinGap; 0 keeps its default. Only
 	// tests set it, to watch the announce policy within seconds.
 	announceGap time.Duration
