@@ -135,8 +135,13 @@ func (c *console) show(ctx context.Context, s *session.Session) (stop func()) {
 }
 
 func statusLine(s *session.Session) string {
+	m := s.Meta()
+	if m == nil {
+		ms, _ := s.MetadataStatus()
+		return ms.String()
+	}
 	st := s.Stats()
-	total := s.Meta.Info.Length
+	total := m.Info.Length
 	pct := 100.0
 	if st.NumPieces > 0 {
 		pct = 100 * float64(st.NumPieces-st.Missing) / float64(st.NumPieces)
@@ -150,7 +155,7 @@ func statusLine(s *session.Session) string {
 	case st.Missing == 0:
 		b.WriteString("  complete")
 	case st.DownRate > 0:
-		left := int64(st.Missing) * s.Meta.Info.PieceLength
+		left := int64(st.Missing) * m.Info.PieceLength
 		eta := time.Duration(left/st.DownRate) * time.Second
 		fmt.Fprintf(&b, "  ETA %s", eta)
 	default:

@@ -33,6 +33,7 @@ var flagExamples = map[string]map[string]string{
 		"cpuprofile":      "torrent -cpuprofile cpu.pprof ubuntu.torrent",
 		"memprofile":      "torrent -memprofile mem.pprof ubuntu.torrent",
 		"json":            "torrent -json -seed=false ubuntu.torrent | jq .type",
+		"metadata-only":   "torrent -metadata-only -dir ~/torrents 'magnet:?xt=urn:btih:...&tr=udp://tracker.example:6969'",
 	},
 	"torrent create": {
 		"a":            "torrent create -a http://tracker.example/announce -a udp://backup.example:6969 ~/photos",

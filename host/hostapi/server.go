@@ -78,13 +78,13 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 	t := time.NewTicker(time.Second / time.Duration(rate))
 	defer t.Stop()
 	var seq int64
-	first, known := true, false
+	first, known, mount := true, false, ""
 	for {
 		u := srv.update(&seq)
 		// The torrent goes with the first update, and again once a
-		// magnet link's metadata makes it known.
-		if first || !known && srv.s.Meta() != nil {
-			known = srv.s.Meta() != nil
+		// magnet link's metadata makes it known or torfs mounts it.
+		if first || !known && srv.s.Meta() != nil || mount != srv.mounted() {
+			known, mount = srv.s.Meta() != nil, srv.mounted()
 			u.Torrent = srv.info()
 			first = false
 		}

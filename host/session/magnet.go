@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/torrent-dev/torrent/host/magnet"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/storage"
@@ -171,3 +173,11 @@ func (st MetadataStatus) String() string {
 	}
 	return fmt.Sprintf("fetching metadata: %s from %d peers (%d known)", pieces, st.Peers, st.Known)
 }
+
+// Logger is the session's logger.
+func (s *Session) Logger() hclog.Logger { return s.log }
+
+// Close ends the peer sources FetchMetadata started (the tracker hears
+// "stopped"), for a session that does not go on to Run; Run ends them by
+// itself.
+func (s *Session) Close() { s.sources.stop() }
