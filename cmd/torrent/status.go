@@ -240,6 +240,9 @@ func statusOf(u *hostpb.Update, now time.Time) (*jsonStatus, error) {
 		s.BytesDone -= int64(n)*s.Torrent.PieceLength - s.Torrent.Length
 	}
 	s.State, s.ETA = progressState(u.GetCheckingDone(), int(u.GetMissing()), s.Torrent.Length-s.BytesDone, s.DownRate)
+	if n == 0 && t.GetTotalLength() == 0 && !u.GetCheckingDone() {
+		s.State = "metadata" // a magnet link's: problem says how far
+	}
 	for _, p := range u.GetPeers() {
 		s.Peers = append(s.Peers, jsonStatusPeer{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags})
 	}
@@ -263,7 +266,9 @@ func printStatus(w io.Writer, s *jsonStatus) error {
 	fmt.Fprintf(tw, "torrent\t%s (%s, %d pieces)\n", s.Torrent.Name, human(s.Torrent.Length), s.Torrent.Pieces)
 	fmt.Fprintf(tw, "dir\t%s\n", s.Dir)
 	state := s.State
-	if s.State == "checking" {
+	if s.State == "metadata" {
+		state, s.Problem = s.Problem, ""
+	} else if s.State == "checking" {
 		state = fmt.Sprintf("checking data on disk, %d/%d pieces", s.Checked, s.Torrent.Pieces)
 	} else if s.ETA != nil && s.State == "downloading" {
 		state += ", ETA " + (time.Duration(*s.ETA) * time.Second).String()
