@@ -122,8 +122,8 @@ func cmdDownload(ctx context.Context, args []string) error {
 	if f.json {
 		f.events = newJSONEvents(os.Stdout, nil, nil)
 	}
-	if f.metaOnly {
-		f.events.metadataOnly = f.events != nil
+	if f.metaOnly && f.events != nil {
+		f.events.metadataOnly = true
 	}
 	complete, err := download(ctx, fs.Arg(0), f)
 	if f.events != nil {

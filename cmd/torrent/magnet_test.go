@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/magnet"
+	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/storage"
+	"github.com/torrent-dev/torrent/internal/hostilepeer"
+	"github.com/torrent-dev/torrent/internal/realpeers"
+)
+
+// magnetFor is a magnet link for torrent with x.pe peers and a tracker
+// nobody answers on (so the trackers end up in the .torrent written).
+func magnetFor(t *testing.T, torrent string, peers ...netip.AddrPort) (string, *metainfo.MetaInfo) {
+	t.Helper()
+	m, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := &magnet.Magnet{InfoHash: m.InfoHash, Name: m.Info.Name, Peers: peers,
+		Trackers: []string{"http://127.0.0.1:1/announce", "udp://127.0.0.1:1"}}
+	return link.String(), m
+}
+
+func ltAddr(p *realpeers.Peer) netip.AddrPort {
+	return netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", p.Port))
+}
+
+// A magnet link with x.pe to a libtorrent seeder and no .torrent on our
+// side: the metadata comes from the seeder, then identical data. The
+// metadata is kept in the download directory.
+func TestMagnetFromLibtorrent(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src)
+	torrent := realpeers.MakeTorrent(t, src, "", 18)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	link, m := magnetFor(t, torrent, ltAddr(seeder))
+	dst := t.TempDir()
+	c := startClient(t, "-seed=false", "-up-rate", "0", "-dir", dst, link)
+	c.wait(2*time.Minute, 0)
+	realpeers.SameFiles(t, filepath.Join(src, "tree"), filepath.Join(dst, "tree"))
+	out := c.output()
+	if !strings.Contains(out, "metadata fetched") {
+		t.Fatalf("no \"metadata fetched\" in the output:\n%s", out)
+	}
+	saved, err := metainfo.Load(storage.MetadataPath(dst, m.InfoHash))
+	if err != nil || saved.InfoHash != m.InfoHash {
+		t.Fatalf("saved metadata: %v, info-hash %x, want %x", err, saved.InfoHash, m.InfoHash)
+	}
+}
+
+// -metadata-only writes NAME.torrent with the same info-hash and the
+// link's trackers, prints its path and exits 0; a restart with the same
+// link, no peer reachable, knows the torrent at once.
+func TestMagnetMetadataOnlyThenOffline(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src)
+	torrent := realpeers.MakeTorrent(t, src, "", 18)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	link, m := magnetFor(t, torrent, ltAddr(seeder))
+	dst := t.TempDir()
+	c := startClient(t, "-metadata-only", "-dir", dst, link)
+	c.wait(time.Minute, 0)
+	want := filepath.Join(dst, "tree.torrent")
+	if !strings.Contains(c.output(), want+"\n") {
+		t.Fatalf("the path %s is not printed:\n%s", want, c.output())
+	}
+	got, err := metainfo.Load(want)
+	if err != nil || got.InfoHash != m.InfoHash {
+		t.Fatalf("%s: %v, info-hash %x, want %x", want, err, got.InfoHash, m.InfoHash)
+	}
+	if tiers := got.Trackers(); len(tiers) != 2 || tiers[0][0] != "http://127.0.0.1:1/announce" || tiers[1][0] != "udp://127.0.0.1:1" {
+		t.Errorf("trackers of the written torrent: %v, want the link's two, a tier each", tiers)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dst)); len(entries) != 2 {
+		t.Errorf("-metadata-only left %d entries in -dir, want NAME.torrent and the saved metadata: %v", len(entries), entries)
+	}
+	seeder.Kill()
+	offline(t, dst, link, m, 0)
+}
+
+// offline starts the client on link in dir with no peer reachable and
+// checks the torrent is known at once: no metadata phase, the data on
+// disk checked (kept pieces found).
+func offline(t *testing.T, dir, link string, m *metainfo.MetaInfo, minKept int64) {
+	t.Helper()
+	c := startClient(t, "-v", "-dir", dir, link)
+	got := c.waitFor(checkedRe, time.Minute)
+	out := c.output()
+	if !strings.Contains(out, "metadata known from an earlier run") || strings.Contains(out, "fetching metadata") {
+		t.Fatalf("the restart did not take the saved metadata:\n%s", out)
+	}
+	if total := atoi(t, got[2]); total != int64(m.Info.NumPieces()) {
+		t.Fatalf("checked %d pieces, the torrent has %d", total, m.Info.NumPieces())
+	}
+	if kept := atoi(t, got[1]); kept < minKept {
+		t.Fatalf("the restart kept %d pieces, want at least %d", kept, minKept)
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.wait(30*time.Second, 0)
+}
+
+// A magnet download killed half way: a restart with the same link, no
+// peer reachable, knows the torrent at once and keeps what was verified.
+func TestMagnetRestartAfterInterruptedDownload(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "r/a.bin", Size: 6<<20 + 3})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "r"), "", 16)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{UploadRateLimit: 1 << 20})
+	link, m := magnetFor(t, torrent, ltAddr(seeder))
+	dst := t.TempDir()
+	first := startClient(t, "-seed=false", "-up-rate", "0", "-dir", dst, link)
+	waitPartial(t, dst, 2<<20)
+	// The resume file is saved every 10 s; the check on restart finds the
+	// verified pieces either way.
+	syscall.Kill(-first.cmd.Process.Pid, syscall.SIGKILL)
+	<-first.done
+	seeder.Kill()
+	offline(t, dst, link, m, 1)
+}
+
+// heldProxy forwards connections to the peer at to, each only once
+// release is called: the test decides when the honest seeder enters.
+func heldProxy(t *testing.T, to netip.AddrPort) (addr netip.AddrPort, release func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	t.Cleanup(func() { once.Do(func() { close(gate) }); ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				<-gate
+				up, err := net.Dial("tcp", to.String())
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() { io.Copy(up, c); up.Close() }()
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return netip.MustParseAddrPort(ln.Addr().String()), func() { once.Do(func() { close(gate) }) }
+}
+
+// hostileMetadataSetup is a libtorrent seeder of a torrent whose info
+// dictionary has two metadata pieces, behind a held proxy, and the two
+// liars: wrong metadata (at 127.0.0.2) and a size over the cap (.3).
+func hostileMetadataSetup(t *testing.T, liarDelay time.Duration) (link string, info []byte, liar, big *hostilepeer.Peer, release func()) {
+	t.Helper()
+	src := t.TempDir()
+	// 992 piece hashes of 32 KiB pieces: an info dictionary of two
+	// metadata pieces.
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "tree/a.bin", Size: 24 << 20}, realpeers.FileSpec{Path: "tree/b.bin", Size: 7<<20 + 5})
+	torrent := realpeers.MakeTorrent(t, src, "", 15)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	data, err := os.ReadFile(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err = metainfo.RawInfo(data); err != nil {
+		t.Fatal(err)
+	}
+	if len(info) <= 16<<10 {
+		t.Fatalf("info dictionary of %d bytes: one metadata piece, the test wants two", len(info))
+	}
+	tr := hostilepeer.Torrent{InfoHash: sha1.Sum(info), MetadataSize: len(info)}
+	liar = hostilepeer.Start(t, tr, hostilepeer.WrongMetadata, hostilepeer.Options{IP: "127.0.0.2", Delay: liarDelay})
+	big = hostilepeer.Start(t, tr, hostilepeer.OversizedMetadata, hostilepeer.Options{IP: "127.0.0.3"})
+	proxy, release := heldProxy(t, ltAddr(seeder))
+	link, _ = magnetFor(t, torrent, liar.Addr(), big.Addr(), proxy)
+	return link, info, liar, big, release
+}
+
+var bigBannedRe = regexp.MustCompile(`banning peer: ip=127\.0\.0\.3 reason="metadata_size 31457281 over the cap of 31457280"`)
+
+// checkMetadataFrom checks the client wrote the seeder's info dictionary,
+// banned both liars, each with a line that names it, and not the seeder.
+func checkMetadataFrom(t *testing.T, c *client, dst string, info []byte, liar, big *hostilepeer.Peer, liarRe *regexp.Regexp) {
+	t.Helper()
+	c.wait(time.Minute, 0)
+	got, err := os.ReadFile(filepath.Join(dst, "tree.torrent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotInfo, err := metainfo.RawInfo(got); err != nil || !bytes.Equal(gotInfo, info) {
+		t.Fatalf("the written torrent's info dictionary is not the seeder's (%v)", err)
+	}
+	out := c.output()
+	for _, re := range []*regexp.Regexp{liarRe, bigBannedRe} {
+		if !re.MatchString(out) {
+			t.Errorf("no %q in the output", re)
+		}
+	}
+	if regexp.MustCompile(`banning peer: ip=127\.0\.0\.1 `).MatchString(out) {
+		t.Errorf("the honest seeder was banned")
+	}
+	if liar.Conns() != 1 || big.Conns() != 1 {
+		t.Errorf("the liars were connected %d and %d times, want once each (banned)", liar.Conns(), big.Conns())
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+// A peer that sends wrong metadata alone is banned when its dictionary
+// fails the hash check; one that announces a size over the cap is banned
+// at its extension handshake; the right metadata then arrives from the
+// libtorrent seeder (let in only after both bans).
+func TestMagnetWrongMetadataPeerBanned(t *testing.T) {
+	t.Parallel()
+	link, info, liar, big, release := hostileMetadataSetup(t, 0)
+	dst := t.TempDir()
+	c := startClient(t, "-v", "-metadata-only", "-dir", dst, link)
+	c.waitFor(regexp.MustCompile(`banning peer: ip=127\.0\.0\.2 `), 30*time.Second)
+	c.waitFor(bigBannedRe, 30*time.Second)
+	release()
+	checkMetadataFrom(t, c, dst, info, liar, big,
+		regexp.MustCompile(`banning peer: ip=127\.0\.0\.2 reason="sent metadata of \d+ bytes that does not match the info-hash"`))
+}
+
+// The liar's piece and the seeder's make a dictionary that fails the
+// check: nobody is blamed, the next attempt takes every piece from one
+// peer, and once the right dictionary is known the liar, whose piece
+// differs from it, is banned.
+func TestMagnetMixedWrongMetadataFoundOut(t *testing.T) {
+	t.Parallel()
+	// The liar answers its first request at once and the second after a
+	// while: the seeder, let in between, sends the other piece.
+	link, info, liar, big, release := hostileMetadataSetup(t, 10*time.Second)
+	dst := t.TempDir()
+	c := startClient(t, "-v", "-metadata-only", "-dir", dst, link)
+	deadline := time.Now().Add(30 * time.Second)
+	for liar.MetadataSent() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.waitFor(bigBannedRe, 30*time.Second)
+	release()
+	c.waitFor(regexp.MustCompile(`metadata from several peers does not match the info-hash`), 30*time.Second)
+	checkMetadataFrom(t, c, dst, info, liar, big,
+		regexp.MustCompile(`banning peer: ip=127\.0\.0\.2 reason="sent metadata pieces that differ from the verified metadata"`))
+}
+
+// A malformed magnet link is the caller's mistake: exit 2 and a message
+// that names what is wrong.
+func TestMagnetMalformed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := strings.Repeat("ab", 20)
+	tests := map[string]struct{ link, want string }{
+		"short hash":     {"magnet:?xt=urn:btih:abc", `invalid magnet link: xt "urn:btih:abc": info-hash of 3 characters`},
+		"no info-hash":   {"magnet:?dn=x&tr=http://t.example/a", "invalid magnet link: no xt=urn:btih: info-hash"},
+		"bad peer":       {"magnet:?xt=urn:btih:" + h + "&x.pe=example.org:1", `invalid magnet link: x.pe "example.org:1": not IPv4:port`},
+		"bad tracker":    {"magnet:?xt=urn:btih:" + h + "&tr=ftp://t.example/", `invalid magnet link: tr "ftp://t.example/": scheme "ftp"`},
+		"no query":       {"magnet:xt=urn:btih:" + h, "invalid magnet link: no ? after magnet:"},
+		"v2 only":        {"magnet:?xt=urn:btmh:1220" + strings.Repeat("cd", 32), "only a v2 hash (urn:btmh): v2-only torrents are not supported yet"},
+		"two info-hashs": {"magnet:?xt=urn:btih:" + h + "&xt=urn:btih:" + strings.Repeat("cd", 20), "two different urn:btih info-hashes"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out, code := runTorrent(t, dir, "-dir", dir, tc.link)
+			if code != 2 || !strings.Contains(out, "torrent: ") || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 2 and %q:\n%s", code, tc.want, out)
+			}
+		})
+	}
+	out, code := runTorrent(t, dir, "-metadata-only", "x.torrent")
+	if code != 2 || !strings.Contains(out, "-metadata-only is for a magnet link") {
+		t.Fatalf("-metadata-only with a file: exit %d:\n%s", code, out)
+	}
+}
