@@ -301,3 +301,37 @@ func TestMagnetMalformed(t *testing.T) {
 		t.Fatalf("-metadata-only with a file: exit %d:\n%s", code, out)
 	}
 }
+
+// Saved metadata that is damaged, or another torrent's, is ignored with a
+// warning and fetched again; the good file replaces it.
+func TestMagnetCorruptSavedMetadataFetchedAgain(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "c/a.bin", Size: 1 << 20})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "c"), "", 16)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	link, m := magnetFor(t, torrent, ltAddr(seeder))
+	dst := t.TempDir()
+	saved := storage.MetadataPath(dst, m.InfoHash)
+	good, err := os.ReadFile(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string][]byte{
+		"truncated": good[:len(good)-9],
+		"other":     []byte("d4:infod6:lengthi1e4:name1:a12:piece lengthi16e6:pieces20:xxxxxxxxxxxxxxxxxxxxee"),
+	} {
+		if err := os.WriteFile(saved, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c := startClient(t, "-metadata-only", "-dir", dst, link)
+		c.wait(time.Minute, 0)
+		out := c.output()
+		if !strings.Contains(out, "ignoring the saved metadata; fetching it again") || !strings.Contains(out, "metadata fetched") {
+			t.Fatalf("%s: the damaged file was not ignored and fetched again:\n%s", name, out)
+		}
+		if got, err := metainfo.Load(saved); err != nil || got.InfoHash != m.InfoHash {
+			t.Fatalf("%s: saved metadata after the fetch: %v", name, err)
+		}
+	}
+}
