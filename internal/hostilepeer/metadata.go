@@ -74,4 +74,3 @@ func (p *Peer) metadata(c net.Conn) error {
 
 // MetadataSent is how many ut_metadata pieces the peer has sent.
 func (p *Peer) MetadataSent() int { return int(p.metaOut.Load()) }
-
