@@ -29,7 +29,7 @@ func OpenMagnet(m *magnet.Magnet, opts Options) (*Session, error) {
 		s.log.Warn("ignoring the saved metadata; fetching it again", "error", err)
 	default:
 		s.torrent = data
-		if err := s.setMeta(mi, infoOf(data)); err != nil {
+		if err := s.setMeta(mi, infoOf(data, m.InfoHash)); err != nil {
 			return nil, err
 		}
 		s.log.Info("metadata known from an earlier run", "file", storage.MetadataPath(s.opts.Dir, m.InfoHash))
@@ -65,11 +65,11 @@ func parseSaved(data []byte, infoHash [20]byte) (*metainfo.MetaInfo, error) {
 	return mi, nil
 }
 
-// infoOf is the raw info dictionary of a .torrent file whose info-hash
-// has been checked; nil if it cannot be found (then it is not served).
-func infoOf(torrent []byte) []byte {
+// infoOf is the raw info dictionary of a .torrent file of infoHash; nil
+// if it is not there (then it is not served).
+func infoOf(torrent []byte, infoHash [20]byte) []byte {
 	info, err := metainfo.RawInfo(torrent)
-	if err != nil {
+	if err != nil || sha1.Sum(info) != infoHash {
 		return nil
 	}
 	return info

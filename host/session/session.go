@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,7 +95,13 @@ func Open(torrentPath string, opts Options) (*Session, error) {
 		return nil, err
 	}
 	s := newSession(m.InfoHash, opts)
-	if err := s.setMeta(m, nil); err != nil {
+	// The raw info dictionary, to serve over ut_metadata (nil if the
+	// file was replaced since Load).
+	var info []byte
+	if data, err := os.ReadFile(torrentPath); err == nil {
+		info = infoOf(data, m.InfoHash)
+	}
+	if err := s.setMeta(m, info); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -255,7 +262,7 @@ func (s *Session) Run(ctx context.Context) error {
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers,
 		Banned: s.bans,
-		// LEAD: connect the ut_metadata helper's field here: Info: s.info (nil for a .torrent file: use its raw info bytes).
+		// LEAD: connect the ut_metadata helper's field here: Info: s.info, (the raw info dictionary, for a .torrent file too).
 	})
 	s.swarm.Store(sw)
 	markReady()
