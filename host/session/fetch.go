@@ -36,6 +36,9 @@ const (
 	maxMetaPeers    = 30      // peers connected at once in this phase
 	maxMetaMsgLen   = 1 << 20 // a bitfield of 8M pieces; ut_metadata data is 16 KiB
 	metaIdle        = 2 * time.Minute
+	// metaAnswer is how long a peer may leave our requests unanswered
+	// before its pieces go to others (in solo mode, the next peer).
+	metaAnswer = 30 * time.Second
 )
 
 // found is a batch of addresses and where they came from.
@@ -126,7 +129,9 @@ func (f *fetcher) run(ctx context.Context) (info []byte, bans []netip.Addr, err 
 				return info, f.bans, nil
 			}
 			f.fill()
-		case <-tick.C:
+		case now := <-tick.C:
+			f.timeouts(now)
+			f.fill()
 		}
 		f.dial(cctx)
 		f.publish()
@@ -197,6 +202,7 @@ func (f *fetcher) message(c *metaConn, m wire.MetadataMsg) {
 		return
 	}
 	delete(c.pending, m.Piece)
+	c.waiting = time.Now()
 	if m.Type == wire.MetadataReject {
 		f.asm.Reject(c.addr, m.Piece)
 		c.inAsm = false
@@ -256,6 +262,16 @@ func (f *fetcher) judge(info []byte) {
 	}
 }
 
+// timeouts drops peers that leave our requests unanswered.
+func (f *fetcher) timeouts(now time.Time) {
+	for _, c := range f.conns {
+		if len(c.pending) > 0 && now.Sub(c.waiting) > metaAnswer {
+			f.drop(c, fmt.Errorf("ut_metadata requests unanswered for %v", metaAnswer))
+			f.book.DialFailed(c.addr, now) // back off, as for a dial that failed
+		}
+	}
+}
+
 // fill asks peers for pieces, up to maxMetaRequests each; in solo mode
 // only one peer.
 func (f *fetcher) fill() {
@@ -289,6 +305,9 @@ func (f *fetcher) ask(c *metaConn) {
 		piece, ok := f.asm.Next(c.addr)
 		if !ok {
 			return
+		}
+		if len(c.pending) == 0 {
+			c.waiting = time.Now()
 		}
 		c.pending[piece] = true
 		req := wire.AppendMetadataMsg(nil, wire.MetadataMsg{Type: wire.MetadataRequest, Piece: piece})

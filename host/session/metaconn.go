@@ -53,6 +53,7 @@ type metaConn struct {
 	theirID int // its number for ut_metadata; 0 if it has none
 	inAsm   bool
 	pending map[int]bool // pieces asked of it in the attempt under way
+	waiting time.Time    // since when it owes us an answer
 }
 
 func (c *metaConn) close() {
