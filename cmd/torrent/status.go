@@ -262,6 +262,8 @@ func printStatus(w io.Writer, s *jsonStatus) error {
 	pct := 100.0
 	if s.Torrent.Pieces > 0 {
 		pct = 100 * float64(s.PiecesDone) / float64(s.Torrent.Pieces)
+	} else if s.State == "metadata" {
+		pct = 0
 	}
 	fmt.Fprintf(tw, "torrent\t%s (%s, %d pieces)\n", s.Torrent.Name, human(s.Torrent.Length), s.Torrent.Pieces)
 	fmt.Fprintf(tw, "dir\t%s\n", s.Dir)

@@ -165,13 +165,13 @@ func (s *Session) Trackers() [][]string {
 }
 
 // String describes the metadata phase for people: "fetching metadata:
-// 1/2 pieces from 3 peers (5 known)".
+// 1/2 pieces, 3 peers (5 known)".
 func (st MetadataStatus) String() string {
 	pieces := "size not known yet"
 	if st.Total > 0 {
 		pieces = fmt.Sprintf("%d/%d pieces", st.Have, st.Total)
 	}
-	return fmt.Sprintf("fetching metadata: %s from %d peers (%d known)", pieces, st.Peers, st.Known)
+	return fmt.Sprintf("fetching metadata: %s, %d peers (%d known)", pieces, st.Peers, st.Known)
 }
 
 // Logger is the session's logger.

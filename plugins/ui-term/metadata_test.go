@@ -14,9 +14,9 @@ import (
 func TestMagnetMetadataPhase(t *testing.T) {
 	t.Parallel()
 	phase := sdk.Update{Torrent: &sdk.TorrentInfo{Name: "ubuntu (dn)", InfoHash: "aa", Dir: "/data"}, KnownPeers: 3,
-		Status: "fetching metadata: 1/2 pieces from 2 peers (3 known)"}
+		Status: "fetching metadata: 1/2 pieces, 2 peers (3 known)"}
 	m := play(80, 24, []sdk.Update{phase})
-	if v := m.View(); !strings.Contains(v, "ubuntu (dn)") || !strings.Contains(v, "fetching metadata: 1/2 pieces from 2 peers") {
+	if v := m.View(); !strings.Contains(v, "ubuntu (dn)") || !strings.Contains(v, "fetching metadata: 1/2 pieces, 2 peers") {
 		t.Fatalf("the metadata phase is not shown:\n%s", v)
 	}
 	for _, k := range []string{"p", "f", "t", "r", "l", "?"} {
