@@ -21,6 +21,7 @@ import (
 	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/internal/hostilepeer"
 	"github.com/torrent-dev/torrent/internal/realpeers"
+	"github.com/torrent-dev/torrent/internal/testtracker"
 )
 
 // magnetFor is a magnet link for torrent with x.pe peers and a tracker
@@ -337,5 +338,32 @@ func TestMagnetCorruptSavedMetadataFetchedAgain(t *testing.T) {
 		if got, err := metainfo.Load(saved); err != nil || got.InfoHash != m.InfoHash {
 			t.Fatalf("%s: saved metadata after the fetch: %v", name, err)
 		}
+	}
+}
+
+// A magnet link with only the info-hash and a tracker (a real
+// opentracker): the client announces before it knows the torrent, the
+// tracker hands it the libtorrent seeder, the metadata comes from that
+// seeder, and the swarm that follows gets the tracker's peer too.
+func TestMagnetThroughOpentracker(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "o/a.bin", Size: 3<<20 + 5}, realpeers.FileSpec{Path: "o/b.bin", Size: 77})
+	probe := realpeers.MakeTorrent(t, filepath.Join(src, "o"), "", 16)
+	pm, err := metainfo.Load(probe) // the info-hash does not depend on the announce URL
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := testtracker.Start(t, pm.InfoHash)
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "o"), tr.HTTP, 16)
+	realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{Tracker: true})
+	link := (&magnet.Magnet{InfoHash: pm.InfoHash, Trackers: []string{tr.HTTP}}).String()
+	dst := t.TempDir()
+	c := startClient(t, "-seed=false", "-up-rate", "0", "-dir", dst, link)
+	c.wait(2*time.Minute, 0)
+	realpeers.SameFiles(t, filepath.Join(src, "o"), filepath.Join(dst, "o"))
+	saved, err := metainfo.Load(storage.MetadataPath(dst, pm.InfoHash))
+	if err != nil || len(saved.Trackers()) != 1 || saved.Trackers()[0][0] != tr.HTTP {
+		t.Fatalf("saved metadata: %v; want the link's tracker as announce", err)
 	}
 }
