@@ -178,6 +178,12 @@ func (st MetadataStatus) String() string {
 func (s *Session) Logger() hclog.Logger { return s.log }
 
 // Close ends the peer sources FetchMetadata started (the tracker hears
-// "stopped"), for a session that does not go on to Run; Run ends them by
-// itself.
-func (s *Session) Close() { s.sources.stop() }
+// "stopped") and closes the data files, for a session that does not go on
+// to Run (-metadata-only); Run does both by itself. Call it instead of
+// Run or after Run has returned.
+func (s *Session) Close() {
+	s.sources.stop()
+	if s.store != nil {
+		s.store.Close()
+	}
+}
