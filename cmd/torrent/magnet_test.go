@@ -93,6 +93,15 @@ func TestMagnetMetadataOnlyThenOffline(t *testing.T) {
 		t.Errorf("-metadata-only left %d entries in -dir, want NAME.torrent and the saved metadata: %v", len(entries), entries)
 	}
 	seeder.Kill()
+	// -metadata-only again, the seeder gone: the saved metadata suffices.
+	if err := os.Remove(want); err != nil {
+		t.Fatal(err)
+	}
+	again := startClient(t, "-metadata-only", "-dir", dst, link)
+	again.wait(30*time.Second, 0)
+	if got, err := metainfo.Load(want); err != nil || got.InfoHash != m.InfoHash || strings.Contains(again.output(), "fetching metadata") {
+		t.Fatalf("-metadata-only without the network: %v\n%s", err, again.output())
+	}
 	offline(t, dst, link, m, 0)
 }
 

@@ -89,8 +89,11 @@ func TestMagnetSessionFromLibtorrent(t *testing.T) {
 	}
 	// Opened again, the saved metadata makes the torrent known at once.
 	again, err := OpenMagnet(link, Options{Dir: dir})
-	if err != nil || again.Meta() == nil || again.Meta().InfoHash != mi.InfoHash {
-		t.Fatalf("reopened: %v, Meta %v", err, again.Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := again.Meta(); m == nil || m.InfoHash != mi.InfoHash {
+		t.Fatalf("reopened: Meta %v", m)
 	}
 	again.Close()
 }
