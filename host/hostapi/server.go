@@ -146,7 +146,7 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 	}
 	if tr, ok := srv.s.Tracker(); ok {
 		u.Tracker = trackerStatus(tr)
-		u.Trackers = trackerList(srv.s.Trackers(), tr)
+		u.Trackers = trackerList(srv.s.TrackerTiers(), tr)
 	}
 	if p, ok := srv.s.Picker(); ok {
 		u.Picker = "built-in"

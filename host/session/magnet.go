@@ -152,9 +152,9 @@ func (s *Session) FetchMetadata(ctx context.Context) error {
 	return nil
 }
 
-// Trackers are the torrent's tracker tiers: the .torrent's, or before the
-// metadata is known the magnet link's.
-func (s *Session) Trackers() [][]string {
+// TrackerTiers are the torrent's tracker tiers: the .torrent's, or before
+// the metadata is known the magnet link's.
+func (s *Session) TrackerTiers() [][]string {
 	if m := s.Meta(); m != nil {
 		return m.Trackers()
 	}

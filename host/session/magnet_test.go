@@ -40,8 +40,8 @@ func TestMagnetSessionFromLibtorrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Meta() != nil || s.Name() != "shown meanwhile" || len(s.Trackers()) != 1 {
-		t.Fatalf("before Run: Meta %v, Name %q, Trackers %v", s.Meta(), s.Name(), s.Trackers())
+	if s.Meta() != nil || s.Name() != "shown meanwhile" || len(s.TrackerTiers()) != 1 {
+		t.Fatalf("before Run: Meta %v, Name %q, Trackers %v", s.Meta(), s.Name(), s.TrackerTiers())
 	}
 	if _, ok := s.MetadataStatus(); !ok {
 		t.Fatal("MetadataStatus says there is no metadata phase before Run")
@@ -65,7 +65,7 @@ func TestMagnetSessionFromLibtorrent(t *testing.T) {
 			if m := s.Meta(); m != nil && m.InfoHash != mi.InfoHash {
 				t.Errorf("Meta has info-hash %x", m.InfoHash)
 			}
-			_, _, _ = s.Stats(), s.Name(), s.Trackers()
+			_, _, _ = s.Stats(), s.Name(), s.TrackerTiers()
 		}
 	}()
 	err = s.Run(ctx)

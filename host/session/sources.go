@@ -136,7 +136,7 @@ const unknownLeft = 16 << 10
 // newAnnouncer makes the tracker announcer, nil when there is no tracker.
 // Its peers go to the feed.
 func (s *Session) newAnnouncer(completed <-chan struct{}) *tracker.Announcer {
-	tiers := s.Trackers()
+	tiers := s.TrackerTiers()
 	if len(tiers) == 0 {
 		return nil
 	}
