@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/magnet"
@@ -204,12 +205,18 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		uiDone = startUI(ctx, con, api, f.ui, debug.ui)
 	}
 	stop := con.show(ctx, s)
-	defer func() {
-		stop()
-		if uiDone != nil {
-			uiDone()
-		}
-	}()
+	var once sync.Once
+	// The console and the UI end before the last log lines, so those
+	// reach the terminal the UI gives back.
+	endShow := func() {
+		once.Do(func() {
+			stop()
+			if uiDone != nil {
+				uiDone()
+			}
+		})
+	}
+	defer endShow()
 	// A magnet link's files are known only with its metadata: torfs
 	// mounts once it is there.
 	if err := s.FetchMetadata(ctx); err != nil {
@@ -219,6 +226,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		return false, err
 	}
 	if f.metaOnly {
+		endShow()
 		return false, writeTorrentFile(s, f)
 	}
 	if f.torfs != "" {
@@ -226,7 +234,9 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 			defer m.Unmount()
 		}
 	}
-	if err := s.Run(ctx); err != nil {
+	err = s.Run(ctx)
+	endShow()
+	if err != nil {
 		return false, err
 	}
 	complete = s.Stats().Missing == 0
