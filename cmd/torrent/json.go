@@ -160,6 +160,7 @@ type jsonEvents struct {
 	port int
 	// metadataOnly: no start follows the metadata (-metadata-only).
 	metadataOnly bool
+	ended        bool // the last metadata event is written: only stop follows
 }
 
 func newJSONEvents(w io.Writer, m *metainfo.MetaInfo, logs *hostapi.LogRing) *jsonEvents {
@@ -211,7 +212,12 @@ func (e *jsonEvents) metadataEvent(src jsonSource, done bool, file string) jsonM
 func (e *jsonEvents) metadataDone(src jsonSource, file string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.logLines()
+	if tr, ok := src.Tracker(); ok {
+		e.trackerEvent(tr)
+	}
 	e.write(e.metadataEvent(src, true, file))
+	e.ended = true
 }
 
 // tick writes what changed since the last one, then the progress; during
@@ -220,6 +226,9 @@ func (e *jsonEvents) metadataDone(src jsonSource, file string) {
 func (e *jsonEvents) tick(src jsonSource) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.ended {
+		return
+	}
 	if e.m == nil {
 		m := src.Meta()
 		if m == nil || e.metadataOnly {

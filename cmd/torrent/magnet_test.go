@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha1"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -374,5 +375,42 @@ func TestMagnetThroughOpentracker(t *testing.T) {
 	saved, err := metainfo.Load(storage.MetadataPath(dst, pm.InfoHash))
 	if err != nil || len(saved.Trackers()) != 1 || saved.Trackers()[0][0] != tr.HTTP {
 		t.Fatalf("saved metadata: %v; want the link's tracker as announce", err)
+	}
+}
+
+// -json with -metadata-only: metadata events, the last one done with the
+// file written, no start, and stop with reason metadata.
+func TestMagnetJSONMetadataOnly(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "j/a.bin", Size: 1 << 20})
+	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "j"), "", 16)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	link, m := magnetFor(t, torrent, ltAddr(seeder))
+	dst := t.TempDir()
+	c := startClient(t, "-json", "-metadata-only", "-dir", dst, link)
+	c.wait(time.Minute, 0)
+	var events []map[string]any
+	for _, l := range strings.Split(c.output(), "\n") {
+		var ev map[string]any
+		if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &ev) == nil {
+			events = append(events, ev)
+		}
+	}
+	if len(events) < 2 {
+		t.Fatalf("%d JSON events:\n%s", len(events), c.output())
+	}
+	last, done := events[len(events)-1], events[len(events)-2]
+	file := filepath.Join(dst, "j.torrent")
+	if done["type"] != "metadata" || done["done"] != true || done["file"] != file || done["info_hash"] != fmt.Sprintf("%x", m.InfoHash) {
+		t.Errorf("next to last event %v, want metadata done with file %s", done, file)
+	}
+	if last["type"] != "stop" || last["reason"] != "metadata" {
+		t.Errorf("last event %v, want stop with reason metadata", last)
+	}
+	for _, ev := range events {
+		if ev["type"] == "start" || ev["type"] == "error" {
+			t.Errorf("a %v event with -metadata-only: %v", ev["type"], ev)
+		}
 	}
 }
