@@ -72,7 +72,7 @@ func TestBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no args":      {nil, "exactly one FILE.torrent"},
+		"no args":      {nil, "exactly one MAGNET or FILE.torrent"},
 		"missing file": {[]string{"nope.torrent"}, "no such file"},
 		"bad torrent":  {[]string{"bad.torrent"}, "invalid torrent"},
 		"escape":       {[]string{"evil.torrent"}, `".."`},

@@ -135,8 +135,13 @@ func (c *console) show(ctx context.Context, s *session.Session) (stop func()) {
 }
 
 func statusLine(s *session.Session) string {
+	m := s.Meta()
+	if m == nil {
+		ms, _ := s.MetadataStatus()
+		return ms.String()
+	}
 	st := s.Stats()
-	done, total := st.Progress(s.Meta.Info.PieceSize) // the files chosen
+	done, total := st.Progress(m.Info.PieceSize) // the files chosen
 	pct := 100.0
 	if total > 0 {
 		pct = 100 * float64(done) / float64(total)

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/torrent-dev/torrent/host/dht"
+	"github.com/torrent-dev/torrent/host/magnet"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/session"
 )
@@ -64,7 +65,7 @@ func listenPeers(f *downloadFlags) (net.Listener, net.PacketConn, error) {
 // no DHT for it at all, not even a node), or the torrent does not load (the
 // session reports that). A node that cannot start is a warning: the
 // download goes on without it. closeNode closes it within dhtCloseWait.
-func startDHTNode(f *downloadFlags, torrentPath string, ln net.Listener, udp net.PacketConn, log hclog.Logger) (node *dht.Node, closeNode func()) {
+func startDHTNode(f *downloadFlags, torrentPath string, ln net.Listener, udp net.PacketConn, log hclog.Logger) (*dht.Node, func()) {
 	noop := func() {}
 	if !f.dht {
 		return nil, noop
@@ -73,21 +74,25 @@ func startDHTNode(f *downloadFlags, torrentPath string, ln net.Listener, udp net
 		log.Warn("DHT off: the UDP port is taken", "port", ln.Addr().(*net.TCPAddr).Port)
 		return nil, noop
 	}
-	m, err := metainfo.Load(torrentPath)
-	if err != nil {
-		udp.Close()
-		return nil, noop
-	}
-	if m.Info.Private {
-		udp.Close()
-		log.Info("private torrent: DHT off")
-		return nil, noop
+	// A magnet link says nothing of privacy (the session keeps the DHT
+	// off for a torrent its metadata says is private); a .torrent does.
+	if !magnet.IsMagnet(torrentPath) {
+		m, err := metainfo.Load(torrentPath)
+		if err != nil {
+			udp.Close()
+			return nil, noop
+		}
+		if m.Info.Private {
+			udp.Close()
+			log.Info("private torrent: DHT off")
+			return nil, noop
+		}
 	}
 	if err := makeDataDir(f.dir); err != nil {
 		udp.Close()
 		return nil, noop // the session reports it
 	}
-	node, err = dht.New(dht.Config{
+	node, err := dht.New(dht.Config{
 		Conn:      udp, // IPv4 and IPv6 (BEP 32) on one socket
 		Bootstrap: f.dhtBootstrap,
 		StateFile: filepath.Join(f.dir, dhtStateFile),

@@ -1,25 +1,32 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/torrent-dev/torrent/host/dht"
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/lsd"
+	"github.com/torrent-dev/torrent/host/magnet"
+	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/session"
+	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/sdk"
 )
 
 var stderr io.Writer = os.Stderr
 
-const downloadUsage = `usage: torrent [flags] FILE.torrent
+const downloadUsage = `usage: torrent [flags] MAGNET|FILE.torrent
        torrent create [-a URL[,URL]]... [-w URL]... [-source TAG] [-piece-length N] [-o OUT] PATH
        torrent info [-json] FILE.torrent
        torrent verify [-dir DIR] FILE.torrent
@@ -29,11 +36,18 @@ const downloadUsage = `usage: torrent [flags] FILE.torrent
        torrent plugins
        torrent demo
 
-Downloads FILE.torrent into -dir, gives pieces to every peer that asks, and
-seeds once complete. Started again in the same directory it downloads only
-what is missing: pieces its resume file vouches for are taken as they are
-where their files still have the size, mtime and inode recorded once the
-data was on disk; files changed since are hashed again (-check: all).
+Downloads the torrent of a magnet link or a .torrent file into -dir, gives
+pieces to every peer that asks, and seeds once complete. Started again in the
+same directory it downloads only what is missing: pieces its resume file
+vouches for are taken as they are where their files still have the size,
+mtime and inode recorded once the data was on disk; files changed since are
+hashed again (-check: all).
+
+A magnet link ('magnet:?xt=urn:btih:...', quoted for the shell) is first
+resolved: the torrent's metadata is fetched from the link's peers (x.pe, and
+-peer), its trackers (tr) and the DHT, checked against its info-hash, and
+kept in -dir, so a restart with the same link needs no peer for it.
+-metadata-only stops there and writes NAME.torrent.
 
 Flags:
 `
@@ -60,6 +74,7 @@ type downloadFlags struct {
 	memProf      string
 	json         bool
 	check        bool
+	metaOnly     bool
 	events       *jsonEvents // -json: the event stream on stdout
 	only         patternsFlag
 	skip         patternsFlag
@@ -99,6 +114,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.dht, "dht", true, "find peers and announce the torrent on the DHT (BEP 5; never for a private torrent)")
 	fs.Var(&f.dhtBootstrap, "dht-bootstrap", "DHT nodes to bootstrap from, HOST:PORT,... (used while the routing table kept in -dir is empty)")
 	fs.BoolVar(&f.json, "json", false, "print events as JSON, one object a line, on stdout (docs/json.md)")
+	fs.BoolVar(&f.metaOnly, "metadata-only", false, "for a magnet link: fetch the metadata, write NAME.torrent into -dir, print its path and exit")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, downloadUsage)
 		printFlags(stderr, fs)
@@ -112,11 +128,11 @@ func cmdDownload(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() > 1 && strings.HasPrefix(fs.Arg(1), "-") {
-		return badInput("flags go before FILE.torrent: torrent %s %s (see torrent -h)", strings.Join(fs.Args()[1:], " "), fs.Arg(0))
+		return badInput("flags go before MAGNET or FILE.torrent: torrent %s %s (see torrent -h)", strings.Join(fs.Args()[1:], " "), fs.Arg(0))
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return badInput("want exactly one FILE.torrent, got %d arguments", fs.NArg())
+		return badInput("want exactly one MAGNET or FILE.torrent, got %d arguments", fs.NArg())
 	}
 	stop, err := startProfiles(f.cpuProf, f.memProf)
 	if err != nil {
@@ -126,9 +142,16 @@ func cmdDownload(ctx context.Context, args []string) error {
 	if f.json {
 		f.events = newJSONEvents(os.Stdout, nil, nil)
 	}
+	if f.metaOnly && f.events != nil {
+		f.events.metadataOnly = true
+	}
 	complete, err := download(ctx, fs.Arg(0), f)
 	if f.events != nil {
-		f.events.finish(err, ctx.Err() != nil, f.seed, complete)
+		if f.metaOnly && err == nil && ctx.Err() == nil {
+			f.events.stop("metadata", complete)
+		} else {
+			f.events.finish(err, ctx.Err() != nil, f.seed, complete)
+		}
 	}
 	return err
 }
@@ -170,16 +193,14 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	}
 	node, closeDHT := startDHTNode(f, torrentPath, ln, udp, log)
 	defer closeDHT()
-	s, err := session.Open(torrentPath, session.Options{
+	s, err := openSession(torrentPath, f, session.Options{
 		Dir: f.dir, FullCheck: f.check, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
-		LSD:  lsdCfg,
-		Only: f.only, Skip: f.skip,
-		DHT: node,
+		LSD: lsdCfg, Only: f.only, Skip: f.skip, DHT: node, MetadataOnly: f.metaOnly,
 	})
 	if err != nil {
-		return false, usageError{err} // an unreadable or invalid torrent
+		return false, err
 	}
 	// Once the torrent is known to be good, before any peer is contacted.
 	if err := makeDataDir(f.dir); err != nil {
@@ -188,37 +209,110 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if err := makeMountpoint(f.torfs); err != nil {
 		return false, err
 	}
-	log.Info("starting", "torrent", s.Meta.Info.Name, "size", human(s.Meta.Info.Length),
-		"pieces", s.Meta.Info.NumPieces(), "port", ln.Addr().(*net.TCPAddr).Port, "dir", f.dir)
+	port := ln.Addr().(*net.TCPAddr).Port
+	if m := s.Meta(); m != nil {
+		log.Info("starting", "torrent", m.Info.Name, "size", human(m.Info.Length),
+			"pieces", m.Info.NumPieces(), "port", port, "dir", f.dir)
+	} else {
+		log.Info("starting", "torrent", s.Name(), "info_hash", fmt.Sprintf("%x", s.InfoHash()), "metadata", "unknown",
+			"port", port, "dir", f.dir)
+	}
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
 	if f.events != nil {
-		f.events.sel = s.Sel
-		defer f.events.begin(s.Meta, con.ring, s, f.dir, ln.Addr().(*net.TCPAddr).Port)()
+		defer f.events.begin(con.ring, s, f.dir, port)()
 	}
+	defer s.Close()
 	api := hostapi.New(s, con.ring, quit)
 	defer serveControl(f.dir, api, log.Named("control"))()
-	if f.torfs != "" {
-		if m := mount(ctx, api, f.torfs, debug.torfs, con.logger.Named("torfs")); m != nil {
-			defer m.Unmount()
-		}
-	}
 	var uiDone func()
 	if f.g || debug.ui != nil {
 		uiDone = startUI(ctx, con, api, f.ui, debug.ui)
 	}
 	stop := con.show(ctx, s)
-	err = s.Run(ctx)
-	stop()
-	if uiDone != nil {
-		uiDone()
+	var once sync.Once
+	// The console and the UI end before the last log lines, so those
+	// reach the terminal the UI gives back.
+	endShow := func() {
+		once.Do(func() {
+			stop()
+			if uiDone != nil {
+				uiDone()
+			}
+		})
 	}
+	defer endShow()
+	// A magnet link's files are known only with its metadata: torfs
+	// mounts once it is there.
+	if err := s.FetchMetadata(ctx); err != nil {
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		return false, err
+	}
+	if f.metaOnly {
+		endShow()
+		return false, writeTorrentFile(s, f)
+	}
+	if f.torfs != "" {
+		if m := mount(ctx, api, f.torfs, debug.torfs, con.logger.Named("torfs")); m != nil {
+			defer m.Unmount()
+		}
+	}
+	err = s.Run(ctx)
+	endShow()
 	if err != nil {
 		return false, err
 	}
 	complete = s.Stats().Missing == 0
 	if complete {
-		con.logger.Info("complete", "name", s.Meta.Info.Name)
+		con.logger.Info("complete", "name", s.Meta().Info.Name)
 	}
 	return complete, nil
+}
+
+// openSession opens a magnet link or a .torrent file; a bad one is the
+// caller's error (exit 2), naming what is wrong.
+func openSession(arg string, f *downloadFlags, opts session.Options) (*session.Session, error) {
+	if !magnet.IsMagnet(arg) {
+		if f.metaOnly {
+			return nil, badInput("-metadata-only is for a magnet link; %s is a file", arg)
+		}
+		s, err := session.Open(arg, opts)
+		if err != nil {
+			return nil, usageError{err} // an unreadable or invalid torrent
+		}
+		return s, nil
+	}
+	m, err := magnet.Parse(arg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return session.OpenMagnet(m, opts)
+}
+
+// writeTorrentFile is -metadata-only's result: NAME.torrent in -dir, its
+// path on stdout (in the last metadata event with -json).
+func writeTorrentFile(s *session.Session, f *downloadFlags) error {
+	m, data := s.Meta(), s.TorrentFile()
+	if m == nil || data == nil {
+		return errors.New("no metadata to write")
+	}
+	// The name is sanitised: one path component, never . or ..
+	p := filepath.Join(f.dir, m.Info.Name+".torrent")
+	if old, err := os.ReadFile(p); err == nil && !bytes.Equal(old, data) {
+		if om, err := metainfo.Parse(old); err != nil || om.InfoHash != m.InfoHash {
+			return fmt.Errorf("%s exists and is another torrent: not overwritten (the metadata is in %s)", p, storage.MetadataPath(f.dir, m.InfoHash))
+		}
+	}
+	if err := storage.SaveFile(f.dir, p, data); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	s.Logger().Info("wrote the torrent", "file", p)
+	if f.events != nil {
+		f.events.metadataDone(s, p)
+	} else {
+		fmt.Println(p)
+	}
+	return nil
 }

@@ -39,6 +39,7 @@ var flagExamples = map[string]map[string]string{
 		"skip":            "torrent -skip '*.nfo' -skip extras linux.torrent",
 		"dht":             "torrent -dht=false ubuntu.torrent",
 		"dht-bootstrap":   "torrent -dht-bootstrap 192.168.1.7:6881,dht.example:6881 ubuntu.torrent",
+		"metadata-only":   "torrent -metadata-only -dir ~/torrents 'magnet:?xt=urn:btih:...&tr=udp://tracker.example:6969'",
 	},
 	"torrent create": {
 		"a":            "torrent create -a http://a.example/announce,http://b.example/announce -a udp://backup.example:6969 ~/photos",

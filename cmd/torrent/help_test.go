@@ -69,7 +69,7 @@ func TestUnknownFlag(t *testing.T) {
 		"status":     {[]string{"status", "-nope"}, "(see torrent status -h)"},
 		"stop":       {[]string{"stop", "-nope"}, "(see torrent stop -h)"},
 		"plugins":    {[]string{"plugins", "-nope"}, "(see torrent plugins -h)"},
-		"flag after": {[]string{"x.torrent", "-g"}, "flags go before FILE.torrent: torrent -g x.torrent (see torrent -h)"},
+		"flag after": {[]string{"x.torrent", "-g"}, "flags go before MAGNET or FILE.torrent: torrent -g x.torrent (see torrent -h)"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

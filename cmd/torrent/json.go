@@ -13,6 +13,7 @@ import (
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/selection"
+	"github.com/torrent-dev/torrent/host/session"
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/tracker"
 )
@@ -81,6 +82,19 @@ type (
 		ETA        *int64 `json:"eta"`     // seconds; null when unknown
 		Problem    string `json:"problem"` // what keeps it from going on ("disk full at ..."); "" when nothing does
 	}
+	// jsonMetadata is a magnet link's metadata phase, every second until
+	// the torrent is known, then once with done.
+	jsonMetadata struct {
+		jsonHead
+		InfoHash   string `json:"info_hash"`
+		Name       string `json:"name"` // the link's dn until the metadata says
+		Peers      int    `json:"peers"`
+		KnownPeers int    `json:"known_peers"`
+		PiecesDone int    `json:"pieces_done"` // metadata pieces, of 16 KiB
+		Pieces     int    `json:"pieces"`      // 0 until a peer has told the size
+		Done       bool   `json:"done"`
+		File       string `json:"file,omitempty"` // -metadata-only: the .torrent written
+	}
 	jsonPeer struct {
 		jsonHead
 		Event  string `json:"event"` // connected, disconnected
@@ -124,6 +138,11 @@ type jsonSource interface {
 	Stats() swarm.Stats
 	Tracker() (tracker.Status, bool)
 	Checking() (int, bool)
+	Meta() *metainfo.MetaInfo // nil during a magnet link's metadata phase
+	MetadataStatus() (session.MetadataStatus, bool)
+	InfoHash() [20]byte
+	Name() string
+	Sel() *selection.Selection // the files chosen; nil: all
 }
 
 // jsonEvents writes the event stream; each object is one line.
@@ -140,6 +159,12 @@ type jsonEvents struct {
 	logSeq   int64
 	logs     *hostapi.LogRing
 	sel      *selection.Selection // the files chosen; nil: all
+	// Where start is written from once a magnet link's metadata arrives.
+	dir  string
+	port int
+	// metadataOnly: no start follows the metadata (-metadata-only).
+	metadataOnly bool
+	ended        bool // the last metadata event is written: only stop follows
 }
 
 func newJSONEvents(w io.Writer, m *metainfo.MetaInfo, logs *hostapi.LogRing) *jsonEvents {
@@ -160,11 +185,15 @@ func (e *jsonEvents) write(v any) {
 }
 
 func (e *jsonEvents) start(dir string, port int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.writeStart(dir, port)
+}
+
+func (e *jsonEvents) writeStart(dir string, port int) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.started = e.now()
 	t := torrentJSON(e.m)
 	for i, f := range e.m.Info.Files {
@@ -173,10 +202,57 @@ func (e *jsonEvents) start(dir string, port int) {
 	e.write(jsonStart{jsonHead: e.head("start"), Torrent: t, Dir: dir, Port: port})
 }
 
-// tick writes what changed since the last one, then the progress.
+// metadataEvent is the metadata phase as it is now.
+func (e *jsonEvents) metadataEvent(src jsonSource, done bool, file string) jsonMetadata {
+	ms, _ := src.MetadataStatus()
+	ih := src.InfoHash()
+	ev := jsonMetadata{jsonHead: e.head("metadata"), InfoHash: hex.EncodeToString(ih[:]), Name: src.Name(),
+		Peers: ms.Peers, KnownPeers: ms.Known, PiecesDone: ms.Have, Pieces: ms.Total, Done: done, File: file}
+	if done {
+		// The phase's counts are gone with it; all pieces arrived.
+		ev.PiecesDone, ev.Pieces = 0, 0
+	}
+	return ev
+}
+
+// metadataDone writes the last metadata event of -metadata-only, with the
+// .torrent file written.
+func (e *jsonEvents) metadataDone(src jsonSource, file string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.logLines()
+	if tr, ok := src.Tracker(); ok {
+		e.trackerEvent(tr)
+	}
+	e.write(e.metadataEvent(src, true, file))
+	e.ended = true
+}
+
+// tick writes what changed since the last one, then the progress; during
+// a magnet link's metadata phase, a metadata event instead, and start
+// once the torrent is known.
 func (e *jsonEvents) tick(src jsonSource) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.ended {
+		return
+	}
+	if e.m == nil {
+		m := src.Meta()
+		if m == nil || e.metadataOnly {
+			e.logLines()
+			if tr, ok := src.Tracker(); ok {
+				e.trackerEvent(tr)
+			}
+			if m == nil {
+				e.write(e.metadataEvent(src, false, ""))
+			}
+			return
+		}
+		e.write(e.metadataEvent(src, true, ""))
+		e.m, e.sel = m, src.Sel()
+		e.writeStart(e.dir, e.port)
+	}
 	st := src.Stats()
 	checked, checkDone := src.Checking()
 	e.logLines()
@@ -314,13 +390,17 @@ func (e *jsonEvents) stop(reason string, complete bool) {
 	e.write(jsonStop{jsonHead: e.head("stop"), Reason: reason, Complete: complete})
 }
 
-// begin writes the start event and then a tick every interval until the
-// returned func, which writes a last one.
-func (e *jsonEvents) begin(m *metainfo.MetaInfo, logs *hostapi.LogRing, src jsonSource, dir string, port int) (end func()) {
+// begin writes the start event (for a magnet link, once its metadata is
+// known) and then a tick every interval until the returned func, which
+// writes a last one.
+func (e *jsonEvents) begin(logs *hostapi.LogRing, src jsonSource, dir string, port int) (end func()) {
+	m := src.Meta()
 	e.mu.Lock()
-	e.m, e.logs = m, logs
+	e.m, e.logs, e.dir, e.port, e.sel = m, logs, dir, port, src.Sel()
 	e.mu.Unlock()
-	e.start(dir, port)
+	if m != nil {
+		e.start(dir, port)
+	}
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)

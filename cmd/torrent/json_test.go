@@ -18,6 +18,8 @@ import (
 
 	"github.com/torrent-dev/torrent/host/hostapi"
 	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/selection"
+	"github.com/torrent-dev/torrent/host/session"
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/tracker"
 	"github.com/torrent-dev/torrent/internal/realpeers"
@@ -34,11 +36,25 @@ type fakeSource struct {
 	checked     int
 	checkDone   bool
 	haveTracker bool
+	m           *metainfo.MetaInfo
+	ms          session.MetadataStatus // while m is nil
 }
 
 func (f *fakeSource) Stats() swarm.Stats              { return f.st }
 func (f *fakeSource) Tracker() (tracker.Status, bool) { return f.tr, f.haveTracker }
 func (f *fakeSource) Checking() (int, bool)           { return f.checked, f.checkDone }
+func (f *fakeSource) Meta() *metainfo.MetaInfo        { return f.m }
+func (f *fakeSource) Sel() *selection.Selection       { return nil }
+func (f *fakeSource) MetadataStatus() (session.MetadataStatus, bool) {
+	return f.ms, f.m == nil
+}
+func (f *fakeSource) InfoHash() [20]byte { return jsonTestMeta().InfoHash }
+func (f *fakeSource) Name() string {
+	if f.m != nil {
+		return f.m.Info.Name
+	}
+	return "demo (dn)"
+}
 
 // jsonTestMeta is a two-file torrent of 10 pieces of 16 KiB, the last short.
 func jsonTestMeta() *metainfo.MetaInfo {
@@ -100,6 +116,31 @@ func TestJSONEventsGolden(t *testing.T) {
 			t.Fatalf("line %d is not a v%d object (%v): %s", i, jsonVersion, err, l)
 		}
 	}
+}
+
+// A magnet link's session: metadata events while the metadata is
+// fetched, then start and the usual stream (testdata/events-magnet.golden).
+func TestJSONEventsMagnetGolden(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	clock := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	e := newJSONEvents(&out, nil, nil)
+	e.now = func() time.Time { return clock }
+	src := &fakeSource{st: swarm.Stats{NumPieces: 10, Missing: 10}}
+	e.mu.Lock()
+	e.logs, e.dir, e.port = hostapi.NewLogRing(10), "/data", 6881
+	e.mu.Unlock()
+	step := func(f func()) {
+		clock = clock.Add(time.Second)
+		f()
+		e.tick(src)
+	}
+	step(func() { src.ms = session.MetadataStatus{Known: 2} })
+	step(func() { src.ms = session.MetadataStatus{Peers: 2, Known: 3, Have: 1, Total: 2} })
+	step(func() { src.m = jsonTestMeta() })
+	step(func() { src.checked = 10; src.checkDone = true })
+	e.finish(nil, true, true, false)
+	checkGolden(t, "events-magnet.golden", out.Bytes())
 }
 
 func checkGolden(t *testing.T, name string, got []byte) {

@@ -242,6 +242,9 @@ func statusOf(u *hostpb.Update, now time.Time) (*jsonStatus, error) {
 	// Missing counts only the chosen files' pieces (-only, -skip).
 	left := min(s.Torrent.Length-s.BytesDone, int64(u.GetMissing())*s.Torrent.PieceLength)
 	s.State, s.ETA = progressState(u.GetCheckingDone(), int(u.GetMissing()), left, s.DownRate)
+	if n == 0 && t.GetTotalLength() == 0 && !u.GetCheckingDone() {
+		s.State = "metadata" // a magnet link's: problem says how far
+	}
 	for _, p := range u.GetPeers() {
 		s.Peers = append(s.Peers, jsonStatusPeer{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags})
 	}
@@ -261,11 +264,15 @@ func printStatus(w io.Writer, s *jsonStatus) error {
 	pct := 100.0
 	if s.Torrent.Pieces > 0 {
 		pct = 100 * float64(s.PiecesDone) / float64(s.Torrent.Pieces)
+	} else if s.State == "metadata" {
+		pct = 0
 	}
 	fmt.Fprintf(tw, "torrent\t%s (%s, %d pieces)\n", s.Torrent.Name, human(s.Torrent.Length), s.Torrent.Pieces)
 	fmt.Fprintf(tw, "dir\t%s\n", s.Dir)
 	state := s.State
-	if s.State == "checking" {
+	if s.State == "metadata" {
+		state, s.Problem = s.Problem, ""
+	} else if s.State == "checking" {
 		state = fmt.Sprintf("checking data on disk, %d/%d pieces", s.Checked, s.Torrent.Pieces)
 	} else if s.ETA != nil && s.State == "downloading" {
 		state += ", ETA " + (time.Duration(*s.ETA) * time.Second).String()

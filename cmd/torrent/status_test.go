@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/torrent-dev/torrent/internal/realpeers"
+	"github.com/torrent-dev/torrent/proto/hostpb"
 )
 
 // statusJSON polls `torrent status -json DIR` until ok accepts it.
@@ -124,4 +125,23 @@ func TestStatusStaleSocket(t *testing.T) {
 		t.Fatalf("stop: exit %d:\n%s", code, out)
 	}
 	next.wait(30*time.Second, 0)
+}
+
+// During a magnet link's metadata phase, status says so: state metadata,
+// how far, and no percentage of pieces not known yet.
+func TestStatusDuringMetadataPhase(t *testing.T) {
+	t.Parallel()
+	u := &hostpb.Update{Torrent: &hostpb.TorrentInfo{Name: "hello", InfoHash: "c808", Dir: "/data"}, KnownPeers: 1,
+		Status: "fetching metadata: size not known yet, 0 peers (1 known)"}
+	s, err := statusOf(u, time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	if err != nil || s.State != "metadata" {
+		t.Fatalf("statusOf: %+v, %v; want state metadata", s, err)
+	}
+	var b strings.Builder
+	if err := printStatus(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if want := "progress  0.0% (0/0 pieces), fetching metadata: size not known yet, 0 peers (1 known)\n"; !strings.Contains(b.String(), want) {
+		t.Fatalf("status lacks %q:\n%s", want, b.String())
+	}
 }

@@ -38,12 +38,19 @@ func OpenDir(ctx context.Context, dir string, log hclog.Logger) (*DirLibrary, er
 	}
 	sort.Strings(paths)
 	lib := &DirLibrary{}
+	seen := map[[20]byte]bool{}
 	for _, p := range paths {
 		m, err := metainfo.Load(p)
 		if err != nil {
 			log.Warn("skipping torrent", "file", p, "error", err)
 			continue
 		}
+		// A magnet link's metadata is saved as .torrent-HASH.torrent,
+		// and -metadata-only writes NAME.torrent too: one torrent.
+		if seen[m.InfoHash] {
+			continue
+		}
+		seen[m.InfoHash] = true
 		st, err := storage.Open(dir, session.Layout(&m.Info, nil))
 		if err != nil {
 			log.Warn("skipping torrent", "file", p, "error", err)

@@ -41,15 +41,20 @@ func TorrentInfo(m *metainfo.MetaInfo, dir string) *hostpb.TorrentInfo {
 type sessionLibrary struct{ s *session.Session }
 
 func (l sessionLibrary) Torrents() []*hostpb.TorrentInfo {
+	m := l.s.Meta()
+	if m == nil {
+		return nil // a magnet link's metadata is not known yet: no files
+	}
 	return []*hostpb.TorrentInfo{sessionInfo(l.s)}
 }
 
 // sessionInfo describes a running session's torrent, with the files the
-// user did not choose marked.
+// user did not choose marked; the session's metadata must be known.
 func sessionInfo(s *session.Session) *hostpb.TorrentInfo {
-	t := TorrentInfo(s.Meta, s.Dir())
-	for i, f := range s.Meta.Info.Files {
-		t.Files[i].Skipped = s.Sel.Skips(&s.Meta.Info, f)
+	m := s.Meta()
+	t := TorrentInfo(m, s.Dir())
+	for i, f := range m.Info.Files {
+		t.Files[i].Skipped = s.Sel().Skips(&m.Info, f)
 	}
 	return t
 }

@@ -2,6 +2,7 @@ package hostapi
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,10 +79,13 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 	t := time.NewTicker(time.Second / time.Duration(rate))
 	defer t.Stop()
 	var seq int64
-	first := true
+	first, known, mount := true, false, ""
 	for {
 		u := srv.update(&seq)
-		if first {
+		// The torrent goes with the first update, and again once a
+		// magnet link's metadata makes it known or torfs mounts it.
+		if first || !known && srv.s.Meta() != nil || mount != srv.mounted() {
+			known, mount = srv.s.Meta() != nil, srv.mounted()
 			u.Torrent = srv.info()
 			first = false
 		}
@@ -99,7 +103,13 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 }
 
 func (srv *Server) info() *hostpb.TorrentInfo {
-	t := sessionInfo(srv.s)
+	var t *hostpb.TorrentInfo
+	if m := srv.s.Meta(); m != nil {
+		t = sessionInfo(srv.s)
+	} else {
+		// Before a magnet link's metadata: the name it gives, no pieces.
+		t = &hostpb.TorrentInfo{Name: srv.s.Name(), InfoHash: fmt.Sprintf("%x", srv.s.InfoHash()), Dir: srv.s.Dir()}
+	}
 	t.Mountpoint = srv.mounted()
 	return t
 }
@@ -129,6 +139,10 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 		Have: have, Missing: uint32(st.Missing), Downloaded: uint64(st.Downloaded), Uploaded: uint64(st.Uploaded),
 		DownRate: uint64(st.DownRate), UpRate: uint64(st.UpRate), KnownPeers: uint32(st.Known), Complete: st.Missing == 0,
 		Status: st.Status,
+	}
+	if ms, ok := srv.s.MetadataStatus(); ok {
+		u.Status = ms.String()
+		u.KnownPeers = uint32(ms.Known)
 	}
 	n, done := srv.s.Checking()
 	u.Checking, u.CheckingDone = uint32(n), done

@@ -447,3 +447,16 @@ func (info *Info) HasRange(off, n int64, has func(piece int) bool) bool {
 	}
 	return true
 }
+
+// RawInfo is the info dictionary of a .torrent file exactly as it is in
+// the file: the bytes the info-hash is taken over, and what BEP 9 serves.
+func RawInfo(data []byte) ([]byte, error) {
+	var raw rawMeta
+	if err := unmarshal(data, &raw); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if len(raw.Info) == 0 {
+		return nil, invalid("no info dictionary")
+	}
+	return raw.Info, nil
+}

@@ -25,16 +25,17 @@ const (
 // there (BEP 5) while the torrent downloads and seeds, handing the peers
 // found to add as addrbook.DHT. Without Options.DHT, or for a private
 // torrent (BEP 27: its peers come from its trackers only), it does nothing.
-// stop ends the lookups and returns once they have.
+// A magnet link's lookups start before its metadata says whether it is
+// private. stop ends the lookups and returns once they have.
 func (s *Session) startDHT(ctx context.Context, add func(src addrbook.Source, addrs []netip.AddrPort)) (stop func()) {
 	if s.opts.DHT == nil {
 		return func() {}
 	}
-	if s.Meta.Info.Private {
+	if m := s.Meta(); m != nil && m.Info.Private {
 		s.log.Info("private torrent: not using the DHT for it")
 		return func() {}
 	}
-	return s.dhtLookup(ctx, s.Meta.InfoHash, add)
+	return s.dhtLookup(ctx, s.infoHash, add)
 }
 
 // dhtLookup is startDHT for an info-hash, whatever the metadata says: for
@@ -87,7 +88,7 @@ func (s *Session) listenPort() int {
 // table). Zero without a DHT or for a private torrent.
 func (s *Session) dhtPorts() (port int, seen func(netip.AddrPort)) {
 	node := s.opts.DHT
-	if node == nil || s.Meta.Info.Private {
+	if m := s.Meta(); node == nil || m == nil || m.Info.Private {
 		return 0, nil
 	}
 	return node.Port(), func(a netip.AddrPort) { node.AddNode(a) }

@@ -21,12 +21,12 @@ import (
 	"github.com/torrent-dev/torrent/internal/realpeers"
 )
 
-// found collects what startDHT hands the swarm.
-type found struct {
+// dhtFound collects what startDHT hands the swarm.
+type dhtFound struct {
 	ch chan netip.AddrPort
 }
 
-func (f found) add(src addrbook.Source, addrs []netip.AddrPort) {
+func (f dhtFound) add(src addrbook.Source, addrs []netip.AddrPort) {
 	for _, a := range addrs {
 		if src != addrbook.DHT {
 			panic(fmt.Sprintf("DHT peers handed on as %v", src))
@@ -68,14 +68,15 @@ func TestStartDHTPublicAndPrivate(t *testing.T) {
 	defer cancel()
 
 	privateHash := [20]byte{0xb, 0xe, 0xb, 0x27}
-	private := &Session{Meta: &metainfo.MetaInfo{InfoHash: privateHash, Info: metainfo.Info{Private: true}},
-		opts: Options{DHT: node, Listener: ln}, log: hclog.NewNullLogger()}
-	none := found{make(chan netip.AddrPort, 64)}
+	private := &Session{infoHash: privateHash, opts: Options{DHT: node, Listener: ln}, log: hclog.NewNullLogger()}
+	private.meta.Store(&metainfo.MetaInfo{InfoHash: privateHash, Info: metainfo.Info{Private: true}})
+	none := dhtFound{make(chan netip.AddrPort, 64)}
 	stopPrivate := private.startDHT(ctx, none.add)
 	defer stopPrivate()
 
-	public := &Session{Meta: m, opts: Options{DHT: node, Listener: ln}, log: hclog.NewNullLogger()}
-	got := found{make(chan netip.AddrPort, 64)}
+	public := &Session{infoHash: m.InfoHash, opts: Options{DHT: node, Listener: ln}, log: hclog.NewNullLogger()}
+	public.meta.Store(m)
+	got := dhtFound{make(chan netip.AddrPort, 64)}
 	stopPublic := public.startDHT(ctx, got.add)
 	defer stopPublic()
 	want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.3"), uint16(seeder.Port))
@@ -106,7 +107,8 @@ func TestStartDHTPublicAndPrivate(t *testing.T) {
 
 // Without a DHT node startDHT does nothing, and its stop returns.
 func TestStartDHTWithoutNode(t *testing.T) {
-	s := &Session{Meta: &metainfo.MetaInfo{}, log: hclog.NewNullLogger()}
+	s := &Session{log: hclog.NewNullLogger()}
+	s.meta.Store(&metainfo.MetaInfo{})
 	s.startDHT(t.Context(), func(addrbook.Source, []netip.AddrPort) { t.Error("peers without a node") })()
 }
 

@@ -89,7 +89,7 @@ func loopback(port int) netip.AddrPort {
 // in dir.
 func checkOnDisk(t *testing.T, s *Session, dir string, have interface{ Has(int) bool }, what string) int {
 	t.Helper()
-	st, err := storage.Open(dir, Layout(&s.Meta.Info, nil))
+	st, err := storage.Open(dir, Layout(&s.Meta().Info, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func checkOnDisk(t *testing.T, s *Session, dir string, have interface{ Has(int) 
 			continue
 		}
 		buf := make([]byte, st.PieceLen(i))
-		if _, err := st.ReadAt(buf, int64(i)*s.Meta.Info.PieceLength); err != nil || !st.CheckPiece(i, buf) {
+		if _, err := st.ReadAt(buf, int64(i)*s.Meta().Info.PieceLength); err != nil || !st.CheckPiece(i, buf) {
 			t.Fatalf("%s: piece %d is not on disk (%v)", what, i, err)
 		}
 		n++
@@ -134,7 +134,7 @@ func TestDiskFullStallsThenResumes(t *testing.T) {
 	if !logs.has(want) {
 		t.Fatalf("no log line says %q", want)
 	}
-	r, err := storage.LoadResume(fs.Dir, s.Meta.InfoHash)
+	r, err := storage.LoadResume(fs.Dir, s.Meta().InfoHash)
 	if err != nil {
 		t.Fatalf("resume file at the disk-full moment: %v", err)
 	}
@@ -182,8 +182,8 @@ func TestDiskFullStallsThenResumes(t *testing.T) {
 	realpeers.SameFiles(t, src, fs.Dir)
 	// Duplicate blocks of the endgame aside, every byte came once: no
 	// piece was fetched again.
-	if st := s.Stats(); st.Downloaded-st.Wasted != s.Meta.Info.Length {
-		t.Errorf("downloaded %d bytes (%d wasted) for a torrent of %d", st.Downloaded, st.Wasted, s.Meta.Info.Length)
+	if st := s.Stats(); st.Downloaded-st.Wasted != s.Meta().Info.Length {
+		t.Errorf("downloaded %d bytes (%d wasted) for a torrent of %d", st.Downloaded, st.Wasted, s.Meta().Info.Length)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // torrent (BEP 27), without Options.LSD, or where multicast cannot be used
 // (said once in the log).
 func (s *Session) startLSD(add func(addrbook.Source, []netip.AddrPort)) (stop func()) {
-	if s.opts.LSD == nil || s.Meta.Info.Private || s.opts.Listener == nil {
+	if m := s.Meta(); s.opts.LSD == nil || m == nil || m.Info.Private || s.opts.Listener == nil {
 		return func() {}
 	}
 	a, ok := s.opts.Listener.Addr().(*net.TCPAddr)
@@ -21,7 +21,7 @@ func (s *Session) startLSD(add func(addrbook.Source, []netip.AddrPort)) (stop fu
 		return func() {}
 	}
 	cfg := *s.opts.LSD
-	cfg.InfoHash, cfg.Port, cfg.Logger = s.Meta.InfoHash, a.Port, s.log.Named("lsd")
+	cfg.InfoHash, cfg.Port, cfg.Logger = s.infoHash, a.Port, s.log.Named("lsd")
 	svc, err := lsd.Start(cfg, func(addrs []netip.AddrPort) { add(addrbook.LSD, addrs) })
 	if err != nil {
 		s.log.Info("local peer discovery is off", "reason", err)

@@ -65,8 +65,8 @@ func TestSessionExtensionHandshake(t *testing.T) {
 			if _, pex := eh.M[wire.ExtPEX]; pex == private {
 				t.Fatalf("private %v, extension handshake %+v", private, eh.M)
 			}
-			if eh.M[wire.ExtMetadata] == 0 || eh.MetadataSize != len(seed.Meta.InfoBytes) {
-				t.Fatalf("ut_metadata %d, metadata_size %d; want an id and %d", eh.M[wire.ExtMetadata], eh.MetadataSize, len(seed.Meta.InfoBytes))
+			if eh.M[wire.ExtMetadata] == 0 || eh.MetadataSize != len(seed.Meta().InfoBytes) {
+				t.Fatalf("ut_metadata %d, metadata_size %d; want an id and %d", eh.M[wire.ExtMetadata], eh.MetadataSize, len(seed.Meta().InfoBytes))
 			}
 		})
 	}
@@ -84,7 +84,7 @@ func extHandshakeOf(t *testing.T, s *Session) wire.ExtHandshake {
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	var id [20]byte
 	copy(id[:], "-XX0001-exthandshake")
-	if err := wire.WriteHandshake(c, wire.NewHandshake(s.Meta.InfoHash, id)); err != nil {
+	if err := wire.WriteHandshake(c, wire.NewHandshake(s.Meta().InfoHash, id)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := wire.ReadHandshake(c); err != nil {

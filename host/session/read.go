@@ -63,7 +63,11 @@ func (r *readers) unionLocked() []int {
 // verified; the pieces, then those of the next readahead bytes, become
 // urgent meanwhile. Cancelling ctx cancels the wait.
 func (s *Session) ReadAt(ctx context.Context, p []byte, off, readahead int64) (int, error) {
-	info := &s.Meta.Info
+	m := s.Meta()
+	if m == nil {
+		return 0, fmt.Errorf("read at %d: the torrent's metadata is not known yet", off)
+	}
+	info := &m.Info
 	if off < 0 || off >= info.Length && len(p) > 0 {
 		return 0, fmt.Errorf("read at %d: outside the torrent's %d bytes", off, info.Length)
 	}
@@ -79,7 +83,7 @@ func (s *Session) ReadAt(ctx context.Context, p []byte, off, readahead int64) (i
 
 // waitPieces waits until the pieces of bytes [off, off+n) are verified.
 func (s *Session) waitPieces(ctx context.Context, off, n, readahead int64) error {
-	info := &s.Meta.Info
+	info := &s.Meta().Info // known: ReadAt checked
 	all := func(has func(int) bool) bool { return info.HasRange(off, n, has) }
 	select {
 	case <-s.ready: // the start-up check is over
@@ -127,7 +131,11 @@ func (s *Session) waitPieces(ctx context.Context, off, n, readahead int64) error
 
 // Complete reports whether every piece of [off, off+n) is verified.
 func (s *Session) Complete(off, n int64) bool {
-	info := &s.Meta.Info
+	m := s.Meta()
+	if m == nil {
+		return n <= 0
+	}
+	info := &m.Info
 	if sw := s.swarm.Load(); sw != nil {
 		return info.HasRange(off, n, sw.HasPiece)
 	}

@@ -21,8 +21,8 @@ import (
 func torrentBytes(t *testing.T, s *Session, dir string) []byte {
 	t.Helper()
 	var all []byte
-	for _, f := range s.Meta.Info.Files {
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(s.Meta.Info.RelPath(f))))
+	for _, f := range s.Meta().Info.Files {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(s.Meta().Info.RelPath(f))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestReadAtCancelAndStop(t *testing.T) {
 		_, err := s.ReadAt(rctx, make([]byte, 10), 3<<20, 0)
 		read <- err
 	}()
-	first := int((3 << 20) / s.Meta.Info.PieceLength)
+	first := int((3 << 20) / s.Meta().Info.PieceLength)
 	waitFor(t, ctx, "the read's piece to be urgent", func() bool {
 		s.readers.mu.Lock()
 		defer s.readers.mu.Unlock()
@@ -105,8 +105,8 @@ func TestReadAtCancelAndStop(t *testing.T) {
 	if len(left) != 0 {
 		t.Fatalf("urgent pieces %v left after the read was cancelled", left)
 	}
-	if n, done := s.Checking(); !done || n != s.Meta.Info.NumPieces() {
-		t.Fatalf("Checking() = %d, %v; want %d, true", n, done, s.Meta.Info.NumPieces())
+	if n, done := s.Checking(); !done || n != s.Meta().Info.NumPieces() {
+		t.Fatalf("Checking() = %d, %v; want %d, true", n, done, s.Meta().Info.NumPieces())
 	}
 	stop()
 	wg.Wait()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/dht"
 	"github.com/torrent-dev/torrent/host/lsd"
+	"github.com/torrent-dev/torrent/host/magnet"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/pick"
 	"github.com/torrent-dev/torrent/host/selection"
@@ -44,11 +46,11 @@ type Options struct {
 	// EncryptOutgoing starts the connections we open with MSE, falling
 	// back to plain; incoming peers may use MSE or not either way.
 	EncryptOutgoing bool
+	// Checking reports progress of the start-up check of data on disk.
+	Checking func(done, total int)
 	// LSD announces the torrent on the local network (BEP 14) with this
 	// configuration (its InfoHash and Port are filled in); nil = off.
 	LSD *lsd.Config
-	// Checking reports progress of the start-up check of data on disk.
-	Checking func(done, total int)
 	// Only and Skip choose files (host/selection): only the chosen ones
 	// are fetched and created.
 	Only, Skip []string
@@ -59,6 +61,9 @@ type Options struct {
 	// DHT finds peers for the torrent and announces it (startDHT); nil is
 	// no DHT. The caller owns it and closes it after Run.
 	DHT *dht.Node
+	// MetadataOnly (magnet links) ends Run once the metadata is fetched
+	// and saved, before any data is checked or fetched.
+	MetadataOnly bool
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -66,20 +71,29 @@ var _ swarm.Picker = (*pick.Manager)(nil)
 
 // Session is one running torrent.
 type Session struct {
-	Meta    *metainfo.MetaInfo
-	Sel     *selection.Selection // the files chosen; nil: all
-	opts    Options
-	log     hclog.Logger
-	store   *storage.Storage
-	swarm   atomic.Pointer[swarm.Swarm]
-	ann     atomic.Pointer[tracker.Announcer]
-	picker  atomic.Pointer[pick.Manager]
-	started time.Time
-	resume  *storage.Resume                   // totals of earlier sessions
-	checked atomic.Pointer[bitfield.Bitfield] // what the start-up check found
-	checks  atomic.Int64                      // pieces checked so far at start-up
-	readers readers                           // torfs reads waiting for pieces
-	ready   chan struct{}                     // closed once the swarm runs, or Run gave up before
+	meta     atomic.Pointer[metainfo.MetaInfo] // nil until a magnet link's metadata arrives
+	sel      *selection.Selection              // the files chosen; nil: all (set with meta)
+	infoHash [20]byte
+	peerID   [20]byte
+	magnet   *magnet.Magnet // nil for a .torrent file
+	info     []byte         // the raw info dictionary, when it came from peers or a saved file
+	torrent  []byte         // the .torrent file made from a magnet link's metadata
+	opts     Options
+	log      hclog.Logger
+	store    *storage.Storage // nil until the metadata is known
+	feed     peerFeed         // where every peer source sends its addresses
+	fetcher  atomic.Pointer[fetcher]
+	bans     []netip.Addr // IPs the metadata phase banned, for the swarm
+	sources  sources      // tracker (and DHT) for the whole session
+	swarm    atomic.Pointer[swarm.Swarm]
+	ann      atomic.Pointer[tracker.Announcer]
+	picker   atomic.Pointer[pick.Manager]
+	started  time.Time
+	resume   *storage.Resume                   // totals of earlier sessions
+	checked  atomic.Pointer[bitfield.Bitfield] // what the start-up check found
+	checks   atomic.Int64                      // pieces checked so far at start-up
+	readers  readers                           // torfs reads waiting for pieces
+	ready    chan struct{}                     // closed once the swarm runs, or Run gave up before
 	// announceGap is the tracker's MinGap; 0 keeps its default. Only
 	// tests set it, to watch the announce policy within seconds.
 	announceGap time.Duration
@@ -97,23 +111,79 @@ func Open(torrentPath string, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := newSession(m.InfoHash, opts)
+	// The raw info dictionary, to serve over ut_metadata (nil if the
+	// file was replaced since Load).
+	var info []byte
+	if data, err := os.ReadFile(torrentPath); err == nil {
+		info = infoOf(data, m.InfoHash)
+	}
+	if err := s.setMeta(m, info); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newSession(infoHash [20]byte, opts Options) *Session {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	if opts.Dir == "" {
 		opts.Dir = "."
 	}
-	sel, err := selection.New(&m.Info, opts.Only, opts.Skip)
+	s := &Session{infoHash: infoHash, opts: opts, log: opts.Logger, ready: make(chan struct{})}
+	copy(s.peerID[:], "-TZ0100-")
+	rand.Read(s.peerID[8:])
+	return s
+}
+
+// setMeta makes the torrent known and opens its storage; info is the raw
+// info dictionary if we have it (a magnet link's), for serving it.
+func (s *Session) setMeta(m *metainfo.MetaInfo, info []byte) error {
+	sel, err := selection.New(&m.Info, s.opts.Only, s.opts.Skip)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	l := Layout(&m.Info, sel)
 	l.Parts = storage.PartsName(m.InfoHash)
-	st, err := storage.Open(opts.Dir, l)
+	st, err := storage.Open(s.opts.Dir, l)
 	if err != nil {
-		return nil, fmt.Errorf("open data in %s: %w", opts.Dir, err)
+		return fmt.Errorf("open data in %s: %w", s.opts.Dir, err)
 	}
-	return &Session{Meta: m, Sel: sel, opts: opts, log: opts.Logger, store: st, ready: make(chan struct{})}, nil
+	if info == nil {
+		info = m.InfoBytes
+	}
+	s.store, s.info, s.sel = st, info, sel
+	s.meta.Store(m)
+	return nil
+}
+
+// Sel is the files chosen (-only, -skip); nil for all of them, and
+// before the metadata is known.
+func (s *Session) Sel() *selection.Selection {
+	if s.Meta() == nil {
+		return nil
+	}
+	return s.sel
+}
+
+// Meta is the torrent; nil while a magnet link's metadata is being
+// fetched (MetadataStatus says how far that is).
+func (s *Session) Meta() *metainfo.MetaInfo { return s.meta.Load() }
+
+// InfoHash is the torrent's v1 info-hash, known from the start.
+func (s *Session) InfoHash() [20]byte { return s.infoHash }
+
+// Name is the torrent's name; before the metadata of a magnet link, its
+// dn, else the info-hash in hex.
+func (s *Session) Name() string {
+	if m := s.Meta(); m != nil {
+		return m.Info.Name
+	}
+	if s.magnet != nil && s.magnet.Name != "" {
+		return s.magnet.Name
+	}
+	return fmt.Sprintf("%x", s.infoHash)
 }
 
 // Layout is the storage layout of a torrent; sel may be nil (every file).
@@ -128,18 +198,23 @@ func Layout(info *metainfo.Info, sel *selection.Selection) storage.Layout {
 // Dir is the data directory.
 func (s *Session) Dir() string { return s.opts.Dir }
 
-// Stats is the swarm's latest snapshot (zero until Run has started it).
+// Stats is the swarm's latest snapshot (zero until Run has started it,
+// and all zero while the metadata is unknown: check Meta first).
 func (s *Session) Stats() swarm.Stats {
 	if sw := s.swarm.Load(); sw != nil {
 		return sw.Stats()
 	}
-	n := s.Meta.Info.NumPieces()
+	m := s.Meta()
+	if m == nil {
+		return swarm.Stats{}
+	}
+	n := m.Info.NumPieces()
 	have := bitfield.New(n)
 	if h := s.checked.Load(); h != nil {
 		have = *h
 	}
-	missing := s.Sel.Missing(have)
-	return swarm.Stats{Have: have, NumPieces: n, Wanted: s.Sel.Pieces(n), Missing: missing, Complete: s.checked.Load() != nil && missing == 0}
+	missing := s.sel.Missing(have)
+	return swarm.Stats{Have: have, NumPieces: n, Wanted: s.sel.Pieces(n), Missing: missing, Complete: s.checked.Load() != nil && missing == 0}
 }
 
 // Tracker is the announcer's status, if there is a tracker.
@@ -157,7 +232,7 @@ func (s *Session) Trackers() []tracker.Status {
 		return a.Trackers()
 	}
 	var out []tracker.Status
-	for i, tier := range s.Meta.Trackers() {
+	for i, tier := range s.TrackerTiers() {
 		for _, u := range tier {
 			out = append(out, tracker.Status{URL: tracker.Redact(u), Tier: i})
 		}
@@ -200,7 +275,7 @@ func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, e
 		}
 		return have, false, fmt.Errorf("check data: %w", err)
 	}
-	n := s.Meta.Info.NumPieces()
+	n := s.Meta().Info.NumPieces()
 	s.log.Info("checked data on disk", "pieces", have.Count(), "of", n, "hashed", cs.Hashed, "trusted", cs.Trusted, "took", time.Since(t0).Round(time.Millisecond))
 	s.checks.Store(int64(n))
 	s.checked.Store(&have)
@@ -214,16 +289,25 @@ func (s *Session) check(ctx context.Context) (have bitfield.Bitfield, ok bool, e
 	return have, true, nil
 }
 
-// Run checks the data on disk, then downloads and seeds until ctx ends (or,
-// without Seed, until complete). It saves the resume state on the way out.
+// Run fetches a magnet link's metadata if it is not known yet (see
+// FetchMetadata), checks the data on disk, then downloads and seeds until
+// ctx ends (or, without Seed, until complete). It saves the resume state
+// on the way out.
 func (s *Session) Run(ctx context.Context) error {
-	defer s.store.Close()
 	var readyOnce sync.Once
 	markReady := func() { readyOnce.Do(func() { close(s.ready) }) }
 	defer markReady()
-	info := &s.Meta.Info
+	defer s.sources.stop()
+	if err := s.FetchMetadata(ctx); err != nil || s.Meta() == nil || s.opts.MetadataOnly {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer s.store.Close()
+	info := &s.Meta().Info
 	have, ok, err := s.check(ctx)
-	if !ok || (s.Sel.Missing(have) == 0 && !s.opts.Seed) {
+	if !ok || (s.sel.Missing(have) == 0 && !s.opts.Seed) {
 		return err
 	}
 	pm := pick.Start(ctx, pick.Config{
@@ -232,38 +316,40 @@ func (s *Session) Run(ctx context.Context) error {
 		Logger:   s.log.Named("picker"),
 		Torrent:  sdk.Torrent{NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length},
 		Have:     have,
-		Wanted:   s.Sel.Wanted(),
+		Wanted:   s.sel.Wanted(),
 	})
 	defer pm.Close()
 	s.picker.Store(pm)
-	var peerID [20]byte
-	copy(peerID[:], "-TZ0100-")
-	rand.Read(peerID[8:])
 	dhtPort, dhtNode := s.dhtPorts()
 	sw := swarm.New(swarm.Config{
-		InfoHash: s.Meta.InfoHash, PeerID: peerID,
+		InfoHash: s.infoHash, PeerID: s.peerID,
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
-		Have: have, Wanted: s.Sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
+		Have: have, Wanted: s.sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
-		Info: s.Meta.InfoBytes, Private: info.Private, DHTPort: dhtPort, OnDHTPort: dhtNode,
+		Banned: s.bans, Info: s.info, Private: info.Private, DHTPort: dhtPort, OnDHTPort: dhtNode,
 	})
 	s.swarm.Store(sw)
 	markReady()
 	s.started = time.Now()
+	// The swarm takes over every peer source; what the metadata phase
+	// learned is handed on.
+	s.feed.attach(sw.AddPeersFrom)
+	s.sources.start(ctx, s)
+	if !have.Full() {
+		s.sources.watch(sw.Done())
+	}
 
-	annCtx, stopAnn := context.WithCancel(context.WithoutCancel(ctx))
-	annDone := s.startAnnouncer(annCtx, sw, peerID)
 	stopSaver := s.saveEvery(ctx, sw, 10*time.Second)
 	stopLSD := s.startLSD(sw.AddPeersFrom)
-	stopDHT := s.startDHT(ctx, sw.AddPeersFrom)
-
 	err = sw.Run(ctx, s.opts.Peers)
-	stopDHT()
 	stopLSD()
 	stopSaver()
-	stopAnn()
-	<-annDone
+	if !have.Full() && closed(sw.Done()) {
+		// Said before "stopped", even if the watch has not seen it yet.
+		s.sources.complete()
+	}
+	s.sources.stop()
 	st := sw.Stats()
 	s.saveResume(st.Have, st.Uploaded, st.Downloaded)
 	s.log.Info("session summary", "downloaded", st.Downloaded, "uploaded", st.Uploaded, "wasted", st.Wasted,
@@ -271,44 +357,8 @@ func (s *Session) Run(ctx context.Context) error {
 	return err
 }
 
-// startAnnouncer runs the tracker announcer if the torrent has trackers;
-// the returned channel closes when it has sent "stopped".
-func (s *Session) startAnnouncer(ctx context.Context, sw *swarm.Swarm, peerID [20]byte) <-chan struct{} {
-	done := make(chan struct{})
-	tiers := s.Meta.Trackers()
-	if len(tiers) == 0 {
-		close(done)
-		return done
-	}
-	port := s.listenPort()
-	total := s.Meta.Info.Length
-	// BEP 3: "completed" is for a download this session finishes, never
-	// for data that was whole at start.
-	completed := sw.Done()
-	select {
-	case <-completed:
-		completed = nil
-	default:
-	}
-	a := tracker.NewAnnouncer(tracker.Config{
-		Tiers: tiers, InfoHash: s.Meta.InfoHash, PeerID: peerID, Port: port,
-		Logger: s.log.Named("tracker"), WantRate: s.opts.WantRate, MinGap: s.announceGap,
-		OnPeers: sw.AddPeers, Completed: completed,
-		Stats: func() tracker.Stats {
-			st := sw.Stats()
-			left := int64(st.Missing) * s.Meta.Info.PieceLength
-			left = min(left, total)
-			return tracker.Stats{Uploaded: st.Uploaded, Downloaded: st.Downloaded, Left: left, DownRate: st.DownRate}
-		},
-	})
-	s.ann.Store(a)
-	go func() { defer close(done); a.Run(ctx) }()
-	return done
-}
-
 // saveEvery writes the resume state periodically, so a SIGKILL loses at
-// most a few seconds of bookkeeping (never data: files written since are
-// hashed at the next start).
+// most a few seconds of bookkeeping (never data: the disk is re-checked).
 func (s *Session) saveEvery(ctx context.Context, sw *swarm.Swarm, d time.Duration) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -334,7 +384,7 @@ func (s *Session) saveEvery(ctx context.Context, sw *swarm.Swarm, d time.Duratio
 }
 
 func (s *Session) loadResume() *storage.Resume {
-	r, err := storage.LoadResume(s.opts.Dir, s.Meta.InfoHash)
+	r, err := storage.LoadResume(s.opts.Dir, s.infoHash)
 	if err != nil {
 		if !errors.Is(err, storage.ErrNoResume) {
 			s.log.Warn("ignoring resume state; the data on disk is checked instead", "error", err)
@@ -344,14 +394,12 @@ func (s *Session) loadResume() *storage.Resume {
 	return r
 }
 
-// saveResume records have; its pieces' data is made durable first
-// (storage.Durable), so that the record never runs ahead of the disk.
 func (s *Session) saveResume(have interface{ Bytes() []byte }, up, down int64) bool {
 	stamps, err := s.store.Durable(have.Bytes())
 	if err != nil {
 		s.log.Warn("syncing data to disk; the next start hashes those files", "error", err)
 	}
-	r := &storage.Resume{InfoHash: s.Meta.InfoHash, Have: have.Bytes(), Uploaded: up, Downloaded: down, Files: stamps}
+	r := &storage.Resume{InfoHash: s.infoHash, Have: have.Bytes(), Uploaded: up, Downloaded: down, Files: stamps}
 	if s.resume != nil {
 		r.Uploaded += s.resume.Uploaded
 		r.Downloaded += s.resume.Downloaded

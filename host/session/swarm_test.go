@@ -178,8 +178,8 @@ func TestDirectPeerAndResume(t *testing.T) {
 	leech := startSession(t, ctx, &lwg, torrent, dir, Options{Peers: []netip.AddrPort{seedAddr}, Logger: testLogger(t, "leecher")})
 	lwg.Wait()
 	sameTree(t, src, dir)
-	if st := leech.Stats(); st.Missing != 0 || st.Downloaded < leech.Meta.Info.Length {
-		t.Fatalf("first run: missing %d, downloaded %d of %d", st.Missing, st.Downloaded, leech.Meta.Info.Length)
+	if st := leech.Stats(); st.Missing != 0 || st.Downloaded < leech.Meta().Info.Length {
+		t.Fatalf("first run: missing %d, downloaded %d of %d", st.Missing, st.Downloaded, leech.Meta().Info.Length)
 	}
 
 	again := startSession(t, ctx, &lwg, torrent, dir, Options{Peers: []netip.AddrPort{seedAddr}, Logger: testLogger(t, "again")})

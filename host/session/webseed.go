@@ -10,12 +10,13 @@ import (
 // webSeeds prepares the torrent's web seeds (BEP 19 url-list) and those
 // of Options.WebSeeds; a URL that cannot be used is logged and skipped.
 func (s *Session) webSeeds() []*webseed.Seed {
-	info := &s.Meta.Info
+	m := s.Meta()
+	info := &m.Info
 	l := webseed.Layout{Name: info.Name, MultiFile: info.MultiFile}
 	for _, f := range info.Extents { // pad files included: they take their place in the data
 		l.Files = append(l.Files, webseed.File{Path: f.Path, Length: f.Length, Pad: f.Pad || isPadFile(info, f)})
 	}
-	urls := s.Meta.WebSeeds()
+	urls := m.WebSeeds()
 	for _, u := range s.opts.WebSeeds {
 		if !metainfo.UsableWebSeed(u) {
 			s.log.Warn("ignoring web seed: not an http or https URL", "url", u)

@@ -82,7 +82,7 @@ func TestWriteOnFullDisk(t *testing.T) {
 	if err != nil || !bytes.Equal(got.Have, old.Have) {
 		t.Fatalf("resume file after a failed save: %+v, %v; want the previous one", got, err)
 	}
-	if m, _ := filepath.Glob(filepath.Join(fs.Dir, ".torrent-resume-*")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(fs.Dir, ".torrent-save-*")); len(m) > 0 {
 		t.Fatalf("temporary resume files left: %v", m)
 	}
 	fs.Resize("4m")

@@ -148,13 +148,28 @@ func (r *Resume) encode() []byte {
 // SaveResume writes r atomically: after a crash at any moment the file is
 // either the old state or the new one.
 func SaveResume(dir string, r *Resume) error {
-	p := ResumePath(dir, r.InfoHash)
-	tmp, err := os.CreateTemp(dir, ".torrent-resume-*")
-	if err != nil {
+	if err := SaveFile(dir, ResumePath(dir, r.InfoHash), r.encode()); err != nil {
 		return fmt.Errorf("save resume: %w", err)
 	}
+	return nil
+}
+
+// MetadataPath is where a magnet link's metadata is kept in dir, as a
+// .torrent file next to the resume state, so a restart with the same link
+// needs no peer to know the torrent.
+func MetadataPath(dir string, infoHash [20]byte) string {
+	return filepath.Join(dir, ".torrent-"+hex.EncodeToString(infoHash[:])+".torrent")
+}
+
+// SaveFile writes data to p (a file in dir) atomically: after a crash at
+// any moment p holds either its old content or data.
+func SaveFile(dir, p string, data []byte) error {
+	tmp, err := os.CreateTemp(dir, ".torrent-save-*")
+	if err != nil {
+		return err
+	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(r.encode())
+	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -165,7 +180,7 @@ func SaveResume(dir string, r *Resume) error {
 		err = os.Rename(tmp.Name(), p)
 	}
 	if err != nil {
-		return fmt.Errorf("save resume: %w", err)
+		return err
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

@@ -91,6 +91,9 @@ type Config struct {
 	// fall behind, newer nodes are dropped rather than wait. nil ignores
 	// Port messages.
 	OnDHTPort func(netip.AddrPort)
+	// Banned are IPs refused from the start (a magnet link's metadata
+	// phase banned them).
+	Banned []netip.Addr
 }
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
@@ -154,6 +157,9 @@ func New(cfg Config) *Swarm {
 		book:     addrbook.New(cfg.MaxPeers),
 		suspects: newSuspects(),
 		webIn:    make(chan webResult, 2*webFetchers),
+	}
+	for _, ip := range cfg.Banned {
+		s.book.Ban(ip)
 	}
 	s.conn = &connector{
 		infoHash: cfg.InfoHash, peerID: cfg.PeerID, skeys: mse.InfoHashes(cfg.InfoHash),

@@ -31,6 +31,9 @@ type Torrent struct {
 	Length      int64
 	// Data is the torrent's content; only Honest reads it.
 	Data io.ReaderAt
+	// MetadataSize is the size of the info dictionary, which
+	// WrongMetadata claims to have (metadata.go).
+	MetadataSize int
 }
 
 func (t Torrent) pieceSize(i int) int64 {
@@ -70,10 +73,17 @@ const (
 	// Silent has every piece and unchokes, reads every request and
 	// cancel, and never answers one: a peer that stopped sending.
 	Silent
+	// WrongMetadata speaks BEP 10 and ut_metadata, announces the
+	// torrent's metadata_size and answers each request with random bytes:
+	// the first at once, each later one after Options.Delay.
+	WrongMetadata
+	// OversizedMetadata announces a metadata_size one byte over the cap.
+	OversizedMetadata
 )
 
 var names = [...]string{"honest", "wrong data", "oversized frame", "bitfield too long", "have out of range",
-	"unrequested blocks", "request flood", "wrong info-hash", "slow handshake", "hang up", "silent"}
+	"unrequested blocks", "request flood", "wrong info-hash", "slow handshake", "hang up", "silent", "wrong metadata",
+	"oversized metadata"}
 
 func (b Behaviour) String() string {
 	if int(b) < len(names) {
@@ -113,6 +123,7 @@ type Peer struct {
 	id      [20]byte
 	conns   atomic.Int32
 	dropped atomic.Int32
+	metaOut atomic.Int32 // ut_metadata pieces sent
 	stop    chan struct{}
 	mu      sync.Mutex
 	open    map[net.Conn]bool
@@ -277,6 +288,8 @@ func (p *Peer) serve(c net.Conn) error {
 		}
 		p.sleep(p.opt.Delay)
 		return nil
+	case WrongMetadata, OversizedMetadata:
+		return p.metadata(c)
 	}
 	if err := p.handshake(c, p.tr.InfoHash, p.opt.Reject != nil); err != nil {
 		return err

@@ -89,6 +89,9 @@ func (m *model) fullHeader() []string {
 	}
 	state := ""
 	switch {
+	case info.NumPieces == 0 && u.Status != "" && !u.CheckingDone:
+		state = u.Status // a magnet link's metadata phase: "fetching metadata: 1/2 pieces ..."
+		pct = 0
 	case !u.CheckingDone:
 		state = fmt.Sprintf("checking %d/%d", u.Checking, info.NumPieces)
 		pct = 100 * float64(u.Checking) / float64(max(info.NumPieces, 1))

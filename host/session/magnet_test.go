@@ -1,0 +1,99 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/magnet"
+	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/storage"
+	"github.com/torrent-dev/torrent/internal/realpeers"
+)
+
+// In process, under the race detector: a magnet link to a libtorrent
+// seeder resolves, the session goes on to download identical data, and
+// everything a UI reads (Meta, MetadataStatus, Stats, Name, Trackers)
+// is read all along from another goroutine.
+func TestMagnetSessionFromLibtorrent(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	torrent := makeTorrent(t, src, "")
+	mi, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	link := &magnet.Magnet{InfoHash: mi.InfoHash, Name: "shown meanwhile", Trackers: []string{"http://127.0.0.1:1/announce"},
+		Peers: []netip.AddrPort{netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", seeder.Port))}}
+	dir := t.TempDir()
+	s, err := OpenMagnet(link, Options{Dir: dir, Listener: ln, Logger: testLogger(t, "magnet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Meta() != nil || s.Name() != "shown meanwhile" || len(s.TrackerTiers()) != 1 {
+		t.Fatalf("before Run: Meta %v, Name %q, Trackers %v", s.Meta(), s.Name(), s.TrackerTiers())
+	}
+	if _, ok := s.MetadataStatus(); !ok {
+		t.Fatal("MetadataStatus says there is no metadata phase before Run")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan struct{})
+	sawPhase := make(chan bool, 1)
+	go func() {
+		phase := false
+		defer func() { sawPhase <- phase }()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if st, ok := s.MetadataStatus(); ok && st.Known > 0 {
+				phase = true
+			}
+			if m := s.Meta(); m != nil && m.InfoHash != mi.InfoHash {
+				t.Errorf("Meta has info-hash %x", m.InfoHash)
+			}
+			_, _, _ = s.Stats(), s.Name(), s.TrackerTiers()
+		}
+	}()
+	err = s.Run(ctx)
+	close(done)
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
+	}
+	if !<-sawPhase {
+		t.Error("MetadataStatus never showed a known peer during the metadata phase")
+	}
+	sameTree(t, src, dir)
+	if m := s.Meta(); m == nil || m.Info.Name != "t" {
+		t.Fatalf("Meta after Run: %+v", m)
+	}
+	if _, ok := s.MetadataStatus(); ok {
+		t.Error("MetadataStatus still reports a metadata phase")
+	}
+	saved, err := os.ReadFile(storage.MetadataPath(dir, mi.InfoHash))
+	if err != nil || string(saved) != string(s.TorrentFile()) {
+		t.Fatalf("saved metadata differs from TorrentFile (%v)", err)
+	}
+	// Opened again, the saved metadata makes the torrent known at once.
+	again, err := OpenMagnet(link, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := again.Meta(); m == nil || m.InfoHash != mi.InfoHash {
+		t.Fatalf("reopened: Meta %v", m)
+	}
+	again.Close()
+}

@@ -1,0 +1,210 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/wire"
+)
+
+const (
+	// ourMetadataID is the number our extension handshake gives
+	// ut_metadata: peers send us its messages under it.
+	ourMetadataID   = 3
+	metaDialTimeout = 5 * time.Second
+	// metaHandshake bounds the dial, both handshakes and the peer's
+	// extension handshake.
+	metaHandshake = 20 * time.Second
+)
+
+type metaEventKind int
+
+const (
+	evFailed metaEventKind = iota // no connection, or no handshake
+	evUp                          // handshaken both ways, with the peer's extension handshake
+	evMsg                         // a ut_metadata data or reject
+	evDown                        // the connection ended
+)
+
+type metaEvent struct {
+	kind metaEventKind
+	addr netip.AddrPort
+	conn *metaConn
+	msg  wire.MetadataMsg
+	err  error
+}
+
+// metaConn is one peer of the metadata phase. The fetcher's loop owns
+// its fields but conn, out and quit.
+type metaConn struct {
+	addr    netip.AddrPort
+	peerID  [20]byte
+	conn    net.Conn
+	out     chan []byte   // to the writer; full means the peer does not read
+	quit    chan struct{} // closed by close
+	once    sync.Once
+	size    int // metadata_size the peer announced
+	theirID int // its number for ut_metadata; 0 if it has none
+	inAsm   bool
+	pending map[int]bool // pieces asked of it in the attempt under way
+	waiting time.Time    // since when it owes us an answer
+}
+
+func (c *metaConn) close() {
+	c.once.Do(func() { close(c.quit); c.conn.Close() })
+}
+
+// send queues a message for the writer; false if the queue is full.
+func (c *metaConn) send(b []byte) bool {
+	select {
+	case c.out <- b:
+		return true
+	case <-c.quit:
+		return true // going anyway
+	default:
+		return false
+	}
+}
+
+// report hands the loop an event; false once the phase is over.
+func (f *fetcher) report(ctx context.Context, ev metaEvent) bool {
+	select {
+	case f.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// connect dials a, handshakes, and then reads the peer's messages until
+// the connection ends; everything is reported to the loop.
+func (f *fetcher) connect(ctx context.Context, a netip.AddrPort) {
+	defer f.wg.Done()
+	c, r, err := f.handshake(ctx, a)
+	if err != nil {
+		f.report(ctx, metaEvent{kind: evFailed, addr: a, err: err})
+		return
+	}
+	if !f.report(ctx, metaEvent{kind: evUp, addr: a, conn: c}) {
+		c.close()
+		return
+	}
+	f.wg.Add(1)
+	go func() { defer f.wg.Done(); c.write() }()
+	err = f.read(ctx, c, r)
+	c.close()
+	f.report(ctx, metaEvent{kind: evDown, addr: a, conn: c, err: err})
+}
+
+// handshake opens the connection and exchanges the BitTorrent and the
+// extension handshakes; the peer's messages before its extension
+// handshake (bitfield, have) mean nothing in this phase.
+func (f *fetcher) handshake(ctx context.Context, a netip.AddrPort) (*metaConn, *wire.Reader, error) {
+	d := net.Dialer{Timeout: metaDialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", a.String())
+	if err != nil {
+		return nil, nil, err
+	}
+	// The phase's end closes every connection, whatever it waits on.
+	context.AfterFunc(ctx, func() { nc.Close() })
+	ok := false
+	defer func() {
+		if !ok {
+			nc.Close()
+		}
+	}()
+	nc.SetDeadline(time.Now().Add(metaHandshake))
+	var b bytes.Buffer
+	wire.WriteHandshake(&b, wire.NewHandshake(f.infoHash, f.peerID))
+	eh := wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: ourMetadataID}, V: "torrent"}
+	b.Write(wire.AppendMessage(nil, wire.Extended{ExtID: 0, Payload: eh.Marshal()}))
+	if _, err := nc.Write(b.Bytes()); err != nil {
+		return nil, nil, err
+	}
+	hs, err := wire.ReadHandshake(nc)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case hs.InfoHash != f.infoHash:
+		return nil, nil, fmt.Errorf("handshake for another torrent %x", hs.InfoHash)
+	case hs.PeerID == f.peerID:
+		return nil, nil, errors.New("connected to ourselves")
+	case !hs.Extended():
+		return nil, nil, errors.New("the peer has no extension protocol (BEP 10), so no metadata exchange")
+	}
+	r := wire.NewReader(nc, maxMetaMsgLen)
+	for {
+		m, err := r.Next()
+		if err != nil {
+			return nil, nil, fmt.Errorf("waiting for the extension handshake: %w", err)
+		}
+		x, isExt := m.(*wire.Extended)
+		if !isExt || x.ExtID != 0 {
+			continue
+		}
+		theirs, err := wire.ParseExtHandshake(x.Payload)
+		if err != nil {
+			return nil, nil, err
+		}
+		id := theirs.M[wire.ExtMetadata]
+		if id < 0 || id > 255 {
+			id = 0
+		}
+		nc.SetDeadline(time.Time{})
+		ok = true
+		return &metaConn{addr: a, peerID: hs.PeerID, conn: nc, out: make(chan []byte, 2*maxMetaRequests+8),
+			quit: make(chan struct{}), size: theirs.MetadataSize, theirID: id, pending: map[int]bool{}}, r, nil
+	}
+}
+
+// read passes ut_metadata data and rejects to the loop and answers the
+// peer's requests with a reject: we have no metadata to give yet.
+func (f *fetcher) read(ctx context.Context, c *metaConn, r *wire.Reader) error {
+	for {
+		c.conn.SetReadDeadline(time.Now().Add(metaIdle))
+		m, err := r.Next()
+		if err != nil {
+			return err
+		}
+		x, ok := m.(*wire.Extended)
+		if !ok || x.ExtID != ourMetadataID {
+			continue
+		}
+		mm, err := wire.ParseMetadataMsg(x.Payload)
+		if err != nil {
+			return err
+		}
+		if mm.Type == wire.MetadataRequest {
+			if c.theirID != 0 {
+				rej := wire.AppendMetadataMsg(nil, wire.MetadataMsg{Type: wire.MetadataReject, Piece: mm.Piece})
+				c.send(wire.AppendMessage(nil, wire.Extended{ExtID: uint8(c.theirID), Payload: rej}))
+			}
+			continue
+		}
+		mm.Data = bytes.Clone(mm.Data) // the Reader reuses its buffer
+		if !f.report(ctx, metaEvent{kind: evMsg, addr: c.addr, conn: c, msg: mm}) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *metaConn) write() {
+	for {
+		select {
+		case <-c.quit:
+			return
+		case b := <-c.out:
+			c.conn.SetWriteDeadline(time.Now().Add(metaHandshake))
+			if _, err := c.conn.Write(b); err != nil {
+				c.conn.Close()
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package hostilepeer
+
+import (
+	"math/rand/v2"
+	"net"
+
+	"github.com/torrent-dev/torrent/host/wire"
+)
+
+// ourMetadataID is the number the peer's extension handshake gives
+// ut_metadata.
+const ourMetadataID = 1
+
+// metadata lies about the info dictionary (BEP 9): WrongMetadata sends
+// random bytes of the right size for every piece asked, OversizedMetadata
+// announces a size over the cap.
+func (p *Peer) metadata(c net.Conn) error {
+	if _, err := wire.ReadHandshake(c); err != nil {
+		return err
+	}
+	if err := wire.WriteHandshake(c, wire.NewHandshake(p.tr.InfoHash, p.id)); err != nil {
+		return err
+	}
+	size := p.tr.MetadataSize
+	if p.b == OversizedMetadata {
+		size = wire.MaxMetadataSize + 1
+	}
+	eh := wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: ourMetadataID}, V: "hostile", MetadataSize: size}
+	if _, err := c.Write(wire.AppendMessage(nil, wire.Extended{ExtID: 0, Payload: eh.Marshal()})); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	r := wire.NewReader(c, 4<<20)
+	theirs := 0
+	for {
+		m, err := r.Next()
+		if err != nil {
+			return err
+		}
+		x, ok := m.(*wire.Extended)
+		switch {
+		case !ok:
+			continue
+		case x.ExtID == 0:
+			if h, err := wire.ParseExtHandshake(x.Payload); err == nil {
+				theirs = h.M[wire.ExtMetadata]
+			}
+			continue
+		case x.ExtID != ourMetadataID || theirs <= 0 || theirs > 255:
+			continue
+		}
+		req, err := wire.ParseMetadataMsg(x.Payload)
+		if err != nil || req.Type != wire.MetadataRequest {
+			continue
+		}
+		n := wire.MetadataPieceLen(size, req.Piece)
+		if n == 0 {
+			continue
+		}
+		if p.metaOut.Load() > 0 && p.opt.Delay > 0 && !p.sleep(p.opt.Delay) {
+			return nil
+		}
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		payload := wire.AppendMetadataMsg(nil, wire.MetadataMsg{Type: wire.MetadataData, Piece: req.Piece, TotalSize: size, Data: data})
+		if _, err := c.Write(wire.AppendMessage(nil, wire.Extended{ExtID: uint8(theirs), Payload: payload})); err != nil {
+			return err
+		}
+		p.metaOut.Add(1)
+	}
+}
+
+// MetadataSent is how many ut_metadata pieces the peer has sent.
+func (p *Peer) MetadataSent() int { return int(p.metaOut.Load()) }
