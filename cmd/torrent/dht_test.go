@@ -103,6 +103,27 @@ func TestLeechFromLibtorrentThroughDHT(t *testing.T) {
 	}
 }
 
+// A magnet link with only the info-hash, no tracker and no peer (and, as
+// in every test, no local discovery): the metadata and the data come from
+// a libtorrent seeder found through the DHT alone, bootstrapping from a
+// libtorrent DHT node.
+func TestMagnetThroughDHTAlone(t *testing.T) {
+	t.Parallel()
+	_, bootAddr := dhtBoot(t, "127.0.0.1")
+	src, torrent, _ := dhtTorrent(t, 2<<20)
+	m, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	realpeers.StartLibtorrentDHT(t, realpeers.LTDHTOptions{IP: "127.0.0.2", Bootstrap: []string{bootAddr},
+		Torrent: torrent, Dir: src})
+	dst := t.TempDir()
+	link := fmt.Sprintf("magnet:?xt=urn:btih:%x", m.InfoHash)
+	c := startClient(t, "-v", "-seed=false", "-up-rate", "0", "-dht-bootstrap", bootAddr, "-dir", dst, link)
+	c.wait(2*time.Minute, 0)
+	realpeers.SameFiles(t, filepath.Join(src, "tree"), filepath.Join(dst, "tree"))
+}
+
 // The same over IPv6: the libtorrent node and seeder on [::1], our node on
 // its dual-stack socket, the peer dialled over IPv6.
 func TestLeechFromLibtorrentThroughDHTOverIPv6(t *testing.T) {

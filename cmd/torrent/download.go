@@ -65,6 +65,7 @@ type downloadFlags struct {
 	seed         bool
 	encrypt      bool
 	lsd          bool
+	pex          bool
 	upRate       rateFlag
 	downRate     rateFlag
 	wantRate     rateFlag
@@ -100,6 +101,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.check, "check", false, "hash every piece at start, trusting nothing the resume file records")
 	fs.BoolVar(&f.seed, "seed", true, "keep seeding once complete; -seed=false exits when done")
 	fs.BoolVar(&f.encrypt, "encrypt", false, "open connections with an encrypted (MSE) handshake, falling back to plain;\nfor peers that accept only encrypted connections")
+	fs.BoolVar(&f.pex, "pex", true, "exchange peer addresses with peers (BEP 11 ut_pex); never for private torrents")
 	fs.BoolVar(&f.lsd, "lsd", true, "find peers on the local network by multicast (BEP 14); never for private torrents")
 	fs.Var(&f.upRate, "up-rate", "upload cap, e.g. 24KB, 10MB; 0 = unlimited")
 	fs.Var(&f.downRate, "down-rate", "download cap; 0 = unlimited")
@@ -197,7 +199,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		Dir: f.dir, FullCheck: f.check, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
-		LSD: lsdCfg, Only: f.only, Skip: f.skip, DHT: node, MetadataOnly: f.metaOnly,
+		LSD: lsdCfg, Only: f.only, Skip: f.skip, DHT: node, NoPEX: !f.pex, MetadataOnly: f.metaOnly,
 	})
 	if err != nil {
 		return false, err

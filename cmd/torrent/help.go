@@ -35,6 +35,7 @@ var flagExamples = map[string]map[string]string{
 		"memprofile":      "torrent -memprofile mem.pprof ubuntu.torrent",
 		"json":            "torrent -json -seed=false ubuntu.torrent | jq .type",
 		"lsd":             "torrent -lsd=false ubuntu.torrent",
+		"pex":             "torrent -pex=false ubuntu.torrent",
 		"only":            "torrent -only '**/*.flac' -only cover.jpg album.torrent",
 		"skip":            "torrent -skip '*.nfo' -skip extras linux.torrent",
 		"dht":             "torrent -dht=false ubuntu.torrent",

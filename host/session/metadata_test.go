@@ -43,7 +43,10 @@ func TestSessionServesMetadataToMagnetLeecher(t *testing.T) {
 // extension handshake has no ut_pex (BEP 27), and every torrent's names
 // the size of its info dictionary for ut_metadata.
 func TestSessionExtensionHandshake(t *testing.T) {
-	for name, private := range map[string]bool{"public": false, "private": true} {
+	for name, tc := range map[string]struct{ private, noPEX bool }{
+		"public": {false, false}, "private": {true, false}, "public -pex=false": {false, true},
+	} {
+		private := tc.private
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -60,10 +63,10 @@ func TestSessionExtensionHandshake(t *testing.T) {
 			var wg sync.WaitGroup
 			sctx, stop := context.WithCancel(ctx)
 			defer func() { stop(); wg.Wait() }()
-			seed := startSession(t, sctx, &wg, torrent, src, Options{Seed: true, Logger: testLogger(t, "seeder")})
+			seed := startSession(t, sctx, &wg, torrent, src, Options{Seed: true, NoPEX: tc.noPEX, Logger: testLogger(t, "seeder")})
 			eh := extHandshakeOf(t, seed)
-			if _, pex := eh.M[wire.ExtPEX]; pex == private {
-				t.Fatalf("private %v, extension handshake %+v", private, eh.M)
+			if _, pex := eh.M[wire.ExtPEX]; pex == (private || tc.noPEX) {
+				t.Fatalf("private %v, no PEX %v: extension handshake %+v", private, tc.noPEX, eh.M)
 			}
 			if eh.M[wire.ExtMetadata] == 0 || eh.MetadataSize != len(seed.Meta().InfoBytes) {
 				t.Fatalf("ut_metadata %d, metadata_size %d; want an id and %d", eh.M[wire.ExtMetadata], eh.MetadataSize, len(seed.Meta().InfoBytes))

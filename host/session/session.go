@@ -61,6 +61,9 @@ type Options struct {
 	// DHT finds peers for the torrent and announces it (startDHT); nil is
 	// no DHT. The caller owns it and closes it after Run.
 	DHT *dht.Node
+	// NoPEX turns peer exchange (BEP 11) off; it is always off for a
+	// private torrent.
+	NoPEX bool
 	// MetadataOnly (magnet links) ends Run once the metadata is fetched
 	// and saved, before any data is checked or fetched.
 	MetadataOnly bool
@@ -327,7 +330,7 @@ func (s *Session) Run(ctx context.Context) error {
 		Have: have, Wanted: s.sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
-		Banned: s.bans, Info: s.info, Private: info.Private, DHTPort: dhtPort, OnDHTPort: dhtNode,
+		Banned: s.bans, Info: s.info, Private: info.Private, NoPEX: s.opts.NoPEX, DHTPort: dhtPort, OnDHTPort: dhtNode,
 	})
 	s.swarm.Store(sw)
 	markReady()
