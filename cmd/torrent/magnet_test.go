@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -412,5 +415,72 @@ func TestMagnetJSONMetadataOnly(t *testing.T) {
 		if ev["type"] == "start" || ev["type"] == "error" {
 			t.Errorf("a %v event with -metadata-only: %v", ev["type"], ev)
 		}
+	}
+}
+
+// A magnet link's so= (BEP 53) chooses the files: only the one selected is
+// fetched and created, byte-identical.
+func TestMagnetSelectOnly(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src)
+	torrent := realpeers.MakeTorrent(t, src, "", 16)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	m, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pick := -1 // the last non-empty file, by its index in the file list
+	for k, f := range m.Info.Extents {
+		if f.Length > 0 && !f.Pad {
+			pick = k
+		}
+	}
+	link := &magnet.Magnet{InfoHash: m.InfoHash, Peers: []netip.AddrPort{ltAddr(seeder)}, Select: []magnet.Range{{First: pick, Last: pick}}}
+	dst := t.TempDir()
+	c := startClient(t, "-seed=false", "-up-rate", "0", "-dir", dst, link.String())
+	c.wait(2*time.Minute, 0)
+	for k, f := range m.Info.Extents {
+		rel := m.Info.RelPath(f)
+		got, err := os.ReadFile(filepath.Join(dst, rel))
+		switch {
+		case k == pick:
+			want, _ := os.ReadFile(filepath.Join(src, rel))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("the selected file %s: %v, %d bytes of %d", rel, err, len(got), len(want))
+			}
+		case f.Length > 0 && err == nil:
+			t.Errorf("%s was not selected and is on disk", rel)
+		}
+	}
+}
+
+// A magnet link's ws= is a web seed: the metadata comes from a libtorrent
+// peer capped at 16 kB/s, which alone would need minutes for the data; the
+// web seed serves it.
+func TestMagnetWebSeed(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src)
+	torrent := realpeers.MakeTorrent(t, src, "", 16)
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{UploadRateLimit: 16 << 10})
+	var gets atomic.Int64
+	files := http.FileServer(http.Dir(src))
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(web.Close)
+	m, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := &magnet.Magnet{InfoHash: m.InfoHash, Peers: []netip.AddrPort{ltAddr(seeder)}, WebSeeds: []string{web.URL + "/"}}
+	dst := t.TempDir()
+	c := startClient(t, "-seed=false", "-up-rate", "0", "-dir", dst, link.String())
+	c.wait(2*time.Minute, 0)
+	realpeers.SameFiles(t, filepath.Join(src, "tree"), filepath.Join(dst, "tree"))
+	if gets.Load() == 0 {
+		t.Fatal("the web seed of the link was never asked")
 	}
 }

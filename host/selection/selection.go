@@ -42,21 +42,46 @@ func New(info *metainfo.Info, only, skip []string) (*Selection, error) {
 	if err != nil {
 		return nil, err
 	}
+	return choose(info, func(i int) bool { return (len(only) == 0 || onlyHit[i]) && !skipHit[i] },
+		fmt.Sprintf("-only %s -skip %s", strings.Join(only, ","), strings.Join(skip, ",")))
+}
+
+// Indices chooses the files whose index in the torrent's file list (pad
+// files counted, as BEP 53's so= in a magnet link numbers them) chosen
+// says. With every file chosen it returns nil.
+func Indices(info *metainfo.Info, chosen func(index int) bool) (*Selection, error) {
+	byFile := make([]bool, 0, len(info.Files))
+	all := true
+	for k, f := range info.Extents {
+		if !f.Pad {
+			byFile = append(byFile, chosen(k))
+			all = all && chosen(k)
+		}
+	}
+	if all {
+		return nil, nil
+	}
+	return choose(info, func(i int) bool { return byFile[i] }, "the magnet link's so=")
+}
+
+// choose makes the Selection of the files (by index in info.Files) that
+// chosen says; what names the choice in an error.
+func choose(info *metainfo.Info, chosen func(i int) bool, what string) (*Selection, error) {
 	s := &Selection{skipped: map[string]bool{}, wanted: bitfield.New(info.NumPieces())}
-	chosen := 0
+	n := 0
 	for i, f := range info.Files {
-		if (len(only) > 0 && !onlyHit[i]) || skipHit[i] {
+		if !chosen(i) {
 			s.skipped[inner(info, f)] = true
 			continue
 		}
-		chosen++
+		n++
 		first, last := info.PieceRange(f.Offset, f.Length)
 		for p := first; p <= last; p++ {
 			s.wanted.Set(p)
 		}
 	}
-	if chosen == 0 {
-		return nil, fmt.Errorf("-only %s -skip %s leave no file to fetch", strings.Join(only, ","), strings.Join(skip, ","))
+	if n == 0 {
+		return nil, fmt.Errorf("%s leave no file to fetch", what)
 	}
 	return s, nil
 }

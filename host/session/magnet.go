@@ -20,6 +20,7 @@ import (
 // is asked of the network for it; otherwise Meta is nil until Run (or
 // FetchMetadata) has fetched it from peers.
 func OpenMagnet(m *magnet.Magnet, opts Options) (*Session, error) {
+	opts.WebSeeds = append(opts.WebSeeds, m.WebSeeds...) // ws=
 	s := newSession(m.InfoHash, opts)
 	s.magnet = m
 	data, mi, err := loadMetadata(s.opts.Dir, m.InfoHash)

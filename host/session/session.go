@@ -143,7 +143,7 @@ func newSession(infoHash [20]byte, opts Options) *Session {
 // setMeta makes the torrent known and opens its storage; info is the raw
 // info dictionary if we have it (a magnet link's), for serving it.
 func (s *Session) setMeta(m *metainfo.MetaInfo, info []byte) error {
-	sel, err := selection.New(&m.Info, s.opts.Only, s.opts.Skip)
+	sel, err := s.choose(&m.Info)
 	if err != nil {
 		return err
 	}
@@ -159,6 +159,15 @@ func (s *Session) setMeta(m *metainfo.MetaInfo, info []byte) error {
 	s.store, s.info, s.sel = st, info, sel
 	s.meta.Store(m)
 	return nil
+}
+
+// choose is the files to fetch: -only and -skip, else a magnet link's so=
+// (BEP 53), else all.
+func (s *Session) choose(info *metainfo.Info) (*selection.Selection, error) {
+	if len(s.opts.Only) > 0 || len(s.opts.Skip) > 0 || s.magnet == nil || len(s.magnet.Select) == 0 {
+		return selection.New(info, s.opts.Only, s.opts.Skip)
+	}
+	return selection.Indices(info, s.magnet.Selected)
 }
 
 // Sel is the files chosen (-only, -skip); nil for all of them, and
