@@ -146,7 +146,7 @@ func cmdInfo(args []string) error {
 	fs := flag.NewFlagSet("torrent info", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print it as one JSON object (docs/json.md)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent\n\nPrints what a .torrent holds.\n\nFlags:")
+		fmt.Fprintln(stderr, "usage: torrent info [-json] FILE.torrent|MAGNET\n\nPrints what a .torrent holds, or what a magnet link says.\n\nFlags:")
 		printFlags(stderr, fs)
 	}
 	if err := parseInterspersed(fs, args); err != nil {
@@ -154,7 +154,10 @@ func cmdInfo(args []string) error {
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return badInput("want exactly one FILE.torrent, got %d arguments", fs.NArg())
+		return badInput("want exactly one FILE.torrent or MAGNET, got %d arguments", fs.NArg())
+	}
+	if magnet.IsMagnet(fs.Arg(0)) {
+		return magnetInfo(os.Stdout, fs.Arg(0), *asJSON)
 	}
 	m, err := metainfo.Load(fs.Arg(0))
 	if err != nil {

@@ -28,7 +28,7 @@ var stderr io.Writer = os.Stderr
 
 const downloadUsage = `usage: torrent [flags] MAGNET|FILE.torrent
        torrent create [-a URL[,URL]]... [-w URL]... [-source TAG] [-piece-length N] [-o OUT] PATH
-       torrent info [-json] FILE.torrent
+       torrent info [-json] FILE.torrent|MAGNET
        torrent verify [-dir DIR] FILE.torrent
        torrent mount DIR MOUNTPOINT
        torrent status [-json] [DIR]

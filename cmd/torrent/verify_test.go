@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +114,35 @@ func TestVerify(t *testing.T) {
 	// Bad input is exit 2.
 	if out, code := runTorrent(t, dir, "verify", "-dir", "nowhere", "x.torrent"); code != 2 || !strings.Contains(out, "not a directory") {
 		t.Fatalf("verify -dir nowhere: exit %d\n%s", code, out)
+	}
+}
+
+// info of a magnet link prints what the link says, as text and -json; a
+// malformed link is exit 2.
+func TestInfoMagnet(t *testing.T) {
+	t.Parallel()
+	link := "magnet:?xt=urn:btih:0102030405060708090a0b0c0d0e0f1011121314&dn=x%20y&tr=udp%3A%2F%2Ft%3A1&x.pe=127.0.0.1:5&ws=http%3A%2F%2Fw%2F&so=1,3-4"
+	out, code := runTorrent(t, t.TempDir(), "info", link)
+	for _, want := range []string{"name:         x y", "info-hash:    0102030405060708090a0b0c0d0e0f1011121314",
+		"tracker:      udp://t:1", "peer:         127.0.0.1:5", "web seed:     http://w/", "files chosen: 1,3-4"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("info lacks %q (exit %d):\n%s", want, code, out)
+		}
+	}
+	out, code = runTorrent(t, t.TempDir(), "info", "-json", link)
+	var got struct {
+		Magnet   bool     `json:"magnet"`
+		InfoHash string   `json:"info_hash"`
+		Select   []string `json:"select"`
+		WebSeeds []string `json:"web_seeds"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 {
+		t.Fatalf("info -json: exit %d, %v:\n%s", code, err, out)
+	}
+	if !got.Magnet || got.InfoHash != "0102030405060708090a0b0c0d0e0f1011121314" || len(got.Select) != 2 || got.Select[1] != "3-4" || got.WebSeeds[0] != "http://w/" {
+		t.Fatalf("info -json: %+v", got)
+	}
+	if out, code := runTorrent(t, t.TempDir(), "info", "magnet:?xt=urn:btih:01"); code != 2 || !strings.Contains(out, "invalid magnet link") {
+		t.Fatalf("a malformed link: exit %d\n%s", code, out)
 	}
 }
