@@ -169,7 +169,11 @@ func cmdInfo(args []string) error {
 	i := &m.Info
 	fmt.Printf("name:         %s\n", i.Name)
 	fmt.Printf("info-hash:    %x\n", m.InfoHash)
-	fmt.Printf("size:         %s (%d bytes)\n", human(i.Length), i.Length)
+	if data := i.DataLength(); data != i.Length {
+		fmt.Printf("size:         %s (%d bytes; %d more of BEP 47 padding, never stored)\n", human(data), data, i.Length-data)
+	} else {
+		fmt.Printf("size:         %s (%d bytes)\n", human(i.Length), i.Length)
+	}
 	fmt.Printf("pieces:       %d of %s\n", i.NumPieces(), human(i.PieceLength))
 	if i.Private {
 		fmt.Println("private:      yes")
