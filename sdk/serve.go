@@ -117,7 +117,9 @@ func exitWithParent() {
 // signal would stay ignored in the programs a plugin runs (fusermount).
 func ignoreStopSignals(log hclog.Logger) {
 	c := make(chan os.Signal, 1)
-	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	// HUP too: a closed terminal sends it to the whole group, and the
+	// host stops on it (a UI plugin also watches for it: uilife.go).
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		for s := range c {
 			log.Debug("signal ignored: the host stops its plugins", "signal", s)

@@ -41,8 +41,19 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// stopSignals end the client cleanly: ^C, a service manager's TERM, and a
+// HUP when its terminal goes away (unless started under nohup, which
+// ignores HUP: Notify would undo that).
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
+}
+
 func run(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
 	defer plugins.Cleanup()
 	var err error

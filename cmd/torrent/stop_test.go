@@ -38,6 +38,7 @@ func TestCleanStop(t *testing.T) {
 		"SIGTERM to the process group": {syscall.SIGTERM, true},
 		"SIGINT to the process group":  {syscall.SIGINT, true},
 		"SIGTERM to the client":        {syscall.SIGTERM, false},
+		"SIGHUP to the process group":  {syscall.SIGHUP, true}, // its terminal closed
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
