@@ -198,17 +198,24 @@ func TestPickerServerRejects(t *testing.T) {
 // fakeHost is the host API with scripted answers.
 type fakeHost struct {
 	hostpb.UnimplementedHostServer
-	updates []*hostpb.Update
-	quit    chan struct{}
+	updates  []*hostpb.Update
+	watchErr error // ends Watch after the updates
+	quit     chan struct{}
+
+	mu       sync.Mutex
+	watchReq *hostpb.WatchRequest // the last Watch call's
 }
 
-func (h *fakeHost) Watch(_ *hostpb.WatchRequest, s hostpb.Host_WatchServer) error {
+func (h *fakeHost) Watch(r *hostpb.WatchRequest, s hostpb.Host_WatchServer) error {
+	h.mu.Lock()
+	h.watchReq = r
+	h.mu.Unlock()
 	for _, u := range h.updates {
 		if err := s.Send(u); err != nil {
 			return err
 		}
 	}
-	return nil
+	return h.watchErr
 }
 
 func (h *fakeHost) Quit(context.Context, *hostpb.QuitRequest) (*hostpb.QuitResponse, error) {
@@ -246,7 +253,7 @@ var hostTorrent = &hostpb.TorrentInfo{Name: "t", InfoHash: "ab", TotalLength: 50
 
 // serveHost serves h through the broker, as the host does for a plugin,
 // and returns the broker id to pass.
-func serveHost(hs hostSide, h *fakeHost) uint32 {
+func serveHost(hs hostSide, h hostpb.HostServer) uint32 {
 	id := hs.broker.NextId()
 	go hs.broker.AcceptAndServe(id, func(o []grpc.ServerOption) *grpc.Server {
 		s := grpc.NewServer(o...)
@@ -345,12 +352,13 @@ func TestUIWatchBadUpdates(t *testing.T) {
 // mounter is a filesystem plugin that, on Mount, exercises the Files it is
 // given and keeps the results.
 type mounter struct {
-	mnt       string
-	torrents  []TorrentInfo
-	data      []byte
-	errs      map[string]error
-	complete  [2]bool
-	unmounted bool
+	mnt        string
+	torrents   []TorrentInfo
+	data       []byte
+	errs       map[string]error
+	complete   [2]bool
+	unmounted  bool
+	unmountErr error // what Unmount returns
 }
 
 func (m *mounter) Mount(ctx context.Context, f Files, mountpoint string, _ bool) error {
@@ -373,7 +381,7 @@ func (m *mounter) Mount(ctx context.Context, f Files, mountpoint string, _ bool)
 
 func (m *mounter) Unmount() error {
 	m.unmounted = true
-	return nil
+	return m.unmountErr
 }
 
 // A filesystem plugin served by the SDK reads through the host API: bytes

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,6 +87,7 @@ func TestSwarmRejectsBadEvents(t *testing.T) {
 		"urgent range":    UrgentSet{[]int{1, 10}},
 		"started range":   PieceStarted{10},
 		"failed negative": PieceFailed{-5},
+		"nil event":       nil,
 	}
 	for name, e := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -135,5 +137,74 @@ func TestConvertRejectsHostileInput(t *testing.T) {
 	}
 	if got := picksToProto(1, Picks{1: {3, -1, 4}}); len(got.Peers[0].Pieces) != 2 || !strings.Contains(got.String(), "pieces") {
 		t.Errorf("picks: %v", got)
+	}
+}
+
+// Wanted: with no Wanted bitfield every piece of the torrent is wanted;
+// with one only its pieces are. NewSwarm and Snapshot copy the view (a
+// picker may keep or change a Snapshot), and a Snapshot restarts a picker
+// with the same wanted and started pieces.
+func TestSwarmWanted(t *testing.T) {
+	t.Parallel()
+	tr := Torrent{NumPieces: 4, PieceLength: 16}
+	tests := map[string]struct {
+		wanted bitfield.Bitfield
+		want   []int // of pieces -1..4
+	}{
+		"every piece": {want: []int{0, 1, 2, 3}},
+		"some":        {wanted: bits(4, 1, 3), want: []int{1, 3}},
+		"none":        {wanted: bits(4), want: nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			in := Snapshot{Torrent: tr, Have: bits(4), Started: []int{2}, Wanted: tc.wanted.Clone()}
+			w, err := NewSwarm(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.Wanted.SetAll()
+			snap := w.Snapshot()
+			snap.Wanted.SetAll()
+			again, err := NewSwarm(w.Snapshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []*Swarm{w, again} {
+				var got []int
+				for i := -1; i <= 4; i++ {
+					if s.Wanted(i) {
+						got = append(got, i)
+					}
+				}
+				if !slices.Equal(got, tc.want) || !s.Started(2) || s.Started(1) {
+					t.Fatalf("wanted %v, want %v; started 2: %v", got, tc.want, s.Started(2))
+				}
+			}
+		})
+	}
+	if _, err := NewSwarm(Snapshot{Torrent: tr, Have: bits(4), Wanted: bits(5)}); err == nil {
+		t.Fatal("a wanted bitfield of 5 pieces for 4: no error")
+	}
+}
+
+// The host's wanted bitfield reaches the Swarm; one of the wrong size is
+// an error for the snapshot.
+func TestConvertWanted(t *testing.T) {
+	t.Parallel()
+	tr := &pickerpb.Torrent{NumPieces: 10, PieceLength: 16}
+	s, err := snapshotFromProto(&pickerpb.Snapshot{Torrent: tr, Have: bits(10).Bytes(), Wanted: bits(10, 0, 9).Bytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewSwarm(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Wanted(0) || !w.Wanted(9) || w.Wanted(5) {
+		t.Fatalf("wanted %v, want pieces 0 and 9", s.Wanted)
+	}
+	if _, err := snapshotFromProto(&pickerpb.Snapshot{Torrent: tr, Have: bits(10).Bytes(), Wanted: []byte{1}}); err == nil || !strings.Contains(err.Error(), "snapshot wanted") {
+		t.Fatalf("a one-byte wanted for 10 pieces: %v", err)
 	}
 }
