@@ -28,8 +28,10 @@ type recordingHost struct {
 	refuse int
 }
 
-func (h *recordingHost) Watch(context.Context, func(sdk.Update), ...sdk.WatchOption) error { return nil }
-func (h *recordingHost) Quit(context.Context) error                                          { return nil }
+func (h *recordingHost) Watch(context.Context, func(sdk.Update), ...sdk.WatchOption) error {
+	return nil
+}
+func (h *recordingHost) Quit(context.Context) error { return nil }
 func (h *recordingHost) SetFile(_ context.Context, i int, skip bool, prio int) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -73,7 +75,7 @@ func TestFilesKeysSetFile(t *testing.T) {
 		"minus is low": {keys: []string{"f", "G", "-", "-"}, calls: []setFileCall{{3, false, -1}}, cur: 3},
 		"low back to normal": {keys: []string{"f", "-", "+"},
 			calls: []setFileCall{{0, false, -1}, {0, false, 0}}},
-		"cursor stops at the ends": {keys: []string{"f", "k", "G", "j", "j", " "}, calls: []setFileCall{{3, true, 0}}, cur: 3},
+		"cursor stops at the ends":                {keys: []string{"f", "k", "G", "j", "j", " "}, calls: []setFileCall{{3, true, 0}}, cur: 3},
 		"space outside the files view is no call": {keys: []string{"p", " ", "+", "-"}},
 	}
 	for name, tc := range tests {
