@@ -145,7 +145,9 @@ func (d *downloader) later(p *dlPeer, i int) bool {
 	if !d.low.Has(i) {
 		return false
 	}
-	p.lowPicks = append(p.lowPicks, i)
+	if len(p.lowPicks) < picksWanted { // beyond that lowPiece finds them anyway
+		p.lowPicks = append(p.lowPicks, i)
+	}
 	return true
 }
 
