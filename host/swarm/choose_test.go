@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/torrent-dev/torrent/host/wire"
+	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
 
@@ -137,5 +138,29 @@ func TestSelectionSkipAndChooseAgain(t *testing.T) {
 	}
 	if !slices.Contains(fetched, int(idle)) || r.d.missing != 0 {
 		t.Fatalf("fetched %v once everything is wanted again, %d missing (have %v, started %d rest %d); want piece %d too", fetched, r.d.missing, r.d.have.Bytes(), started, rest, idle)
+	}
+}
+
+// The picker's low-priority picks wait until the peer has nothing else we
+// need; then they go first, in the picker's order.
+func TestSelectionLowPicksLater(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 4)
+	r.d.setSelection(Selection{Low: bits(4, 0, 1, 2)})
+	p, out := r.peer(1, false, 0, 1, 2, 3)
+	out.take(t)
+	p.depth = 2
+	r.d.takePicks(sdk.Picks{1: {2, 0, 3, 1}}, r.now)
+	r.d.gotUnchoke(p)
+	var order []int
+	for len(order) < 4 {
+		got := r.finishPieces(p, out)
+		if len(got) == 0 {
+			t.Fatalf("nothing requested after %v", order)
+		}
+		order = append(order, got...)
+	}
+	if !slices.Equal(order, []int{3, 2, 0, 1}) {
+		t.Fatalf("order %v, want 3 (normal), then the low picks 2 0 1 as ranked", order)
 	}
 }
