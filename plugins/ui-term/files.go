@@ -10,8 +10,13 @@ import (
 	"github.com/torrent-dev/torrent/sdk"
 )
 
-// fileSetMsg is the host's answer to a SetFile: nil, or why it refused.
-type fileSetMsg struct{ err error }
+// fileSetMsg is the host's answer to a SetFile of file index: nil, or
+// why it refused; then the view shows the file as it was (was).
+type fileSetMsg struct {
+	err   error
+	index int
+	was   sdk.FileInfo
+}
 
 // filesKey handles the keys of the files view: the cursor, choosing and
 // skipping the file under it, its priority. It reports whether it took
@@ -75,10 +80,8 @@ func (m *model) setFile(i int, skip bool, prio int) tea.Cmd {
 	if f.Skipped == skip && f.Priority == prio {
 		return nil
 	}
-	info := *m.info
-	info.Files = slices.Clone(info.Files)
-	info.Files[i].Skipped, info.Files[i].Priority = skip, prio
-	m.info, m.fileErr = &info, ""
+	m.showFile(i, sdk.FileInfo{Path: f.Path, Length: f.Length, Offset: f.Offset, Skipped: skip, Priority: prio})
+	m.fileErr = ""
 	host := m.host
 	if host == nil {
 		return nil
@@ -86,7 +89,27 @@ func (m *model) setFile(i int, skip bool, prio int) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return fileSetMsg{host.SetFile(ctx, i, skip, prio)}
+		return fileSetMsg{err: host.SetFile(ctx, i, skip, prio), index: i, was: f}
+	}
+}
+
+// showFile shows file i as f, on a copy of the torrent description.
+func (m *model) showFile(i int, f sdk.FileInfo) {
+	info := *m.info
+	info.Files = slices.Clone(info.Files)
+	info.Files[i] = f
+	m.info = &info
+}
+
+// fileSet takes the host's answer: a refusal is said in the title and
+// the file shown as it was, unless the host has sent the torrent since.
+func (m *model) fileSet(msg fileSetMsg) {
+	if msg.err == nil {
+		return
+	}
+	m.fileErr = msg.err.Error()
+	if msg.index < len(m.info.Files) && m.info.Files[msg.index].Path == msg.was.Path {
+		m.showFile(msg.index, msg.was)
 	}
 }
 

@@ -69,9 +69,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case updateMsg:
 		m.apply(sdk.Update(msg))
 	case fileSetMsg:
-		if msg.err != nil {
-			m.fileErr = msg.err.Error()
-		}
+		m.fileSet(msg)
 	case hostGoneMsg:
 		m.gone = true
 		return m, tea.Quit
