@@ -17,6 +17,8 @@ done
 tmux -L "$S" capture-pane -p >"$ROOT/docs/ui-term-main-${W}x$H.txt"
 for v in 2:peers 3:files 4:trackers 5:rates 6:log '?:keys'; do
 	tmux -L "$S" send-keys "${v%%:*}"
+	# files: the cursor on the second file, made high priority
+	[ "${v#*:}" = files ] && sleep 0.3 && tmux -L "$S" send-keys j +
 	sleep 0.8
 	tmux -L "$S" capture-pane -p >"$ROOT/docs/ui-term-${v#*:}-${W}x$H.txt"
 done

@@ -40,8 +40,18 @@ type FileInfo struct {
 	Path    string
 	Length  int64
 	Offset  int64
-	Skipped bool // not chosen (-only, -skip): not fetched unless read
+	Skipped bool // not chosen (-only, -skip, SetFile): not fetched unless read
+	// Priority is PriorityLow, PriorityNormal or PriorityHigh.
+	Priority int
 }
+
+// File priorities (Host.SetFile): a high file's pieces are requested
+// before others, a low file's only when a peer has nothing else we need.
+const (
+	PriorityLow    = -1
+	PriorityNormal = 0
+	PriorityHigh   = 1
+)
 
 // PeerInfo is one connected peer.
 type PeerInfo struct {
@@ -101,6 +111,10 @@ type Host interface {
 	Watch(ctx context.Context, f func(Update), opts ...WatchOption) error
 	// Quit stops the whole client cleanly.
 	Quit(ctx context.Context) error
+	// SetFile chooses (skip false) or skips file index (in
+	// TorrentInfo.Files) and sets its priority; the next update carries
+	// the torrent again with the change.
+	SetFile(ctx context.Context, index int, skip bool, priority int) error
 }
 
 // UI is a user interface plugin: Run owns the user's terminal (open
@@ -153,6 +167,14 @@ var _ Host = (*hostClient)(nil)
 
 func (h *hostClient) Quit(ctx context.Context) error {
 	_, err := h.c.Quit(ctx, &hostpb.QuitRequest{})
+	return err
+}
+
+func (h *hostClient) SetFile(ctx context.Context, index int, skip bool, priority int) error {
+	if index < 0 {
+		return fmt.Errorf("no file %d", index)
+	}
+	_, err := h.c.SetFile(ctx, &hostpb.SetFileRequest{Index: uint32(index), Skip: skip, Priority: int32(priority)})
 	return err
 }
 
@@ -245,7 +267,7 @@ func torrentFromProto(t *hostpb.TorrentInfo) *TorrentInfo {
 	out := &TorrentInfo{Name: t.Name, InfoHash: t.InfoHash, TotalLength: int64(t.TotalLength), PieceLength: int64(t.PieceLength),
 		NumPieces: int(t.NumPieces), Dir: t.Dir, Mountpoint: t.Mountpoint, Created: t.CreationDate}
 	for _, f := range t.Files {
-		out.Files = append(out.Files, FileInfo{Path: f.Path, Length: int64(f.Length), Offset: int64(f.Offset), Skipped: f.Skipped})
+		out.Files = append(out.Files, FileInfo{Path: f.Path, Length: int64(f.Length), Offset: int64(f.Offset), Skipped: f.Skipped, Priority: int(f.Priority)})
 	}
 	return out
 }

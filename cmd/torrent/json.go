@@ -35,6 +35,9 @@ type jsonFile struct {
 	Length  int64  `json:"length"`
 	Offset  int64  `json:"offset"`
 	Skipped bool   `json:"skipped,omitempty"` // not chosen (-only, -skip); start event only
+	// Priority is high or low (SetFile); left out for normal. Start
+	// event only.
+	Priority string `json:"priority,omitempty"`
 }
 
 // jsonTorrent is the torrent as the start event and `info -json` show it.
@@ -198,6 +201,7 @@ func (e *jsonEvents) writeStart(dir string, port int) {
 	t := torrentJSON(e.m)
 	for i, f := range e.m.Info.Files {
 		t.Files[i].Skipped = e.sel.Skips(&e.m.Info, f)
+		t.Files[i].Priority = priorityJSON(e.sel, &e.m.Info, f)
 	}
 	e.write(jsonStart{jsonHead: e.head("start"), Torrent: t, Dir: dir, Port: port})
 }
@@ -260,6 +264,7 @@ func (e *jsonEvents) tick(src jsonSource) {
 		e.trackerEvent(tr)
 	}
 	e.peerEvents(st.Peers)
+	e.filesEvent(src)
 	e.write(e.progress(st, checked, checkDone))
 	if checkDone && st.Missing == 0 && !e.complete {
 		e.complete = true

@@ -38,13 +38,14 @@ type fakeSource struct {
 	haveTracker bool
 	m           *metainfo.MetaInfo
 	ms          session.MetadataStatus // while m is nil
+	sel         *selection.Selection   // nil: every file
 }
 
 func (f *fakeSource) Stats() swarm.Stats              { return f.st }
 func (f *fakeSource) Tracker() (tracker.Status, bool) { return f.tr, f.haveTracker }
 func (f *fakeSource) Checking() (int, bool)           { return f.checked, f.checkDone }
 func (f *fakeSource) Meta() *metainfo.MetaInfo        { return f.m }
-func (f *fakeSource) Sel() *selection.Selection       { return nil }
+func (f *fakeSource) Sel() *selection.Selection       { return f.sel }
 func (f *fakeSource) MetadataStatus() (session.MetadataStatus, bool) {
 	return f.ms, f.m == nil
 }
@@ -95,6 +96,15 @@ func TestJSONEventsGolden(t *testing.T) {
 	})
 	for i := 1; i < 5; i++ {
 		have.Set(i)
+	}
+	// The terminal UI's files view skips b.txt and makes a.bin high:
+	// one files event.
+	high, err := src.sel.With(&m.Info, 0, false, selection.High)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.sel, err = high.With(&m.Info, 1, true, selection.Normal); err != nil {
+		t.Fatal(err)
 	}
 	step(func() {
 		src.st = swarm.Stats{Have: have.Clone(), NumPieces: 10, Missing: 5, Known: 3, Downloaded: 5 << 14, Uploaded: 1000, DownRate: 16 << 10, UpRate: 500,

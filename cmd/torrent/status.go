@@ -198,6 +198,7 @@ type jsonStatus struct {
 	ETA        *int64           `json:"eta"`
 	Problem    string           `json:"problem"`
 	Peers      []jsonStatusPeer `json:"peers"`
+	Files      []jsonFileState  `json:"files"`   // jsonfiles.go
 	Tracker    *jsonStatusTrk   `json:"tracker"` // null without one
 }
 
@@ -232,7 +233,7 @@ func statusOf(u *hostpb.Update, now time.Time) (*jsonStatus, error) {
 	s := &jsonStatus{jsonHead: jsonHead{V: jsonVersion, Type: "status", Time: now.UTC().Format("2006-01-02T15:04:05.000Z07:00")},
 		Dir: t.GetDir(), Checked: int(u.GetChecking()), PiecesDone: have.Count(), Downloaded: int64(u.GetDownloaded()),
 		Uploaded: int64(u.GetUploaded()), DownRate: int64(u.GetDownRate()), UpRate: int64(u.GetUpRate()),
-		KnownPeers: int(u.GetKnownPeers()), Problem: u.GetStatus(), Peers: []jsonStatusPeer{}}
+		KnownPeers: int(u.GetKnownPeers()), Problem: u.GetStatus(), Peers: []jsonStatusPeer{}, Files: statusFiles(t, have)}
 	s.Torrent.Name, s.Torrent.InfoHash, s.Torrent.Length = t.GetName(), t.GetInfoHash(), int64(t.GetTotalLength())
 	s.Torrent.PieceLength, s.Torrent.Pieces = int64(t.GetPieceLength()), n
 	s.BytesDone = int64(have.Count()) * s.Torrent.PieceLength

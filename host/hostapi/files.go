@@ -53,8 +53,10 @@ func (l sessionLibrary) Torrents() []*hostpb.TorrentInfo {
 func sessionInfo(s *session.Session) *hostpb.TorrentInfo {
 	m := s.Meta()
 	t := TorrentInfo(m, s.Dir())
+	sel := s.Sel()
 	for i, f := range m.Info.Files {
-		t.Files[i].Skipped = s.Sel().Skips(&m.Info, f)
+		t.Files[i].Skipped = sel.Skips(&m.Info, f)
+		t.Files[i].Priority = int32(sel.Priority(&m.Info, f))
 	}
 	return t
 }

@@ -79,13 +79,14 @@ func (srv *Server) Watch(req *hostpb.WatchRequest, stream hostpb.Host_WatchServe
 	t := time.NewTicker(time.Second / time.Duration(rate))
 	defer t.Stop()
 	var seq int64
-	first, known, mount := true, false, ""
+	first, known, mount, sel := true, false, "", srv.s.Sel()
 	for {
 		u := srv.update(&seq)
 		// The torrent goes with the first update, and again once a
-		// magnet link's metadata makes it known or torfs mounts it.
-		if first || !known && srv.s.Meta() != nil || mount != srv.mounted() {
-			known, mount = srv.s.Meta() != nil, srv.mounted()
+		// magnet link's metadata makes it known, torfs mounts it or the
+		// file selection changes (SetFile).
+		if first || !known && srv.s.Meta() != nil || mount != srv.mounted() || sel != srv.s.Sel() {
+			known, mount, sel = srv.s.Meta() != nil, srv.mounted(), srv.s.Sel()
 			u.Torrent = srv.info()
 			first = false
 		}

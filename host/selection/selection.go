@@ -22,8 +22,12 @@ import (
 // Selection is the files chosen and the pieces they need. The nil
 // Selection chooses every file.
 type Selection struct {
-	skipped map[string]bool // by path inside the torrent
+	skipped map[string]bool     // by path inside the torrent
+	prio    map[string]Priority // by path; absent: Normal (change.go)
 	wanted  bitfield.Bitfield
+	// high and low are the wanted pieces of high and low priority; zero
+	// Bitfields until With sets a priority.
+	high, low bitfield.Bitfield
 }
 
 // New chooses the files of info: those that match an -only pattern (every

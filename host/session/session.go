@@ -74,8 +74,9 @@ var _ swarm.Picker = (*pick.Manager)(nil)
 
 // Session is one running torrent.
 type Session struct {
-	meta     atomic.Pointer[metainfo.MetaInfo] // nil until a magnet link's metadata arrives
-	sel      *selection.Selection              // the files chosen; nil: all (set with meta)
+	meta     atomic.Pointer[metainfo.MetaInfo]   // nil until a magnet link's metadata arrives
+	sel      atomic.Pointer[selection.Selection] // the files chosen; nil: all (set with meta, changed by SetFile)
+	selMu    sync.Mutex                          // one SetFile at a time
 	infoHash [20]byte
 	peerID   [20]byte
 	magnet   *magnet.Magnet // nil for a .torrent file
@@ -156,7 +157,8 @@ func (s *Session) setMeta(m *metainfo.MetaInfo, info []byte) error {
 	if info == nil {
 		info = m.InfoBytes
 	}
-	s.store, s.info, s.sel = st, info, sel
+	s.store, s.info = st, info
+	s.sel.Store(sel)
 	s.meta.Store(m)
 	return nil
 }
@@ -176,7 +178,7 @@ func (s *Session) Sel() *selection.Selection {
 	if s.Meta() == nil {
 		return nil
 	}
-	return s.sel
+	return s.sel.Load()
 }
 
 // Meta is the torrent; nil while a magnet link's metadata is being
@@ -225,8 +227,9 @@ func (s *Session) Stats() swarm.Stats {
 	if h := s.checked.Load(); h != nil {
 		have = *h
 	}
-	missing := s.sel.Missing(have)
-	return swarm.Stats{Have: have, NumPieces: n, Wanted: s.sel.Pieces(n), Missing: missing, Complete: s.checked.Load() != nil && missing == 0}
+	sel := s.Sel()
+	missing := sel.Missing(have)
+	return swarm.Stats{Have: have, NumPieces: n, Wanted: sel.Pieces(n), Missing: missing, Complete: s.checked.Load() != nil && missing == 0}
 }
 
 // Tracker is the announcer's status, if there is a tracker.
@@ -319,7 +322,7 @@ func (s *Session) Run(ctx context.Context) error {
 	defer s.store.Close()
 	info := &s.Meta().Info
 	have, ok, err := s.check(ctx)
-	if !ok || (s.sel.Missing(have) == 0 && !s.opts.Seed) {
+	if !ok || (s.Sel().Missing(have) == 0 && !s.opts.Seed) {
 		return err
 	}
 	pm := pick.Start(ctx, pick.Config{
@@ -328,7 +331,7 @@ func (s *Session) Run(ctx context.Context) error {
 		Logger:   s.log.Named("picker"),
 		Torrent:  sdk.Torrent{NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length},
 		Have:     have,
-		Wanted:   s.sel.Wanted(),
+		Wanted:   s.Sel().Wanted(),
 	})
 	defer pm.Close()
 	s.picker.Store(pm)
@@ -336,12 +339,13 @@ func (s *Session) Run(ctx context.Context) error {
 	sw := swarm.New(swarm.Config{
 		InfoHash: s.infoHash, PeerID: s.peerID,
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
-		Have: have, Wanted: s.sel.Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
+		Have: have, Wanted: s.Sel().Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
 		Banned: s.bans, Info: s.info, Private: info.Private, NoPEX: s.opts.NoPEX, DHTPort: dhtPort, OnDHTPort: dhtNode,
 	})
 	s.swarm.Store(sw)
+	s.applySelection(sw) // priorities, and a SetFile made since Sel was read
 	markReady()
 	s.started = time.Now()
 	// The swarm takes over every peer source; what the metadata phase

@@ -112,6 +112,8 @@ func (s *Storage) FilePieces(i int) []int {
 		return nil
 	}
 	var pieces []int
+	s.moving.RLock() // appendFilePieces reads inParts
+	defer s.moving.RUnlock()
 	s.span(int64(i)*s.l.PieceLength, int(s.PieceLen(i)), func(fi int, _ int64, _, _ int) error {
 		pieces = s.appendFilePieces(pieces, fi)
 		return nil

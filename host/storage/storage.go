@@ -53,6 +53,9 @@ type Storage struct {
 	files  []fileState // opened lazily; one more than l.Files: the parts file
 	// inParts says file i's bytes live in the parts file.
 	inParts []bool
+	// moving is held by SetSkip while it moves a file's bytes; reads and
+	// writes (which look at inParts) hold it shared.
+	moving sync.RWMutex
 }
 
 // ErrMissing is returned by reads of data not on disk (a missing or short
@@ -192,6 +195,8 @@ func (s *Storage) span(off int64, n int, fn func(i int, fileOff int64, lo, hi in
 // ReadAt reads torrent bytes at off; data not on disk is ErrMissing. Pad
 // files read as zeros.
 func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
+	s.moving.RLock()
+	defer s.moving.RUnlock()
 	err := s.span(off, len(p), func(i int, fo int64, lo, hi int) error {
 		if s.l.Files[i].Pad {
 			clear(p[lo:hi])
@@ -232,6 +237,8 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 // The bytes of pad files are dropped: they are zeros by definition, and a
 // piece that had anything else there failed its hash check before.
 func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
+	s.moving.RLock()
+	defer s.moving.RUnlock()
 	err := s.span(off, len(p), func(i int, fo int64, lo, hi int) error {
 		if s.l.Files[i].Pad {
 			return nil
@@ -257,7 +264,7 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 // except pad and skipped ones.
 func (s *Storage) CreateEmpty() error {
 	for i, f := range s.l.Files {
-		if f.Length == 0 && !f.Pad && !f.Skip {
+		if f.Length == 0 && !f.Pad && !s.skipped(i) {
 			if _, err := s.file(i, true); err != nil {
 				return err
 			}

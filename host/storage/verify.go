@@ -73,6 +73,8 @@ func (s *Storage) verify(ctx context.Context, todo []int, have bitfield.Bitfield
 func (s *Storage) checkOnDisk(i int, buf []byte) (bool, error) {
 	off, size := int64(i)*s.l.PieceLength, s.PieceLen(i)
 	present := true
+	s.moving.RLock()
+	defer s.moving.RUnlock()
 	err := s.span(off, int(size), func(fi int, fo int64, lo, hi int) error {
 		if !present {
 			return nil

@@ -40,6 +40,7 @@ type dlPeer struct {
 	reqq       int       // their limit on outstanding requests (BEP 10)
 	wanted     int       // pieces it has that we lack
 	picks      []int     // latest ranked list from the picker
+	lowPicks   []int     // picks of low priority, kept for later (choose.go)
 	wantAfter  time.Time // no new Want before this
 	lastBlock  time.Time
 	snubbed    bool // it left our requests unanswered for 20 s; cleared by its next block
@@ -71,10 +72,13 @@ type downloader struct {
 	pieces  *pieceTable
 	peers   map[sdk.PeerID]*dlPeer
 	urgent  []int
-	picker  *pickerQueue
-	rng     *rand.Rand
-	reqs    []byte // scratch for encoding a pipeline refill; send copies it
-	paused  bool   // the disk refuses writes: no new requests (stall.go)
+	// high and low are the pieces of high and low priority (choose.go);
+	// zero Bitfields when there are none.
+	high, low bitfield.Bitfield
+	picker    *pickerQueue
+	rng       *rand.Rand
+	reqs      []byte // scratch for encoding a pipeline refill; send copies it
+	paused    bool   // the disk refuses writes: no new requests (stall.go)
 	// solo says a piece must be fetched from one peer alone (ban.go).
 	solo func(piece int) bool
 	// verify takes a piece whose every block arrived.

@@ -87,17 +87,20 @@ func (d *downloader) nextPiece(p *dlPeer) *pieceState {
 	if d.pieces.full() {
 		return nil // a verified piece fills the pipelines again
 	}
+	if ps := d.highPiece(p); ps != nil { // choose.go
+		return ps
+	}
 	for len(p.picks) > 0 {
 		i := p.picks[0]
 		p.picks = p.picks[1:]
-		if d.usable(p, i) {
+		if d.usable(p, i) && !d.later(p, i) {
 			return d.startPiece(p, i)
 		}
 	}
 	if i := d.anyPiece(p); i >= 0 {
 		return d.startPiece(p, i)
 	}
-	return nil
+	return d.lowPiece(p)
 }
 
 func (d *downloader) usable(p *dlPeer, i int) bool {
@@ -114,7 +117,7 @@ func (d *downloader) anyPiece(p *dlPeer) int {
 	off := d.rng.IntN(n)
 	for k := range n {
 		i := (off + k) % n
-		if d.usable(p, i) {
+		if d.usable(p, i) && !d.low.Has(i) {
 			return i
 		}
 	}

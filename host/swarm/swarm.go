@@ -111,6 +111,7 @@ type Swarm struct {
 	*published           // what other goroutines may read (HasPiece, Stats, ...)
 
 	urgentCh chan []int
+	selCh    chan Selection      // SetSelection (choose.go)
 	dhtPorts chan netip.AddrPort // to OnDHTPort (ext.go)
 	// Owned by run: peers with ut_metadata pieces waiting (ext.go).
 	metaWaiting map[*peer]bool
@@ -178,6 +179,7 @@ func New(cfg Config) *Swarm {
 	s.dl.verify = s.verifier.add
 	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}
 	s.urgentCh = make(chan []int, 1)
+	s.selCh = make(chan Selection, 1)
 	s.dhtPorts = make(chan netip.AddrPort, dhtPortQueue)
 	s.metaWaiting = make(map[*peer]bool)
 	if s.dl.missing == 0 {
@@ -301,6 +303,11 @@ func (s *Swarm) run(ctx context.Context) error {
 			s.webResult(r)
 		case u := <-s.urgentCh:
 			s.dl.setUrgent(u)
+		case sel := <-s.selCh:
+			if s.applySelection(sel) && !s.cfg.Seed {
+				s.flushPicker()
+				return nil
+			}
 		case picks := <-s.cfg.Picker.Picks():
 			s.dl.takePicks(picks, time.Now())
 		case now := <-tick.C:

@@ -51,6 +51,8 @@ type model struct {
 	logs     []sdk.LogLine
 	scroll   [numViews]int // per view: lines scrolled (log: from the bottom)
 	peerSort int           // index into peerSorts
+	fileCur  int           // the files view's cursor (files.go)
+	fileErr  string        // why the host refused the last file change
 	gone     bool
 }
 
@@ -66,6 +68,8 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.w, m.h = msg.Width, msg.Height
 	case updateMsg:
 		m.apply(sdk.Update(msg))
+	case fileSetMsg:
+		m.fileSet(msg)
 	case hostGoneMsg:
 		m.gone = true
 		return m, tea.Quit
@@ -89,6 +93,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *model) apply(u sdk.Update) {
 	if u.Torrent != nil {
 		m.info = u.Torrent
+		m.fileCur = min(m.fileCur, max(0, len(m.info.Files)-1))
 	}
 	m.u = u
 	m.logs = append(m.logs, u.Log...)
@@ -119,6 +124,9 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 	if len(ks) == 1 && ks[0] >= '1' && ks[0] < '1'+numViews {
 		m.view = int(ks[0] - '1')
 		return nil
+	}
+	if cmd, ok := m.filesKey(ks); ok {
+		return cmd
 	}
 	switch ks {
 	case "q", "ctrl+c":
@@ -162,11 +170,17 @@ func (m *model) mouse(e tea.MouseMsg) {
 	if e.Action != tea.MouseActionPress {
 		return
 	}
+	d := 0
 	switch e.Button {
 	case tea.MouseButtonWheelUp:
-		m.scrollBy(-3)
+		d = -3
 	case tea.MouseButtonWheelDown:
-		m.scrollBy(3)
+		d = 3
+	}
+	if m.view == viewFiles && m.info != nil && len(m.info.Files) > 0 {
+		m.moveCursor(d) // the cursor goes with the list
+	} else {
+		m.scrollBy(d)
 	}
 }
 

@@ -277,7 +277,7 @@ func (m *model) helpView() []string {
 		return long
 	}
 	short := "1-6 or p f t r l: main peers files trackers rates log · tab S-tab: next, previous · ctrl-z: log and back · " +
-		"esc: main · s: sort peers · ↑↓ k j PgUp PgDn g G, wheel: scroll · ?: help · q ctrl-c: quit"
+		"esc: main · s: sort peers · files: space fetch/skip, + - priority · ↑↓ k j PgUp PgDn g G, wheel: scroll · ?: help · q ctrl-c: quit"
 	return append([]string{titleStyle.Render(" Keys")}, indent(strings.Split(ansi.Wordwrap(short, max(1, m.w-2), " "), "\n"))...)
 }
 
@@ -297,7 +297,9 @@ func (m *model) longHelp() []string {
 		"  ctrl-z        log view and back",
 		"  esc           main view",
 		"  s             peers view: sort by the next column",
-		"  ↑ ↓ k j       scroll (the mouse wheel too)",
+		"  space         files view: fetch or skip the file at the cursor (>)",
+		"  + -           files view: raise, lower its priority (low normal high)",
+		"  ↑ ↓ k j       scroll, files view: move the cursor (the wheel too)",
 		"  PgUp PgDn     scroll a page",
 		"  g G           top, bottom",
 		"  ?             this help (any key closes it)",

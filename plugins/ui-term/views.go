@@ -102,20 +102,27 @@ func (m *model) filesView() []string {
 	if skipped > 0 {
 		title = fmt.Sprintf(" Files (%d, %d complete, %d skipped)", len(info.Files), complete, skipped)
 	}
-	lines := []string{titleStyle.Render(title)}
+	lines := []string{titleStyle.Render(title) + dimStyle.Render(" · space fetch/skip · + - priority")}
+	if m.fileErr != "" {
+		lines[0] = titleStyle.Render(title) + " " + errStyle.Render(m.fileErr)
+	}
 	barW := max(0, min(20, (m.w-40)/3))
 	start, end := m.scrolled(len(info.Files), m.bodyRows(1))
-	for _, f := range info.Files[start:end] {
+	for k, f := range info.Files[start:end] {
 		done := fileDone(f.Offset, f.Length, info.PieceLength, u)
 		b := ""
 		if barW > 0 {
 			b = bar(barW, done) + " "
 		}
-		p := fmt.Sprintf(" %6.1f%% %s%10s  ", done*100, b, human(f.Length))
-		path := f.Path
+		cur := " "
+		if start+k == m.fileCur {
+			cur = ">"
+		}
+		p := fmt.Sprintf("%s%6.1f%% %s%10s  ", cur, done*100, b, human(f.Length))
+		path := priorityTag(f.Priority) + f.Path
 		switch {
 		case f.Skipped && done < 1:
-			p = dimStyle.Render(fmt.Sprintf(" %7s %s%10s  ", "skipped", strings.Repeat(" ", lipgloss.Width(b)), human(f.Length)))
+			p = cur + dimStyle.Render(fmt.Sprintf("%7s %s%10s  ", "skipped", strings.Repeat(" ", lipgloss.Width(b)), human(f.Length)))
 			path = dimStyle.Render(path)
 		case done == 1:
 			path = doneStyle.Render(path)

@@ -79,8 +79,11 @@ type FileInfo struct {
 	Length uint64 `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
 	// Offset of the file's first byte in the torrent's data.
 	Offset uint64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
-	// Not chosen (-only, -skip): not fetched or created, unless read.
-	Skipped       bool `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// Not chosen (-only, -skip, SetFile): not fetched or created, unless read.
+	Skipped bool `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// -1 low, 0 normal, 1 high: high files' pieces are requested before
+	// others, low ones' only when a peer has nothing else we need.
+	Priority      int32 `protobuf:"varint,5,opt,name=priority,proto3" json:"priority,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -143,7 +146,15 @@ func (x *FileInfo) GetSkipped() bool {
 	return false
 }
 
-// TorrentInfo is fixed for the life of the host.
+func (x *FileInfo) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+// TorrentInfo is fixed for the life of the host, but for the files'
+// skipped and priority (SetFile) and the mountpoint.
 type TorrentInfo struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -728,6 +739,103 @@ func (x *Update) GetTrackers() []*Tracker {
 	return nil
 }
 
+type SetFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Index in TorrentInfo.files.
+	Index         uint32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Skip          bool   `protobuf:"varint,2,opt,name=skip,proto3" json:"skip,omitempty"`
+	Priority      int32  `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFileRequest) Reset() {
+	*x = SetFileRequest{}
+	mi := &file_host_v1_host_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFileRequest) ProtoMessage() {}
+
+func (x *SetFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFileRequest.ProtoReflect.Descriptor instead.
+func (*SetFileRequest) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetFileRequest) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *SetFileRequest) GetSkip() bool {
+	if x != nil {
+		return x.Skip
+	}
+	return false
+}
+
+func (x *SetFileRequest) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+type SetFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFileResponse) Reset() {
+	*x = SetFileResponse{}
+	mi := &file_host_v1_host_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFileResponse) ProtoMessage() {}
+
+func (x *SetFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFileResponse.ProtoReflect.Descriptor instead.
+func (*SetFileResponse) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{8}
+}
+
 type QuitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -736,7 +844,7 @@ type QuitRequest struct {
 
 func (x *QuitRequest) Reset() {
 	*x = QuitRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[7]
+	mi := &file_host_v1_host_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +856,7 @@ func (x *QuitRequest) String() string {
 func (*QuitRequest) ProtoMessage() {}
 
 func (x *QuitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[7]
+	mi := &file_host_v1_host_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +869,7 @@ func (x *QuitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuitRequest.ProtoReflect.Descriptor instead.
 func (*QuitRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{7}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{9}
 }
 
 type QuitResponse struct {
@@ -772,7 +880,7 @@ type QuitResponse struct {
 
 func (x *QuitResponse) Reset() {
 	*x = QuitResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[8]
+	mi := &file_host_v1_host_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +892,7 @@ func (x *QuitResponse) String() string {
 func (*QuitResponse) ProtoMessage() {}
 
 func (x *QuitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[8]
+	mi := &file_host_v1_host_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +905,7 @@ func (x *QuitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuitResponse.ProtoReflect.Descriptor instead.
 func (*QuitResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{8}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{10}
 }
 
 type TorrentsRequest struct {
@@ -808,7 +916,7 @@ type TorrentsRequest struct {
 
 func (x *TorrentsRequest) Reset() {
 	*x = TorrentsRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[9]
+	mi := &file_host_v1_host_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +928,7 @@ func (x *TorrentsRequest) String() string {
 func (*TorrentsRequest) ProtoMessage() {}
 
 func (x *TorrentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[9]
+	mi := &file_host_v1_host_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +941,7 @@ func (x *TorrentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TorrentsRequest.ProtoReflect.Descriptor instead.
 func (*TorrentsRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{9}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{11}
 }
 
 type TorrentsResponse struct {
@@ -845,7 +953,7 @@ type TorrentsResponse struct {
 
 func (x *TorrentsResponse) Reset() {
 	*x = TorrentsResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[10]
+	mi := &file_host_v1_host_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +965,7 @@ func (x *TorrentsResponse) String() string {
 func (*TorrentsResponse) ProtoMessage() {}
 
 func (x *TorrentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[10]
+	mi := &file_host_v1_host_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +978,7 @@ func (x *TorrentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TorrentsResponse.ProtoReflect.Descriptor instead.
 func (*TorrentsResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{10}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TorrentsResponse) GetTorrents() []*TorrentInfo {
@@ -896,7 +1004,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[11]
+	mi := &file_host_v1_host_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1016,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[11]
+	mi := &file_host_v1_host_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1029,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{11}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReadRequest) GetTorrent() uint32 {
@@ -961,7 +1069,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[12]
+	mi := &file_host_v1_host_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1081,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[12]
+	mi := &file_host_v1_host_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1094,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{12}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReadResponse) GetData() []byte {
@@ -1007,7 +1115,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[13]
+	mi := &file_host_v1_host_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1127,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[13]
+	mi := &file_host_v1_host_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1140,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{13}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CompleteRequest) GetTorrent() uint32 {
@@ -1065,7 +1173,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[14]
+	mi := &file_host_v1_host_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1185,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[14]
+	mi := &file_host_v1_host_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1198,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{14}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CompleteResponse) GetComplete() bool {
@@ -1106,12 +1214,13 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\n" +
 	"\x12host/v1/host.proto\x12\x0ftorrent.host.v1\")\n" +
 	"\fWatchRequest\x12\x19\n" +
-	"\bmax_rate\x18\x01 \x01(\rR\amaxRate\"h\n" +
+	"\bmax_rate\x18\x01 \x01(\rR\amaxRate\"\x84\x01\n" +
 	"\bFileInfo\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06length\x18\x02 \x01(\x04R\x06length\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x04R\x06offset\x12\x18\n" +
-	"\askipped\x18\x04 \x01(\bR\askipped\"\xab\x02\n" +
+	"\askipped\x18\x04 \x01(\bR\askipped\x12\x1a\n" +
+	"\bpriority\x18\x05 \x01(\x05R\bpriority\"\xab\x02\n" +
 	"\vTorrentInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tinfo_hash\x18\x02 \x01(\tR\binfoHash\x12!\n" +
@@ -1172,7 +1281,12 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\bchecking\x18\x0f \x01(\rR\bchecking\x12#\n" +
 	"\rchecking_done\x18\x10 \x01(\bR\fcheckingDone\x12\x16\n" +
 	"\x06status\x18\x11 \x01(\tR\x06status\x124\n" +
-	"\btrackers\x18\x12 \x03(\v2\x18.torrent.host.v1.TrackerR\btrackers\"\r\n" +
+	"\btrackers\x18\x12 \x03(\v2\x18.torrent.host.v1.TrackerR\btrackers\"V\n" +
+	"\x0eSetFileRequest\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
+	"\x04skip\x18\x02 \x01(\bR\x04skip\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\x05R\bpriority\"\x11\n" +
+	"\x0fSetFileResponse\"\r\n" +
 	"\vQuitRequest\"\x0e\n" +
 	"\fQuitResponse\"\x11\n" +
 	"\x0fTorrentsRequest\"L\n" +
@@ -1190,13 +1304,14 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x16\n" +
 	"\x06length\x18\x03 \x01(\x04R\x06length\".\n" +
 	"\x10CompleteResponse\x12\x1a\n" +
-	"\bcomplete\x18\x01 \x01(\bR\bcomplete2\xf5\x02\n" +
+	"\bcomplete\x18\x01 \x01(\bR\bcomplete2\xc3\x03\n" +
 	"\x04Host\x12A\n" +
 	"\x05Watch\x12\x1d.torrent.host.v1.WatchRequest\x1a\x17.torrent.host.v1.Update0\x01\x12C\n" +
 	"\x04Quit\x12\x1c.torrent.host.v1.QuitRequest\x1a\x1d.torrent.host.v1.QuitResponse\x12O\n" +
 	"\bTorrents\x12 .torrent.host.v1.TorrentsRequest\x1a!.torrent.host.v1.TorrentsResponse\x12C\n" +
 	"\x04Read\x12\x1c.torrent.host.v1.ReadRequest\x1a\x1d.torrent.host.v1.ReadResponse\x12O\n" +
-	"\bComplete\x12 .torrent.host.v1.CompleteRequest\x1a!.torrent.host.v1.CompleteResponseB-Z+github.com/torrent-dev/torrent/proto/hostpbb\x06proto3"
+	"\bComplete\x12 .torrent.host.v1.CompleteRequest\x1a!.torrent.host.v1.CompleteResponse\x12L\n" +
+	"\aSetFile\x12\x1f.torrent.host.v1.SetFileRequest\x1a .torrent.host.v1.SetFileResponseB-Z+github.com/torrent-dev/torrent/proto/hostpbb\x06proto3"
 
 var (
 	file_host_v1_host_proto_rawDescOnce sync.Once
@@ -1210,7 +1325,7 @@ func file_host_v1_host_proto_rawDescGZIP() []byte {
 	return file_host_v1_host_proto_rawDescData
 }
 
-var file_host_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_host_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_host_v1_host_proto_goTypes = []any{
 	(*WatchRequest)(nil),     // 0: torrent.host.v1.WatchRequest
 	(*FileInfo)(nil),         // 1: torrent.host.v1.FileInfo
@@ -1219,14 +1334,16 @@ var file_host_v1_host_proto_goTypes = []any{
 	(*Tracker)(nil),          // 4: torrent.host.v1.Tracker
 	(*LogLine)(nil),          // 5: torrent.host.v1.LogLine
 	(*Update)(nil),           // 6: torrent.host.v1.Update
-	(*QuitRequest)(nil),      // 7: torrent.host.v1.QuitRequest
-	(*QuitResponse)(nil),     // 8: torrent.host.v1.QuitResponse
-	(*TorrentsRequest)(nil),  // 9: torrent.host.v1.TorrentsRequest
-	(*TorrentsResponse)(nil), // 10: torrent.host.v1.TorrentsResponse
-	(*ReadRequest)(nil),      // 11: torrent.host.v1.ReadRequest
-	(*ReadResponse)(nil),     // 12: torrent.host.v1.ReadResponse
-	(*CompleteRequest)(nil),  // 13: torrent.host.v1.CompleteRequest
-	(*CompleteResponse)(nil), // 14: torrent.host.v1.CompleteResponse
+	(*SetFileRequest)(nil),   // 7: torrent.host.v1.SetFileRequest
+	(*SetFileResponse)(nil),  // 8: torrent.host.v1.SetFileResponse
+	(*QuitRequest)(nil),      // 9: torrent.host.v1.QuitRequest
+	(*QuitResponse)(nil),     // 10: torrent.host.v1.QuitResponse
+	(*TorrentsRequest)(nil),  // 11: torrent.host.v1.TorrentsRequest
+	(*TorrentsResponse)(nil), // 12: torrent.host.v1.TorrentsResponse
+	(*ReadRequest)(nil),      // 13: torrent.host.v1.ReadRequest
+	(*ReadResponse)(nil),     // 14: torrent.host.v1.ReadResponse
+	(*CompleteRequest)(nil),  // 15: torrent.host.v1.CompleteRequest
+	(*CompleteResponse)(nil), // 16: torrent.host.v1.CompleteResponse
 }
 var file_host_v1_host_proto_depIdxs = []int32{
 	1,  // 0: torrent.host.v1.TorrentInfo.files:type_name -> torrent.host.v1.FileInfo
@@ -1237,17 +1354,19 @@ var file_host_v1_host_proto_depIdxs = []int32{
 	4,  // 5: torrent.host.v1.Update.trackers:type_name -> torrent.host.v1.Tracker
 	2,  // 6: torrent.host.v1.TorrentsResponse.torrents:type_name -> torrent.host.v1.TorrentInfo
 	0,  // 7: torrent.host.v1.Host.Watch:input_type -> torrent.host.v1.WatchRequest
-	7,  // 8: torrent.host.v1.Host.Quit:input_type -> torrent.host.v1.QuitRequest
-	9,  // 9: torrent.host.v1.Host.Torrents:input_type -> torrent.host.v1.TorrentsRequest
-	11, // 10: torrent.host.v1.Host.Read:input_type -> torrent.host.v1.ReadRequest
-	13, // 11: torrent.host.v1.Host.Complete:input_type -> torrent.host.v1.CompleteRequest
-	6,  // 12: torrent.host.v1.Host.Watch:output_type -> torrent.host.v1.Update
-	8,  // 13: torrent.host.v1.Host.Quit:output_type -> torrent.host.v1.QuitResponse
-	10, // 14: torrent.host.v1.Host.Torrents:output_type -> torrent.host.v1.TorrentsResponse
-	12, // 15: torrent.host.v1.Host.Read:output_type -> torrent.host.v1.ReadResponse
-	14, // 16: torrent.host.v1.Host.Complete:output_type -> torrent.host.v1.CompleteResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
+	9,  // 8: torrent.host.v1.Host.Quit:input_type -> torrent.host.v1.QuitRequest
+	11, // 9: torrent.host.v1.Host.Torrents:input_type -> torrent.host.v1.TorrentsRequest
+	13, // 10: torrent.host.v1.Host.Read:input_type -> torrent.host.v1.ReadRequest
+	15, // 11: torrent.host.v1.Host.Complete:input_type -> torrent.host.v1.CompleteRequest
+	7,  // 12: torrent.host.v1.Host.SetFile:input_type -> torrent.host.v1.SetFileRequest
+	6,  // 13: torrent.host.v1.Host.Watch:output_type -> torrent.host.v1.Update
+	10, // 14: torrent.host.v1.Host.Quit:output_type -> torrent.host.v1.QuitResponse
+	12, // 15: torrent.host.v1.Host.Torrents:output_type -> torrent.host.v1.TorrentsResponse
+	14, // 16: torrent.host.v1.Host.Read:output_type -> torrent.host.v1.ReadResponse
+	16, // 17: torrent.host.v1.Host.Complete:output_type -> torrent.host.v1.CompleteResponse
+	8,  // 18: torrent.host.v1.Host.SetFile:output_type -> torrent.host.v1.SetFileResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1264,7 +1383,7 @@ func file_host_v1_host_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_host_v1_host_proto_rawDesc), len(file_host_v1_host_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

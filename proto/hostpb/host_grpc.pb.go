@@ -30,6 +30,7 @@ const (
 	Host_Torrents_FullMethodName = "/torrent.host.v1.Host/Torrents"
 	Host_Read_FullMethodName     = "/torrent.host.v1.Host/Read"
 	Host_Complete_FullMethodName = "/torrent.host.v1.Host/Complete"
+	Host_SetFile_FullMethodName  = "/torrent.host.v1.Host/SetFile"
 )
 
 // HostClient is the client API for Host service.
@@ -51,6 +52,12 @@ type HostClient interface {
 	Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (*ReadResponse, error)
 	// Complete reports whether a range is verified: readable at once.
 	Complete(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (*CompleteResponse, error)
+	// SetFile chooses or skips one file of a running torrent and sets its
+	// priority. The next Update carries the torrent again with the change.
+	// FAILED_PRECONDITION before a magnet link's metadata is known or when
+	// it would leave no file chosen; INVALID_ARGUMENT for a bad index or
+	// priority.
+	SetFile(ctx context.Context, in *SetFileRequest, opts ...grpc.CallOption) (*SetFileResponse, error)
 }
 
 type hostClient struct {
@@ -120,6 +127,16 @@ func (c *hostClient) Complete(ctx context.Context, in *CompleteRequest, opts ...
 	return out, nil
 }
 
+func (c *hostClient) SetFile(ctx context.Context, in *SetFileRequest, opts ...grpc.CallOption) (*SetFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetFileResponse)
+	err := c.cc.Invoke(ctx, Host_SetFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -139,6 +156,12 @@ type HostServer interface {
 	Read(context.Context, *ReadRequest) (*ReadResponse, error)
 	// Complete reports whether a range is verified: readable at once.
 	Complete(context.Context, *CompleteRequest) (*CompleteResponse, error)
+	// SetFile chooses or skips one file of a running torrent and sets its
+	// priority. The next Update carries the torrent again with the change.
+	// FAILED_PRECONDITION before a magnet link's metadata is known or when
+	// it would leave no file chosen; INVALID_ARGUMENT for a bad index or
+	// priority.
+	SetFile(context.Context, *SetFileRequest) (*SetFileResponse, error)
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -163,6 +186,9 @@ func (UnimplementedHostServer) Read(context.Context, *ReadRequest) (*ReadRespons
 }
 func (UnimplementedHostServer) Complete(context.Context, *CompleteRequest) (*CompleteResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Complete not implemented")
+}
+func (UnimplementedHostServer) SetFile(context.Context, *SetFileRequest) (*SetFileResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetFile not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -268,6 +294,24 @@ func _Host_Complete_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_SetFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).SetFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_SetFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).SetFile(ctx, req.(*SetFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -290,6 +334,10 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Complete",
 			Handler:    _Host_Complete_Handler,
+		},
+		{
+			MethodName: "SetFile",
+			Handler:    _Host_SetFile_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
