@@ -97,12 +97,13 @@ func (s *Session) waitPieces(ctx context.Context, off, n, readahead int64) error
 		}
 		return errNotDownloading
 	}
+	first, last := info.PieceRange(off, n)
+	end := min(info.NumPieces()-1, last+int(readahead/info.PieceLength)+1)
+	s.wantAhead(sw, first, end)
 	if all(sw.HasPiece) {
 		return nil
 	}
-	first, last := info.PieceRange(off, n)
 	var want []int
-	end := min(info.NumPieces()-1, last+int(readahead/info.PieceLength)+1)
 	for i := first; i <= end; i++ {
 		if !sw.HasPiece(i) {
 			want = append(want, i)
