@@ -45,7 +45,8 @@ func newLazyTorrent(t *testing.T, files ...realpeers.FileSpec) *lazyTorrent {
 func (lt *lazyTorrent) mount(t *testing.T, dir, mnt string) *client {
 	t.Helper()
 	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() }) // if the test fails while mounted
-	c := startClient(t, "mount", "-lazy", "-dht=false", "-lsd=false", "-json", "-up-rate", "0", "-picker", "builtin",
+	// -pex=false: a leecher of ours learns of no seeder but us.
+	c := startClient(t, "mount", "-lazy", "-dht=false", "-lsd=false", "-pex=false", "-json", "-up-rate", "0", "-picker", "builtin",
 		"-peer", fmt.Sprintf("127.0.0.1:%d", lt.seeder), "-dir", dir, lt.torrent, mnt)
 	waitMounted(t, c, mnt, "z")
 	return c
@@ -107,6 +108,7 @@ func (lt *lazyTorrent) readSame(t *testing.T, f *os.File, name string, off, n in
 }
 
 var (
+	uploadedRe   = regexp.MustCompile(`"type":"progress"[^\n]*"uploaded":[1-9]`)
 	piecesDoneRe = regexp.MustCompile(`"type":"progress"[^\n]*"state":"([a-z]+)"[^\n]*"pieces_done":(\d+),"pieces":(\d+)`)
 )
 
@@ -194,8 +196,9 @@ func sameSet(a, b map[int]bool) bool {
 // are exactly those of the reads and their readahead windows (a 1 MiB
 // window after a seek), the bytes downloaded are no more than theirs, the
 // file nobody read is not on disk and the others are sparse. Started
-// again, what was read reads right without being fetched again, and a new
-// read fetches only its own window. Would catch a mount that fetches the
+// again, what was read reads right without being fetched again, a new
+// read fetches only its own window, and a libtorrent leecher that knows
+// only this client gets data from it. Would catch a mount that fetches the
 // whole torrent (btfs's way), readahead that runs on, or data not kept.
 func TestLazyMount(t *testing.T) {
 	t.Parallel()
@@ -262,6 +265,9 @@ func TestLazyMount(t *testing.T) {
 	before := lt.bytesOf(want)
 	c = lt.mount(t, dir, mnt)
 	do(c, append(reads, read{"a.bin", 5 << 20, 4096}))
+	port := c.waitFor(portRe, time.Second)[1]
+	realpeers.StartLibtorrentLeecher(t, lt.torrent, t.TempDir(), realpeers.LTOptions{ConnectTo: []string{"127.0.0.1:" + port}})
+	c.waitFor(uploadedRe, time.Minute)
 	down = stopLazy(t, c)
 	if fresh := lt.bytesOf(want) - before; down > fresh || down == 0 {
 		t.Fatalf("second run downloaded %d bytes; its one new read's pieces are %d", down, fresh)
