@@ -51,6 +51,3 @@ func (s *Session) pickerWanted(n int) bitfield.Bitfield {
 	}
 	return s.sel.Wanted()
 }
-
-// Lazy says the session fetches only what is read (Options.Lazy).
-func (s *Session) Lazy() bool { return s.opts.Lazy }
