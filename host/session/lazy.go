@@ -49,5 +49,5 @@ func (s *Session) pickerWanted(n int) bitfield.Bitfield {
 	if s.opts.Lazy {
 		return bitfield.New(n)
 	}
-	return s.sel.Wanted()
+	return s.Sel().Wanted()
 }
