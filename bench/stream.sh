@@ -1,7 +1,8 @@
 # Case 8 of bench/run (sourced by it): reading through the mount while the
-# torrent downloads, this client's -torfs next to btfs (Debian's FUSE
-# torrent filesystem, libtorrent inside), same swarm, rounds that alternate
-# the order.
+# torrent downloads, this client's -torfs and -lazy (torrent mount -lazy:
+# it fetches only what is read and its readahead) next to btfs (Debian's
+# FUSE torrent filesystem, libtorrent inside), same swarm, rounds that
+# alternate the order.
 #
 # The swarm: STREAM_SIZE of random data in 256 KiB pieces, three libtorrent
 # seeders capped at STREAM_RATE bytes/s each on 127.0.0.52-54 (distinct
@@ -14,6 +15,8 @@
 #              after another, while the download goes on (a read of data
 #              that came in meanwhile is fast for both: the same chance)
 #   CPU:       the client's processes' user+sys seconds over the round
+#   MB disk:   what the client's data directory holds (allocated blocks)
+#              once the reads end: the bytes it downloaded, near enough
 # Every read is compared with the source.
 
 STREAM_SIZE=${STREAM_SIZE:-256MiB}
@@ -63,6 +66,7 @@ stream_round() {
 	t0=$(now_ms)
 	case $client in
 	this) spawn "$WORK/c8.$client.$r.log" "$THIS" -dht=false -lsd=false -up-rate 0 -port "$(free_port)" -dir "$d" -torfs "$mnt" "$WORK/stream/s.torrent" ;;
+	lazy) spawn "$WORK/c8.$client.$r.log" "$THIS" mount -lazy -dht=false -lsd=false -up-rate 0 -port "$(free_port)" -dir "$d" "$WORK/stream/s.torrent" "$mnt" ;;
 	btfs) spawn "$WORK/c8.$client.$r.log" btfs -f --data-directory="$d" "$WORK/stream/s.torrent" "$mnt" ;;
 	esac
 	pid=$SPAWNED
@@ -87,7 +91,8 @@ stream_round() {
 		stream_read "$f" "$off" >>"$WORK/res/c8.$client.seek"
 	done
 	group_use "$pid" | awk '{print $1}' >>"$WORK/res/c8.$client.cpu"
-	say "  $client round $r: stat $(tail -1 "$WORK/res/c8.$client.stat") ms, first MiB $line, seeks $(tail -"$STREAM_SEEKS" "$WORK/res/c8.$client.seek" | awk '{printf "%s ", $1}')ms"
+	du -sB1 "$d" | awk '{print $1}' >>"$WORK/res/c8.$client.bytes"
+	say "  $client round $r: stat $(tail -1 "$WORK/res/c8.$client.stat") ms, first MiB $line, seeks $(tail -"$STREAM_SEEKS" "$WORK/res/c8.$client.seek" | awk '{printf "%s ", $1}')ms, $(tail -1 "$WORK/res/c8.$client.bytes") bytes on disk"
 	end_mount "$pid" "$mnt"
 	rm -rf "$d"
 }
@@ -102,13 +107,14 @@ stream_row() {
 		return
 	fi
 	bad=$(cat "$res.first" "$res.seek" | awk '$2 != "ok"' | wc -l)
-	printf '%-24s %8s %9.2f %9.2f %9.2f %9.2f %8.1f  %s\n' "$name" \
+	printf '%-24s %8s %9.2f %9.2f %9.2f %9.2f %8.1f %8.1f  %s\n' "$name" \
 		"$(grep -v fail "$res.stat" | median)" \
 		"$(awk '{print $1/1000}' "$res.first" | median)" \
 		"$(awk '{print $1/1000}' "$res.seek" | median)" \
 		"$(awk '{print $1/1000}' "$res.seek" | quantile 0.9)" \
 		"$(awk '{print $1/1000}' "$res.seek" | sort -g | tail -1)" \
 		"$(median <"$res.cpu")" \
+		"$(awk '{print $1 / 1e6}' "$res.bytes" | median)" \
 		"$([ "$bad" = 0 ] && echo yes || echo "no ($bad reads differ)")"
 }
 
@@ -117,8 +123,8 @@ case8() {
 	command -v btfs >/dev/null || { say "case 8 needs btfs (apt-get install btfs)"; return 1; }
 	stream_setup || return 1
 	for r in $(seq "$ROUNDS"); do
-		order="this btfs"
-		[ $((r % 2)) = 0 ] && order="btfs this"
+		order="this lazy btfs"
+		[ $((r % 2)) = 0 ] && order="btfs lazy this"
 		for c in $order; do
 			say "case 8 round $r: $c"
 			stream_round "$c" "$r"
@@ -127,8 +133,9 @@ case8() {
 	printf '\n8. reading through the mount while downloading: %s in 256 KiB pieces from 3 libtorrent seeders at %s B/s each
    (127.0.0.52-54, via opentracker); %s rounds; %s 1 MiB reads at random offsets a round; medians, seeks over all rounds\n' \
 		"$STREAM_SIZE" "$STREAM_RATE" "$ROUNDS" "$STREAM_SEEKS"
-	printf '%-24s %8s %9s %9s %9s %9s %8s  %s\n' client "stat ms" "first s" "seek med" "seek p90" "seek max" "CPU s" identical
-	printf '%-24s %8s %9s %9s %9s %9s %8s  %s\n' ------ ------- ------- -------- -------- -------- ----- ---------
+	printf '%-24s %8s %9s %9s %9s %9s %8s %8s  %s\n' client "stat ms" "first s" "seek med" "seek p90" "seek max" "CPU s" "MB disk" identical
+	printf '%-24s %8s %9s %9s %9s %9s %8s %8s  %s\n' ------ ------- ------- -------- -------- -------- ----- ------- ---------
 	stream_row this "this client (-torfs)"
+	stream_row lazy "this client (-lazy)"
 	stream_row btfs "btfs $(dpkg-query -W -f '${Version}' btfs 2>/dev/null)"
 }

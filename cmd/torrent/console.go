@@ -154,6 +154,8 @@ func statusLine(s *session.Session) string {
 		b.WriteString("  " + st.Status)
 	case st.Missing == 0:
 		b.WriteString("  complete")
+	case st.Lazy:
+		b.WriteString("  lazy: fetching what is read")
 	case st.DownRate > 0:
 		left := total - done
 		eta := time.Duration(left/st.DownRate) * time.Second

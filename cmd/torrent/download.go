@@ -31,6 +31,7 @@ const downloadUsage = `usage: torrent [flags] MAGNET|FILE.torrent
        torrent info [-json] FILE.torrent|MAGNET
        torrent verify [-dir DIR] FILE.torrent
        torrent mount DIR MOUNTPOINT
+       torrent mount -lazy [flags] MAGNET|FILE.torrent MOUNTPOINT
        torrent status [-json] [DIR]
        torrent stop [DIR]
        torrent plugins
@@ -56,6 +57,7 @@ type downloadFlags struct {
 	g            bool
 	ui           string
 	torfs        string
+	lazy         bool
 	picker       string
 	reattach     reattachFlags
 	dir          string
@@ -89,6 +91,8 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.BoolVar(&f.g, "g", false, "full-screen terminal UI (a UI plugin, see -ui)")
 	fs.StringVar(&f.ui, "ui", "term", "UI plugin for -g: NAME (runs torrent-ui-NAME) or PATH")
 	fs.StringVar(&f.torfs, "torfs", "", "mount the torrent's files read-only at this directory while it runs")
+	fs.BoolVar(&f.lazy, "lazy", false, "with -torfs: fetch only what readers of the mount read and read ahead into;\n"+
+		"it is kept for the next start and seeded (torrent mount -lazy)")
 	fs.StringVar(&f.picker, "picker", "random", "picker plugin: NAME (runs torrent-picker-NAME) or PATH; \"builtin\" for none")
 	fs.StringVar(&f.reattach.picker, "picker-reattach", "", "attach to a picker started by hand with "+sdk.DebugEnv+"=1 (the JSON it prints)")
 	fs.StringVar(&f.reattach.ui, "ui-reattach", "", "like -picker-reattach, for a UI plugin (implies -g)")
@@ -136,6 +140,11 @@ func cmdDownload(ctx context.Context, args []string) error {
 		fs.Usage()
 		return badInput("want exactly one MAGNET or FILE.torrent, got %d arguments", fs.NArg())
 	}
+	return runDownload(ctx, fs.Arg(0), f)
+}
+
+// runDownload is cmdDownload once the flags are read.
+func runDownload(ctx context.Context, arg string, f *downloadFlags) error {
 	stop, err := startProfiles(f.cpuProf, f.memProf)
 	if err != nil {
 		return err
@@ -147,7 +156,7 @@ func cmdDownload(ctx context.Context, args []string) error {
 	if f.metaOnly && f.events != nil {
 		f.events.metadataOnly = true
 	}
-	complete, err := download(ctx, fs.Arg(0), f)
+	complete, err := download(ctx, arg, f)
 	if f.events != nil {
 		if f.metaOnly && err == nil && ctx.Err() == nil {
 			f.events.stop("metadata", complete)
@@ -174,6 +183,9 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if debug.torfs != nil && f.torfs == "" {
 		return false, badInput("-torfs-reattach needs -torfs MOUNTPOINT")
 	}
+	if f.lazy && (f.torfs == "" || f.metaOnly) {
+		return false, badInput("-lazy fetches what is read from the mount: it needs -torfs MOUNTPOINT")
+	}
 	con, closeLog, err := newConsole(f)
 	if err != nil {
 		return false, err
@@ -199,7 +211,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		Dir: f.dir, FullCheck: f.check, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
-		LSD: lsdCfg, Only: f.only, Skip: f.skip, DHT: node, NoPEX: !f.pex, MetadataOnly: f.metaOnly,
+		LSD: lsdCfg, Only: f.only, Skip: f.skip, DHT: node, NoPEX: !f.pex, MetadataOnly: f.metaOnly, Lazy: f.lazy,
 	})
 	if err != nil {
 		return false, err

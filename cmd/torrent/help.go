@@ -15,6 +15,7 @@ var flagExamples = map[string]map[string]string{
 		"g":               "torrent -g ubuntu.torrent",
 		"ui":              "torrent -g -ui ./my-ui ubuntu.torrent",
 		"torfs":           "torrent -torfs ~/mnt/ubuntu ubuntu.torrent",
+		"lazy":            "torrent -lazy -torfs ~/mnt/ubuntu ubuntu.torrent   (or: torrent mount -lazy ubuntu.torrent ~/mnt/ubuntu)",
 		"picker":          "torrent -picker builtin ubuntu.torrent",
 		"picker-reattach": `torrent -picker-reattach '{"kind":"picker","pid":4242,...}' ubuntu.torrent`,
 		"ui-reattach":     `torrent -ui-reattach '{"kind":"ui","pid":4242,...}' ubuntu.torrent`,

@@ -292,6 +292,9 @@ func (e *jsonEvents) progress(st swarm.Stats, checked int, checkDone bool) jsonP
 		p.PiecesDone, p.BytesDone = 0, 0
 	}
 	p.State, p.ETA = progressState(checkDone, st.Missing, p.Length-p.BytesDone, st.DownRate)
+	if st.Lazy && p.State != "checking" && st.Missing > 0 {
+		p.State, p.ETA = "lazy", nil // it fetches what is read, and ends never
+	}
 	return p
 }
 

@@ -64,12 +64,17 @@ func statWithin(path string, d time.Duration) (os.FileInfo, error) {
 // cmdMount is the original client's use of torfs: every torrent of a
 // directory, as earlier runs left it, mounted until interrupted.
 func cmdMount(ctx context.Context, args []string) error {
+	for _, a := range args {
+		if a == "-lazy" || a == "--lazy" || a == "-lazy=true" || a == "--lazy=true" {
+			return cmdLazyMount(ctx, args)
+		}
+	}
 	fs := flag.NewFlagSet("torrent mount", flag.ContinueOnError)
 	verbose := fs.Bool("v", false, "debug logging")
 	var r reattachFlags
 	fs.StringVar(&r.torfs, "torfs-reattach", "", "attach to a torfs started by hand with "+sdk.DebugEnv+"=1 (the JSON it prints)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: torrent mount DIR MOUNTPOINT\n\nMounts every torrent in DIR (its .torrent files and the data earlier runs left\nthere) read-only at MOUNTPOINT, one directory per torrent. Missing pieces read\nas errors (EIO). Runs until interrupted.\n\nFlags:")
+		fmt.Fprintln(stderr, "usage: torrent mount DIR MOUNTPOINT\n\nMounts every torrent in DIR (its .torrent files and the data earlier runs left\nthere) read-only at MOUNTPOINT, one directory per torrent. Missing pieces read\nas errors (EIO). Runs until interrupted.\n\n       torrent mount -lazy [flags] MAGNET|FILE.torrent MOUNTPOINT\n\nMounts one torrent and fetches only what is read (torrent -h: -lazy).\n\nFlags:")
 		printFlags(stderr, fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -108,4 +113,30 @@ func cmdMount(ctx context.Context, args []string) error {
 		return fmt.Errorf("the torfs plugin exited")
 	}
 	return nil
+}
+
+// cmdLazyMount is torrent mount -lazy TORRENT MOUNTPOINT: the download
+// command with -lazy -torfs MOUNTPOINT, and its flags.
+func cmdLazyMount(ctx context.Context, args []string) error {
+	fs, f := newDownloadFlags()
+	usage := fs.Usage
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: torrent mount -lazy [flags] MAGNET|FILE.torrent MOUNTPOINT\n\n"+
+			"Mounts the torrent's files read-only at MOUNTPOINT and fetches only what\n"+
+			"readers read and read ahead into; that data stays in -dir for the next\n"+
+			"start and is seeded. Runs until interrupted. The flags are the download's:\n\n")
+		usage()
+	}
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return badInput("want MAGNET or FILE.torrent and MOUNTPOINT, got %d arguments", fs.NArg())
+	}
+	if f.torfs != "" {
+		return badInput("-torfs and a MOUNTPOINT argument: give the mountpoint once")
+	}
+	f.torfs = fs.Arg(1)
+	return runDownload(ctx, fs.Arg(0), f)
 }

@@ -15,11 +15,14 @@ import (
 var errNotDownloading = fmt.Errorf("the client is not downloading: %w", sdk.ErrUnavailable)
 
 // readers tracks the pieces in-flight reads wait for; their union, in the
-// order the reads came, is the swarm's urgent set.
+// order the reads came, then the windows of sequential readers (streams,
+// stream.go), is the swarm's urgent set.
 type readers struct {
-	mu   sync.Mutex
-	next int
-	sets map[int][]int
+	mu      sync.Mutex
+	next    int
+	sets    map[int][]int
+	streams []stream // most recent first
+	sent    []int    // the last union returned
 }
 
 func (r *readers) add(pieces []int) (id int, all []int) {
@@ -48,14 +51,21 @@ func (r *readers) unionLocked() []int {
 	slices.Sort(ids) // oldest read first
 	seen := map[int]bool{}
 	var out []int
-	for _, id := range ids {
-		for _, p := range r.sets[id] {
+	add := func(pieces []int) {
+		for _, p := range pieces {
 			if !seen[p] {
 				seen[p] = true
 				out = append(out, p)
 			}
 		}
 	}
+	for _, id := range ids {
+		add(r.sets[id])
+	}
+	for _, st := range r.streams {
+		add(st.pieces)
+	}
+	r.sent = out
 	return out
 }
 
@@ -97,12 +107,14 @@ func (s *Session) waitPieces(ctx context.Context, off, n, readahead int64) error
 		}
 		return errNotDownloading
 	}
+	first, last := info.PieceRange(off, n)
+	end := min(info.NumPieces()-1, last+int(readahead/info.PieceLength)+1)
+	s.wantAhead(sw, first, end)
 	if all(sw.HasPiece) {
+		s.keepAhead(sw, off, n, last, end)
 		return nil
 	}
-	first, last := info.PieceRange(off, n)
 	var want []int
-	end := min(info.NumPieces()-1, last+int(readahead/info.PieceLength)+1)
 	for i := first; i <= end; i++ {
 		if !sw.HasPiece(i) {
 			want = append(want, i)
@@ -114,6 +126,7 @@ func (s *Session) waitPieces(ctx context.Context, off, n, readahead int64) error
 	for {
 		changed := sw.PieceChanged()
 		if all(sw.HasPiece) {
+			s.keepAhead(sw, off, n, last, end)
 			return nil
 		}
 		select {

@@ -218,3 +218,35 @@ func TestListen(t *testing.T) {
 		t.Fatalf("Listen(%d) twice succeeded", got)
 	}
 }
+
+// A returned read's window ahead stays urgent behind the pieces reads
+// wait for: a read that goes on where one ended moves that reader's
+// window, one elsewhere is a second reader, the most recent first; a
+// reader silent for streamIdle is dropped.
+func TestReadersStreams(t *testing.T) {
+	t.Parallel()
+	var r readers
+	t0 := time.Now()
+	if got, changed := r.readOn(0, 100, []int{1, 2}, t0); !changed || !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("first reader: %v %v", got, changed)
+	}
+	if got, changed := r.readOn(500, 100, []int{8, 9}, t0.Add(time.Second)); !changed || !slices.Equal(got, []int{8, 9, 1, 2}) {
+		t.Fatalf("second reader: %v %v", got, changed)
+	}
+	id, got := r.add([]int{5})
+	if !slices.Equal(got, []int{5, 8, 9, 1, 2}) {
+		t.Fatalf("with a waiting read: %v", got)
+	}
+	r.remove(id)
+	// The first reads on: its window moves and it is the most recent.
+	if got, _ := r.readOn(100, 100, []int{2, 3}, t0.Add(2*time.Second)); !slices.Equal(got, []int{2, 3, 8, 9}) {
+		t.Fatalf("first reader read on: %v", got)
+	}
+	if _, changed := r.readOn(200, 100, []int{2, 3}, t0.Add(2*time.Second)); changed {
+		t.Fatal("the same window again counted as a change")
+	}
+	// The second has been silent too long.
+	if got, _ := r.readOn(300, 100, []int{3}, t0.Add(2*time.Second+streamIdle)); !slices.Equal(got, []int{3}) {
+		t.Fatalf("after the second fell silent: %v", got)
+	}
+}

@@ -67,6 +67,10 @@ type Options struct {
 	// MetadataOnly (magnet links) ends Run once the metadata is fetched
 	// and saved, before any data is checked or fetched.
 	MetadataOnly bool
+	// Lazy fetches only what torfs readers read and read ahead into,
+	// keeps it and seeds it (lazy.go); Only and Skip still choose the
+	// files that make the download complete.
+	Lazy bool
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -97,6 +101,7 @@ type Session struct {
 	checked  atomic.Pointer[bitfield.Bitfield] // what the start-up check found
 	checks   atomic.Int64                      // pieces checked so far at start-up
 	readers  readers                           // torfs reads waiting for pieces
+	asked    asked                             // a lazy session's pieces handed to the swarm
 	ready    chan struct{}                     // closed once the swarm runs, or Run gave up before
 	// announceGap is the tracker's MinGap; 0 keeps its default. Only
 	// tests set it, to watch the announce policy within seconds.
@@ -331,7 +336,7 @@ func (s *Session) Run(ctx context.Context) error {
 		Logger:   s.log.Named("picker"),
 		Torrent:  sdk.Torrent{NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length},
 		Have:     have,
-		Wanted:   s.Sel().Wanted(),
+		Wanted:   s.pickerWanted(info.NumPieces()),
 	})
 	defer pm.Close()
 	s.picker.Store(pm)
@@ -339,7 +344,7 @@ func (s *Session) Run(ctx context.Context) error {
 	sw := swarm.New(swarm.Config{
 		InfoHash: s.infoHash, PeerID: s.peerID,
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
-		Have: have, Wanted: s.Sel().Wanted(), Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
+		Have: have, Wanted: s.Sel().Wanted(), Lazy: s.opts.Lazy, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
 		Banned: s.bans, Info: s.info, Private: info.Private, NoPEX: s.opts.NoPEX, DHTPort: dhtPort, OnDHTPort: dhtNode,

@@ -40,7 +40,7 @@ func (s *Swarm) applySelection(sel Selection) bool {
 	d := s.dl
 	d.setSelection(sel)
 	s.publishStats()
-	if d.missing == 0 {
+	if d.complete() {
 		s.complete()
 		return true
 	}
@@ -57,15 +57,26 @@ func (d *downloader) setSelection(sel Selection) {
 	} else {
 		w = w.Clone()
 	}
-	for _, i := range d.urgent {
-		w.Set(i)
-	}
 	d.high, d.low = bitfield.Bitfield{}, bitfield.Bitfield{}
 	if sel.High.Len() == n && sel.High.Count() > 0 {
 		d.high = sel.High.Clone()
 	}
 	if sel.Low.Len() == n && sel.Low.Count() > 0 {
 		d.low = sel.Low.Clone()
+	}
+	if d.lazy {
+		// A lazy swarm fetches what is read: the selection is its goal,
+		// not what it asks peers for now.
+		d.goal, d.goalMissing = w, 0
+		for i := range n {
+			if w.Has(i) && !d.have.Has(i) {
+				d.goalMissing++
+			}
+		}
+		return
+	}
+	for _, i := range d.urgent {
+		w.Set(i)
 	}
 	var touched []*dlPeer
 	for i := range n {

@@ -59,7 +59,7 @@ type connector struct {
 
 // dialKnown dials what the address book's policy allows now.
 func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
-	for _, a := range s.book.Dial(now, s.conn.sockets.free(), s.dl.missing == 0) {
+	for _, a := range s.book.Dial(now, s.conn.sockets.free(), s.dl.complete()) {
 		s.wg.Add(1)
 		go s.conn.dial(ctx, a)
 	}

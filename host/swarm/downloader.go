@@ -84,6 +84,10 @@ type downloader struct {
 	// verify takes a piece whose every block arrived.
 	verify       func(*pieceState)
 	down, wasted int64 // payload bytes received; of those, duplicates
+	// A lazy swarm's goal and its pieces not verified (lazy.go).
+	lazy        bool
+	goal        bitfield.Bitfield
+	goalMissing int
 	// A silent peer's requests are freed after release and the peer is
 	// dropped after drop (checkTimeouts); only tests change them.
 	release, drop time.Duration
@@ -175,7 +179,7 @@ var errBothComplete = errors.New("both complete")
 
 // setHas replaces what p has (bitfield, have-all, have-none).
 func (d *downloader) setHas(p *dlPeer, bf bitfield.Bitfield) error {
-	if d.missing == 0 && bf.Full() {
+	if d.complete() && bf.Full() {
 		return errBothComplete
 	}
 	p.has = bf
@@ -323,6 +327,7 @@ func (d *downloader) pieceDone(i int) bool {
 		return false
 	}
 	d.have.Set(i)
+	d.goalChanged(i, 1)
 	if !d.wanted.Has(i) {
 		return true
 	}
@@ -343,6 +348,7 @@ func (d *downloader) pieceLost(i int) bool {
 		return false
 	}
 	d.have.Clear(i)
+	d.goalChanged(i, -1)
 	if !d.wanted.Has(i) {
 		return true
 	}

@@ -45,7 +45,9 @@ func (d *downloader) fill(p *dlPeer) {
 			batch = p.request(ps, b, batch)
 		}
 	}
-	if len(p.inflight) < p.depth && d.pieces.endgame(d.missing) {
+	// A lazy swarm is never near its end: what it lacks is what nobody
+	// read, and duplicates would only cost bytes.
+	if len(p.inflight) < p.depth && !d.lazy && d.pieces.endgame(d.missing) {
 		batch = d.endgameRequests(p, batch)
 	}
 	if len(batch) > 0 {

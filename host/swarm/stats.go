@@ -82,7 +82,10 @@ type Stats struct {
 	Peers       []PeerStats
 	Known       int
 	Complete    bool
-	Refused     int64 // incoming connections closed over the connection limits
+	// Lazy: Wanted and Missing are the goal (Config.Lazy), of which
+	// only what was read is fetched.
+	Lazy    bool
+	Refused int64 // incoming connections closed over the connection limits
 	// Status is what keeps the download from going on, in a few words
 	// ("disk full at /data: retrying"); empty when nothing does.
 	Status string
@@ -116,10 +119,14 @@ func (s *Swarm) publishStats() {
 		Wanted:    s.dl.wanted.Clone(),
 		Missing:   s.dl.missing,
 		Known:     s.book.Len(),
-		Complete:  s.dl.missing == 0,
+		Complete:  s.dl.complete(),
+		Lazy:      s.dl.lazy,
 		Status:    s.stall.status,
 		Lost:      s.counters.lost,
 		Peers:     make([]PeerStats, 0, len(s.peers)),
+	}
+	if s.dl.lazy {
+		st.Wanted, st.Missing = s.dl.goal.Clone(), s.dl.goalMissing
 	}
 	for _, ps := range s.dl.pieces.order {
 		st.Downloading = append(st.Downloading, ps.index)

@@ -51,7 +51,10 @@ type Config struct {
 	// Wanted is the pieces of the files the user chose; the zero
 	// Bitfield means every piece. Only these are fetched, and the
 	// download is complete once they are verified.
-	Wanted   bitfield.Bitfield
+	Wanted bitfield.Bitfield
+	// Lazy fetches nothing until asked (SetUrgent, Want): Wanted is only
+	// what makes the download complete (lazy.go).
+	Lazy     bool
 	Storage  Storage
 	Picker   Picker
 	Listener net.Listener // incoming peers; nil for none
@@ -112,6 +115,7 @@ type Swarm struct {
 
 	urgentCh chan []int
 	selCh    chan Selection      // SetSelection (choose.go)
+	wants    wants               // pieces to fetch, from Want (lazy.go)
 	dhtPorts chan netip.AddrPort // to OnDHTPort (ext.go)
 	// Owned by run: peers with ut_metadata pieces waiting (ext.go).
 	metaWaiting map[*peer]bool
@@ -177,12 +181,16 @@ func New(cfg Config) *Swarm {
 	s.dl = newDownloader(s.geo, cfg.Have, cfg.Wanted, &s.picker)
 	s.dl.solo = func(i int) bool { return s.suspects.pieces[i] != nil }
 	s.dl.verify = s.verifier.add
+	if cfg.Lazy {
+		s.dl.makeLazy()
+	}
+	s.wants.ready = make(chan struct{}, 1)
 	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}
 	s.urgentCh = make(chan []int, 1)
 	s.selCh = make(chan Selection, 1)
 	s.dhtPorts = make(chan netip.AddrPort, dhtPortQueue)
 	s.metaWaiting = make(map[*peer]bool)
-	if s.dl.missing == 0 {
+	if s.dl.complete() {
 		close(s.done)
 	}
 	s.publishStats()
@@ -290,7 +298,7 @@ func (s *Swarm) run(ctx context.Context) error {
 					return err
 				}
 			}
-			if s.dl.missing == 0 && !s.cfg.Seed {
+			if s.dl.complete() && !s.cfg.Seed {
 				s.flushPicker()
 				return nil
 			}
@@ -308,6 +316,8 @@ func (s *Swarm) run(ctx context.Context) error {
 				s.flushPicker()
 				return nil
 			}
+		case <-s.wants.ready:
+			s.takeWants()
 		case picks := <-s.cfg.Picker.Picks():
 			s.dl.takePicks(picks, time.Now())
 		case now := <-tick.C:

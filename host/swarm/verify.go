@@ -148,7 +148,7 @@ func (s *Swarm) pieceVerified(r verifyResult) error {
 			p.out.sendMsg(haveMsg(i))
 		}
 	}
-	if s.dl.missing == 0 {
+	if s.dl.complete() {
 		s.complete()
 		return nil
 	}

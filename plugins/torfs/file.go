@@ -14,8 +14,12 @@ import (
 	"github.com/torrent-dev/torrent/sdk"
 )
 
-// Readahead: a read that continues where the last one ended doubles the
-// window of data made urgent ahead of it; a seek starts over.
+// Readahead: the data made urgent (and, on a lazy mount, fetched) ahead of
+// a read is as long as the sequential run it ends, from minReadahead up to
+// maxReadahead; a seek starts over. It grows with the bytes read, not the
+// number of requests: the kernel cuts one large read into many requests
+// (128 KiB each), and doubling on each made a single 1 MiB read ask for
+// 64 MiB ahead.
 const (
 	minReadahead = 1 << 20
 	maxReadahead = 64 << 20
@@ -47,12 +51,13 @@ func (f *fileNode) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut
 	return 0
 }
 
-// handle keeps one open file's sequential-read state.
+// handle keeps one open file's sequential-read state: each open file has
+// its own, so two readers of one file keep their own readahead.
 type handle struct {
-	mu     sync.Mutex
-	next   int64
-	window int64
-	data   *os.File // a complete file's data on disk, read directly
+	mu   sync.Mutex
+	next int64    // where the last read ended
+	run  int64    // bytes read sequentially up to next
+	data *os.File // a complete file's data on disk, read directly
 }
 
 func (h *handle) Release(context.Context) syscall.Errno {
@@ -74,7 +79,7 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	h := &handle{window: minReadahead}
+	h := &handle{}
 	if done, err := f.files.Complete(ctx, f.torrent, f.offset, f.size); err == nil && done {
 		if d, err := os.Open(f.disk); err == nil {
 			if st, err := d.Stat(); err == nil && st.Mode().IsRegular() && st.Size() == f.size {
@@ -99,13 +104,12 @@ func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 	readahead := int64(minReadahead)
 	if h, ok := fh.(*handle); ok {
 		h.mu.Lock()
-		if off == h.next {
-			h.window = min(2*h.window, maxReadahead)
-		} else {
-			h.window = minReadahead
+		if off != h.next {
+			h.run = 0
 		}
+		h.run += n
 		h.next = off + n
-		readahead = min(h.window, f.size-off-n)
+		readahead = min(max(h.run, minReadahead), maxReadahead, f.size-off-n)
 		h.mu.Unlock()
 	}
 	got, err := f.files.ReadAt(ctx, f.torrent, dest[:n], f.offset+off, readahead)
