@@ -24,14 +24,13 @@ import (
 // (docs/performance.md). A piece written this way is not in the page
 // cache: an upload of it reads it back from the disk.
 //
-// Only whole aligned blocks go direct; an unaligned head or tail (a piece
+// Only whole aligned blocks go direct. An unaligned head or tail (a piece
 // that starts or ends inside a file block: multi-file torrents, the last
-// piece) is written through the page cache as before, and a middle whose
+// piece) is written through the page cache as before; a middle whose
 // memory is not aligned like its file offset is copied to an aligned
-// buffer first; and where the
-// filesystem refuses direct I/O (statx says so, the descriptor cannot be
-// reopened, or a direct write fails with EINVAL) the file is written
-// buffered from then on.
+// buffer first. Where the filesystem refuses direct I/O (statx says so,
+// the descriptor cannot be reopened, or a direct write fails with EINVAL)
+// the file is written buffered from then on.
 
 // directMin is the least aligned run worth a direct write: below it the
 // device round trip costs more than the copy it saves.
