@@ -40,6 +40,12 @@ func (e *WriteError) Status() string {
 type fileState struct {
 	f  *os.File // opened lazily; nil until then
 	rw bool     // f is open for writing
+	// direct is f's file opened again for direct writes (direct.go),
+	// with the alignment they need; noDirect: not to be tried again
+	// while f is open.
+	direct   *os.File
+	align    int64
+	noDirect bool
 	// opened is f's own file (fstat) when opened or last written by us.
 	opened os.FileInfo
 	// seen is what Changed last took as the file's normal state; nil for a

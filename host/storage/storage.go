@@ -56,6 +56,8 @@ type Storage struct {
 	// moving is held by SetSkip while it moves a file's bytes; reads and
 	// writes (which look at inParts) hold it shared.
 	moving sync.RWMutex
+	// bounce holds aligned buffers for direct writes (*[]byte).
+	bounce sync.Pool
 }
 
 // ErrMissing is returned by reads of data not on disk (a missing or short
@@ -72,6 +74,7 @@ func Open(dir string, l Layout) (*Storage, error) {
 		dir = abs // error messages name the directory as the user can find it
 	}
 	s := &Storage{dir: dir, l: l, starts: make([]int64, len(l.Files)), files: make([]fileState, len(l.Files)+1), inParts: make([]bool, len(l.Files))}
+	s.bounce.New = func() any { return new([]byte) }
 	for i, f := range l.Files {
 		s.starts[i] = s.total
 		s.total += f.Length
@@ -124,8 +127,7 @@ func (s *Storage) openLocked(i int, write bool) (*os.File, error) {
 	if fs.f != nil {
 		if !fs.stillAt(p) {
 			fs.changed = true
-			fs.f.Close()
-			fs.f = nil
+			fs.closeLocked()
 		} else if fs.rw || !write {
 			return fs.f, nil
 		}
@@ -146,9 +148,7 @@ func (s *Storage) openLocked(i int, write bool) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fs.f != nil {
-		fs.f.Close()
-	}
+	fs.closeLocked()
 	fs.f, fs.rw = f, write
 	fs.stamp()
 	return f, nil
@@ -227,6 +227,8 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 // WriteAt writes torrent bytes at off, creating files as needed. A write
 // the disk refuses is a *WriteError.
 //
+// Long aligned runs are written direct, around the page cache (direct.go).
+//
 // Files are sparse, never preallocated: space is taken as pieces arrive,
 // so a full disk shows up here at any time, long after the file was
 // opened, and the caller must (and does) handle it then. Preallocating
@@ -246,7 +248,7 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 		j, fo := s.backing(i, fo)
 		f, err := s.file(j, true)
 		if err == nil {
-			_, err = f.WriteAt(p[lo:hi], fo)
+			err = s.writeFile(j, f, p[lo:hi], fo)
 			s.wrote(j, f) // a failed write may have changed the file too
 		}
 		if err != nil {
@@ -294,11 +296,8 @@ func (s *Storage) Close() error {
 	defer s.mu.Unlock()
 	var first error
 	for i := range s.files {
-		if f := s.files[i].f; f != nil {
-			if err := f.Close(); err != nil && first == nil {
-				first = err
-			}
-			s.files[i].f = nil
+		if err := s.files[i].closeLocked(); err != nil && first == nil {
+			first = err
 		}
 	}
 	return first

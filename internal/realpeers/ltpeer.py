@@ -14,7 +14,10 @@
 #   PEER IP:PORT source=pex+tracker out=1 once for each peer they connect
 #   with (source: how libtorrent learned of it; out=1: it dialled the peer)
 #
-# PEX (ut_pex) and ut_metadata are libtorrent's default plugins: on.
+# PEX (ut_pex) and ut_metadata are libtorrent's default plugins: on, unless
+# --no-plugins (a leecher of a .torrent that only ever talks to the peers it
+# is given: bench/run's case 12, where a seeder's PEX would otherwise
+# introduce the leechers to each other).
 #
 # Run it with /usr/bin/python3: Debian's python3-libtorrent is only visible
 # to Debian's interpreter.
@@ -39,6 +42,8 @@ ap.add_argument("--download-rate", type=int, default=0)
 ap.add_argument("--connect", action="append", default=[], help="HOST:PORT of a peer")
 ap.add_argument("--tracker", action="store_true", help="announce to the torrent's tracker")
 ap.add_argument("--exit", action="store_true", help="leecher: exit 0 once complete")
+ap.add_argument("--no-plugins", action="store_true",
+                help="none of libtorrent's default plugins (ut_pex, ut_metadata, smart_ban)")
 ap.add_argument("--plain", action="store_true", help="no encrypted (MSE) handshake first on outgoing connections")
 ap.add_argument("--encryption", choices=["default", "forced"], default="default",
                 help="forced: MSE with RC4 only, both ways; no plain connections")
@@ -55,7 +60,7 @@ s = lt.session({
     "upload_rate_limit": a.upload_rate,
     "download_rate_limit": a.download_rate,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-})
+}, 0 if a.no_plugins else lt.session_flags_t.add_default_plugins)
 # libtorrent's default (pe_enabled, both levels) opens outgoing connections
 # with MSE and falls back to plain when the other side does not answer it;
 # --plain starts plain, forced refuses anything but RC4.
