@@ -51,6 +51,6 @@ $(awk -v a="$a_host" -v b="$b_host" -v hz="$hz" -v s="$UI_SECONDS" 'BEGIN {print
 	fi
 	printf '   ui-term plugin: %.2f%% of a core (median of %s: %s; goal < 1%%); host process: %.2f%%\n' \
 		"$(grep -v fail "$WORK/c7.res" | awk '{print $1}' | median)" "$(grep -vc fail "$WORK/c7.res")" \
-		"$(grep -v fail "$WORK/c7.res" | awk '{printf "%s%.2f%%", NR > 1 ? " " : "", $1}')" \
+		"$(grep -v fail "$WORK/c7.res" | awk '{printf "%s%.2f%%", (NR > 1 ? " " : ""), $1}')" \
 		"$(grep -v fail "$WORK/c7.res" | awk '{print $2}' | median)"
 }
