@@ -30,6 +30,13 @@ const (
 	// ut_metadata request comes in: a peer that asks far faster than it
 	// reads is flooding, and is dropped.
 	maxUnsent = 4 * metadataSendLimit
+	// metadataAsksPerPiece bounds the ut_metadata requests of one
+	// connection, per piece of the dictionary (at least minMetadataAsks
+	// in all): an honest peer asks for each piece once, or again after a
+	// reject. Without it, a peer that never reads is answered with small
+	// rejects that the kernel's socket buffers absorb by the megabyte.
+	metadataAsksPerPiece = 4
+	minMetadataAsks      = 64
 	// dhtPortQueue is how many DHT nodes may wait for OnDHTPort.
 	dhtPortQueue = 64
 )
@@ -44,6 +51,7 @@ type peerExts struct {
 	pex          *pex.State // what we told it, how often it wrote; nil until PEX with it starts
 	dhtPort      uint16     // the port of its last Port message
 	metaWaiting  []int      // ut_metadata pieces it asked for, not yet queued for its writer
+	metaAsked    int        // ut_metadata requests it sent on this connection
 }
 
 func (s *Swarm) pexOn() bool { return !s.cfg.Private && !s.cfg.NoPEX }
@@ -139,6 +147,10 @@ func (s *Swarm) gotMetadataMsg(p *peer, payload []byte) error {
 	}
 	if unsent := p.out.unsent(); unsent > maxUnsent {
 		return protoErr("ut_metadata requests while %d bytes wait to be sent to it", unsent)
+	}
+	pieces := wire.NumMetadataPieces(len(s.cfg.Info))
+	if p.exts.metaAsked++; p.exts.metaAsked > max(metadataAsksPerPiece*pieces, minMetadataAsks) {
+		return protoErr("ut_metadata requests: %d for a dictionary of %d pieces", p.exts.metaAsked, pieces)
 	}
 	reply := metadata.Serve(s.cfg.Info, m)
 	if reply.Type == wire.MetadataData {

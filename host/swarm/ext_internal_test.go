@@ -29,8 +29,10 @@ func barePeer(s *Swarm, i int) *peer {
 }
 
 // However many ut_metadata requests a peer that reads nothing sends, what
-// waits for it stays under the bound (ten answers of 16 KiB, 256 piece
-// numbers, then rejects), and past it the peer is dropped.
+// waits for it stays under the bound (ten answers of 16 KiB, at most 256
+// piece numbers, then rejects), and it is dropped: here by the count of its
+// requests (four per piece of the dictionary), before the bytes waiting
+// for it pass maxUnsent.
 func TestMetadataAnswersBounded(t *testing.T) {
 	s := bareSwarm(func(c *Config) { c.Info = make([]byte, 1<<20) })
 	p := barePeer(s, 1)
@@ -53,8 +55,11 @@ func TestMetadataAnswersBounded(t *testing.T) {
 	if limit := maxUnsent + wire.MetadataPieceSize + 64; most > limit {
 		t.Fatalf("%d bytes queued for one peer, bound %d", most, limit)
 	}
-	if n := len(p.exts.metaWaiting); n != maxMetadataWaiting {
-		t.Fatalf("%d pieces waiting, want the cap %d", n, maxMetadataWaiting)
+	if n := len(p.exts.metaWaiting); n > maxMetadataWaiting {
+		t.Fatalf("%d pieces waiting, over the cap %d", n, maxMetadataWaiting)
+	}
+	if asked, limit := p.exts.metaAsked, metadataAsksPerPiece*wire.NumMetadataPieces(1<<20); asked != limit+1 {
+		t.Fatalf("dropped after %d requests, want after %d", asked, limit+1)
 	}
 	datas := 0
 	r := wire.NewReader(bytes.NewReader(p.out.ctrl), 1<<20)
