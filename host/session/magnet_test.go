@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -33,8 +34,13 @@ func TestMagnetSessionFromLibtorrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	// The seeder is reached through a gate that holds connections until
+	// the test has seen the metadata phase: on a fast machine it could
+	// otherwise be over between two looks.
+	gate := make(chan struct{})
+	held := holdingProxy(t, fmt.Sprintf("127.0.0.1:%d", seeder.Port), gate)
 	link := &magnet.Magnet{InfoHash: mi.InfoHash, Name: "shown meanwhile", Trackers: []string{"http://127.0.0.1:1/announce"},
-		Peers: []netip.AddrPort{netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", seeder.Port))}}
+		Peers: []netip.AddrPort{held}}
 	dir := t.TempDir()
 	s, err := OpenMagnet(link, Options{Dir: dir, Listener: ln, Logger: testLogger(t, "magnet")})
 	if err != nil {
@@ -59,8 +65,9 @@ func TestMagnetSessionFromLibtorrent(t *testing.T) {
 				return
 			case <-time.After(time.Millisecond):
 			}
-			if st, ok := s.MetadataStatus(); ok && st.Known > 0 {
+			if st, ok := s.MetadataStatus(); ok && st.Known > 0 && !phase {
 				phase = true
+				close(gate)
 			}
 			if m := s.Meta(); m != nil && m.InfoHash != mi.InfoHash {
 				t.Errorf("Meta has info-hash %x", m.InfoHash)
@@ -75,6 +82,11 @@ func TestMagnetSessionFromLibtorrent(t *testing.T) {
 	}
 	if !<-sawPhase {
 		t.Error("MetadataStatus never showed a known peer during the metadata phase")
+	}
+	select {
+	case <-gate:
+	default:
+		t.Fatal("the metadata arrived through a gate that was never opened")
 	}
 	sameTree(t, src, dir)
 	if m := s.Meta(); m == nil || m.Info.Name != "t" {
@@ -96,4 +108,35 @@ func TestMagnetSessionFromLibtorrent(t *testing.T) {
 		t.Fatalf("reopened: Meta %v", m)
 	}
 	again.Close()
+}
+
+// holdingProxy forwards connections to target, each only once gate is
+// closed; it returns its address.
+func holdingProxy(t *testing.T, target string, gate <-chan struct{}) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				<-gate
+				d, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer d.Close()
+				go io.Copy(d, c)
+				io.Copy(c, d)
+			}()
+		}
+	}()
+	return netip.MustParseAddrPort(ln.Addr().String())
 }
