@@ -56,11 +56,7 @@ func cmdStatus(ctx context.Context, args []string) error {
 		fmt.Fprint(stderr, statusUsage)
 		printFlags(stderr, fs)
 	}
-	dir, err := dirArg(fs, args)
-	if err != nil {
-		return err
-	}
-	path, err := controlPath(dir)
+	dir, path, err := controlArg(fs, args)
 	if err != nil {
 		return err
 	}
@@ -93,11 +89,7 @@ func cmdStop(ctx context.Context, args []string) error {
 		fmt.Fprint(stderr, stopUsage+"Flags:\n")
 		printFlags(stderr, fs)
 	}
-	dir, err := dirArg(fs, args)
-	if err != nil {
-		return err
-	}
-	path, err := controlPath(dir)
+	dir, path, err := controlArg(fs, args)
 	if err != nil {
 		return err
 	}
@@ -158,6 +150,16 @@ func reach(ctx context.Context, dir, path string) (*controlConn, *hostpb.Update,
 		return nil, nil, noClient(dir, err)
 	}
 	return c, u, nil
+}
+
+// controlArg parses flags and the optional DIR, and names the running
+// client's control socket there.
+func controlArg(fs *flag.FlagSet, args []string) (dir, path string, err error) {
+	if dir, err = dirArg(fs, args); err != nil {
+		return "", "", err
+	}
+	path, err = controlPath(dir)
+	return dir, path, err
 }
 
 // dirArg parses flags and the optional DIR.

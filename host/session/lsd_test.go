@@ -33,24 +33,7 @@ func lsdGroup(t *testing.T) *lsd.Config {
 // multicast announce comes from the host's own address, not 127.0.0.1.
 func startOnAll(t *testing.T, ctx context.Context, wg *sync.WaitGroup, torrent, dir string, opts Options) *Session {
 	t.Helper()
-	ln, err := net.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Dir, opts.Listener = dir, ln
-	s, err := Open(torrent, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer ln.Close()
-		if err := s.Run(ctx); err != nil {
-			t.Errorf("%s: Run: %v", dir, err)
-		}
-	}()
-	return s
+	return startSessionOn(t, ctx, wg, ":0", torrent, dir, opts)
 }
 
 // A leecher with no tracker and no peer given finds the seeder through

@@ -106,7 +106,13 @@ func startSeeder(t *testing.T, ctx context.Context, log hclog.Logger) (src, torr
 
 func startSession(t *testing.T, ctx context.Context, wg *sync.WaitGroup, torrent, dir string, opts Options) *Session {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startSessionOn(t, ctx, wg, "127.0.0.1:0", torrent, dir, opts)
+}
+
+// startSessionOn is startSession with the listener on addr.
+func startSessionOn(t *testing.T, ctx context.Context, wg *sync.WaitGroup, addr, torrent, dir string, opts Options) *Session {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -328,10 +328,7 @@ func TestDownloaderUrgentPreemptsThePipeline(t *testing.T) {
 	t.Parallel()
 	const n = 100
 	r := newRig(t, n)
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
+	all := everyPiece(n)
 	p, out := r.peer(1, true, all...)
 	r.d.gotUnchoke(p)
 	first := out.take(t)
@@ -392,10 +389,7 @@ func TestDownloaderUrgentSpreadOverPeers(t *testing.T) {
 	t.Parallel()
 	const n = 40
 	r := newRig(t, n)
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
+	all := everyPiece(n)
 	a, aout := r.peer(1, true, all...)
 	b, bout := r.peer(2, true, all...)
 	a.depth, b.depth = 16, 48 // b is three times as fast
@@ -430,4 +424,13 @@ func TestDownloaderUrgentSpreadOverPeers(t *testing.T) {
 	if ka != 2 || kb != 6 {
 		t.Fatalf("urgent blocks asked of a: %d, of b: %d; want 2 and 6", ka, kb)
 	}
+}
+
+// everyPiece is 0 to n-1: a peer that has them all.
+func everyPiece(n int) []int {
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	return all
 }

@@ -267,32 +267,33 @@ func (d *downloader) preempt(p *dlPeer) {
 // urgentWork says whether p has an urgent piece with blocks nobody was
 // asked for yet.
 func (d *downloader) urgentWork(p *dlPeer) bool {
-	for _, i := range d.urgent {
-		if ps := d.pieces.active[i]; ps != nil {
-			if ps.unrequested > 0 && p.has.Has(i) && d.mayJoin(p, ps) {
-				return true
-			}
-		} else if d.usable(p, i) {
-			return true
-		}
-	}
-	return false
+	i, _ := d.firstUrgent(p)
+	return i >= 0
 }
 
-// urgentPiece is the first urgent piece p can help with, or nil.
+// urgentPiece is the first urgent piece p can help with, started if it
+// was not yet, or nil.
 func (d *downloader) urgentPiece(p *dlPeer) *pieceState {
+	i, ps := d.firstUrgent(p)
+	if i < 0 || ps != nil {
+		return ps
+	}
+	return d.startPiece(p, i)
+}
+
+// firstUrgent is the first urgent piece p can help with: its index and,
+// if it is under way, its state; -1 if none.
+func (d *downloader) firstUrgent(p *dlPeer) (int, *pieceState) {
 	for _, i := range d.urgent {
 		if ps := d.pieces.active[i]; ps != nil {
 			if ps.unrequested > 0 && p.has.Has(i) && d.mayJoin(p, ps) {
-				return ps
+				return i, ps
 			}
-			continue
-		}
-		if d.usable(p, i) {
-			return d.startPiece(p, i)
+		} else if d.usable(p, i) {
+			return i, nil
 		}
 	}
-	return nil
+	return -1, nil
 }
 
 // startPiece starts piece i with p; a piece that failed with several
