@@ -59,7 +59,7 @@ type Layout struct {
 // Seed is one web seed of one torrent. Its methods may be called from
 // several goroutines at once.
 type Seed struct {
-	url     string // as the torrent gives it
+	url     string // as the torrent gives it, any password masked: for logs and views
 	files   []seedFile
 	total   int64
 	client  *http.Client
@@ -68,6 +68,7 @@ type Seed struct {
 
 type seedFile struct {
 	url    string // "" for a pad file
+	shown  string // url with any password masked, for errors
 	off    int64  // in the torrent's data
 	length int64
 }
@@ -94,12 +95,15 @@ func New(rawURL string, l Layout, opt Options) (*Seed, error) {
 	if opt.Transport == nil {
 		opt.Transport = defaultTransport
 	}
-	s := &Seed{url: rawURL, timeout: opt.Timeout}
+	// A URL may carry credentials (user:password@host); logs, errors and
+	// the peers view show it masked.
+	s := &Seed{url: u.Redacted(), timeout: opt.Timeout}
 	s.client = &http.Client{Transport: userAgent{opt.Transport, opt.UserAgent}, CheckRedirect: checkRedirect}
 	for _, f := range l.Files {
 		sf := seedFile{off: s.total, length: f.Length}
 		if !f.Pad {
 			sf.url = fileURL(u, l, f)
+			sf.shown = redacted(sf.url)
 		}
 		s.files = append(s.files, sf)
 		s.total += f.Length
@@ -107,8 +111,17 @@ func New(rawURL string, l Layout, opt Options) (*Seed, error) {
 	return s, nil
 }
 
-// URL is the seed's URL as the torrent gives it.
+// URL is the seed's URL as the torrent gives it, any password masked.
 func (s *Seed) URL() string { return s.url }
+
+// redacted is raw with any password masked.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
+}
 
 // fileURL is where f is found under base (BEP 19): a single-file torrent's
 // URL names the file itself unless it ends in a slash, when the torrent's
@@ -208,27 +221,27 @@ func (s *Seed) get(ctx context.Context, f seedFile, at int64, dst []byte) error 
 	end := at + int64(len(dst)) - 1
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
 	if err != nil {
-		return fmt.Errorf("web seed %s: %w", f.url, err)
+		return fmt.Errorf("web seed %s: %w", f.shown, err)
 	}
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", at, end))
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("web seed: GET %s: %w", f.url, err)
+		return fmt.Errorf("web seed: GET %s: %w", f.shown, err)
 	}
 	// Closing without reading the rest: whatever the server sends beyond
 	// what we asked for is never read.
 	defer resp.Body.Close()
 	if err := checkResponse(resp, at, end, f.length); err != nil {
-		return fmt.Errorf("web seed: GET %s bytes %d-%d: %w", f.url, at, end, err)
+		return fmt.Errorf("web seed: GET %s bytes %d-%d: %w", f.shown, at, end, err)
 	}
 	body := io.Reader(resp.Body)
 	if resp.StatusCode == http.StatusOK && at > 0 {
 		if _, err := io.CopyN(io.Discard, body, at); err != nil {
-			return fmt.Errorf("web seed: GET %s: skipping %d bytes: %w", f.url, at, shortErr(err))
+			return fmt.Errorf("web seed: GET %s: skipping %d bytes: %w", f.shown, at, shortErr(err))
 		}
 	}
 	if _, err := io.ReadFull(body, dst); err != nil {
-		return fmt.Errorf("web seed: GET %s bytes %d-%d: %w", f.url, at, end, shortErr(err))
+		return fmt.Errorf("web seed: GET %s bytes %d-%d: %w", f.shown, at, end, shortErr(err))
 	}
 	return nil
 }

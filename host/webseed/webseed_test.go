@@ -285,3 +285,32 @@ func TestHugeHeadersRefused(t *testing.T) {
 		t.Fatalf("got %v, want an error about the headers", err)
 	}
 }
+
+// A web seed's URL may carry a password: the request authenticates with
+// it, but the seed's URL and its errors (which reach logs and the peers
+// view) show it masked.
+func TestPasswordMasked(t *testing.T) {
+	t.Parallel()
+	auth := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, _ := r.BasicAuth()
+		auth <- user + ":" + pass
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	raw := strings.Replace(srv.URL, "http://", "http://alice:s3cret@", 1) + "/f"
+	s, err := New(raw, Layout{Name: "f", Files: []File{{Path: []string{"f"}, Length: 100}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(s.URL(), "s3cret") || !strings.Contains(s.URL(), "alice") {
+		t.Errorf("URL() = %q, want the user with the password masked", s.URL())
+	}
+	err = s.Fetch(context.Background(), 0, make([]byte, 10))
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("fetch from a 404 with credentials: error %v, want one without the password", err)
+	}
+	if got := <-auth; got != "alice:s3cret" {
+		t.Errorf("server saw basic auth %q, want alice:s3cret", got)
+	}
+}
