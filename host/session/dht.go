@@ -26,7 +26,8 @@ const (
 // found to add as addrbook.DHT. Without Options.DHT, or for a private
 // torrent (BEP 27: its peers come from its trackers only), it does nothing.
 // A magnet link's lookups start before its metadata says whether it is
-// private. stop ends the lookups and returns once they have.
+// private; sources.private ends them once it does. stop ends the lookups
+// and returns once they have.
 func (s *Session) startDHT(ctx context.Context, add func(src addrbook.Source, addrs []netip.AddrPort)) (stop func()) {
 	if s.opts.DHT == nil {
 		return func() {}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/torrent-dev/torrent/host/dht"
+	"github.com/torrent-dev/torrent/host/magnet"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/internal/realpeers"
@@ -143,5 +146,76 @@ func TestPortMessageAddsNodes(t *testing.T) {
 			t.Fatalf("routing tables after the peers met: %d and %d nodes, want 1 each", a.Nodes(), b.Nodes())
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// A magnet link's lookups start before its metadata says whether the
+// torrent is private; once it says so (BEP 27), they stop. A libtorrent
+// node on loopback sees the first round's get_peers and announce (the
+// seeder is held back until then), and no second round (due dhtFirstGap
+// after the first) follows.
+func TestMagnetOfPrivateTorrentStopsDHT(t *testing.T) {
+	t.Parallel()
+	boot := realpeers.StartLibtorrentDHT(t, realpeers.LTDHTOptions{IP: "127.0.0.1"})
+	src := t.TempDir()
+	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "p/a.bin", Size: 200_000})
+	data, err := metainfo.Create(filepath.Join(src, "p"), metainfo.CreateOptions{Private: true, PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	torrent := filepath.Join(t.TempDir(), "p.torrent")
+	if err := os.WriteFile(torrent, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	seed := startSession(t, ctx, &wg, torrent, src, Options{Seed: true, Logger: testLogger(t, "seeder")})
+	gate := make(chan struct{})
+	held := holdingProxy(t, seed.opts.Listener.Addr().String(), gate)
+
+	node, err := dht.New(dht.Config{Addr: "127.0.0.2:0", Bootstrap: []string{"127.0.0.1:" + strconv.Itoa(boot.Port)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	link := &magnet.Magnet{InfoHash: m.InfoHash, Peers: []netip.AddrPort{held}}
+	s, err := OpenMagnet(link, Options{Dir: t.TempDir(), Listener: ln, DHT: node, Logger: testLogger(t, "magnet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	started := time.Now()
+	fetched := make(chan error, 1)
+	go func() { fetched <- s.FetchMetadata(ctx) }()
+	hexHash := hex.EncodeToString(m.InfoHash[:])
+	announce := fmt.Sprintf("GOT_ANNOUNCE %s 127.0.0.2:%d", hexHash, ln.Addr().(*net.TCPAddr).Port)
+	if err := boot.WaitLine(ctx, announce); err != nil {
+		t.Fatalf("the metadata phase's first DHT round never reached the node: %v", err)
+	}
+	close(gate)
+	if err := <-fetched; err != nil {
+		t.Fatal(err)
+	}
+	if !s.Meta().Info.Private {
+		t.Fatal("the fetched metadata is not private")
+	}
+	count := func() int { return strings.Count(boot.Output(), "GOT_GET_PEERS "+hexHash) }
+	first := count()
+	// Past the time of the second round, with a margin.
+	time.Sleep(time.Until(started.Add(dhtFirstGap + 3*time.Second)))
+	if n := count(); n != first {
+		t.Errorf("the node saw %d get_peers for the private torrent after its metadata came, want none:\n%s", n-first, boot.Output())
 	}
 }

@@ -150,6 +150,10 @@ func (s *Session) FetchMetadata(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("metadata fetched", "name", mi.Info.Name, "size", mi.Info.Length, "pieces", mi.Info.NumPieces())
+	if mi.Info.Private {
+		s.sources.private()
+		s.log.Info("private torrent: DHT lookups for it stopped")
+	}
 	return nil
 }
 

@@ -79,6 +79,7 @@ type sources struct {
 	startOnce, stopOnce, completeOnce sync.Once
 	cancel                            context.CancelFunc
 	done                              chan struct{} // closed once every source has ended
+	stopDHT                           func()        // ends the DHT lookups, once; nil without them
 	completed                         chan struct{} // closed when this session completes the download
 }
 
@@ -97,11 +98,21 @@ func (src *sources) start(ctx context.Context, s *Session) {
 			go func() { defer wg.Done(); a.Run(actx) }()
 		}
 		if stopDHT := s.startDHT(actx, s.feed.add); stopDHT != nil {
+			src.stopDHT = sync.OnceFunc(stopDHT)
 			wg.Add(1)
-			go func() { defer wg.Done(); <-actx.Done(); stopDHT() }()
+			go func() { defer wg.Done(); <-actx.Done(); src.stopDHT() }()
 		}
 		go func() { wg.Wait(); close(src.done) }()
 	})
+}
+
+// private ends the DHT lookups a magnet link started before its metadata
+// said the torrent is private (BEP 27: its peers come from its trackers
+// only). It returns once they have ended.
+func (src *sources) private() {
+	if src.stopDHT != nil {
+		src.stopDHT()
+	}
 }
 
 // watch says the download completed when done closes; only for a
