@@ -327,7 +327,7 @@ func (f *fetcher) drop(c *metaConn, why error) {
 		f.asm.DropPeer(c.addr)
 	}
 	c.close()
-	f.book.Disconnected(c.addr, false, time.Now())
+	f.book.Disconnected(c.addr, addrbook.LeftOK, time.Now())
 	f.log.Debug("peer gone", "peer", c.addr, "reason", why)
 }
 

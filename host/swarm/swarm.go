@@ -366,7 +366,14 @@ func (s *Swarm) dropPeer(p *peer, why error) {
 	if s.byPeerID[p.peerID] == p {
 		delete(s.byPeerID, p.peerID)
 	}
-	s.book.Disconnected(p.addr, errors.Is(why, errBothComplete), time.Now())
+	how := addrbook.LeftOK
+	switch {
+	case errors.Is(why, errBothComplete):
+		how = addrbook.LeftComplete
+	case errors.Is(why, errProtocol):
+		how = addrbook.LeftFault
+	}
+	s.book.Disconnected(p.addr, how, time.Now())
 	p.close()
 	s.picker.post(sdk.PeerLeft{Peer: p.id})
 	s.log.Debug("peer gone", "peer", p.addr, "reason", why)

@@ -68,16 +68,18 @@ type entry struct {
 	dialing   bool
 	complete  bool // left because both sides had everything
 	failures  int  // dials in a row that gave no connection
+	faults    int  // connections that ended in a protocol violation; never reset
 	lastSeen  time.Time
 }
 
 // nextDial is when an address may be dialled again: soon for a peer that
-// just left, backing off for one that keeps failing.
+// just left, backing off for one that keeps failing to connect or keeps
+// breaking the protocol once connected.
 func (e *entry) nextDial() time.Time {
 	if e.lastSeen.IsZero() {
 		return time.Time{}
 	}
-	back := time.Duration(1<<min(e.failures, maxBackoff)) * baseBackoff
+	back := time.Duration(1<<min(e.failures+e.faults, maxBackoff)) * baseBackoff
 	return e.lastSeen.Add(back)
 }
 
@@ -179,7 +181,7 @@ func (b *Book) dialable(a netip.AddrPort, e *entry, now time.Time, seed bool) bo
 		return false
 	case seed && (!user || e.complete):
 		return false // a seed waits for leechers to come to it
-	case !user && e.failures >= maxFailures:
+	case !user && (e.failures >= maxFailures || e.faults >= maxFailures):
 		return false
 	}
 	return true
@@ -230,9 +232,18 @@ func (b *Book) Connected(a netip.AddrPort, outgoing bool) {
 	e.failures = 0
 }
 
-// Disconnected records the end of a's connection; complete says both
-// sides had everything, so a seed need not dial it again.
-func (b *Book) Disconnected(a netip.AddrPort, complete bool, now time.Time) {
+// How a connection ended, for Disconnected.
+const (
+	LeftOK       = iota // for any reason but these
+	LeftComplete        // both sides had everything: a seed need not dial it again
+	LeftFault           // it broke the protocol: dial it again later and later
+)
+
+// Disconnected records the end of a's connection and how it ended (Left*).
+// A peer that connects only to break the protocol would otherwise be
+// dialled again every few seconds, forever: its faults back it off like
+// failed dials, and (unless the user named it) give it up.
+func (b *Book) Disconnected(a netip.AddrPort, how int, now time.Time) {
 	a = unmap(a)
 	e := b.entries[a]
 	if e == nil {
@@ -246,7 +257,10 @@ func (b *Book) Disconnected(a netip.AddrPort, complete bool, now time.Time) {
 		delete(b.entries, a)
 		return
 	}
-	e.lastSeen, e.complete = now, complete
+	e.lastSeen, e.complete = now, how == LeftComplete
+	if how == LeftFault {
+		e.faults++
+	}
 }
 
 // Ban refuses ip for the rest of the session, both ways; it reports

@@ -81,6 +81,42 @@ func TestBackoffAndGivingUp(t *testing.T) {
 	}
 }
 
+// A peer that connects and then breaks the protocol backs off like one
+// whose dials fail, although each connection succeeded; the tracker's is
+// given up after maxFailures such ends, the user's never is. A peer that
+// left for any other reason may come back at once.
+func TestFaultsBackOff(t *testing.T) {
+	t.Parallel()
+	b := New(10)
+	tr, user, good := ap("10.0.0.1:1"), ap("10.0.0.2:1"), ap("10.0.0.3:1")
+	b.Add(Tracker, tr, good)
+	b.Add(User, user)
+	now := t0
+	for i := range maxFailures {
+		if d := b.Dial(now, 10, false); len(d) != 3 {
+			t.Fatalf("round %d: dialled %v, want all three", i, d)
+		}
+		for _, a := range []netip.AddrPort{tr, user, good} {
+			b.Connected(a, true)
+		}
+		b.Disconnected(tr, LeftFault, now)
+		b.Disconnected(user, LeftFault, now)
+		b.Disconnected(good, LeftOK, now)
+		back := time.Duration(1<<(i+1)) * baseBackoff
+		if early := b.Dial(now.Add(back-time.Millisecond), 10, false); len(early) != 1 || early[0] != good {
+			t.Fatalf("round %d: dialled %v before the backoff of %d faults ended, want only the good peer", i, early, i+1)
+		}
+		b.Connected(good, true)
+		b.Disconnected(good, LeftOK, now)
+		now = now.Add(back)
+	}
+	d := b.Dial(now.Add(time.Hour), 10, false)
+	slices.SortFunc(d, netip.AddrPort.Compare)
+	if want := []netip.AddrPort{user, good}; !slices.Equal(d, want) {
+		t.Fatalf("after %d faults dialled %v, want %v", maxFailures, d, want)
+	}
+}
+
 func TestSeedDialsOnlyUserLeechers(t *testing.T) {
 	t.Parallel()
 	b := New(10)
@@ -90,9 +126,9 @@ func TestSeedDialsOnlyUserLeechers(t *testing.T) {
 	for _, a := range b.Dial(t0, 10, false) {
 		b.Connected(a, true)
 	}
-	b.Disconnected(u1, true, t0) // both complete
-	b.Disconnected(u2, false, t0)
-	b.Disconnected(tr, false, t0)
+	b.Disconnected(u1, LeftComplete, t0) // both complete
+	b.Disconnected(u2, LeftOK, t0)
+	b.Disconnected(tr, LeftOK, t0)
 	if d := b.Dial(t0.Add(time.Minute), 10, true); len(d) != 1 || d[0] != u2 {
 		t.Fatalf("a seed dialled %v, want only %v", d, u2)
 	}
@@ -111,7 +147,7 @@ func TestIncomingNeverDialledAndForgotten(t *testing.T) {
 	if d := b.Dial(t0, 10, false); len(d) != 1 || d[0] == in {
 		t.Fatalf("dialled %v, want one tracker address", d)
 	}
-	b.Disconnected(in, false, t0)
+	b.Disconnected(in, LeftOK, t0)
 	if b.Sources(in) != 0 {
 		t.Fatalf("incoming address kept after it left: %v", b.Sources(in))
 	}
