@@ -2,8 +2,13 @@ package swarm
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/torrent-dev/torrent/host/ratelimit"
@@ -69,7 +74,7 @@ func (r *peerReader) run(ctx context.Context) {
 		m, err := wr.Next()
 		var in inMsg
 		if err != nil {
-			in = inMsg{p: r.p, err: err}
+			in = inMsg{p: r.p, err: readErr(err)}
 		} else {
 			in = copyMsg(r.p, m)
 		}
@@ -89,6 +94,20 @@ func (r *peerReader) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// readErr marks what the peer sent wrong (an oversized or malformed
+// message) as a protocol violation, apart from the connection ending or
+// timing out, so that the address book backs such a peer off.
+func readErr(err error) error {
+	var op *net.OpError
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &op), errors.As(err, &errno):
+		return err
+	}
+	return fmt.Errorf("%w: %w", errProtocol, err)
 }
 
 // copyMsg detaches a message from the reader's buffer.

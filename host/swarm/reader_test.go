@@ -2,7 +2,11 @@ package swarm
 
 import (
 	"bytes"
+	"errors"
+	"net"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/torrent-dev/torrent/host/wire"
 )
@@ -48,5 +52,41 @@ func TestCopyMsg(t *testing.T) {
 	req := &wire.Request{Index: 1, Begin: 2, Length: 3}
 	if n := testing.AllocsPerRun(100, func() { _ = copyMsg(nil, req) }); n != 0 {
 		t.Errorf("copyMsg of a request allocates %v times", n)
+	}
+}
+
+// What the wire reader fails on is a protocol violation when the peer
+// sent it (an oversized frame, a malformed message), and not when the
+// connection ended or timed out: only the first backs the peer off.
+func TestReadErrProtocol(t *testing.T) {
+	next := func(stream []byte) error {
+		_, err := wire.NewReader(bytes.NewReader(stream), 1<<10).Next()
+		return err
+	}
+	c1, c2 := net.Pipe()
+	c2.Close()
+	_, closedErr := c1.Read(make([]byte, 1))
+	c3, _ := net.Pipe()
+	c3.SetReadDeadline(time.Now())
+	_, timeoutErr := c3.Read(make([]byte, 1))
+	for _, c := range []struct {
+		name  string
+		err   error
+		fault bool
+	}{
+		{"oversized frame", next([]byte{0, 1, 0, 0, 0}), true},
+		{"have of 2 bytes", next([]byte{0, 0, 0, 3, byte(wire.IDHave), 0, 0}), true},
+		{"end of stream", next(nil), false},
+		{"cut mid-message", next([]byte{0, 0, 0, 5, byte(wire.IDHave), 0}), false},
+		{"closed", closedErr, false},
+		{"read deadline", timeoutErr, false},
+		{"reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, false},
+	} {
+		if c.err == nil {
+			t.Fatalf("%s: no error to classify", c.name)
+		}
+		if got := errors.Is(readErr(c.err), errProtocol); got != c.fault {
+			t.Errorf("%s (%v): protocol violation %v, want %v", c.name, c.err, got, c.fault)
+		}
 	}
 }
