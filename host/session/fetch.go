@@ -57,6 +57,7 @@ type pieceSum struct {
 // status and the channels; connection goroutines only report events.
 type fetcher struct {
 	infoHash, peerID [20]byte
+	encrypt          bool // Options.EncryptOutgoing
 	log              hclog.Logger
 	book             *addrbook.Book
 	asm              *metadata.Assembler[netip.AddrPort]

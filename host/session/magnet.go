@@ -120,6 +120,7 @@ func (s *Session) FetchMetadata(ctx context.Context) error {
 		return errors.New("no metadata and no magnet link")
 	}
 	f := newFetcher(s.infoHash, s.peerID, s.opts.MaxPeers, s.log.Named("metadata"))
+	f.encrypt = s.opts.EncryptOutgoing
 	s.fetcher.Store(f)
 	s.feed.setTarget(f.add)
 	s.feed.add(addrbook.User, s.opts.Peers)

@@ -140,3 +140,35 @@ func holdingProxy(t *testing.T, target string, gate <-chan struct{}) netip.AddrP
 	}()
 	return netip.MustParseAddrPort(ln.Addr().String())
 }
+
+// A magnet link to a seeder that takes only encrypted connections
+// (libtorrent's pe_forced, like "require encryption" in qBittorrent or
+// Transmission): it hangs up on a plain handshake, so the metadata phase
+// tries MSE, as the swarm does; with EncryptOutgoing MSE comes first. The
+// download then completes.
+func TestMagnetFromEncryptionOnlySeeder(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	torrent := makeTorrent(t, src, "")
+	mi, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{Encryption: "forced"})
+	link := &magnet.Magnet{InfoHash: mi.InfoHash, Peers: []netip.AddrPort{loopback(seeder.Port)}}
+	for _, encrypt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("EncryptOutgoing=%v", encrypt), func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := OpenMagnet(link, Options{Dir: dir, EncryptOutgoing: encrypt, Logger: testLogger(t, "magnet")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			if err := s.Run(ctx); err != nil || ctx.Err() != nil {
+				t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
+			}
+			sameTree(t, src, dir)
+		})
+	}
+}

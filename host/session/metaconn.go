@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/torrent-dev/torrent/host/mse"
 	"github.com/torrent-dev/torrent/host/wire"
 )
 
@@ -104,27 +107,64 @@ func (f *fetcher) connect(ctx context.Context, a netip.AddrPort) {
 
 // handshake opens the connection and exchanges the BitTorrent and the
 // extension handshakes; the peer's messages before its extension
-// handshake (bitfield, have) mean nothing in this phase.
+// handshake (bitfield, have) mean nothing in this phase. Like the swarm's
+// dials: a plain handshake the peer hangs up on (it takes only encrypted
+// connections) is tried again with MSE, and with Options.EncryptOutgoing
+// an MSE handshake that fails is tried again plain.
 func (f *fetcher) handshake(ctx context.Context, a netip.AddrPort) (*metaConn, *wire.Reader, error) {
+	c, r, err := f.handshakeOnce(ctx, a, f.encrypt)
+	switch {
+	case err == nil || ctx.Err() != nil:
+	case f.encrypt && errors.Is(err, errMetaMSE):
+		f.log.Debug("encrypted handshake failed, retrying plain", "peer", a, "error", err)
+		c, r, err = f.handshakeOnce(ctx, a, false)
+	case !f.encrypt && hungUp(err):
+		f.log.Debug("plain handshake refused, retrying with MSE", "peer", a, "error", err)
+		c, r, err = f.handshakeOnce(ctx, a, true)
+	}
+	return c, r, err
+}
+
+// errMetaMSE marks a failed MSE handshake of ours.
+var errMetaMSE = errors.New("encrypted handshake")
+
+// hungUp: the connection was up, and the peer closed it during the
+// handshake.
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// handshakeOnce is one connection's attempt at handshake, encrypted (MSE,
+// RC4 or plain as the peer picks) or not.
+func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt bool) (*metaConn, *wire.Reader, error) {
 	d := net.Dialer{Timeout: metaDialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", a.String())
+	raw, err := d.DialContext(ctx, "tcp", a.String())
 	if err != nil {
 		return nil, nil, err
 	}
 	// The phase's end closes every connection, whatever it waits on.
-	context.AfterFunc(ctx, func() { nc.Close() })
+	context.AfterFunc(ctx, func() { raw.Close() })
 	ok := false
 	defer func() {
 		if !ok {
-			nc.Close()
+			raw.Close()
 		}
 	}()
-	nc.SetDeadline(time.Now().Add(metaHandshake))
-	var b bytes.Buffer
-	wire.WriteHandshake(&b, wire.NewHandshake(f.infoHash, f.peerID))
+	raw.SetDeadline(time.Now().Add(metaHandshake))
+	var out bytes.Buffer
+	wire.WriteHandshake(&out, wire.NewHandshake(f.infoHash, f.peerID))
+	nc := raw
+	if encrypt {
+		// The BitTorrent handshake rides in MSE's initial payload.
+		r, err := mse.Initiate(raw, f.infoHash, mse.RC4|mse.Plaintext, out.Bytes())
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errMetaMSE, err)
+		}
+		nc = r.Conn
+		out.Reset()
+	}
 	eh := wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: ourMetadataID}, V: "torrent"}
-	b.Write(wire.AppendMessage(nil, wire.Extended{ExtID: 0, Payload: eh.Marshal()}))
-	if _, err := nc.Write(b.Bytes()); err != nil {
+	if _, err := nc.Write(wire.AppendMessage(out.Bytes(), wire.Extended{ExtID: 0, Payload: eh.Marshal()})); err != nil {
 		return nil, nil, err
 	}
 	hs, err := wire.ReadHandshake(nc)
