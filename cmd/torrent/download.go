@@ -115,7 +115,7 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a heap profile (pprof) at exit to this file")
 	fs.Var(&f.only, "only", "fetch only the files whose path in the torrent matches the glob `PATTERN` (repeatable;\n"+
-		"* and ? within a name, ** across directories, a directory means all under it,\na pattern without / matches at any depth)")
+		"* and ? within a name, ** across directories, a directory means all under it,\na pattern without / matches at any depth). Without -only and -skip, the files chosen in the\nterminal UI in an earlier run in this -dir are fetched")
 	fs.Var(&f.skip, "skip", "do not fetch the files matching the glob `PATTERN` (repeatable; as -only)")
 	fs.BoolVar(&f.dht, "dht", true, "find peers and announce the torrent on the DHT (BEP 5; never for a private torrent)")
 	fs.Var(&f.dhtBootstrap, "dht-bootstrap", "DHT nodes to bootstrap from, HOST:PORT,... (used while the routing table kept in -dir is empty)")

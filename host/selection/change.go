@@ -33,33 +33,40 @@ func (p Priority) String() string {
 var ErrNothingLeft = errors.New("at least one file must stay chosen")
 
 // With is s with file i (an index in info.Files) chosen or skipped and at
-// priority prio. s is not modified (readers may hold it), and the nil
+// priority p. s is not modified (readers may hold it), and the nil
 // Selection is every file at Normal.
-func (s *Selection) With(info *metainfo.Info, i int, skip bool, prio Priority) (*Selection, error) {
+func (s *Selection) With(info *metainfo.Info, i int, skip bool, p Priority) (*Selection, error) {
 	if i < 0 || i >= len(info.Files) {
 		return nil, fmt.Errorf("no file %d: the torrent has %d", i, len(info.Files))
 	}
-	if prio < Low || prio > High {
-		return nil, fmt.Errorf("priority %d: not low (-1), normal (0) or high (1)", prio)
+	if p < Low || p > High {
+		return nil, fmt.Errorf("priority %d: not low (-1), normal (0) or high (1)", p)
 	}
-	n := &Selection{skipped: map[string]bool{}, prio: map[string]Priority{}}
+	skipped, prio := map[string]bool{}, map[string]Priority{}
 	if s != nil {
 		for k, v := range s.skipped {
-			n.skipped[k] = v
+			skipped[k] = v
 		}
 		for k, v := range s.prio {
-			n.prio[k] = v
+			prio[k] = v
 		}
 	}
 	key := inner(info, info.Files[i])
-	delete(n.skipped, key)
+	delete(skipped, key)
 	if skip {
-		n.skipped[key] = true
+		skipped[key] = true
 	}
-	delete(n.prio, key)
-	if prio != Normal {
-		n.prio[key] = prio
+	delete(prio, key)
+	if p != Normal {
+		prio[key] = p
 	}
+	return build(info, skipped, prio)
+}
+
+// build is the Selection that skips the files in skipped and gives the
+// files in prio their priority (by path inside the torrent).
+func build(info *metainfo.Info, skipped map[string]bool, prio map[string]Priority) (*Selection, error) {
+	n := &Selection{skipped: skipped, prio: prio}
 	n.wanted = bitfield.New(info.NumPieces())
 	n.high = bitfield.New(info.NumPieces())
 	n.low = bitfield.New(info.NumPieces())

@@ -5,6 +5,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/selection"
+	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/host/swarm"
 )
 
@@ -18,7 +19,9 @@ var ErrNoMetadata = errors.New("the torrent's metadata is not known yet")
 // only it needs (pieces on disk stay); choosing one fetches its pieces,
 // and bytes of it kept in the parts file move to the real file. Progress,
 // completion and the end of a run without Seed follow the new selection.
-// Leaving no file chosen is refused (selection.ErrNothingLeft).
+// Leaving no file chosen is refused (selection.ErrNothingLeft). The next
+// run in the same directory starts with these choices unless -only or
+// -skip are given.
 func (s *Session) SetFile(i int, skip bool, prio selection.Priority) error {
 	m := s.Meta()
 	if m == nil {
@@ -38,6 +41,10 @@ func (s *Session) SetFile(i int, skip bool, prio selection.Priority) error {
 		}
 	}
 	s.sel.Store(n)
+	// Kept for the next run; the change stands for this one either way.
+	if err := storage.SaveFile(s.opts.Dir, storage.SelectionPath(s.opts.Dir, m.InfoHash), n.Marshal(&m.Info)); err != nil {
+		s.log.Warn("saving the file choices for the next run", "error", err)
+	}
 	if sw := s.swarm.Load(); sw != nil {
 		s.applySelection(sw)
 	}

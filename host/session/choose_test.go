@@ -183,3 +183,61 @@ func TestChooseSkippedFileWhileSeeding(t *testing.T) {
 		t.Fatalf("%d bytes fetched for b.bin, its own pieces are %d: shared pieces fetched again", got, own)
 	}
 }
+
+// Files chosen and skipped while a run goes on (the terminal UI's space,
+// + and -) are the next run's choices in the same directory: b.bin,
+// skipped a moment into the first run, stays skipped at high priority, so
+// the second run, with no peer, is complete with what the first one left
+// (the bytes b.bin shares with a.bin and c.bin in the parts file
+// included). -only and -skip choose anew and drop the saved choices.
+func TestFileChoicesKeptForTheNextRun(t *testing.T) {
+	t.Parallel()
+	src, torrent, seeder := slowSeeder(t)
+	dst := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	run, stop := context.WithCancel(ctx)
+	s := startSession(t, run, &wg, torrent, dst, Options{Peers: []netip.AddrPort{seeder}, Logger: testLogger(t, "first")})
+	if err := s.SetFile(1, true, selection.High); err != nil {
+		t.Fatal(err)
+	}
+	waitStats(t, ctx, s, "a.bin and c.bin", func(st swarm.Stats) bool { return st.Complete })
+	stop()
+	wg.Wait()
+
+	again, err := Open(torrent, Options{Dir: dst, Logger: testLogger(t, "second")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := &again.Meta().Info
+	for i, f := range info.Files {
+		if skip, prio := again.Sel().Skips(info, f), again.Sel().Priority(info, f); skip != (i == 1) || prio != map[bool]selection.Priority{true: selection.High}[i == 1] {
+			t.Errorf("%v after a restart: skipped %v, priority %v", f.Path, skip, prio)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if err := again.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("second run, no peers: %v (ctx %v)", err, ctx.Err())
+	}
+	if !again.Stats().Complete {
+		t.Fatal("the second run ended without the chosen files")
+	}
+	for _, f := range []string{"tree/a.bin", "tree/sub/c.bin"} {
+		sameFileAs(t, filepath.Join(src, f), filepath.Join(dst, f))
+	}
+
+	third, err := Open(torrent, Options{Dir: dst, Skip: []string{"c.bin"}, Logger: testLogger(t, "third")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if sel := third.Sel(); sel.Skips(info, info.Files[1]) || !sel.Skips(info, info.Files[2]) {
+		t.Error("-skip c.bin did not replace the saved choices")
+	}
+	if _, err := os.Stat(storage.SelectionPath(dst, third.InfoHash())); !os.IsNotExist(err) {
+		t.Errorf("the saved choices are still there after -skip: %v", err)
+	}
+}

@@ -168,11 +168,27 @@ func (s *Session) setMeta(m *metainfo.MetaInfo, info []byte) error {
 	return nil
 }
 
-// choose is the files to fetch: -only and -skip, else a magnet link's so=
-// (BEP 53), else all.
+// choose is the files to fetch: -only and -skip; else the files chosen
+// while an earlier run went on (SetFile), kept in the data directory; else
+// a magnet link's so= (BEP 53); else all.
 func (s *Session) choose(info *metainfo.Info) (*selection.Selection, error) {
-	if len(s.opts.Only) > 0 || len(s.opts.Skip) > 0 || s.magnet == nil || len(s.magnet.Select) == 0 {
+	saved := storage.SelectionPath(s.opts.Dir, s.infoHash)
+	if len(s.opts.Only) > 0 || len(s.opts.Skip) > 0 {
+		if err := os.Remove(saved); err == nil {
+			s.log.Info("-only and -skip replace the file choices of an earlier run")
+		}
 		return selection.New(info, s.opts.Only, s.opts.Skip)
+	}
+	if b, err := os.ReadFile(saved); err == nil {
+		sel, err := selection.Unmarshal(info, b)
+		if err == nil {
+			s.log.Info("file choices of an earlier run restored (-only or -skip choose anew)", "from", saved)
+			return sel, nil
+		}
+		s.log.Warn("ignoring saved file choices", "file", saved, "error", err)
+	}
+	if s.magnet == nil || len(s.magnet.Select) == 0 {
+		return nil, nil
 	}
 	return selection.Indices(info, s.magnet.Selected)
 }

@@ -66,6 +66,12 @@ func PartsName(infoHash [20]byte) string {
 	return ".torrent-" + hex.EncodeToString(infoHash[:]) + ".parts"
 }
 
+// SelectionPath is where the files chosen and skipped while the torrent
+// ran (selection.Marshal) are kept in dir, for the next run.
+func SelectionPath(dir string, infoHash [20]byte) string {
+	return filepath.Join(dir, ".torrent-"+hex.EncodeToString(infoHash[:])+".files")
+}
+
 // LoadResume reads the resume state for infoHash from dir.
 func LoadResume(dir string, infoHash [20]byte) (*Resume, error) {
 	p := ResumePath(dir, infoHash)
