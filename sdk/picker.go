@@ -22,7 +22,8 @@ type Torrent struct {
 	TotalLength int64
 }
 
-// Snapshot is the complete state the host sends when a picker (re)starts.
+// Snapshot is the complete state the host sends when a picker (re)starts,
+// and in a new session when the files chosen (Wanted) change.
 type Snapshot struct {
 	Torrent Torrent
 	Have    bitfield.Bitfield            // verified pieces

@@ -1,6 +1,7 @@
 package pick
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -49,6 +50,7 @@ type Manager struct {
 	mu      sync.Mutex
 	events  []sdk.Event
 	wants   []sdk.Want
+	wanted  *bitfield.Bitfield // a new Wanted, not yet applied
 	wake    chan struct{}
 	picks   chan sdk.Picks
 	status  Status
@@ -92,6 +94,21 @@ func (m *Manager) Post(events []sdk.Event, want []sdk.Want) {
 	}
 }
 
+// SetWanted replaces the pieces the user wants (files chosen or skipped
+// while the torrent runs; the zero Bitfield: every piece). The picker
+// protocol has no event for it, so the plugin gets a new session whose
+// snapshot holds it.
+func (m *Manager) SetWanted(w bitfield.Bitfield) {
+	w = w.Clone()
+	m.mu.Lock()
+	m.wanted = &w
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Picks delivers the newest answer.
 func (m *Manager) Picks() <-chan sdk.Picks { return m.picks }
 
@@ -108,12 +125,28 @@ func (m *Manager) Close() {
 	<-m.done
 }
 
-func (m *Manager) take() ([]sdk.Event, []sdk.Want) {
+func (m *Manager) take() ([]sdk.Event, []sdk.Want, *bitfield.Bitfield) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, w := m.events, m.wants
-	m.events, m.wants = nil, nil
-	return e, w
+	e, w, wanted := m.events, m.wants, m.wanted
+	m.events, m.wants, m.wanted = nil, nil, nil
+	return e, w, wanted
+}
+
+// setWanted rebuilds the mirror with a new Wanted; it reports whether
+// that changed anything.
+func (m *Manager) setWanted(w bitfield.Bitfield) (bool, error) {
+	snap := m.mirror.Snapshot()
+	if w.Len() == snap.Wanted.Len() && bytes.Equal(w.Bytes(), snap.Wanted.Bytes()) {
+		return false, nil
+	}
+	snap.Wanted = w
+	mirror, err := sdk.NewSwarm(snap)
+	if err != nil {
+		return false, err
+	}
+	m.mirror = mirror
+	return true, nil
 }
 
 // deliver replaces any unread answer with a merge of both: an answer for a
@@ -152,14 +185,26 @@ func (m *Manager) run(ctx context.Context) {
 		case <-m.wake:
 		case <-tick.C:
 		}
-		events, wants := m.take()
+		events, wants, wanted := m.take()
 		for _, e := range events {
 			if err := m.mirror.Apply(e); err != nil {
 				m.log.Debug("picker state", "error", err)
 			}
 		}
+		resync := false
+		if wanted != nil {
+			var err error
+			if resync, err = m.setWanted(*wanted); err != nil {
+				m.log.Error("picker state: wanted pieces", "error", err)
+			}
+		}
 		now := time.Now()
 		if conn := sup.conn(ctx, now); conn != nil {
+			if resync {
+				// The new snapshot holds this batch's events too.
+				conn.resync(ctx, m.mirror.Snapshot())
+				events = nil
+			}
 			if len(events) > 0 || len(wants) > 0 {
 				conn.send(events, wants, now)
 			}

@@ -219,3 +219,54 @@ func TestCheckAnswers(t *testing.T) {
 		})
 	}
 }
+
+// Files chosen while the torrent runs: after SetWanted the picks come
+// from the new wanted pieces (and the urgent one), from the built-in
+// picker and from a plugin, which learns them from a new session's
+// snapshot.
+func TestSetWanted(t *testing.T) {
+	t.Parallel()
+	for name, spec := range map[string]string{"builtin": "", "plugin": filepath.Join(testbin.Build(t), "torrent-picker-random")} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var log syncBuf
+			m := Start(context.Background(), Config{Spec: spec, Logger: hclog.New(&hclog.LoggerOptions{Output: &log}),
+				Torrent: sdk.Torrent{NumPieces: numPieces, PieceLength: 1 << 14, TotalLength: numPieces << 14}, Have: have(),
+				Wanted: bits(30, 31, 32, 33, 34, 35, 36, 37, 38, 39)})
+			t.Cleanup(m.Close)
+			setup(m)
+			if spec != "" {
+				waitStatus(t, m, func(s Status) bool { return s.Active })
+			}
+			within := func(p sdk.Picks, lo, hi int) bool {
+				for _, list := range p {
+					for _, i := range list {
+						if i != 20 && (i < lo || i >= hi) {
+							return false
+						}
+					}
+				}
+				return true
+			}
+			if p := ask(t, m); !within(p, 30, 40) {
+				t.Fatalf("picks %v outside the wanted pieces 30-39", p)
+			}
+			m.SetWanted(bits(40, 41, 42, 43, 44, 45, 46, 47, 48, 49))
+			// Answers computed before the change may still arrive.
+			deadline := time.Now().Add(20 * time.Second)
+			for p := ask(t, m); !within(p, 40, 50); p = ask(t, m) {
+				if time.Now().After(deadline) {
+					t.Fatalf("picks %v still outside the new wanted pieces 40-49; log:\n%s", p, log.String())
+				}
+			}
+			for range 3 {
+				if p := ask(t, m); !within(p, 40, 50) {
+					t.Fatalf("picks %v outside the new wanted pieces 40-49", p)
+				}
+			}
+			if st := m.Status(); spec != "" && (!st.Active || st.Restarts != 1) {
+				t.Fatalf("status %+v: the plugin was restarted, not given a new session", st)
+			}
+		})
+	}
+}

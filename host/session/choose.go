@@ -52,10 +52,13 @@ func (s *Session) SetFile(i int, skip bool, prio selection.Priority) error {
 	return nil
 }
 
-// applySelection hands the current selection to the swarm.
+// applySelection hands the current selection to the swarm and the picker.
 func (s *Session) applySelection(sw *swarm.Swarm) {
 	sel := s.Sel()
 	sw.SetSelection(swarm.Selection{Wanted: sel.Wanted(), High: sel.High(), Low: sel.Low()})
+	if pm := s.picker.Load(); pm != nil {
+		pm.SetWanted(sel.Wanted())
+	}
 }
 
 // extentOf is the index in info.Extents (the storage layout's files, pad
