@@ -229,7 +229,7 @@ func (info *Info) addFiles(files []rawFile) error {
 		if len(rf.PathUTF8) > 0 {
 			p = rf.PathUTF8
 		}
-		if strings.Contains(rf.Attr, "p") {
+		if strings.Contains(rf.Attr, "p") || padName(p) {
 			// Its path (.pad/N, the same for every pad of one size) is
 			// never used: a pad file is zeros and is never created.
 			if err := info.addPad(rf); err != nil {
@@ -270,6 +270,14 @@ func (info *Info) addFiles(files []rawFile) error {
 		}
 	}
 	return nil
+}
+
+// padName says whether a file not marked with BEP 47's attr p is a pad
+// file by its name, as libtorrent reads them: .pad/LENGTH (libtorrent's
+// own) or _____padding_file_* (BitComet, older libtorrent). Its bytes are
+// zeros, and no web seed has it.
+func padName(p []string) bool {
+	return len(p) == 2 && p[0] == ".pad" || len(p) > 0 && strings.HasPrefix(p[len(p)-1], "_____padding_file_")
 }
 
 func (info *Info) addPad(rf rawFile) error {

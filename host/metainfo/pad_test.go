@@ -51,6 +51,30 @@ func TestPadFilesAndAttributes(t *testing.T) {
 	}
 }
 
+// Pad files without attr p, known by their names as libtorrent knows
+// them (BitComet's _____padding_file_*, an unmarked .pad/N), are pads
+// too: never listed, never created, never asked of a web seed. A file
+// that only looks similar is a file.
+func TestPadFilesByName(t *testing.T) {
+	t.Parallel()
+	bitcomet := file(7, "sub", "_____padding_file_0_if you see this file, please update to BitComet 0.85 or above____")
+	unmarked := file(9, ".pad", "9")
+	m, err := Parse(torrentWith(t, multi(file(5, "a"), bitcomet, file(3, "sub", "b"), unmarked, file(4, "_padding_file_not"), file(2, ".pad", "x", "y"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range m.Info.Files {
+		got = append(got, strings.Join(f.Path, "/"))
+	}
+	if want := []string{"a", "sub/b", "_padding_file_not", ".pad/x/y"}; !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	if m.Info.Length != 30 || m.Info.DataLength() != 14 || !m.Info.Extents[1].Pad || !m.Info.Extents[3].Pad {
+		t.Fatalf("length %d, data length %d, extents %+v", m.Info.Length, m.Info.DataLength(), m.Info.Extents)
+	}
+}
+
 // A hybrid torrent made by libtorrent 2.0's create_torrent: every file
 // starts on a piece boundary, the pads are hidden, and the v1 part is used.
 func TestLibtorrentHybrid(t *testing.T) {

@@ -1,8 +1,6 @@
 package session
 
 import (
-	"strings"
-
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/webseed"
 )
@@ -14,7 +12,7 @@ func (s *Session) webSeeds() []*webseed.Seed {
 	info := &m.Info
 	l := webseed.Layout{Name: info.Name, MultiFile: info.MultiFile}
 	for _, f := range info.Extents { // pad files included: they take their place in the data
-		l.Files = append(l.Files, webseed.File{Path: f.Path, Length: f.Length, Pad: f.Pad || isPadFile(info, f)})
+		l.Files = append(l.Files, webseed.File{Path: f.Path, Length: f.Length, Pad: f.Pad})
 	}
 	urls := m.WebSeeds()
 	for _, u := range s.opts.WebSeeds {
@@ -39,15 +37,4 @@ func (s *Session) webSeeds() []*webseed.Seed {
 		seeds = append(seeds, seed)
 	}
 	return seeds
-}
-
-// isPadFile says whether f is a padding file by its name, for torrents
-// that do not mark them with BEP 47's attr p: no web seed has one, its
-// bytes are zeros and are never fetched. They are named .pad/LENGTH
-// (libtorrent) or _____padding_file_* (BitComet, older libtorrent).
-func isPadFile(info *metainfo.Info, f metainfo.File) bool {
-	if !info.MultiFile || len(f.Path) == 0 {
-		return false
-	}
-	return (len(f.Path) == 2 && f.Path[0] == ".pad") || strings.HasPrefix(f.Path[len(f.Path)-1], "_____padding_file_")
 }
