@@ -69,9 +69,10 @@ stream_read() {
 }
 
 # status_of DIR FIELD...: fields of `torrent status -json DIR` (a.b for one
-# inside an object), space separated; - for one absent or null.
+# inside an object), space separated; - for one absent or null, and for all
+# when no client of ours answers there (btfs).
 status_of() {
-	"$THIS" status -json "$1" 2>/dev/null | $PY -c 'import json, sys
+	{ "$THIS" status -json "$1" 2>/dev/null || true; } | $PY -c 'import json, sys
 try: v = json.load(sys.stdin)
 except ValueError: v = {}
 out = []
@@ -86,7 +87,7 @@ print(" ".join(out))' "${@:2}"
 # client's status says (payload, this session); btfs's data directory's
 # allocated blocks.
 stream_down() {
-	if [ "$1" = btfs ]; then du -sB1 "$2" | awk '{print $1}'; else status_of "$2" downloaded; fi
+	if [ "$1" = btfs ]; then du -sB1 "$2" | awk '{print $1}'; else status_of "$2" downloaded | sed 's/^-$/0/'; fi
 }
 
 # stream_pair CLIENT FILE DIR: two readers at once, STREAM_PAIR MiB each
