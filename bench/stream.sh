@@ -17,11 +17,23 @@
 #   CPU:       the client's processes' user+sys seconds over the round
 #   MB disk:   what the client's data directory holds (allocated blocks)
 #              once the reads end: the bytes it downloaded, near enough
+#   two readers: then two dd read STREAM_PAIR MiB each at once, from a third
+#              and two thirds into the file: their total read rate, and the
+#              client's download rate over the same interval (this client:
+#              its status's downloaded bytes; btfs: its data directory's)
+#   read/down: every byte the readers read, and what the client downloaded
+#              by then (this client: its status; btfs: MB disk), and the
+#              readahead allowance: for -lazy, what its reads and their
+#              readahead asked for (torrent status -json's lazy.asked) less
+#              what was read, so "within" checks downloaded <= read +
+#              allowance; for the others, which fetch regardless of reads,
+#              downloaded minus read
 # Every read is compared with the source.
 
 STREAM_SIZE=${STREAM_SIZE:-256MiB}
 STREAM_RATE=${STREAM_RATE:-2000000}
 STREAM_SEEKS=${STREAM_SEEKS:-10}
+STREAM_PAIR=${STREAM_PAIR:-16}
 
 stream_setup() {
 	local s=$WORK/stream port h
@@ -54,6 +66,50 @@ stream_read() {
 	t1=$(now_ms)
 	want=$(dd if="$WORK/stream/src/s.bin" bs=1M count=1 skip="$2" status=none | sha1sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] && echo "$((t1 - t0)) ok" || echo "$((t1 - t0)) bad"
+}
+
+# status_of DIR FIELD...: fields of `torrent status -json DIR` (a.b for one
+# inside an object), space separated; - for one absent or null, and for all
+# when no client of ours answers there (btfs).
+status_of() {
+	{ "$THIS" status -json "$1" 2>/dev/null || true; } | $PY -c 'import json, sys
+try: v = json.load(sys.stdin)
+except ValueError: v = {}
+out = []
+for f in sys.argv[1:]:
+    x = v
+    for k in f.split("."): x = x.get(k) if isinstance(x, dict) else None
+    out.append("-" if x is None else str(x))
+print(" ".join(out))' "${@:2}"
+}
+
+# stream_down CLIENT DIR: the bytes CLIENT has downloaded so far: this
+# client's status says (payload, this session); btfs's data directory's
+# allocated blocks.
+stream_down() {
+	if [ "$1" = btfs ]; then du -sB1 "$2" | awk '{print $1}'; else status_of "$2" downloaded | sed 's/^-$/0/'; fi
+}
+
+# stream_pair CLIENT FILE DIR: two readers at once, STREAM_PAIR MiB each
+# from a third and two thirds into FILE; appends "read_bytes down_bytes ms
+# ok|bad" to $WORK/res/c8.CLIENT.pair.
+stream_pair() {
+	local client=$1 f=$2 d=$3 mib=$((SBYTES >> 20)) n=$STREAM_PAIR a b d0 d1 t0 t1 pa pb ok=ok k
+	n=$((n < mib / 3 ? n : mib / 3))
+	a=$((mib / 3)) b=$((2 * mib / 3))
+	d0=$(stream_down "$client" "$d")
+	t0=$(now_ms)
+	timeout 300 dd if="$f" bs=1M skip="$a" count="$n" status=none 2>/dev/null | sha1sum >"$WORK/c8.pair.a" &
+	pa=$!
+	timeout 300 dd if="$f" bs=1M skip="$b" count="$n" status=none 2>/dev/null | sha1sum >"$WORK/c8.pair.b" &
+	pb=$!
+	wait "$pa" "$pb" || true
+	t1=$(now_ms)
+	d1=$(stream_down "$client" "$d")
+	for k in a b; do
+		[ "$(cat "$WORK/c8.pair.$k")" = "$(dd if="$WORK/stream/src/s.bin" bs=1M skip="$([ $k = a ] && echo "$a" || echo "$b")" count="$n" status=none | sha1sum)" ] || ok=bad
+	done
+	echo "$((2 * n << 20)) $((d1 - d0)) $((t1 - t0)) $ok" >>"$WORK/res/c8.$client.pair"
 }
 
 # stream_round CLIENT ROUND: one run of CLIENT; results to $WORK/res/c8.*.
@@ -90,11 +146,30 @@ stream_round() {
 	for off in $(shuf -i "1-$((mib - 1))" -n "$STREAM_SEEKS" --random-source=<(yes "$r")); do
 		stream_read "$f" "$off" >>"$WORK/res/c8.$client.seek"
 	done
+	stream_pair "$client" "$f" "$d"
 	group_use "$pid" | awk '{print $1}' >>"$WORK/res/c8.$client.cpu"
 	du -sB1 "$d" | awk '{print $1}' >>"$WORK/res/c8.$client.bytes"
-	say "  $client round $r: stat $(tail -1 "$WORK/res/c8.$client.stat") ms, first MiB $line, seeks $(tail -"$STREAM_SEEKS" "$WORK/res/c8.$client.seek" | awk '{printf "%s ", $1}')ms, $(tail -1 "$WORK/res/c8.$client.bytes") bytes on disk"
+	stream_budget "$client" "$d" >>"$WORK/res/c8.$client.budget"
+	say "  $client round $r: stat $(tail -1 "$WORK/res/c8.$client.stat") ms, first MiB $line, seeks $(tail -"$STREAM_SEEKS" "$WORK/res/c8.$client.seek" | awk '{printf "%s ", $1}')ms, $(tail -1 "$WORK/res/c8.$client.bytes") bytes on disk; two readers (read down ms): $(tail -1 "$WORK/res/c8.$client.pair"); read down allowance: $(tail -1 "$WORK/res/c8.$client.budget")"
 	end_mount "$pid" "$mnt"
 	rm -rf "$d"
+}
+
+# stream_budget CLIENT DIR: "read down allowance" in bytes once the reads
+# of a round end: what the readers read (first MiB, seeks, two readers),
+# what the client downloaded, and its readahead allowance (see the top).
+stream_budget() {
+	local client=$1 d=$2 read down asked
+	read=$(((1 + STREAM_SEEKS) << 20))
+	read=$((read + $(tail -1 "$WORK/res/c8.$client.pair" | awk '{print $1}')))
+	down=$(stream_down "$client" "$d")
+	asked=-
+	[ "$client" = lazy ] && asked=$(status_of "$d" lazy.asked)
+	if [ "$asked" = - ]; then
+		echo "$read $down $((down - read))"
+	else
+		echo "$read $down $((asked - read))"
+	fi
 }
 
 # quantile Q: the Q-quantile (nearest rank) of the numbers on stdin.
@@ -138,4 +213,31 @@ case8() {
 	stream_row this "this client (-torfs)"
 	stream_row lazy "this client (-lazy)"
 	stream_row btfs "btfs $(dpkg-query -W -f '${Version}' btfs 2>/dev/null)"
+	printf '\n8b. what each downloaded for what was read (MB, once the reads end; allowance: -lazy, what its reads asked for
+    beyond the bytes read, the readahead; others, downloaded minus read), and two readers at once (%s MiB each, a third
+    and two thirds in): their total read rate and the download rate over the same interval (MB/s); medians\n' "$STREAM_PAIR"
+	printf '%-24s %8s %8s %8s %7s %9s %9s %9s %6s\n' client "MB read" "MB down" "MB allow" within "2 read" "down" "read/down" same
+	printf '%-24s %8s %8s %8s %7s %9s %9s %9s %6s\n' ------ ------- ------- -------- ------ ------ ---- --------- ----
+	stream_budget_row this "this client (-torfs)"
+	stream_budget_row lazy "this client (-lazy)"
+	stream_budget_row btfs "btfs $(dpkg-query -W -f '${Version}' btfs 2>/dev/null)"
+}
+
+stream_budget_row() {
+	local c=$1 name=$2 res=$WORK/res/c8.$1 within=-
+	if ! [ -s "$res.budget" ] || ! [ -s "$res.pair" ]; then
+		printf '%-24s %8s\n' "$name" FAIL
+		return
+	fi
+	# downloaded <= read + allowance in every round: the lazy mount's bound
+	[ "$c" = lazy ] && within=$(awk '$2 > $1 + $3 {bad++} END {print bad ? "no" : "yes"}' "$res.budget")
+	printf '%-24s %8.1f %8.1f %8.1f %7s %9.2f %9.2f %9.2f %6s\n' "$name" \
+		"$(awk '{print $1 / 1e6}' "$res.budget" | median)" \
+		"$(awk '{print $2 / 1e6}' "$res.budget" | median)" \
+		"$(awk '{print $3 / 1e6}' "$res.budget" | median)" \
+		"$within" \
+		"$(awk '{print $1 / 1e3 / $3}' "$res.pair" | median)" \
+		"$(awk '{print $2 / 1e3 / $3}' "$res.pair" | median)" \
+		"$(awk '{print ($2 > 0 ? $1 / $2 : 0)}' "$res.pair" | median)" \
+		"$(awk '$4 != "ok" {bad++} END {print bad ? "no" : "yes"}' "$res.pair")"
 }

@@ -16,6 +16,11 @@
 #   MB on disk: what the client's data directory holds (allocated blocks)
 #          once the last seek has played: the bytes it downloaded, near
 #          enough, for every client alike
+#   MB read, MB asked: -lazy only (torrent status -json's lazy object):
+#          the bytes ffmpeg read through the mount (a byte read twice
+#          counts twice), and the bytes of the pieces those reads and their
+#          readahead asked for; "within" checks that the bytes downloaded
+#          are no more than those asked for
 # ffmpeg's own errors (a bad read breaks the decode) are counted.
 
 VIDEO_SECONDS=${VIDEO_SECONDS:-180}
@@ -101,6 +106,8 @@ video_round() {
 		video_play "$f" "$ss" 3 "$client.seek"
 	done
 	du -sB1 "$d" | awk '{print $1}' >>"$WORK/res/c10.$client.bytes"
+	# "read asked downloaded": - - - but for -lazy
+	status_of "$d" lazy.read lazy.asked downloaded >>"$WORK/res/c10.$client.budget"
 	say "  $client: play (first frame, stall, errors) $(tail -1 "$WORK/res/c10.$client.play"); seeks $(tail -3 "$WORK/res/c10.$client.seek" | awk '{printf "%s ", $1}')s; $(tail -1 "$WORK/res/c10.$client.bytes") bytes on disk"
 	end_mount "$pid" "$mnt"
 	rm -rf "$d"
@@ -112,11 +119,13 @@ video_row() {
 		printf '%-22s %8s\n' "$2" FAIL
 		return
 	fi
-	printf '%-22s %9s %9s %6s %6s %6s %9.1f %7s\n' "$2" \
+	printf '%-22s %9s %9s %6s %6s %6s %9.1f %7s %8s %8s %7s\n' "$2" \
 		"$(awk '{print $1}' "$res.play")" "$(awk '{print $2}' "$res.play")" \
 		$(awk '{print $1}' "$res.seek" | head -3 | xargs) \
 		"$(awk '{print $1 / 1e6}' "$res.bytes")" \
-		"$(cat "$res.play" "$res.seek" | awk '{e += $3} END {print e + 0}')"
+		"$(cat "$res.play" "$res.seek" | awk '{e += $3} END {print e + 0}')" \
+		$(awk '$1 == "-" || $1 == "" {print "- - -"; next}
+			{printf "%.1f %.1f %s\n", $1 / 1e6, $2 / 1e6, ($3 <= $2 ? "yes" : "no")}' "$res.budget" 2>/dev/null || echo "- - -")
 }
 
 case10() {
@@ -132,8 +141,8 @@ case10() {
     3 libtorrent seeders at %s B/s each (twice the bitrate in all); ffmpeg -re plays %s s from the start, then 3 s
     at each of 45%%, 70%%, 90%%; seconds; MB on disk once the last seek played (the file is %s MB)\n' \
 		"$VIDEO_SECONDS" "$VIDEO_KBPS" "$VBYTES" "$VSEED_RATE" "$VIDEO_PLAY" "$((VBYTES / 1000000))"
-	printf '%-22s %9s %9s %6s %6s %6s %9s %7s\n' client "1st frame" "stall" "seek1" "seek2" "seek3" "MB disk" errors
-	printf '%-22s %9s %9s %6s %6s %6s %9s %7s\n' ------ --------- ----- ----- ----- ----- ------- ------
+	printf '%-22s %9s %9s %6s %6s %6s %9s %7s %8s %8s %7s\n' client "1st frame" "stall" "seek1" "seek2" "seek3" "MB disk" errors "MB read" "MB asked" within
+	printf '%-22s %9s %9s %6s %6s %6s %9s %7s %8s %8s %7s\n' ------ --------- ----- ----- ----- ----- ------- ------ ------- -------- ------
 	video_row this "this client (-torfs)"
 	video_row lazy "this client (-lazy)"
 	video_row btfs "btfs $(dpkg-query -W -f '${Version}' btfs 2>/dev/null)"

@@ -288,7 +288,8 @@ func TestUIServerRun(t *testing.T) {
 		{Torrent: hostTorrent, Have: bits(2, 1).Bytes(), Missing: 1, Downloading: []uint32{0}, DownRate: 10, Picker: "random",
 			Peers:   []*hostpb.Peer{{Addr: "1.2.3.4:5", Client: "lt", DownRate: 3, UpRate: 4, Pieces: 1, Flags: "i", Source: "pex"}},
 			Tracker: &hostpb.Tracker{Url: "http://t", LastAnnounceUnix: 1700000000, Peers: 2, Seeders: 1, Leechers: 1},
-			Log:     []*hostpb.LogLine{{TimeUnixMs: 1700000000123, Level: "INFO", Text: "hi"}}},
+			Log:     []*hostpb.LogLine{{TimeUnixMs: 1700000000123, Level: "INFO", Text: "hi"}},
+			Lazy:    &hostpb.Lazy{Read: 7, Asked: 9, Fetched: 8}},
 		{Have: bits(2, 0, 1).Bytes(), Complete: true, Status: "done", CheckingDone: true},
 	}}
 	id := serveHost(hs, host)
@@ -309,7 +310,10 @@ func TestUIServerRun(t *testing.T) {
 	if !reflect.DeepEqual(wantInfo, first.Torrent) {
 		t.Fatalf("torrent %+v, want %+v", first.Torrent, wantInfo)
 	}
-	if second.Torrent != nil || !second.Complete || second.Status != "done" || !second.Have.Full() || !second.CheckingDone {
+	if want := (&LazyInfo{Read: 7, Asked: 9, Fetched: 8}); !reflect.DeepEqual(want, first.Lazy) {
+		t.Fatalf("lazy %+v, want %+v", first.Lazy, want)
+	}
+	if second.Torrent != nil || second.Lazy != nil || !second.Complete || second.Status != "done" || !second.Have.Full() || !second.CheckingDone {
 		t.Fatalf("second update %+v", second)
 	}
 	if first.Have.Has(0) || !first.Have.Has(1) || first.Missing != 1 || !slices.Equal(first.Downloading, []int{0}) || first.Picker != "random" {

@@ -103,6 +103,16 @@ type Update struct {
 	// Status is what keeps the download from going on ("disk full at
 	// /data: retrying"); empty when nothing does.
 	Status string
+	// Lazy is set for a lazy run (-lazy), which fetches only what is read
+	// from the mount: Missing pieces are then no download in progress.
+	Lazy *LazyInfo
+}
+
+// LazyInfo is a lazy run's reads through the mount, this session.
+type LazyInfo struct {
+	Read    int64 // bytes readers read
+	Asked   int64 // bytes of the pieces the reads and their readahead asked for, not on disk then
+	Fetched int64 // bytes of pieces fetched and verified
 }
 
 // Host is the client as a UI plugin sees it.
@@ -231,6 +241,9 @@ func (h *hostClient) update(u *hostpb.Update) (Update, error) {
 	}
 	if u.GetTorrent() != nil {
 		out.Torrent = h.shape
+	}
+	if l := u.GetLazy(); l != nil {
+		out.Lazy = &LazyInfo{Read: int64(l.Read), Asked: int64(l.Asked), Fetched: int64(l.Fetched)}
 	}
 	for _, d := range u.GetDownloading() {
 		out.Downloading = append(out.Downloading, int(d))

@@ -155,7 +155,8 @@ func statusLine(s *session.Session) string {
 	case st.Missing == 0:
 		b.WriteString("  complete")
 	case st.Lazy:
-		b.WriteString("  lazy: fetching what is read")
+		l, _ := s.LazyStats()
+		b.WriteString("  " + lazyState(&jsonLazy{Read: l.Read, Asked: l.Asked, Fetched: st.Verified}))
 	case st.DownRate > 0:
 		left := total - done
 		eta := time.Duration(left/st.DownRate) * time.Second

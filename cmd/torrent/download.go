@@ -92,7 +92,9 @@ func newDownloadFlags() (*flag.FlagSet, *downloadFlags) {
 	fs.StringVar(&f.ui, "ui", "term", "UI plugin for -g: NAME (runs torrent-ui-NAME) or PATH")
 	fs.StringVar(&f.torfs, "torfs", "", "mount the torrent's files read-only at this directory while it runs")
 	fs.BoolVar(&f.lazy, "lazy", false, "with -torfs: fetch only what readers of the mount read and read ahead into;\n"+
-		"it is kept for the next start and seeded (torrent mount -lazy)")
+		"it is kept for the next start and seeded (torrent mount -lazy). Every file is in\n"+
+		"the mount and fetched as read; -only and -skip choose what counts as complete.\n"+
+		"It runs until interrupted or torrent stop, with -seed=false too")
 	fs.StringVar(&f.picker, "picker", "random", "picker plugin: NAME (runs torrent-picker-NAME) or PATH; \"builtin\" for none")
 	fs.StringVar(&f.reattach.picker, "picker-reattach", "", "attach to a picker started by hand with "+sdk.DebugEnv+"=1 (the JSON it prints)")
 	fs.StringVar(&f.reattach.ui, "ui-reattach", "", "like -picker-reattach, for a UI plugin (implies -g)")
@@ -192,6 +194,13 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	}
 	defer closeLog()
 	log := con.logger
+	if f.lazy && !f.seed {
+		// A lazy mount has no end of its own: its last pieces come in
+		// while a reader still reads, and ending then would unmount
+		// under it. It serves reads until stopped.
+		log.Warn("-seed=false does not end a lazy run: it serves reads until interrupted or torrent stop")
+		f.seed = true
+	}
 	picker := f.picker
 	if picker == "builtin" {
 		picker = ""

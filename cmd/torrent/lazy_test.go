@@ -23,7 +23,7 @@ import (
 // libtorrent seeder, for lazy mounts.
 type lazyTorrent struct {
 	src, torrent string
-	seeder       int // its port
+	seeder       *realpeers.Peer
 	info         *metainfo.Info
 	ih           [20]byte
 }
@@ -38,16 +38,24 @@ func newLazyTorrent(t *testing.T, files ...realpeers.FileSpec) *lazyTorrent {
 		t.Fatal(err)
 	}
 	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
-	return &lazyTorrent{src: src, torrent: torrent, seeder: seeder.Port, info: &m.Info, ih: m.InfoHash}
+	return &lazyTorrent{src: src, torrent: torrent, seeder: seeder, info: &m.Info, ih: m.InfoHash}
 }
 
 // mount starts `torrent mount -lazy` of lt on mnt with data in dir.
 func (lt *lazyTorrent) mount(t *testing.T, dir, mnt string) *client {
 	t.Helper()
+	return lt.mountOf(t, dir, mnt, lt.torrent)
+}
+
+// mountOf starts `torrent mount -lazy` of what (lt's .torrent file or a
+// magnet link) with flags more, the seeder as its peer.
+func (lt *lazyTorrent) mountOf(t *testing.T, dir, mnt, what string, more ...string) *client {
+	t.Helper()
 	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() }) // if the test fails while mounted
 	// -pex=false: a leecher of ours learns of no seeder but us.
-	c := startClient(t, "mount", "-lazy", "-dht=false", "-lsd=false", "-pex=false", "-json", "-up-rate", "0", "-picker", "builtin",
-		"-peer", fmt.Sprintf("127.0.0.1:%d", lt.seeder), "-dir", dir, lt.torrent, mnt)
+	args := append([]string{"mount", "-lazy", "-dht=false", "-lsd=false", "-pex=false", "-json", "-up-rate", "0", "-picker", "builtin",
+		"-peer", fmt.Sprintf("127.0.0.1:%d", lt.seeder.Port), "-dir", dir}, more...)
+	c := startClient(t, append(args, what, mnt)...)
 	waitMounted(t, c, mnt, "z")
 	return c
 }
@@ -73,6 +81,19 @@ func (lt *lazyTorrent) window(set map[int]bool, off, n, readahead int64) {
 	for i := int(off / pl); i <= last; i++ {
 		set[i] = true
 	}
+}
+
+// readInto reads n bytes at off of file name through f (readSame) and
+// adds to want the pieces the read makes wanted when it starts a run:
+// torfs's readahead after a seek is 1 MiB, cut at the file's end.
+func (lt *lazyTorrent) readInto(t *testing.T, f *os.File, name string, off, n int64, want map[int]bool) {
+	t.Helper()
+	lt.readSame(t, f, name, off, n)
+	st, err := os.Stat(filepath.Join(lt.src, "z", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt.window(want, lt.offset(t, name)+off, n, min(1<<20, st.Size()-off-n))
 }
 
 func (lt *lazyTorrent) bytesOf(set map[int]bool) (n int64) {
@@ -211,7 +232,6 @@ func TestLazyMount(t *testing.T) {
 		file   string
 		off, n int64
 	}
-	const window = 1 << 20 // torfs's readahead after a seek
 	reads := []read{{"a.bin", 2<<20 + 100, 64 << 10}, {"c.bin", 3 << 20, 64 << 10}, {"c.bin", 8<<20 - 5000, 5000}}
 	want := map[int]bool{}
 	var readBytes int64
@@ -227,9 +247,7 @@ func TestLazyMount(t *testing.T) {
 				defer f.Close()
 				files[r.file] = f
 			}
-			lt.readSame(t, f, r.file, r.off, r.n)
-			st, _ := os.Stat(filepath.Join(lt.src, "z", r.file))
-			lt.window(want, lt.offset(t, r.file)+r.off, r.n, min(window, st.Size()-r.off-r.n))
+			lt.readInto(t, f, r.file, r.off, r.n, want)
 			readBytes += r.n
 		}
 		if t.Failed() {

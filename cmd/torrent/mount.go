@@ -124,7 +124,9 @@ func cmdLazyMount(ctx context.Context, args []string) error {
 		fmt.Fprint(stderr, "usage: torrent mount -lazy [flags] MAGNET|FILE.torrent MOUNTPOINT\n\n"+
 			"Mounts the torrent's files read-only at MOUNTPOINT and fetches only what\n"+
 			"readers read and read ahead into; that data stays in -dir for the next\n"+
-			"start and is seeded. Runs until interrupted. The flags are the download's:\n\n")
+			"start and is seeded. Every file is there; -only and -skip choose what\n"+
+			"counts as complete. Runs until interrupted or torrent stop, with\n"+
+			"-seed=false too. The flags are the download's:\n\n")
 		usage()
 	}
 	if err := parseInterspersed(fs, args); err != nil {

@@ -202,6 +202,19 @@ type jsonStatus struct {
 	Peers      []jsonStatusPeer `json:"peers"`
 	Files      []jsonFileState  `json:"files"`   // jsonfiles.go
 	Tracker    *jsonStatusTrk   `json:"tracker"` // null without one
+	Lazy       *jsonLazy        `json:"lazy"`    // null but for a lazy run
+}
+
+// jsonLazy is a lazy run's reads through the mount, this session.
+type jsonLazy struct {
+	Read    int64 `json:"read"`    // bytes readers read
+	Asked   int64 `json:"asked"`   // bytes of the pieces reads and their readahead asked for
+	Fetched int64 `json:"fetched"` // bytes of pieces fetched and verified
+}
+
+// lazyState is the state a lazy run shows instead of an ETA.
+func lazyState(l *jsonLazy) string {
+	return fmt.Sprintf("lazy: %s fetched for reads (%s read, %s asked for with readahead)", human(l.Fetched), human(l.Read), human(l.Asked))
 }
 
 type jsonStatusPeer struct {
@@ -248,6 +261,12 @@ func statusOf(u *hostpb.Update, now time.Time) (*jsonStatus, error) {
 	if n == 0 && t.GetTotalLength() == 0 && !u.GetCheckingDone() {
 		s.State = "metadata" // a magnet link's: problem says how far
 	}
+	if l := u.GetLazy(); l != nil {
+		s.Lazy = &jsonLazy{Read: int64(l.Read), Asked: int64(l.Asked), Fetched: int64(l.Fetched)}
+		if s.State == "downloading" || s.State == "stalled" {
+			s.State, s.ETA = "lazy", nil // it fetches what is read, and ends never
+		}
+	}
 	for _, p := range u.GetPeers() {
 		s.Peers = append(s.Peers, jsonStatusPeer{Addr: p.Addr, Client: p.Client, DownRate: int64(p.DownRate), UpRate: int64(p.UpRate), Pieces: int(p.Pieces), Flags: p.Flags})
 	}
@@ -279,6 +298,8 @@ func printStatus(w io.Writer, s *jsonStatus) error {
 		state = fmt.Sprintf("checking data on disk, %d/%d pieces", s.Checked, s.Torrent.Pieces)
 	} else if s.ETA != nil && s.State == "downloading" {
 		state += ", ETA " + (time.Duration(*s.ETA) * time.Second).String()
+	} else if s.State == "lazy" {
+		state = lazyState(s.Lazy)
 	}
 	fmt.Fprintf(tw, "progress\t%.1f%% (%d/%d pieces), %s\n", pct, s.PiecesDone, s.Torrent.Pieces, state)
 	if s.Problem != "" {

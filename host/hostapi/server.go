@@ -141,6 +141,9 @@ func (srv *Server) update(seq *int64) *hostpb.Update {
 		DownRate: uint64(st.DownRate), UpRate: uint64(st.UpRate), KnownPeers: uint32(st.Known), Complete: st.Missing == 0,
 		Status: st.Status,
 	}
+	if l, ok := srv.s.LazyStats(); ok {
+		u.Lazy = &hostpb.Lazy{Read: uint64(l.Read), Asked: uint64(l.Asked), Fetched: uint64(st.Verified)}
+	}
 	if ms, ok := srv.s.MetadataStatus(); ok {
 		u.Status = ms.String()
 		u.KnownPeers = uint32(ms.Known)

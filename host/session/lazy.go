@@ -2,6 +2,7 @@ package session
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
@@ -15,10 +16,31 @@ import (
 // seeded; the download is complete only once every chosen piece is there.
 
 // asked is the pieces a lazy session has handed to Swarm.Want, so each
-// is handed on once.
+// is handed on once, and what readers read: together they bound what the
+// session fetches (LazyStats).
 type asked struct {
-	mu sync.Mutex
-	bf bitfield.Bitfield
+	mu    sync.Mutex
+	bf    bitfield.Bitfield
+	bytes atomic.Int64 // of the pieces in bf
+	read  atomic.Int64 // bytes ReadAt returned
+}
+
+// LazyStats is what a lazy session's readers read and what that asked
+// for, this session.
+type LazyStats struct {
+	Read int64 // bytes readers read through the mount
+	// Asked is the bytes of the pieces reads and their readahead made
+	// wanted that were not on disk then: the most the swarm fetches.
+	Asked int64
+}
+
+// LazyStats says what readers read and asked for; ok is false unless the
+// session is lazy.
+func (s *Session) LazyStats() (st LazyStats, ok bool) {
+	if !s.opts.Lazy {
+		return LazyStats{}, false
+	}
+	return LazyStats{Read: s.asked.read.Load(), Asked: s.asked.bytes.Load()}, true
 }
 
 // wantAhead makes pieces first..end wanted in a lazy session.
@@ -31,9 +53,11 @@ func (s *Session) wantAhead(sw *swarm.Swarm, first, end int) {
 		s.asked.bf = bitfield.New(s.Meta().Info.NumPieces())
 	}
 	var want []int
+	info := &s.Meta().Info
 	for i := first; i <= end; i++ {
 		if !s.asked.bf.Has(i) && !sw.HasPiece(i) {
 			s.asked.bf.Set(i)
+			s.asked.bytes.Add(info.PieceSize(i))
 			want = append(want, i)
 		}
 	}

@@ -88,7 +88,9 @@ func (s *Session) ReadAt(ctx context.Context, p []byte, off, readahead int64) (i
 	if err := s.waitPieces(ctx, off, int64(len(p)), readahead); err != nil {
 		return 0, err
 	}
-	return s.store.ReadAt(p, off)
+	n, err := s.store.ReadAt(p, off)
+	s.asked.read.Add(int64(n))
+	return n, err
 }
 
 // waitPieces waits until the pieces of bytes [off, off+n) are verified.

@@ -20,10 +20,13 @@ func (d *downloader) makeLazy() {
 }
 
 // complete says every piece the download is for is verified: the wanted
-// ones, or for a lazy swarm the goal.
+// ones, or for a lazy swarm the goal and what readers wait for. A lazy
+// swarm whose goal (-only) is had still fetches what is read of other
+// files: complete, it would let its seeds go and leave those reads
+// waiting.
 func (d *downloader) complete() bool {
 	if d.lazy {
-		return d.goalMissing == 0
+		return d.goalMissing == 0 && d.missing == 0
 	}
 	return d.missing == 0
 }

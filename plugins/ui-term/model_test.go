@@ -193,6 +193,7 @@ func TestGolden(t *testing.T) {
 		"diskfull-80x24":      {80, 24, 3, nil, "disk full at /data: retrying"},
 		"skipped-80x24":       {80, 24, 3, nil, ""},
 		"files-skipped-80x24": {80, 24, 3, []string{"f"}, ""},
+		"lazy-80x24":          {80, 24, 3, nil, ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -201,6 +202,9 @@ func TestGolden(t *testing.T) {
 			us[tc.steps].Status = tc.status
 			if strings.Contains(name, "skipped") {
 				skipDeb(us)
+			}
+			if strings.HasPrefix(name, "lazy") { // a lazy run: no ETA, what reads fetched
+				us[tc.steps].Lazy = &sdk.LazyInfo{Read: 3 << 20, Asked: 5 << 20, Fetched: 12900000}
 			}
 			got := play(tc.w, tc.h, us, tc.keys...).View()
 			lines := strings.Split(got, "\n")

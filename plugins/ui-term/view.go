@@ -99,6 +99,8 @@ func (m *model) fullHeader() []string {
 		state = warnStyle.Render(u.Status)
 	case u.Complete:
 		state = doneStyle.Render("complete · seeding")
+	case u.Lazy != nil: // missing pieces wait for readers, not for an ETA
+		state = "lazy: " + human(u.Lazy.Fetched) + " fetched for reads"
 	case u.DownRate > 0:
 		state = "ETA " + eta(int64(u.Missing)*info.PieceLength, u.DownRate)
 	default:

@@ -578,7 +578,10 @@ type Update struct {
 	Status string `protobuf:"bytes,17,opt,name=status,proto3" json:"status,omitempty"`
 	// Every tracker of the torrent in tier order; tracker above is the
 	// current one of these.
-	Trackers      []*Tracker `protobuf:"bytes,18,rep,name=trackers,proto3" json:"trackers,omitempty"`
+	Trackers []*Tracker `protobuf:"bytes,18,rep,name=trackers,proto3" json:"trackers,omitempty"`
+	// Set for a lazy run (-lazy) only: it fetches what torfs readers read,
+	// so missing pieces are not a download in progress.
+	Lazy          *Lazy `protobuf:"bytes,19,opt,name=lazy,proto3" json:"lazy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -739,6 +742,78 @@ func (x *Update) GetTrackers() []*Tracker {
 	return nil
 }
 
+func (x *Update) GetLazy() *Lazy {
+	if x != nil {
+		return x.Lazy
+	}
+	return nil
+}
+
+// A lazy run's reads through the mount, this session.
+type Lazy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Bytes readers read through the mount.
+	Read uint64 `protobuf:"varint,1,opt,name=read,proto3" json:"read,omitempty"`
+	// Bytes of the pieces those reads and their readahead asked for that were
+	// not on disk yet: the most the run fetches for them.
+	Asked uint64 `protobuf:"varint,2,opt,name=asked,proto3" json:"asked,omitempty"`
+	// Bytes of pieces fetched and verified.
+	Fetched       uint64 `protobuf:"varint,3,opt,name=fetched,proto3" json:"fetched,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lazy) Reset() {
+	*x = Lazy{}
+	mi := &file_host_v1_host_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lazy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lazy) ProtoMessage() {}
+
+func (x *Lazy) ProtoReflect() protoreflect.Message {
+	mi := &file_host_v1_host_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lazy.ProtoReflect.Descriptor instead.
+func (*Lazy) Descriptor() ([]byte, []int) {
+	return file_host_v1_host_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Lazy) GetRead() uint64 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
+func (x *Lazy) GetAsked() uint64 {
+	if x != nil {
+		return x.Asked
+	}
+	return 0
+}
+
+func (x *Lazy) GetFetched() uint64 {
+	if x != nil {
+		return x.Fetched
+	}
+	return 0
+}
+
 type SetFileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Index in TorrentInfo.files.
@@ -751,7 +826,7 @@ type SetFileRequest struct {
 
 func (x *SetFileRequest) Reset() {
 	*x = SetFileRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[7]
+	mi := &file_host_v1_host_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +838,7 @@ func (x *SetFileRequest) String() string {
 func (*SetFileRequest) ProtoMessage() {}
 
 func (x *SetFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[7]
+	mi := &file_host_v1_host_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +851,7 @@ func (x *SetFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFileRequest.ProtoReflect.Descriptor instead.
 func (*SetFileRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{7}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetFileRequest) GetIndex() uint32 {
@@ -808,7 +883,7 @@ type SetFileResponse struct {
 
 func (x *SetFileResponse) Reset() {
 	*x = SetFileResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[8]
+	mi := &file_host_v1_host_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +895,7 @@ func (x *SetFileResponse) String() string {
 func (*SetFileResponse) ProtoMessage() {}
 
 func (x *SetFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[8]
+	mi := &file_host_v1_host_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +908,7 @@ func (x *SetFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFileResponse.ProtoReflect.Descriptor instead.
 func (*SetFileResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{8}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{9}
 }
 
 type QuitRequest struct {
@@ -844,7 +919,7 @@ type QuitRequest struct {
 
 func (x *QuitRequest) Reset() {
 	*x = QuitRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[9]
+	mi := &file_host_v1_host_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +931,7 @@ func (x *QuitRequest) String() string {
 func (*QuitRequest) ProtoMessage() {}
 
 func (x *QuitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[9]
+	mi := &file_host_v1_host_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +944,7 @@ func (x *QuitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuitRequest.ProtoReflect.Descriptor instead.
 func (*QuitRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{9}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{10}
 }
 
 type QuitResponse struct {
@@ -880,7 +955,7 @@ type QuitResponse struct {
 
 func (x *QuitResponse) Reset() {
 	*x = QuitResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[10]
+	mi := &file_host_v1_host_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +967,7 @@ func (x *QuitResponse) String() string {
 func (*QuitResponse) ProtoMessage() {}
 
 func (x *QuitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[10]
+	mi := &file_host_v1_host_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +980,7 @@ func (x *QuitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuitResponse.ProtoReflect.Descriptor instead.
 func (*QuitResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{10}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{11}
 }
 
 type TorrentsRequest struct {
@@ -916,7 +991,7 @@ type TorrentsRequest struct {
 
 func (x *TorrentsRequest) Reset() {
 	*x = TorrentsRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[11]
+	mi := &file_host_v1_host_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1003,7 @@ func (x *TorrentsRequest) String() string {
 func (*TorrentsRequest) ProtoMessage() {}
 
 func (x *TorrentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[11]
+	mi := &file_host_v1_host_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1016,7 @@ func (x *TorrentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TorrentsRequest.ProtoReflect.Descriptor instead.
 func (*TorrentsRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{11}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{12}
 }
 
 type TorrentsResponse struct {
@@ -953,7 +1028,7 @@ type TorrentsResponse struct {
 
 func (x *TorrentsResponse) Reset() {
 	*x = TorrentsResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[12]
+	mi := &file_host_v1_host_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1040,7 @@ func (x *TorrentsResponse) String() string {
 func (*TorrentsResponse) ProtoMessage() {}
 
 func (x *TorrentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[12]
+	mi := &file_host_v1_host_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1053,7 @@ func (x *TorrentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TorrentsResponse.ProtoReflect.Descriptor instead.
 func (*TorrentsResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{12}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TorrentsResponse) GetTorrents() []*TorrentInfo {
@@ -1004,7 +1079,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[13]
+	mi := &file_host_v1_host_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +1091,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[13]
+	mi := &file_host_v1_host_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +1104,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{13}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReadRequest) GetTorrent() uint32 {
@@ -1069,7 +1144,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[14]
+	mi := &file_host_v1_host_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1156,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[14]
+	mi := &file_host_v1_host_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1169,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{14}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReadResponse) GetData() []byte {
@@ -1115,7 +1190,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_host_v1_host_proto_msgTypes[15]
+	mi := &file_host_v1_host_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1202,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[15]
+	mi := &file_host_v1_host_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1215,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{15}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CompleteRequest) GetTorrent() uint32 {
@@ -1173,7 +1248,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_host_v1_host_proto_msgTypes[16]
+	mi := &file_host_v1_host_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1260,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_host_v1_host_proto_msgTypes[16]
+	mi := &file_host_v1_host_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1273,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_host_v1_host_proto_rawDescGZIP(), []int{16}
+	return file_host_v1_host_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CompleteResponse) GetComplete() bool {
@@ -1258,7 +1333,7 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x01 \x01(\x03R\n" +
 	"timeUnixMs\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"\xf3\x04\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"\x9e\x05\n" +
 	"\x06Update\x126\n" +
 	"\atorrent\x18\x01 \x01(\v2\x1c.torrent.host.v1.TorrentInfoR\atorrent\x12\x12\n" +
 	"\x04have\x18\x02 \x01(\fR\x04have\x12 \n" +
@@ -1281,7 +1356,12 @@ const file_host_v1_host_proto_rawDesc = "" +
 	"\bchecking\x18\x0f \x01(\rR\bchecking\x12#\n" +
 	"\rchecking_done\x18\x10 \x01(\bR\fcheckingDone\x12\x16\n" +
 	"\x06status\x18\x11 \x01(\tR\x06status\x124\n" +
-	"\btrackers\x18\x12 \x03(\v2\x18.torrent.host.v1.TrackerR\btrackers\"V\n" +
+	"\btrackers\x18\x12 \x03(\v2\x18.torrent.host.v1.TrackerR\btrackers\x12)\n" +
+	"\x04lazy\x18\x13 \x01(\v2\x15.torrent.host.v1.LazyR\x04lazy\"J\n" +
+	"\x04Lazy\x12\x12\n" +
+	"\x04read\x18\x01 \x01(\x04R\x04read\x12\x14\n" +
+	"\x05asked\x18\x02 \x01(\x04R\x05asked\x12\x18\n" +
+	"\afetched\x18\x03 \x01(\x04R\afetched\"V\n" +
 	"\x0eSetFileRequest\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04skip\x18\x02 \x01(\bR\x04skip\x12\x1a\n" +
@@ -1325,7 +1405,7 @@ func file_host_v1_host_proto_rawDescGZIP() []byte {
 	return file_host_v1_host_proto_rawDescData
 }
 
-var file_host_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_host_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_host_v1_host_proto_goTypes = []any{
 	(*WatchRequest)(nil),     // 0: torrent.host.v1.WatchRequest
 	(*FileInfo)(nil),         // 1: torrent.host.v1.FileInfo
@@ -1334,16 +1414,17 @@ var file_host_v1_host_proto_goTypes = []any{
 	(*Tracker)(nil),          // 4: torrent.host.v1.Tracker
 	(*LogLine)(nil),          // 5: torrent.host.v1.LogLine
 	(*Update)(nil),           // 6: torrent.host.v1.Update
-	(*SetFileRequest)(nil),   // 7: torrent.host.v1.SetFileRequest
-	(*SetFileResponse)(nil),  // 8: torrent.host.v1.SetFileResponse
-	(*QuitRequest)(nil),      // 9: torrent.host.v1.QuitRequest
-	(*QuitResponse)(nil),     // 10: torrent.host.v1.QuitResponse
-	(*TorrentsRequest)(nil),  // 11: torrent.host.v1.TorrentsRequest
-	(*TorrentsResponse)(nil), // 12: torrent.host.v1.TorrentsResponse
-	(*ReadRequest)(nil),      // 13: torrent.host.v1.ReadRequest
-	(*ReadResponse)(nil),     // 14: torrent.host.v1.ReadResponse
-	(*CompleteRequest)(nil),  // 15: torrent.host.v1.CompleteRequest
-	(*CompleteResponse)(nil), // 16: torrent.host.v1.CompleteResponse
+	(*Lazy)(nil),             // 7: torrent.host.v1.Lazy
+	(*SetFileRequest)(nil),   // 8: torrent.host.v1.SetFileRequest
+	(*SetFileResponse)(nil),  // 9: torrent.host.v1.SetFileResponse
+	(*QuitRequest)(nil),      // 10: torrent.host.v1.QuitRequest
+	(*QuitResponse)(nil),     // 11: torrent.host.v1.QuitResponse
+	(*TorrentsRequest)(nil),  // 12: torrent.host.v1.TorrentsRequest
+	(*TorrentsResponse)(nil), // 13: torrent.host.v1.TorrentsResponse
+	(*ReadRequest)(nil),      // 14: torrent.host.v1.ReadRequest
+	(*ReadResponse)(nil),     // 15: torrent.host.v1.ReadResponse
+	(*CompleteRequest)(nil),  // 16: torrent.host.v1.CompleteRequest
+	(*CompleteResponse)(nil), // 17: torrent.host.v1.CompleteResponse
 }
 var file_host_v1_host_proto_depIdxs = []int32{
 	1,  // 0: torrent.host.v1.TorrentInfo.files:type_name -> torrent.host.v1.FileInfo
@@ -1352,24 +1433,25 @@ var file_host_v1_host_proto_depIdxs = []int32{
 	4,  // 3: torrent.host.v1.Update.tracker:type_name -> torrent.host.v1.Tracker
 	5,  // 4: torrent.host.v1.Update.log:type_name -> torrent.host.v1.LogLine
 	4,  // 5: torrent.host.v1.Update.trackers:type_name -> torrent.host.v1.Tracker
-	2,  // 6: torrent.host.v1.TorrentsResponse.torrents:type_name -> torrent.host.v1.TorrentInfo
-	0,  // 7: torrent.host.v1.Host.Watch:input_type -> torrent.host.v1.WatchRequest
-	9,  // 8: torrent.host.v1.Host.Quit:input_type -> torrent.host.v1.QuitRequest
-	11, // 9: torrent.host.v1.Host.Torrents:input_type -> torrent.host.v1.TorrentsRequest
-	13, // 10: torrent.host.v1.Host.Read:input_type -> torrent.host.v1.ReadRequest
-	15, // 11: torrent.host.v1.Host.Complete:input_type -> torrent.host.v1.CompleteRequest
-	7,  // 12: torrent.host.v1.Host.SetFile:input_type -> torrent.host.v1.SetFileRequest
-	6,  // 13: torrent.host.v1.Host.Watch:output_type -> torrent.host.v1.Update
-	10, // 14: torrent.host.v1.Host.Quit:output_type -> torrent.host.v1.QuitResponse
-	12, // 15: torrent.host.v1.Host.Torrents:output_type -> torrent.host.v1.TorrentsResponse
-	14, // 16: torrent.host.v1.Host.Read:output_type -> torrent.host.v1.ReadResponse
-	16, // 17: torrent.host.v1.Host.Complete:output_type -> torrent.host.v1.CompleteResponse
-	8,  // 18: torrent.host.v1.Host.SetFile:output_type -> torrent.host.v1.SetFileResponse
-	13, // [13:19] is the sub-list for method output_type
-	7,  // [7:13] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	7,  // 6: torrent.host.v1.Update.lazy:type_name -> torrent.host.v1.Lazy
+	2,  // 7: torrent.host.v1.TorrentsResponse.torrents:type_name -> torrent.host.v1.TorrentInfo
+	0,  // 8: torrent.host.v1.Host.Watch:input_type -> torrent.host.v1.WatchRequest
+	10, // 9: torrent.host.v1.Host.Quit:input_type -> torrent.host.v1.QuitRequest
+	12, // 10: torrent.host.v1.Host.Torrents:input_type -> torrent.host.v1.TorrentsRequest
+	14, // 11: torrent.host.v1.Host.Read:input_type -> torrent.host.v1.ReadRequest
+	16, // 12: torrent.host.v1.Host.Complete:input_type -> torrent.host.v1.CompleteRequest
+	8,  // 13: torrent.host.v1.Host.SetFile:input_type -> torrent.host.v1.SetFileRequest
+	6,  // 14: torrent.host.v1.Host.Watch:output_type -> torrent.host.v1.Update
+	11, // 15: torrent.host.v1.Host.Quit:output_type -> torrent.host.v1.QuitResponse
+	13, // 16: torrent.host.v1.Host.Torrents:output_type -> torrent.host.v1.TorrentsResponse
+	15, // 17: torrent.host.v1.Host.Read:output_type -> torrent.host.v1.ReadResponse
+	17, // 18: torrent.host.v1.Host.Complete:output_type -> torrent.host.v1.CompleteResponse
+	9,  // 19: torrent.host.v1.Host.SetFile:output_type -> torrent.host.v1.SetFileResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_host_v1_host_proto_init() }
@@ -1383,7 +1465,7 @@ func file_host_v1_host_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_host_v1_host_proto_rawDesc), len(file_host_v1_host_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
