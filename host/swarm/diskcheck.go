@@ -16,7 +16,8 @@ import (
 // or overwrites a file. The swarm notices in three ways:
 //
 //   - Every piece read for upload is hashed before any block of it is sent
-//     (loadPiece). Checking the file's size and mtime instead would be
+//     (upCache: one read and hash serves every peer while the piece stays
+//     cached; a write to the piece or a failed check drops it). Checking the file's size and mtime instead would be
 //     cheaper, but not sure: a write that keeps both, or lands between the
 //     check and the read, would go out unnoticed. Hashing the very bytes
 //     about to be sent cannot be fooled, and SHA-1 runs at about 2 GB/s a
@@ -49,6 +50,7 @@ var errChangedOnDisk = errors.New("data on disk no longer matches the torrent")
 // takes the bad pieces.
 type diskCheck struct {
 	data   pieceData
+	cache  *upCache             // pieces found bad are dropped from it
 	watch  changeWatcher        // nil if storage cannot tell
 	has    func(piece int) bool // verified, as published
 	log    hclog.Logger
@@ -60,9 +62,9 @@ type diskCheck struct {
 	ready  chan struct{} // lost pieces wait for the run loop
 }
 
-func newDiskCheck(data pieceData, has func(int) bool, log hclog.Logger) *diskCheck {
+func newDiskCheck(data pieceData, cache *upCache, has func(int) bool, log hclog.Logger) *diskCheck {
 	w, _ := data.st.(changeWatcher)
-	return &diskCheck{data: data, watch: w, has: has, log: log, queued: map[int]bool{},
+	return &diskCheck{data: data, cache: cache, watch: w, has: has, log: log, queued: map[int]bool{},
 		wake: make(chan struct{}, 1), ready: make(chan struct{}, 1)}
 }
 
@@ -103,6 +105,7 @@ func (d *diskCheck) next() (int, bool) {
 
 // lose reports piece i bad on disk.
 func (d *diskCheck) lose(i int) {
+	d.cache.invalidate(i)
 	d.mu.Lock()
 	d.lost = append(d.lost, i)
 	d.mu.Unlock()

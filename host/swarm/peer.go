@@ -112,7 +112,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 		"mse", h.enc, "source", p.src)
 	r := &peerReader{p: p, conn: p.conn, maxLen: max(s.cfg.NumPieces/8+64, maxBlockLen+64),
 		idle: s.cfg.Timeouts.Idle, lim: s.dnLim, inbox: s.inbox}
-	w := &peerWriter{c: p.peerConn, fast: p.fast, idle: s.cfg.Timeouts.Idle, lim: s.upLim, data: s.data, disk: s.disk}
+	w := &peerWriter{c: p.peerConn, fast: p.fast, idle: s.cfg.Timeouts.Idle, lim: s.upLim, cache: s.upCache, disk: s.disk}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); r.run(ctx) }()
 	go func() { defer s.wg.Done(); w.run(ctx) }()

@@ -111,6 +111,7 @@ type Swarm struct {
 	done       chan struct{} // closed when every piece is verified
 	geo        geometry
 	data       pieceData // for the goroutines that read and write pieces
+	upCache    *upCache  // pieces read and hashed for upload, shared by the peer writers
 	*published           // what other goroutines may read (HasPiece, Stats, ...)
 
 	urgentCh chan []int
@@ -176,8 +177,9 @@ func New(cfg Config) *Swarm {
 	s.geo = geometry{numPieces: cfg.NumPieces, pieceLength: cfg.PieceLength, totalLength: cfg.TotalLength}
 	s.data = pieceData{geo: s.geo, st: cfg.Storage}
 	s.published = newPublished(cfg.Have)
-	s.verifier = newVerifier(s.data)
-	s.disk = newDiskCheck(s.data, s.published.HasPiece, s.log)
+	s.upCache = newUpCache(s.data)
+	s.verifier = newVerifier(s.data, s.upCache)
+	s.disk = newDiskCheck(s.data, s.upCache, s.published.HasPiece, s.log)
 	s.dl = newDownloader(s.geo, cfg.Have, cfg.Wanted, &s.picker)
 	s.dl.solo = func(i int) bool { return s.suspects.pieces[i] != nil }
 	s.dl.verify = s.verifier.add

@@ -109,35 +109,28 @@ func (o *outbox) take(ctrl []byte, reqs []upReq) (c []byte, r []upReq, closed, m
 	return c, r, o.closed, len(o.reqs) > 0
 }
 
-// pieceCache holds the last piece read for uploads: a peer asks for a
-// piece's blocks in a row, so one pread serves them all.
-type pieceCache struct {
-	index int
-	buf   []byte
-}
-
 // peerWriter is a peer's writing goroutine: it sends what the run loop
 // queued in the outbox, control messages and uploads, reading the
 // uploaded blocks from disk itself.
 type peerWriter struct {
-	c    *peerConn
-	fast bool // BEP 6: refused requests get a Reject
-	idle time.Duration
-	lim  *ratelimit.Limiter
-	data pieceData
-	disk *diskCheck // told of pieces that cannot be served
+	c     *peerConn
+	fast  bool // BEP 6: refused requests get a Reject
+	idle  time.Duration
+	lim   *ratelimit.Limiter
+	cache *upCache   // the swarm's pieces read for upload
+	disk  *diskCheck // told of pieces that cannot be served
 
 	// Scratch of this goroutine, kept between batches.
 	ctrl  []byte
 	reqs  []upReq
-	cache pieceCache
+	piece *upPiece // the piece blocks are sent from, held until another is needed
 	hdrs  []byte
 	bufs  net.Buffers
 }
 
 func (w *peerWriter) run(ctx context.Context) {
 	defer w.c.close()
-	w.cache.index = -1
+	defer func() { w.cache.put(w.piece) }()
 	keep := time.NewTimer(keepAliveGap)
 	defer keep.Stop()
 	for {
@@ -169,13 +162,13 @@ func (w *peerWriter) sendBatch(ctx context.Context) error {
 	w.hdrs = slices.Grow(w.hdrs[:0], 17*len(w.reqs)) // a piece header or a reject each: never reallocated below
 	bad := -1                                        // a piece that failed to load in this batch
 	for _, r := range w.reqs {
-		if int(r.index) != w.cache.index && int(r.index) != bad {
-			// The cache is about to change under queued slices: send them first.
+		if !w.holds(int(r.index)) && int(r.index) != bad {
+			// The piece is about to be let go under queued slices: send them first.
 			if err := w.writeOut(&w.bufs); err != nil {
 				return err
 			}
 			w.hdrs = w.hdrs[:0]
-			if err := w.loadPiece(&w.cache, int(r.index)); err != nil {
+			if err := w.loadPiece(int(r.index)); err != nil {
 				bad = int(r.index)
 				w.disk.bad(bad, err)
 			}
@@ -194,7 +187,7 @@ func (w *peerWriter) sendBatch(ctx context.Context) error {
 			return err
 		}
 		w.hdrs = wire.AppendPieceHeader(w.hdrs, r.index, r.begin, int(r.length))
-		w.bufs = append(w.bufs, w.hdrs[at:], w.cache.buf[r.begin:r.begin+r.length])
+		w.bufs = append(w.bufs, w.hdrs[at:], w.piece.buf[r.begin:r.begin+r.length])
 		w.c.uploaded.Add(int64(r.length))
 	}
 	return w.writeOut(&w.bufs)
@@ -225,13 +218,21 @@ type buffersWriter interface {
 	WriteBuffers(*net.Buffers) (int64, error)
 }
 
-// loadPiece reads piece index into the cache, hashed: what is sent from
-// the cache is the torrent's data (see diskcheck.go).
-func (w *peerWriter) loadPiece(c *pieceCache, index int) error {
-	c.index = -1
-	if err := w.data.readPiece(&c.buf, index); err != nil {
+// holds says whether the writer holds piece index, still valid.
+func (w *peerWriter) holds(index int) bool {
+	return w.piece != nil && w.piece.index == index && !w.piece.stale.Load()
+}
+
+// loadPiece lets go of the piece held and takes piece index from the
+// shared cache, which reads and hashes it if no writer did lately: what is
+// sent is the torrent's data (see diskcheck.go).
+func (w *peerWriter) loadPiece(index int) error {
+	w.cache.put(w.piece)
+	w.piece = nil
+	p, err := w.cache.get(index)
+	if err != nil {
 		return fmt.Errorf("read piece %d for upload: %w", index, err)
 	}
-	c.index = index
+	w.piece = p
 	return nil
 }

@@ -20,6 +20,7 @@ type verifyResult struct {
 // waiting, and workers hand results back the same way.
 type verifier struct {
 	data    pieceData
+	cache   *upCache // pieces written are dropped from it
 	mu      sync.Mutex
 	cond    *sync.Cond
 	work    []*pieceState
@@ -33,8 +34,8 @@ type verifier struct {
 	writing sync.Mutex
 }
 
-func newVerifier(data pieceData) *verifier {
-	v := &verifier{data: data, ready: make(chan struct{}, 1)}
+func newVerifier(data pieceData, cache *upCache) *verifier {
+	v := &verifier{data: data, cache: cache, ready: make(chan struct{}, 1)}
 	v.cond = sync.NewCond(&v.mu)
 	return v
 }
@@ -104,6 +105,7 @@ func (v *verifier) run() {
 			v.writing.Lock()
 			_, err := v.data.st.WriteAt(ps.buf, v.data.geo.offset(ps.index))
 			v.writing.Unlock()
+			v.cache.invalidate(ps.index)
 			if err != nil {
 				r.err = fmt.Errorf("write piece %d: %w", ps.index, err)
 			}
