@@ -393,6 +393,7 @@ func TestDownloaderUrgentSpreadOverPeers(t *testing.T) {
 	a, aout := r.peer(1, true, all...)
 	b, bout := r.peer(2, true, all...)
 	a.depth, b.depth = 16, 48 // b is three times as fast
+	r.d.dup = 0               // no second copies here: TestDownloaderUrgentCopies
 	r.d.gotUnchoke(a)
 	r.d.gotUnchoke(b)
 	asked := map[uint32]bool{}
@@ -423,6 +424,104 @@ func TestDownloaderUrgentSpreadOverPeers(t *testing.T) {
 	// 8 blocks: a's share is a quarter (2), b's the rest (6).
 	if ka != 2 || kb != 6 {
 		t.Fatalf("urgent blocks asked of a: %d, of b: %d; want 2 and 6", ka, kb)
+	}
+}
+
+// The blocks of the first urgent piece (the copy window, here one piece)
+// are asked of two peers each, those after it of one; the first copy to
+// arrive cancels the other, and the other, crossing its cancel, is taken
+// without complaint.
+func TestDownloaderUrgentCopies(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	r := newRig(t, n)
+	r.d.dup = 2 * blockSize
+	all := everyPiece(n)
+	var peers []*dlPeer
+	var outs []*fakeOut
+	asked := map[uint32]bool{}
+	for id := range 3 {
+		p, out := r.peer(sdk.PeerID(id+1), true, all...)
+		p.depth = 16
+		r.d.gotUnchoke(p)
+		for _, m := range out.take(t) {
+			asked[m.index] = true
+		}
+		peers, outs = append(peers, p), append(outs, out)
+	}
+	var urgent []int
+	for i := 0; i < n && len(urgent) < 2; i++ {
+		if !asked[uint32(i)] {
+			urgent = append(urgent, i)
+		}
+	}
+	if len(urgent) < 2 {
+		t.Fatalf("no 2 pieces left unasked: %v", asked)
+	}
+	r.d.setUrgent(urgent)
+	askedOf := map[sent][]int{} // urgent request -> the peers asked
+	for k, out := range outs {
+		for _, m := range out.take(t) {
+			if m.id == wire.IDRequest && slices.Contains(urgent, int(m.index)) {
+				askedOf[m] = append(askedOf[m], k)
+			}
+		}
+	}
+	for i, want := range []int{2, 1} {
+		for b := range uint32(2) {
+			if got := askedOf[req(uint32(urgent[i]), b)]; len(got) != want {
+				t.Fatalf("block %d of urgent piece %d asked of peers %v, want %d of them", b, urgent[i], got, want)
+			}
+		}
+	}
+	first := req(uint32(urgent[0]), 0)
+	winner, loser := askedOf[first][0], askedOf[first][1]
+	third := 3 - winner - loser
+	if err := r.block(peers[winner], first.index, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := outs[loser].take(t); !slices.Contains(got, cancel(first.index, 0)) {
+		t.Fatalf("after peer %d's copy, peer %d got %v, want the cancel of its copy", winner, loser, got)
+	}
+	for _, m := range outs[third].take(t) {
+		if m.id == wire.IDCancel {
+			t.Fatalf("peer %d, never asked for the block, got %v", third, m)
+		}
+	}
+	if err := r.block(peers[loser], first.index, 0); err != nil {
+		t.Fatalf("the copy crossing its cancel: %v", err)
+	}
+}
+
+// A peer that unchokes while a reader waits is asked for copies of the
+// first urgent blocks, before any bulk; a third peer gets no third copy.
+func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
+	t.Parallel()
+	const n = 200 // far from the endgame, which would ask for copies anyway
+	r := newRig(t, n)
+	r.d.dup = 2 * blockSize
+	all := everyPiece(n)
+	a, aout := r.peer(1, true, all...)
+	b, bout := r.peer(2, true, all...)
+	c, cout := r.peer(3, true, all...)
+	aout.take(t)
+	bout.take(t)
+	cout.take(t)
+	r.d.setUrgent([]int{7, 9}) // all choke us yet
+	r.d.gotUnchoke(a)
+	if got := aout.take(t); !slices.Equal(got[:4], []sent{req(7, 0), req(7, 1), req(9, 0), req(9, 1)}) {
+		t.Fatalf("the first peer was asked for %v first, want the urgent blocks in order", got)
+	}
+	r.d.gotUnchoke(b)
+	got := bout.take(t)
+	if !slices.Equal(got[:2], []sent{req(7, 0), req(7, 1)}) || slices.Contains(got, req(9, 0)) {
+		t.Fatalf("the second peer was asked for %v, want copies of piece 7's blocks first and none of 9's", got)
+	}
+	r.d.gotUnchoke(c)
+	for _, m := range cout.take(t) {
+		if m.index == 7 || m.index == 9 {
+			t.Fatalf("a third copy: %v", m)
+		}
 	}
 }
 

@@ -188,14 +188,28 @@ func (d *downloader) setUrgent(pieces []int) {
 	}
 }
 
+// The first urgentDup bytes of the urgent blocks not yet here, those a
+// reader waits for now, are asked of urgentCopies peers each; the first
+// copy cancels the rest (cancelOthers). A rate-capped seeder sends in
+// bursts (libtorrent hands out its quota every half second, and whatever
+// it already read into its send buffer goes first), so when a block
+// arrives depends on where that peer is in its cycle: of two peers, the
+// one whose burst comes first delivers.
+const (
+	urgentCopies = 2
+	urgentDup    = 1 << 20
+)
+
 // assignUrgent asks for the urgent blocks nobody was asked for, most
 // urgent first, each of the helper that would deliver it soonest: the one
 // with the fewest blocks given so far for the size of its pipeline (about
 // its rate). So every helper works on the first pieces at once, rather
-// than one peer taking them all at its own rate.
+// than one peer taking them all at its own rate. The first d.dup blocks
+// go to a second helper as well.
 func (d *downloader) assignUrgent(helpers []*dlPeer) {
 	load := make([]int, len(helpers))
 	batches := make([][]byte, len(helpers))
+	dup := d.dup / blockSize
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil {
@@ -206,23 +220,30 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 			ps = d.startPiece(helpers[k], i)
 		}
 		for b := range ps.got {
-			if ps.got[b] || ps.reqs[b] > 0 {
+			if ps.got[b] {
 				continue
 			}
-			best := -1
-			for k, p := range helpers {
-				if len(p.inflight) >= p.depth || !p.has.Has(i) || !d.mayJoin(p, ps) {
-					continue
-				}
-				if best < 0 || (load[k]+1)*helpers[best].depth < (load[best]+1)*p.depth {
-					best = k
-				}
+			copies := 1
+			if dup > 0 {
+				copies, dup = urgentCopies, dup-1
 			}
-			if best < 0 {
-				break
+			key := blockKey(uint32(i), uint32(b*blockSize))
+			for int(ps.reqs[b]) < copies {
+				best := -1
+				for k, p := range helpers {
+					if _, mine := p.inflight[key]; mine || len(p.inflight) >= p.depth || !p.has.Has(i) || !d.mayJoin(p, ps) {
+						continue
+					}
+					if best < 0 || (load[k]+1)*helpers[best].depth < (load[best]+1)*p.depth {
+						best = k
+					}
+				}
+				if best < 0 {
+					break
+				}
+				batches[best] = helpers[best].request(ps, b, batches[best])
+				load[best]++
 			}
-			batches[best] = helpers[best].request(ps, b, batches[best])
-			load[best]++
 		}
 	}
 	for k, p := range helpers {
@@ -265,10 +286,39 @@ func (d *downloader) preempt(p *dlPeer) {
 }
 
 // urgentWork says whether p has an urgent piece with blocks nobody was
-// asked for yet.
+// asked for yet, or could take a second copy of one a reader waits for.
 func (d *downloader) urgentWork(p *dlPeer) bool {
 	i, _ := d.firstUrgent(p)
-	return i >= 0
+	return i >= 0 || d.copyWork(p)
+}
+
+// copyWork says whether p could be asked for a copy of one of the first
+// d.dup bytes of urgent blocks that are asked of fewer than urgentCopies
+// peers, and not of p.
+func (d *downloader) copyWork(p *dlPeer) bool {
+	dup := d.dup / blockSize
+	for _, i := range d.urgent {
+		ps := d.pieces.active[i]
+		if ps == nil && (d.have.Has(i) || d.pieces.verifying[i]) {
+			continue // all here
+		}
+		if dup <= 0 || ps == nil {
+			return false // a piece not started is urgentWork's
+		}
+		mine := p.has.Has(i) && d.mayJoin(p, ps)
+		for b := range ps.got {
+			if ps.got[b] {
+				continue
+			}
+			if dup--; dup < 0 {
+				return false
+			}
+			if _, asked := p.inflight[blockKey(uint32(i), uint32(b*blockSize))]; mine && !asked && ps.reqs[b] < urgentCopies {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // urgentPiece is the first urgent piece p can help with, started if it
