@@ -30,13 +30,14 @@ func (d *downloader) fill(p *dlPeer) {
 	}
 	batch := d.reqs[:0]
 	now := time.Now()
-	for len(p.inflight) < p.depth {
+	depth := d.fillDepth(p, now)
+	for len(p.inflight) < depth {
 		ps := d.nextPiece(p)
 		if ps == nil {
 			break
 		}
 		for b := range ps.got {
-			if len(p.inflight) >= p.depth {
+			if len(p.inflight) >= depth {
 				break
 			}
 			if ps.got[b] || ps.reqs[b] > 0 {
@@ -47,8 +48,8 @@ func (d *downloader) fill(p *dlPeer) {
 	}
 	// A lazy swarm is never near its end: what it lacks is what nobody
 	// read, and duplicates would only cost bytes.
-	if len(p.inflight) < p.depth && !d.lazy && d.pieces.endgame(d.missing) {
-		batch = d.endgameRequests(p, batch)
+	if len(p.inflight) < depth && !d.lazy && d.pieces.endgame(d.missing) {
+		batch = d.endgameRequests(p, depth, batch)
 	}
 	if len(batch) > 0 {
 		p.out.send(batch)
@@ -60,6 +61,24 @@ func (d *downloader) fill(p *dlPeer) {
 		p.wantAfter = now.Add(2 * time.Second)
 		d.picker.wants = append(d.picker.wants, sdk.Want{Peer: p.id, N: picksWanted})
 	}
+}
+
+// readerQuiet: a reader that asked for nothing this long is gone, and the
+// pipelines grow back to a second of each peer's rate.
+const readerQuiet = 10 * time.Second
+
+// fillDepth is how many requests fill keeps p's pipeline at: p.depth,
+// about a second of its rate, unless a reader is active. A seeder reads
+// what it was asked for into its send buffer ahead of sending, and a
+// Cancel cannot take that back (libtorrent sends it anyway), so a deep
+// pipeline sits ahead of the next read's blocks; an eighth of a second of
+// the peer's rate keeps it busy all the same (docs/performance.md).
+// assignUrgent still asks for urgent blocks up to p.depth.
+func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
+	if len(d.urgent) == 0 && now.Sub(d.readAt) > readerQuiet {
+		return p.depth
+	}
+	return min(p.depth, max(minDepth, p.depth/8))
 }
 
 // request asks p for block b of ps, appending the message to batch.
@@ -141,14 +160,15 @@ func (t *pieceTable) endgame(missing int) bool {
 }
 
 // endgameRequests asks p for blocks others are already fetching, at most
-// two requests per block; the first copy to arrive cancels the rest.
-func (d *downloader) endgameRequests(p *dlPeer, batch []byte) []byte {
+// two requests per block, up to depth in flight; the first copy to arrive
+// cancels the rest.
+func (d *downloader) endgameRequests(p *dlPeer, depth int, batch []byte) []byte {
 	for _, ps := range d.pieces.order {
 		if !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
 			continue
 		}
 		for b := range ps.got {
-			if len(p.inflight) >= p.depth {
+			if len(p.inflight) >= depth {
 				return batch
 			}
 			key := blockKey(uint32(ps.index), uint32(b*blockSize))
@@ -172,6 +192,9 @@ func (d *downloader) setUrgent(pieces []int) {
 		}
 	}
 	d.urgent = valid
+	if len(valid) > 0 {
+		d.readAt = time.Now()
+	}
 	d.picker.post(sdk.UrgentSet{Pieces: valid})
 	var helpers []*dlPeer
 	for _, p := range d.peers {
