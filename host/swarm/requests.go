@@ -281,22 +281,28 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 // of its rate: urgent requests queued behind it would wait that second.
 // So the blocks p was asked for last, which it has not started sending,
 // are cancelled (anyone may fetch them later) down to keep, the oldest,
-// likely on the wire already; then fill asks for the urgent blocks.
+// likely on the wire already; then fill asks for the urgent blocks. What
+// goes is bulk and blocks of urgent pieces after the first one p has work
+// for: a seek's read comes before the window another stream read ahead.
 func (d *downloader) preempt(p *dlPeer) {
 	keep := max(p.depth/8, 4)
-	if p.choked || len(p.inflight) <= keep || !d.urgentWork(p) {
+	if p.choked || len(p.inflight) <= keep {
 		return
 	}
-	var bulk []uint64
+	w := d.workRank(p)
+	if w == len(d.urgent) {
+		return
+	}
+	var later []uint64
 	for key := range p.inflight {
-		if !slices.Contains(d.urgent, int(key>>32)) {
-			bulk = append(bulk, key)
+		if r := slices.Index(d.urgent, int(key>>32)); r < 0 || r > w {
+			later = append(later, key)
 		}
 	}
 	// Youngest first.
-	slices.SortFunc(bulk, func(a, b uint64) int { return cmp.Compare(p.inflight[b], p.inflight[a]) })
+	slices.SortFunc(later, func(a, b uint64) int { return cmp.Compare(p.inflight[b], p.inflight[a]) })
 	var b []byte
-	for _, key := range bulk {
+	for _, key := range later {
 		if len(p.inflight) <= keep {
 			break
 		}
@@ -311,14 +317,26 @@ func (d *downloader) preempt(p *dlPeer) {
 // urgentWork says whether p has an urgent piece with blocks nobody was
 // asked for yet, or could take a second copy of one a reader waits for.
 func (d *downloader) urgentWork(p *dlPeer) bool {
-	i, _ := d.firstUrgent(p)
-	return i >= 0 || d.copyWork(p)
+	return d.workRank(p) < len(d.urgent)
 }
 
-// copyWork says whether p could be asked for a copy of one of the first
-// d.dup bytes of urgent blocks that are asked of fewer than urgentCopies
-// peers, and not of p.
-func (d *downloader) copyWork(p *dlPeer) bool {
+// workRank is the place in d.urgent of the first piece p could be asked
+// for blocks or copies of; len(d.urgent) if none.
+func (d *downloader) workRank(p *dlPeer) int {
+	r := len(d.urgent)
+	if i, _ := d.firstUrgent(p); i >= 0 {
+		r = slices.Index(d.urgent, i)
+	}
+	if i := d.copyPiece(p); i >= 0 {
+		r = min(r, slices.Index(d.urgent, i))
+	}
+	return r
+}
+
+// copyPiece is the first urgent piece with a block among the first d.dup
+// bytes of urgent blocks not here that is asked of fewer than
+// urgentCopies peers, and not of p, who could be asked; -1 if none.
+func (d *downloader) copyPiece(p *dlPeer) int {
 	dup := d.dup / blockSize
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
@@ -326,7 +344,7 @@ func (d *downloader) copyWork(p *dlPeer) bool {
 			continue // all here
 		}
 		if dup <= 0 || ps == nil {
-			return false // a piece not started is urgentWork's
+			return -1 // a piece not started is firstUrgent's
 		}
 		mine := p.has.Has(i) && d.mayJoin(p, ps)
 		for b := range ps.got {
@@ -334,14 +352,14 @@ func (d *downloader) copyWork(p *dlPeer) bool {
 				continue
 			}
 			if dup--; dup < 0 {
-				return false
+				return -1
 			}
 			if _, asked := p.inflight[blockKey(uint32(i), uint32(b*blockSize))]; mine && !asked && ps.reqs[b] < urgentCopies {
-				return true
+				return i
 			}
 		}
 	}
-	return false
+	return -1
 }
 
 // urgentPiece is the first urgent piece p can help with, started if it
