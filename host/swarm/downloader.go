@@ -72,6 +72,7 @@ type downloader struct {
 	pieces  *pieceTable
 	peers   map[sdk.PeerID]*dlPeer
 	urgent  []int
+	readAt  time.Time // when a reader last waited for a piece (fillDepth)
 	// high and low are the pieces of high and low priority (choose.go);
 	// zero Bitfields when there are none.
 	high, low bitfield.Bitfield
@@ -91,6 +92,9 @@ type downloader struct {
 	// A silent peer's requests are freed after release and the peer is
 	// dropped after drop (checkTimeouts); only tests change them.
 	release, drop time.Duration
+	// The first dup bytes of the urgent blocks are asked of two peers
+	// (requests.go); tests change it.
+	dup int
 }
 
 // newDownloader starts from the pieces verified; wanted is the zero
@@ -112,6 +116,7 @@ func newDownloader(g geometry, have, wanted bitfield.Bitfield, q *pickerQueue) *
 		// checkTimeouts
 		release: 20 * time.Second,
 		drop:    60 * time.Second,
+		dup:     urgentDup,
 	}
 	for i := range g.numPieces {
 		if d.need(i) {
@@ -217,8 +222,13 @@ func (d *downloader) gotChoke(p *dlPeer) {
 	}
 }
 
+// gotUnchoke: a peer that joins while a reader waits takes its share of
+// the urgent blocks, copies of the first ones included, before its bulk.
 func (d *downloader) gotUnchoke(p *dlPeer) {
 	p.choked = false
+	if d.urgentWork(p) {
+		d.assignUrgent([]*dlPeer{p})
+	}
 	d.fill(p)
 }
 

@@ -393,6 +393,7 @@ func TestDownloaderUrgentSpreadOverPeers(t *testing.T) {
 	a, aout := r.peer(1, true, all...)
 	b, bout := r.peer(2, true, all...)
 	a.depth, b.depth = 16, 48 // b is three times as fast
+	r.d.dup = 0               // no second copies here: TestDownloaderUrgentCopies
 	r.d.gotUnchoke(a)
 	r.d.gotUnchoke(b)
 	asked := map[uint32]bool{}

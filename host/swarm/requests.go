@@ -30,13 +30,14 @@ func (d *downloader) fill(p *dlPeer) {
 	}
 	batch := d.reqs[:0]
 	now := time.Now()
-	for len(p.inflight) < p.depth {
+	depth := d.fillDepth(p, now)
+	for len(p.inflight) < depth {
 		ps := d.nextPiece(p)
 		if ps == nil {
 			break
 		}
 		for b := range ps.got {
-			if len(p.inflight) >= p.depth {
+			if len(p.inflight) >= depth {
 				break
 			}
 			if ps.got[b] || ps.reqs[b] > 0 {
@@ -47,8 +48,8 @@ func (d *downloader) fill(p *dlPeer) {
 	}
 	// A lazy swarm is never near its end: what it lacks is what nobody
 	// read, and duplicates would only cost bytes.
-	if len(p.inflight) < p.depth && !d.lazy && d.pieces.endgame(d.missing) {
-		batch = d.endgameRequests(p, batch)
+	if len(p.inflight) < depth && !d.lazy && d.pieces.endgame(d.missing) {
+		batch = d.endgameRequests(p, depth, batch)
 	}
 	if len(batch) > 0 {
 		p.out.send(batch)
@@ -60,6 +61,24 @@ func (d *downloader) fill(p *dlPeer) {
 		p.wantAfter = now.Add(2 * time.Second)
 		d.picker.wants = append(d.picker.wants, sdk.Want{Peer: p.id, N: picksWanted})
 	}
+}
+
+// readerQuiet: a reader that asked for nothing this long is gone, and the
+// pipelines grow back to a second of each peer's rate.
+const readerQuiet = 10 * time.Second
+
+// fillDepth is how many requests fill keeps p's pipeline at: p.depth,
+// about a second of its rate, unless a reader is active. A seeder reads
+// what it was asked for into its send buffer ahead of sending, and a
+// Cancel cannot take that back (libtorrent sends it anyway), so a deep
+// pipeline sits ahead of the next read's blocks; an eighth of a second of
+// the peer's rate keeps it busy all the same (docs/performance.md).
+// assignUrgent still asks for urgent blocks up to p.depth.
+func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
+	if len(d.urgent) == 0 && now.Sub(d.readAt) > readerQuiet {
+		return p.depth
+	}
+	return min(p.depth, max(minDepth, p.depth/8))
 }
 
 // request asks p for block b of ps, appending the message to batch.
@@ -141,14 +160,15 @@ func (t *pieceTable) endgame(missing int) bool {
 }
 
 // endgameRequests asks p for blocks others are already fetching, at most
-// two requests per block; the first copy to arrive cancels the rest.
-func (d *downloader) endgameRequests(p *dlPeer, batch []byte) []byte {
+// two requests per block, up to depth in flight; the first copy to arrive
+// cancels the rest.
+func (d *downloader) endgameRequests(p *dlPeer, depth int, batch []byte) []byte {
 	for _, ps := range d.pieces.order {
 		if !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
 			continue
 		}
 		for b := range ps.got {
-			if len(p.inflight) >= p.depth {
+			if len(p.inflight) >= depth {
 				return batch
 			}
 			key := blockKey(uint32(ps.index), uint32(b*blockSize))
@@ -172,6 +192,9 @@ func (d *downloader) setUrgent(pieces []int) {
 		}
 	}
 	d.urgent = valid
+	if len(valid) > 0 {
+		d.readAt = time.Now()
+	}
 	d.picker.post(sdk.UrgentSet{Pieces: valid})
 	var helpers []*dlPeer
 	for _, p := range d.peers {
@@ -188,14 +211,28 @@ func (d *downloader) setUrgent(pieces []int) {
 	}
 }
 
+// The first urgentDup bytes of the urgent blocks not yet here, those a
+// reader waits for now, are asked of urgentCopies peers each; the first
+// copy cancels the rest (cancelOthers). A rate-capped seeder sends in
+// bursts (libtorrent hands out its quota every half second, and whatever
+// it already read into its send buffer goes first), so when a block
+// arrives depends on where that peer is in its cycle: of two peers, the
+// one whose burst comes first delivers.
+const (
+	urgentCopies = 2
+	urgentDup    = 1 << 20
+)
+
 // assignUrgent asks for the urgent blocks nobody was asked for, most
 // urgent first, each of the helper that would deliver it soonest: the one
 // with the fewest blocks given so far for the size of its pipeline (about
 // its rate). So every helper works on the first pieces at once, rather
-// than one peer taking them all at its own rate.
+// than one peer taking them all at its own rate. The first d.dup blocks
+// go to a second helper as well.
 func (d *downloader) assignUrgent(helpers []*dlPeer) {
 	load := make([]int, len(helpers))
 	batches := make([][]byte, len(helpers))
+	dup := d.dup / blockSize
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil {
@@ -206,23 +243,30 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 			ps = d.startPiece(helpers[k], i)
 		}
 		for b := range ps.got {
-			if ps.got[b] || ps.reqs[b] > 0 {
+			if ps.got[b] {
 				continue
 			}
-			best := -1
-			for k, p := range helpers {
-				if len(p.inflight) >= p.depth || !p.has.Has(i) || !d.mayJoin(p, ps) {
-					continue
-				}
-				if best < 0 || (load[k]+1)*helpers[best].depth < (load[best]+1)*p.depth {
-					best = k
-				}
+			copies := 1
+			if dup > 0 {
+				copies, dup = urgentCopies, dup-1
 			}
-			if best < 0 {
-				break
+			key := blockKey(uint32(i), uint32(b*blockSize))
+			for int(ps.reqs[b]) < copies {
+				best := -1
+				for k, p := range helpers {
+					if _, mine := p.inflight[key]; mine || len(p.inflight) >= p.depth || !p.has.Has(i) || !d.mayJoin(p, ps) {
+						continue
+					}
+					if best < 0 || (load[k]+1)*helpers[best].depth < (load[best]+1)*p.depth {
+						best = k
+					}
+				}
+				if best < 0 {
+					break
+				}
+				batches[best] = helpers[best].request(ps, b, batches[best])
+				load[best]++
 			}
-			batches[best] = helpers[best].request(ps, b, batches[best])
-			load[best]++
 		}
 	}
 	for k, p := range helpers {
@@ -237,22 +281,28 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 // of its rate: urgent requests queued behind it would wait that second.
 // So the blocks p was asked for last, which it has not started sending,
 // are cancelled (anyone may fetch them later) down to keep, the oldest,
-// likely on the wire already; then fill asks for the urgent blocks.
+// likely on the wire already; then fill asks for the urgent blocks. What
+// goes is bulk and blocks of urgent pieces after the first one p has work
+// for: a seek's read comes before the window another stream read ahead.
 func (d *downloader) preempt(p *dlPeer) {
 	keep := max(p.depth/8, 4)
-	if p.choked || len(p.inflight) <= keep || !d.urgentWork(p) {
+	if p.choked || len(p.inflight) <= keep {
 		return
 	}
-	var bulk []uint64
+	w := d.workRank(p)
+	if w == len(d.urgent) {
+		return
+	}
+	var later []uint64
 	for key := range p.inflight {
-		if !slices.Contains(d.urgent, int(key>>32)) {
-			bulk = append(bulk, key)
+		if r := slices.Index(d.urgent, int(key>>32)); r < 0 || r > w {
+			later = append(later, key)
 		}
 	}
 	// Youngest first.
-	slices.SortFunc(bulk, func(a, b uint64) int { return cmp.Compare(p.inflight[b], p.inflight[a]) })
+	slices.SortFunc(later, func(a, b uint64) int { return cmp.Compare(p.inflight[b], p.inflight[a]) })
 	var b []byte
-	for _, key := range bulk {
+	for _, key := range later {
 		if len(p.inflight) <= keep {
 			break
 		}
@@ -265,10 +315,51 @@ func (d *downloader) preempt(p *dlPeer) {
 }
 
 // urgentWork says whether p has an urgent piece with blocks nobody was
-// asked for yet.
+// asked for yet, or could take a second copy of one a reader waits for.
 func (d *downloader) urgentWork(p *dlPeer) bool {
-	i, _ := d.firstUrgent(p)
-	return i >= 0
+	return d.workRank(p) < len(d.urgent)
+}
+
+// workRank is the place in d.urgent of the first piece p could be asked
+// for blocks or copies of; len(d.urgent) if none.
+func (d *downloader) workRank(p *dlPeer) int {
+	r := len(d.urgent)
+	if i, _ := d.firstUrgent(p); i >= 0 {
+		r = slices.Index(d.urgent, i)
+	}
+	if i := d.copyPiece(p); i >= 0 {
+		r = min(r, slices.Index(d.urgent, i))
+	}
+	return r
+}
+
+// copyPiece is the first urgent piece with a block among the first d.dup
+// bytes of urgent blocks not here that is asked of fewer than
+// urgentCopies peers, and not of p, who could be asked; -1 if none.
+func (d *downloader) copyPiece(p *dlPeer) int {
+	dup := d.dup / blockSize
+	for _, i := range d.urgent {
+		ps := d.pieces.active[i]
+		if ps == nil && (d.have.Has(i) || d.pieces.verifying[i]) {
+			continue // all here
+		}
+		if dup <= 0 || ps == nil {
+			return -1 // a piece not started is firstUrgent's
+		}
+		mine := p.has.Has(i) && d.mayJoin(p, ps)
+		for b := range ps.got {
+			if ps.got[b] {
+				continue
+			}
+			if dup--; dup < 0 {
+				return -1
+			}
+			if _, asked := p.inflight[blockKey(uint32(i), uint32(b*blockSize))]; mine && !asked && ps.reqs[b] < urgentCopies {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // urgentPiece is the first urgent piece p can help with, started if it

@@ -39,6 +39,8 @@ ap.add_argument("--host", default="127.0.0.1",
 ap.add_argument("--seed", action="store_true")
 ap.add_argument("--upload-rate", type=int, default=0)
 ap.add_argument("--download-rate", type=int, default=0)
+ap.add_argument("--tick-ms", type=int, default=0,
+                help="libtorrent's tick_interval (0: its default, 500 ms); the rate limiter hands out quota once a tick")
 ap.add_argument("--connect", action="append", default=[], help="HOST:PORT of a peer")
 ap.add_argument("--tracker", action="store_true", help="announce to the torrent's tracker")
 ap.add_argument("--exit", action="store_true", help="leecher: exit 0 once complete")
@@ -64,6 +66,8 @@ s = lt.session({
 # libtorrent's default (pe_enabled, both levels) opens outgoing connections
 # with MSE and falls back to plain when the other side does not answer it;
 # --plain starts plain, forced refuses anything but RC4.
+if a.tick_ms:
+    s.apply_settings({"tick_interval": a.tick_ms})
 if a.plain:
     s.apply_settings({"out_enc_policy": int(lt.enc_policy.pe_disabled)})
 if a.encryption == "forced":

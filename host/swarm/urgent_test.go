@@ -1,0 +1,217 @@
+package swarm
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/wire"
+	"github.com/torrent-dev/torrent/sdk"
+)
+
+// Urgent blocks beyond what TestDownloaderUrgent* in downloader_test.go
+// covers: copies of the first ones, a seek ahead of other streams'
+// windows, the short pipeline while a reader is active.
+
+// The blocks of the first urgent piece (the copy window, here one piece)
+// are asked of two peers each, those after it of one; the first copy to
+// arrive cancels the other, and the other, crossing its cancel, is taken
+// without complaint.
+func TestDownloaderUrgentCopies(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	r := newRig(t, n)
+	r.d.dup = 2 * blockSize
+	all := everyPiece(n)
+	var peers []*dlPeer
+	var outs []*fakeOut
+	asked := map[uint32]bool{}
+	for id := range 3 {
+		p, out := r.peer(sdk.PeerID(id+1), true, all...)
+		p.depth = 16
+		r.d.gotUnchoke(p)
+		for _, m := range out.take(t) {
+			asked[m.index] = true
+		}
+		peers, outs = append(peers, p), append(outs, out)
+	}
+	var urgent []int
+	for i := 0; i < n && len(urgent) < 2; i++ {
+		if !asked[uint32(i)] {
+			urgent = append(urgent, i)
+		}
+	}
+	if len(urgent) < 2 {
+		t.Fatalf("no 2 pieces left unasked: %v", asked)
+	}
+	r.d.setUrgent(urgent)
+	askedOf := map[sent][]int{} // urgent request -> the peers asked
+	for k, out := range outs {
+		for _, m := range out.take(t) {
+			if m.id == wire.IDRequest && slices.Contains(urgent, int(m.index)) {
+				askedOf[m] = append(askedOf[m], k)
+			}
+		}
+	}
+	for i, want := range []int{2, 1} {
+		for b := range uint32(2) {
+			if got := askedOf[req(uint32(urgent[i]), b)]; len(got) != want {
+				t.Fatalf("block %d of urgent piece %d asked of peers %v, want %d of them", b, urgent[i], got, want)
+			}
+		}
+	}
+	first := req(uint32(urgent[0]), 0)
+	winner, loser := askedOf[first][0], askedOf[first][1]
+	third := 3 - winner - loser
+	if err := r.block(peers[winner], first.index, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := outs[loser].take(t); !slices.Contains(got, cancel(first.index, 0)) {
+		t.Fatalf("after peer %d's copy, peer %d got %v, want the cancel of its copy", winner, loser, got)
+	}
+	for _, m := range outs[third].take(t) {
+		if m.id == wire.IDCancel {
+			t.Fatalf("peer %d, never asked for the block, got %v", third, m)
+		}
+	}
+	if err := r.block(peers[loser], first.index, 0); err != nil {
+		t.Fatalf("the copy crossing its cancel: %v", err)
+	}
+}
+
+// A peer that unchokes while a reader waits is asked for copies of the
+// first urgent blocks, before any bulk; a third peer gets no third copy.
+func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
+	t.Parallel()
+	const n = 200 // far from the endgame, which would ask for copies anyway
+	r := newRig(t, n)
+	r.d.dup = 2 * blockSize
+	all := everyPiece(n)
+	a, aout := r.peer(1, true, all...)
+	b, bout := r.peer(2, true, all...)
+	c, cout := r.peer(3, true, all...)
+	aout.take(t)
+	bout.take(t)
+	cout.take(t)
+	r.d.setUrgent([]int{7, 9}) // all choke us yet
+	r.d.gotUnchoke(a)
+	if got := aout.take(t); !slices.Equal(got[:4], []sent{req(7, 0), req(7, 1), req(9, 0), req(9, 1)}) {
+		t.Fatalf("the first peer was asked for %v first, want the urgent blocks in order", got)
+	}
+	r.d.gotUnchoke(b)
+	got := bout.take(t)
+	if !slices.Equal(got[:2], []sent{req(7, 0), req(7, 1)}) || slices.Contains(got, req(9, 0)) {
+		t.Fatalf("the second peer was asked for %v, want copies of piece 7's blocks first and none of 9's", got)
+	}
+	r.d.gotUnchoke(c)
+	for _, m := range cout.take(t) {
+		if m.index == 7 || m.index == 9 {
+			t.Fatalf("a third copy: %v", m)
+		}
+	}
+}
+
+// A seek's piece, put before the window a stream keeps urgent, has the
+// window's youngest requests cancelled for it down to the kept few, and is
+// asked for after the cancels.
+func TestDownloaderSeekPreemptsOtherWindows(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	r := newRig(t, n)
+	p, out := r.peer(1, true, everyPiece(n)...)
+	r.d.gotUnchoke(p)
+	asked := map[uint32]bool{}
+	for _, m := range out.take(t) {
+		asked[m.index] = true
+	}
+	var window []int
+	seek := -1
+	for i := range n {
+		switch {
+		case asked[uint32(i)]:
+		case len(window) < p.depth/4:
+			window = append(window, i)
+		case seek < 0:
+			seek = i
+		}
+	}
+	r.d.setUrgent(window)
+	out.take(t)
+	inWindow := 0
+	for key := range p.inflight {
+		if slices.Contains(window, int(key>>32)) {
+			inWindow++
+		}
+	}
+	if inWindow != 2*len(window) {
+		t.Fatalf("%d of the window's %d blocks asked for", inWindow, 2*len(window))
+	}
+	r.d.setUrgent(append([]int{seek}, window...))
+	got := out.take(t)
+	var cancelled, seekReqs int
+	for _, m := range got {
+		switch {
+		case m.id == wire.IDCancel && slices.Contains(window, int(m.index)):
+			cancelled++
+			if seekReqs > 0 {
+				t.Fatalf("a cancel after the seek's requests: %v", got)
+			}
+		case m.id == wire.IDRequest && m.index == uint32(seek):
+			seekReqs++
+		}
+	}
+	if keep := max(p.depth/8, 4); cancelled == 0 || len(p.inflight) < keep || seekReqs != 2 {
+		t.Fatalf("%d window requests cancelled, %d seek requests (want 2), %d in flight (keep %d):\n%v",
+			cancelled, seekReqs, len(p.inflight), keep, got)
+	}
+}
+
+// While a reader is active the pipeline is topped up to an eighth of its
+// depth, not all of it; once no reader asked for readerQuiet, to all of it.
+func TestDownloaderReaderKeepsPipelineShort(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	r := newRig(t, n)
+	p, out := r.peer(1, true, everyPiece(n)...)
+	p.depth = 256
+	r.d.gotUnchoke(p)
+	asked := map[uint32]bool{}
+	for _, m := range out.take(t) {
+		asked[m.index] = true
+	}
+	if len(p.inflight) != p.depth {
+		t.Fatalf("%d requests out before any reader, want the whole pipeline's %d", len(p.inflight), p.depth)
+	}
+	u := uint32(0)
+	for asked[u] {
+		u++
+	}
+	r.d.setUrgent([]int{int(u)})
+	short := max(minDepth, p.depth/8)
+	for b := range uint32(2) {
+		if err := r.block(p, u, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.d.pieceDone(int(u))
+	r.d.setUrgent(nil)
+	for key := range p.inflight { // a few bulk blocks come in
+		if err := r.block(p, uint32(key>>32), uint32(key)/blockSize); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if len(p.inflight) > short {
+		t.Fatalf("%d requests out with a reader just gone, want at most %d", len(p.inflight), short)
+	}
+	r.d.readAt = time.Now().Add(-readerQuiet - time.Second)
+	for key := range p.inflight {
+		if err := r.block(p, uint32(key>>32), uint32(key)/blockSize); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if len(p.inflight) != p.depth {
+		t.Fatalf("%d requests out with no reader for %s, want the whole pipeline's %d", len(p.inflight), readerQuiet, p.depth)
+	}
+}
