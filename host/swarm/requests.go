@@ -45,10 +45,19 @@ func (d *downloader) fill(p *dlPeer) {
 			batch = p.request(ps, b, batch)
 		}
 	}
-	// A lazy swarm is never near its end: what it lacks is what nobody
-	// read, and duplicates would only cost bytes.
-	if len(p.inflight) < p.depth && !d.lazy && d.pieces.endgame(d.missing) {
-		batch = d.endgameRequests(p, batch)
+	switch {
+	case len(p.inflight) >= p.depth:
+	case !d.lazy && d.pieces.endgame(d.missing):
+		// A lazy swarm is never near its end: what it lacks is what nobody
+		// read, and duplicates would only cost bytes.
+		batch = d.endgameRequests(p, p.depth, batch)
+	case len(p.inflight) < minDepth && d.pieces.full():
+		// No piece may start, and every block of the started ones is
+		// asked of someone: if one of those peers stopped sending, its
+		// blocks pin the budget and every other peer idles until its
+		// requests time out. So a peer with little to do asks for a few
+		// of them too, as in endgame (libtorrent's busy blocks).
+		batch = d.endgameRequests(p, minDepth, batch)
 	}
 	if len(batch) > 0 {
 		p.out.send(batch)
@@ -140,15 +149,16 @@ func (t *pieceTable) endgame(missing int) bool {
 	return true
 }
 
-// endgameRequests asks p for blocks others are already fetching, at most
-// two requests per block; the first copy to arrive cancels the rest.
-func (d *downloader) endgameRequests(p *dlPeer, batch []byte) []byte {
+// endgameRequests asks p for blocks others are already fetching, oldest
+// pieces first, at most two requests per block, until p has limit in
+// flight; the first copy to arrive cancels the rest.
+func (d *downloader) endgameRequests(p *dlPeer, limit int, batch []byte) []byte {
 	for _, ps := range d.pieces.order {
 		if !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
 			continue
 		}
 		for b := range ps.got {
-			if len(p.inflight) >= p.depth {
+			if len(p.inflight) >= limit {
 				return batch
 			}
 			key := blockKey(uint32(ps.index), uint32(b*blockSize))
