@@ -50,14 +50,9 @@ func (d *downloader) fill(p *dlPeer) {
 	case !d.lazy && d.pieces.endgame(d.missing):
 		// A lazy swarm is never near its end: what it lacks is what nobody
 		// read, and duplicates would only cost bytes.
-		batch = d.endgameRequests(p, p.depth, batch)
+		batch = d.endgameRequests(p, batch)
 	case len(p.inflight) < minDepth && d.pieces.full():
-		// No piece may start, and every block of the started ones is
-		// asked of someone: if one of those peers stopped sending, its
-		// blocks pin the budget and every other peer idles until its
-		// requests time out. So a peer with little to do asks for a few
-		// of them too, as in endgame (libtorrent's busy blocks).
-		batch = d.endgameRequests(p, minDepth, batch)
+		batch = d.stalledRequests(p, now, batch)
 	}
 	if len(batch) > 0 {
 		p.out.send(batch)
@@ -149,19 +144,51 @@ func (t *pieceTable) endgame(missing int) bool {
 	return true
 }
 
-// endgameRequests asks p for blocks others are already fetching, oldest
-// pieces first, at most two requests per block, until p has limit in
-// flight; the first copy to arrive cancels the rest.
-func (d *downloader) endgameRequests(p *dlPeer, limit int, batch []byte) []byte {
+// endgameRequests asks p for blocks others are already fetching, at most
+// two requests per block; the first copy to arrive cancels the rest.
+func (d *downloader) endgameRequests(p *dlPeer, batch []byte) []byte {
 	for _, ps := range d.pieces.order {
 		if !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
 			continue
 		}
 		for b := range ps.got {
-			if len(p.inflight) >= limit {
+			if len(p.inflight) >= p.depth {
 				return batch
 			}
 			key := blockKey(uint32(ps.index), uint32(b*blockSize))
+			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
+				continue
+			}
+			batch = p.request(ps, b, batch)
+		}
+	}
+	return batch
+}
+
+// stallAfter: a peer whose pipeline (about a second of its rate) has
+// brought no block for this long is behind.
+const stallAfter = 2 * time.Second
+
+// stalledRequests asks p, which has little to do while no piece may start,
+// for blocks of started pieces held by peers that are behind: if one of
+// them stopped sending, its blocks pin the piece memory and every other
+// peer idles until its requests time out (checkTimeouts). As in endgame
+// (and libtorrent's busy blocks) at most two requests per block; the first
+// copy to arrive cancels the other.
+func (d *downloader) stalledRequests(p *dlPeer, now time.Time, batch []byte) []byte {
+	for _, q := range d.peers {
+		if q == p || len(q.inflight) == 0 || now.Sub(q.lastBlock) < stallAfter {
+			continue
+		}
+		for key := range q.inflight {
+			if len(p.inflight) >= minDepth {
+				return batch
+			}
+			ps := d.pieces.active[int(key>>32)]
+			if ps == nil || !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
+				continue
+			}
+			b := int(uint32(key)) / blockSize
 			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
 				continue
 			}
