@@ -8,3 +8,8 @@ import "time"
 func SetRequestTimeouts(s *Swarm, release, drop time.Duration) {
 	s.dl.release, s.dl.drop = release, drop
 }
+
+// SetPieceMemory changes, before Run, how many bytes of piece buffers may
+// be held at once (default 16 MiB; never under four pieces): a test fills
+// the budget with a few small pieces.
+func SetPieceMemory(s *Swarm, n int64) { s.dl.pieces.memory = n }

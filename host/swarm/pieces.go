@@ -48,6 +48,7 @@ type pieceTable struct {
 	active    map[int]*pieceState
 	order     []*pieceState // active pieces, oldest first: finishing them first frees memory
 	verifying map[int]bool  // complete, hash check or write under way
+	memory    int64         // pieceMemory; only tests change it
 	// free holds piece buffers for reuse. Unlike a sync.Pool it survives
 	// garbage collections, so the same few buffers serve the whole
 	// download instead of a new batch of garbage per GC cycle.
@@ -55,7 +56,7 @@ type pieceTable struct {
 }
 
 func newPieceTable(g geometry) *pieceTable {
-	return &pieceTable{geometry: g, active: make(map[int]*pieceState), verifying: make(map[int]bool)}
+	return &pieceTable{geometry: g, active: make(map[int]*pieceState), verifying: make(map[int]bool), memory: pieceMemory}
 }
 
 // Piece buffers held at once (being downloaded, or waiting for their hash
@@ -68,7 +69,7 @@ const (
 )
 
 // budget is how many bytes of piece buffers may be held at once.
-func (t *pieceTable) budget() int64 { return max(pieceMemory, minPieces*t.pieceLength) }
+func (t *pieceTable) budget() int64 { return max(t.memory, minPieces*t.pieceLength) }
 
 // full says no new piece may start now.
 func (t *pieceTable) full() bool {

@@ -315,3 +315,62 @@ func TestEndgameCancelsDuplicates(t *testing.T) {
 		t.Logf("the scripted peers saw:\n%s", formatEvents(ev))
 	}
 }
+
+// While no piece may start (the piece memory is taken) and every block of
+// the started pieces is asked of a peer that never answers, a peer with
+// nothing to do asks for those blocks too, and each copy that arrives
+// cancels the silent peer's request. Timeouts are ruled out, so only that
+// can complete the download: without it the other peer idles for good.
+func TestBusyBlocksFetchedWhenMemoryFull(t *testing.T) {
+	t.Parallel()
+	tr := newTorrent()
+	log := newWireLog()
+	// The silent peer lacks piece 0: it is no seed, so completing does not
+	// drop it before the cancels queued for it are sent.
+	silent := hostilepeer.Start(t, tr.hostile(), hostilepeer.Silent, hostilepeer.Options{IP: "127.0.0.37",
+		Has: func(i int) bool { return i != 0 }, Trace: log.trace("silent")})
+	honest := hostilepeer.Start(t, tr.hostile(), hostilepeer.Honest,
+		hostilepeer.Options{IP: "127.0.0.38", Trace: log.trace("honest")})
+	s, dir := swarmFor(t, tr, newLog().logger(), seeding)
+	swarm.SetRequestTimeouts(s, time.Hour, time.Hour)
+	swarm.SetPieceMemory(s, 0) // the least: four pieces
+	stop := running(t, s, silent.Addr())
+
+	// Alone, the silent peer is asked for every block of the four pieces
+	// the memory allows, and then for nothing more.
+	const held = 4 * pieceLen / (16 << 10)
+	ev := log.waitFor(t, "requests for every block of four pieces at the silent peer", func(ev []wireEvent) bool {
+		return len(blocks(ev, "silent", false, wire.IDRequest)) >= held
+	})
+	asked := blocks(ev, "silent", false, wire.IDRequest)
+	pieces := map[uint32]bool{}
+	for b := range asked {
+		pieces[b.index] = true
+	}
+	if len(pieces) != 4 {
+		t.Fatalf("the silent peer was asked for blocks of %d pieces, not the four the memory holds: %v", len(pieces), asked)
+	}
+
+	s.AddPeers([]netip.AddrPort{honest.Addr()})
+	waitDone(t, s)
+	ev = log.waitFor(t, "a cancel at the silent peer of each block it was asked for alone", func(ev []wireEvent) bool {
+		cancelled := blocks(ev, "silent", false, wire.IDCancel)
+		for b := range asked {
+			if !cancelled[b] {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	sameData(t, tr, dir)
+	served := blocks(ev, "honest", true, wire.IDPiece)
+	for b := range asked {
+		if !served[b] {
+			t.Errorf("block %v, held by the silent peer, was not served by the honest one", b)
+		}
+	}
+	if t.Failed() {
+		t.Logf("the scripted peers saw:\n%s", formatEvents(ev))
+	}
+}

@@ -46,10 +46,14 @@ func (d *downloader) fill(p *dlPeer) {
 			batch = p.request(ps, b, batch)
 		}
 	}
-	// A lazy swarm is never near its end: what it lacks is what nobody
-	// read, and duplicates would only cost bytes.
-	if len(p.inflight) < depth && !d.lazy && d.pieces.endgame(d.missing) {
+	switch {
+	case len(p.inflight) >= depth:
+	case !d.lazy && d.pieces.endgame(d.missing):
+		// A lazy swarm is never near its end: what it lacks is what nobody
+		// read, and duplicates would only cost bytes.
 		batch = d.endgameRequests(p, depth, batch)
+	case len(p.inflight) < minDepth && d.pieces.full():
+		batch = d.stalledRequests(p, now, batch)
 	}
 	if len(batch) > 0 {
 		p.out.send(batch)
@@ -172,6 +176,39 @@ func (d *downloader) endgameRequests(p *dlPeer, depth int, batch []byte) []byte 
 				return batch
 			}
 			key := blockKey(uint32(ps.index), uint32(b*blockSize))
+			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
+				continue
+			}
+			batch = p.request(ps, b, batch)
+		}
+	}
+	return batch
+}
+
+// stallAfter: a peer whose pipeline (about a second of its rate) has
+// brought no block for this long is behind.
+const stallAfter = 2 * time.Second
+
+// stalledRequests asks p, which has little to do while no piece may start,
+// for blocks of started pieces held by peers that are behind: if one of
+// them stopped sending, its blocks pin the piece memory and every other
+// peer idles until its requests time out (checkTimeouts). As in endgame
+// (and libtorrent's busy blocks) at most two requests per block; the first
+// copy to arrive cancels the other.
+func (d *downloader) stalledRequests(p *dlPeer, now time.Time, batch []byte) []byte {
+	for _, q := range d.peers {
+		if q == p || len(q.inflight) == 0 || now.Sub(q.lastBlock) < stallAfter {
+			continue
+		}
+		for key := range q.inflight {
+			if len(p.inflight) >= minDepth {
+				return batch
+			}
+			ps := d.pieces.active[int(key>>32)]
+			if ps == nil || !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
+				continue
+			}
+			b := int(uint32(key)) / blockSize
 			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
 				continue
 			}
