@@ -22,13 +22,7 @@ import (
 // is read all along from another goroutine.
 func TestMagnetSessionFromLibtorrent(t *testing.T) {
 	t.Parallel()
-	src := t.TempDir()
-	torrent := makeTorrent(t, src, "")
-	mi, err := metainfo.Load(torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{})
+	src, mi, seeder := ltSeeder(t, realpeers.LTOptions{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +104,18 @@ func TestMagnetSessionFromLibtorrent(t *testing.T) {
 	again.Close()
 }
 
+// ltSeeder makes the test tree in src and seeds it from libtorrent.
+func ltSeeder(t *testing.T, opt realpeers.LTOptions) (src string, mi *metainfo.MetaInfo, seeder *realpeers.Peer) {
+	t.Helper()
+	src = t.TempDir()
+	torrent := makeTorrent(t, src, "")
+	mi, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, mi, realpeers.StartLibtorrentSeeder(t, torrent, src, opt)
+}
+
 // holdingProxy forwards connections to target, each only once gate is
 // closed; it returns its address.
 func holdingProxy(t *testing.T, target string, gate <-chan struct{}) netip.AddrPort {
@@ -148,13 +154,7 @@ func holdingProxy(t *testing.T, target string, gate <-chan struct{}) netip.AddrP
 // download then completes.
 func TestMagnetFromEncryptionOnlySeeder(t *testing.T) {
 	t.Parallel()
-	src := t.TempDir()
-	torrent := makeTorrent(t, src, "")
-	mi, err := metainfo.Load(torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seeder := realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{Encryption: "forced"})
+	src, mi, seeder := ltSeeder(t, realpeers.LTOptions{Encryption: "forced"})
 	link := &magnet.Magnet{InfoHash: mi.InfoHash, Peers: []netip.AddrPort{loopback(seeder.Port)}}
 	for _, encrypt := range []bool{false, true} {
 		t.Run(fmt.Sprintf("EncryptOutgoing=%v", encrypt), func(t *testing.T) {
