@@ -1,38 +1,19 @@
 package sdk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/torrent-dev/torrent/internal/logbuf"
 	"github.com/torrent-dev/torrent/proto/pickerpb"
 )
-
-// lockedBuffer is a log output the test reads while the plugin writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // brokenHandler is a picker whose incremental state fails to update.
 type brokenHandler struct{ recorder }
@@ -58,7 +39,7 @@ func TestPickerServerLogsFailures(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var log lockedBuffer
+			var log logbuf.Buffer
 			hs := connect(t, PickerKind, func(_ *plugin.GRPCBroker, s *grpc.Server) {
 				pickerpb.RegisterPickerServer(s, &pickerServer{impl: tc.p, log: hclog.New(&hclog.LoggerOptions{Output: &log})})
 			})

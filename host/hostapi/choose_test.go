@@ -16,8 +16,9 @@ import (
 	"github.com/torrent-dev/torrent/proto/hostpb"
 )
 
-// openThree opens a session (not running) of a torrent of three files.
-func openThree(t *testing.T) *session.Session {
+// openThree opens a session (not running) of a torrent of three files
+// with opts (its Dir is set here).
+func openThree(t *testing.T, opts session.Options) *session.Session {
 	t.Helper()
 	dir := t.TempDir()
 	for name, size := range map[string]int{"t/a.bin": 1000, "t/b.txt": 10, "t/c/d.bin": 20} {
@@ -34,7 +35,8 @@ func openThree(t *testing.T) *session.Session {
 	if err := os.WriteFile(torrent, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := session.Open(torrent, session.Options{Dir: t.TempDir()})
+	opts.Dir = t.TempDir()
+	s, err := session.Open(torrent, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func openThree(t *testing.T) *session.Session {
 // requests with the status codes the proto names.
 func TestSetFile(t *testing.T) {
 	t.Parallel()
-	s := openThree(t)
+	s := openThree(t, session.Options{})
 	srv := New(s, NewLogRing(10), func() {})
 	ctx := context.Background()
 	if _, err := srv.SetFile(ctx, &hostpb.SetFileRequest{Index: 0, Skip: true}); err != nil {
@@ -103,7 +105,7 @@ func (w *watchStream) Send(u *hostpb.Update) error {
 // not on the updates in between.
 func TestWatchResendsTorrentOnSetFile(t *testing.T) {
 	t.Parallel()
-	s := openThree(t)
+	s := openThree(t, session.Options{})
 	srv := New(s, NewLogRing(10), func() {})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

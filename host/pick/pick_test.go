@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/torrent-dev/torrent/host/plugins"
+	"github.com/torrent-dev/torrent/internal/logbuf"
 	"github.com/torrent-dev/torrent/internal/testbin"
 	"github.com/torrent-dev/torrent/sdk"
 	"github.com/torrent-dev/torrent/sdk/bitfield"
@@ -111,7 +111,7 @@ func TestBuiltin(t *testing.T) {
 
 func TestMissingPluginFallsBack(t *testing.T) {
 	t.Parallel()
-	var log syncBuf
+	var log logbuf.Buffer
 	m := start(t, "no-such-picker", hclog.New(&hclog.LoggerOptions{Output: &log}))
 	checkPicks(t, ask(t, m))
 	if !strings.Contains(log.String(), "torrent-picker-no-such-picker") {
@@ -119,20 +119,12 @@ func TestMissingPluginFallsBack(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // The real picker-random plugin answers; killed, the built-in picker
 // answers, the log says why, and the plugin comes back.
 func TestPluginKilledAndRestarted(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(testbin.Build(t), "torrent-picker-random")
-	var log syncBuf
+	var log logbuf.Buffer
 	m := start(t, path, hclog.New(&hclog.LoggerOptions{Output: &log, Level: hclog.Debug}))
 	waitStatus(t, m, func(s Status) bool { return s.Active })
 	checkPicks(t, ask(t, m))
@@ -165,7 +157,7 @@ func waitStatus(t *testing.T, m *Manager, ok func(Status) bool) {
 var pidRe = regexp.MustCompile(`plugin started: .*pid=(\d+)`)
 
 // pluginPID is the pid of the newest plugin process, from go-plugin's log.
-func pluginPID(t *testing.T, log *syncBuf) int {
+func pluginPID(t *testing.T, log *logbuf.Buffer) int {
 	t.Helper()
 	all := pidRe.FindAllStringSubmatch(log.String(), -1)
 	if len(all) == 0 {
@@ -229,7 +221,7 @@ func TestSetWanted(t *testing.T) {
 	for name, spec := range map[string]string{"builtin": "", "plugin": filepath.Join(testbin.Build(t), "torrent-picker-random")} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var log syncBuf
+			var log logbuf.Buffer
 			m := Start(context.Background(), Config{Spec: spec, Logger: hclog.New(&hclog.LoggerOptions{Output: &log}),
 				Torrent: sdk.Torrent{NumPieces: numPieces, PieceLength: 1 << 14, TotalLength: numPieces << 14}, Have: have(),
 				Wanted: bits(30, 31, 32, 33, 34, 35, 36, 37, 38, 39)})

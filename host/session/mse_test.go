@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"strings"
@@ -10,24 +9,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/torrent-dev/torrent/internal/logbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A leecher that opens its connection with MSE gets the seeder's bytes;
 // the seeder's accept path takes the key exchange and, offered both,
@@ -36,7 +20,7 @@ func (l *lockedBuffer) String() string {
 func TestEncryptedOutgoing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var seedLog lockedBuffer
+	var seedLog logbuf.Buffer
 	src, torrent, seedAddr := startSeeder(t, ctx, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: &seedLog}))
 
 	dir := t.TempDir()
