@@ -120,18 +120,9 @@ stream_round() {
 	MOUNTS_+=("$mnt")
 	f=$mnt/s.bin
 	t0=$(now_ms)
-	case $client in
-	this) spawn "$WORK/c8.$client.$r.log" "$THIS" -dht=false -lsd=false -up-rate 0 -port "$(free_port)" -dir "$d" -torfs "$mnt" "$WORK/stream/s.torrent" ;;
-	lazy) spawn "$WORK/c8.$client.$r.log" "$THIS" mount -lazy -dht=false -lsd=false -up-rate 0 -port "$(free_port)" -dir "$d" "$WORK/stream/s.torrent" "$mnt" ;;
-	btfs) spawn "$WORK/c8.$client.$r.log" btfs -f --data-directory="$d" "$WORK/stream/s.torrent" "$mnt" ;;
-	esac
+	start_mount "$client" "$WORK/c8.$client.$r.log" "$d" "$WORK/stream/s.torrent" "$mnt"
 	pid=$SPAWNED
-	for ((i = 0; i < 12000; i++)); do
-		[ "$(stat -c %s "$f" 2>/dev/null)" = "$SBYTES" ] && break
-		alive "$pid" || break
-		sleep 0.005
-	done
-	if [ "$(stat -c %s "$f" 2>/dev/null)" != "$SBYTES" ]; then
+	if ! wait_size "$f" "$SBYTES" "$pid"; then
 		say "  $client: the file never appeared: $(tail -2 "$WORK/c8.$client.$r.log")"
 		echo fail >>"$WORK/res/c8.$client.stat"
 		end_mount "$pid" "$mnt"

@@ -83,18 +83,9 @@ video_round() {
 	mkdir -p "$mnt"
 	MOUNTS_+=("$mnt")
 	f=$mnt/v.mp4
-	case $client in
-	this) spawn "$WORK/c10.$client.log" "$THIS" -dht=false -lsd=false -up-rate 0 -port "$(free_port)" -dir "$d" -torfs "$mnt" "$WORK/video/v.torrent" ;;
-	lazy) spawn "$WORK/c10.$client.log" "$THIS" mount -lazy -dht=false -lsd=false -up-rate 0 -port "$(free_port)" -dir "$d" "$WORK/video/v.torrent" "$mnt" ;;
-	btfs) spawn "$WORK/c10.$client.log" btfs -f --data-directory="$d" "$WORK/video/v.torrent" "$mnt" ;;
-	esac
+	start_mount "$client" "$WORK/c10.$client.log" "$d" "$WORK/video/v.torrent" "$mnt"
 	pid=$SPAWNED
-	for ((i = 0; i < 12000; i++)); do
-		[ "$(stat -c %s "$f" 2>/dev/null)" = "$VBYTES" ] && break
-		alive "$pid" || break
-		sleep 0.005
-	done
-	if [ "$(stat -c %s "$f" 2>/dev/null)" != "$VBYTES" ]; then
+	if ! wait_size "$f" "$VBYTES" "$pid"; then
 		say "  $client: the file never appeared: $(tail -2 "$WORK/c10.$client.log")"
 		end_mount "$pid" "$mnt"
 		rm -rf "$d"
