@@ -39,7 +39,7 @@ func TestLeechFromTransmission(t *testing.T) {
 func TestLeechFromTransmissionEncryptionRequired(t *testing.T) {
 	t.Parallel()
 	out := leechFromTransmission(t, "required")
-	for _, want := range []string{`plain handshake refused, retrying with MSE`, `peer connected: .*outgoing=true mse=rc4`} {
+	for _, want := range []string{`handshake failed, retrying the other way: .*encrypted=false`, `peer connected: .*outgoing=true mse=rc4`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Fatalf("no %q in the log:\n%s", want, out)
 		}

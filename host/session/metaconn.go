@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/torrent-dev/torrent/host/mse"
@@ -113,25 +111,11 @@ func (f *fetcher) connect(ctx context.Context, a netip.AddrPort) {
 // an MSE handshake that fails is tried again plain.
 func (f *fetcher) handshake(ctx context.Context, a netip.AddrPort) (*metaConn, *wire.Reader, error) {
 	c, r, err := f.handshakeOnce(ctx, a, f.encrypt)
-	switch {
-	case err == nil || ctx.Err() != nil:
-	case f.encrypt && errors.Is(err, errMetaMSE):
-		f.log.Debug("encrypted handshake failed, retrying plain", "peer", a, "error", err)
-		c, r, err = f.handshakeOnce(ctx, a, false)
-	case !f.encrypt && hungUp(err):
-		f.log.Debug("plain handshake refused, retrying with MSE", "peer", a, "error", err)
-		c, r, err = f.handshakeOnce(ctx, a, true)
+	if err != nil && ctx.Err() == nil && mse.Fallback(err, f.encrypt) {
+		f.log.Debug("handshake failed, retrying the other way", "peer", a, "encrypted", f.encrypt, "error", err)
+		c, r, err = f.handshakeOnce(ctx, a, !f.encrypt)
 	}
 	return c, r, err
-}
-
-// errMetaMSE marks a failed MSE handshake of ours.
-var errMetaMSE = errors.New("encrypted handshake")
-
-// hungUp: the connection was up, and the peer closed it during the
-// handshake.
-func hungUp(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // handshakeOnce is one connection's attempt at handshake, encrypted (MSE,
@@ -158,7 +142,7 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 		// The BitTorrent handshake rides in MSE's initial payload.
 		r, err := mse.Initiate(raw, f.infoHash, mse.RC4|mse.Plaintext, out.Bytes())
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", errMetaMSE, err)
+			return nil, nil, fmt.Errorf("%w: %w", mse.ErrInitiate, err)
 		}
 		nc = r.Conn
 		out.Reset()

@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hashicorp/go-hclog"
-	"io"
 	"net"
 	"net/netip"
-	"syscall"
 	"time"
 
 	"github.com/torrent-dev/torrent/host/mse"
@@ -68,18 +66,9 @@ func (s *Swarm) dialKnown(ctx context.Context, now time.Time) {
 func (cn *connector) dial(ctx context.Context, a netip.AddrPort) {
 	defer cn.wg.Done()
 	h, err := cn.connect(ctx, a, cn.encrypt)
-	switch {
-	case ctx.Err() != nil:
-	case errors.Is(err, errMSE):
-		// As libtorrent does: a peer that does not answer MSE gets a
-		// plain handshake on a new connection.
-		cn.log.Debug("encrypted handshake failed, retrying plain", "peer", a, "error", err)
-		h, err = cn.connect(ctx, a, false)
-	case !cn.encrypt && hungUp(err):
-		// A peer that accepts only encrypted connections (Transmission's
-		// "encryption required") hangs up on a plain handshake.
-		cn.log.Debug("plain handshake refused, retrying with MSE", "peer", a, "error", err)
-		h, err = cn.connect(ctx, a, true)
+	if err != nil && ctx.Err() == nil && mse.Fallback(err, cn.encrypt) {
+		cn.log.Debug("handshake failed, retrying the other way", "peer", a, "encrypted", cn.encrypt, "error", err)
+		h, err = cn.connect(ctx, a, !cn.encrypt)
 	}
 	if err != nil {
 		// A failure has its own channel: conns carries only connections,
@@ -96,12 +85,6 @@ func (cn *connector) dial(ctx context.Context, a netip.AddrPort) {
 	case <-ctx.Done():
 		h.conn.Close()
 	}
-}
-
-// hungUp: the connection was up, and the peer closed it during the
-// handshake.
-func hungUp(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // connect dials a and handshakes, starting with MSE if encrypt.
@@ -192,9 +175,6 @@ func (cn *connector) incoming(ctx context.Context, nc net.Conn) {
 	}()
 }
 
-// errMSE marks a failed encrypted handshake of ours, worth a plain retry.
-var errMSE = errors.New("encrypted handshake")
-
 // handshake exchanges handshakes; an incoming peer must name our torrent
 // before we answer. encrypt (outgoing only) starts with MSE.
 func (cn *connector) handshake(ctx context.Context, sc *sock, a netip.AddrPort, outgoing, encrypt bool) (*handshook, error) {
@@ -230,7 +210,7 @@ func (cn *connector) handshake(ctx context.Context, sc *sock, a netip.AddrPort, 
 		wire.WriteHandshake(&ia, ours)
 		r, err := mse.Initiate(c, cn.infoHash, mse.RC4|mse.Plaintext, ia.Bytes())
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errMSE, err)
+			return nil, fmt.Errorf("%w: %w", mse.ErrInitiate, err)
 		}
 		c, method = r.Conn, r.Method
 	default:

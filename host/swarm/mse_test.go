@@ -14,7 +14,7 @@ func TestEncryptedDialFallsBackToPlain(t *testing.T) {
 	plain := seeder(t, tr, "", 0)
 	log := newLog()
 	leechWith(t, tr, log.logger(), func(c *swarm.Config) { c.EncryptOutgoing = true }, plain.Addr())
-	if !log.contains("retrying plain") {
+	if !log.contains("retrying the other way: peer=" + plain.Addr().String() + " encrypted=true") {
 		t.Fatalf("no plain retry in the log:\n%s", log)
 	}
 	if n := plain.Conns(); n != 2 {
