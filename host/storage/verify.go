@@ -24,6 +24,12 @@ func (s *Storage) verify(ctx context.Context, todo []int, have bitfield.Bitfield
 	if len(todo) == 0 {
 		return nil
 	}
+	if kept := s.onDisk(todo); len(kept) < len(todo) {
+		todo = kept
+		if progress != nil {
+			progress(n-len(todo), n)
+		}
+	}
 	per := int(max(1, verifyRun/s.l.PieceLength)) // pieces per run
 	var next atomic.Int64
 	var done atomic.Int64
@@ -66,6 +72,43 @@ func (s *Storage) verify(ctx context.Context, todo []int, have bitfield.Bitfield
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// onDisk drops from todo the pieces with bytes in a file that does not
+// exist: one look per file, where checkOnDisk would try to open it for
+// each of its pieces (262,144 failed opens, 0.4 s, for a fresh 4 GiB
+// download in 16 KiB pieces).
+func (s *Storage) onDisk(todo []int) []int {
+	s.moving.RLock()
+	defer s.moving.RUnlock()
+	missing := make([]bool, len(s.files))
+	some := false
+	for j := range s.files {
+		if j < len(s.l.Files) && (s.l.Files[j].Pad || s.inParts[j]) {
+			continue // pads are zeros; a skipped file's bytes are in the parts file
+		}
+		if _, err := os.Stat(s.path(j)); errors.Is(err, os.ErrNotExist) {
+			missing[j], some = true, true
+		}
+	}
+	if !some {
+		return todo
+	}
+	kept := todo[:0:0]
+	for _, i := range todo {
+		gone := false
+		s.span(int64(i)*s.l.PieceLength, int(s.PieceLen(i)), func(fi int, fo int64, _, _ int) error {
+			if !s.l.Files[fi].Pad {
+				j, _ := s.backing(fi, fo)
+				gone = gone || missing[j]
+			}
+			return nil
+		})
+		if !gone {
+			kept = append(kept, i)
+		}
+	}
+	return kept
 }
 
 // checkOnDisk reads piece i into buf and checks its hash; a piece not fully
