@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/torrent-dev/torrent/host/dht"
-	"github.com/torrent-dev/torrent/host/magnet"
-	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/session"
 )
 
@@ -61,11 +59,11 @@ func listenPeers(f *downloadFlags) (net.Listener, net.PacketConn, error) {
 }
 
 // startDHTNode starts the DHT node for a download on udp, the UDP side of
-// the BitTorrent port, unless -dht=false, the torrent is private (BEP 27:
-// no DHT for it at all, not even a node), or the torrent does not load (the
-// session reports that). A node that cannot start is a warning: the
-// download goes on without it. closeNode closes it within dhtCloseWait.
-func startDHTNode(f *downloadFlags, torrentPath string, ln net.Listener, udp net.PacketConn, log hclog.Logger) (*dht.Node, func()) {
+// the BitTorrent port, unless -dht=false or the torrent is private (BEP 27:
+// no DHT for it at all, not even a node). A node that cannot start is a
+// warning: the download goes on without it. closeNode closes it within
+// dhtCloseWait.
+func startDHTNode(f *downloadFlags, private bool, ln net.Listener, udp net.PacketConn, log hclog.Logger) (*dht.Node, func()) {
 	noop := func() {}
 	if !f.dht {
 		return nil, noop
@@ -74,19 +72,10 @@ func startDHTNode(f *downloadFlags, torrentPath string, ln net.Listener, udp net
 		log.Warn("DHT off: the UDP port is taken", "port", ln.Addr().(*net.TCPAddr).Port)
 		return nil, noop
 	}
-	// A magnet link says nothing of privacy (the session keeps the DHT
-	// off for a torrent its metadata says is private); a .torrent does.
-	if !magnet.IsMagnet(torrentPath) {
-		m, err := metainfo.Load(torrentPath)
-		if err != nil {
-			udp.Close()
-			return nil, noop
-		}
-		if m.Info.Private {
-			udp.Close()
-			log.Info("private torrent: DHT off")
-			return nil, noop
-		}
+	if private {
+		udp.Close()
+		log.Info("private torrent: DHT off")
+		return nil, noop
 	}
 	if err := makeDataDir(f.dir); err != nil {
 		udp.Close()

@@ -205,6 +205,10 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if picker == "builtin" {
 		picker = ""
 	}
+	src, err := parseSource(torrentPath, f)
+	if err != nil {
+		return false, err
+	}
 	ln, udp, err := listenPeers(f)
 	if err != nil {
 		return false, err
@@ -214,9 +218,9 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	if f.lsd {
 		lsdCfg = &lsd.Config{}
 	}
-	node, closeDHT := startDHTNode(f, torrentPath, ln, udp, log)
+	node, closeDHT := startDHTNode(f, src.private(), ln, udp, log)
 	defer closeDHT()
-	s, err := openSession(torrentPath, f, session.Options{
+	s, err := src.open(session.Options{
 		Dir: f.dir, FullCheck: f.check, Listener: ln, Peers: f.peers, Seed: f.seed,
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
@@ -294,24 +298,47 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 	return complete, nil
 }
 
-// openSession opens a magnet link or a .torrent file; a bad one is the
-// caller's error (exit 2), naming what is wrong.
-func openSession(arg string, f *downloadFlags, opts session.Options) (*session.Session, error) {
+// source is what a download was given: a .torrent (meta) or a magnet link.
+type source struct {
+	meta   *metainfo.MetaInfo
+	magnet *magnet.Magnet
+}
+
+// parseSource reads a magnet link or a .torrent file once, before any port
+// or directory is taken; a bad one is the caller's error (exit 2), naming
+// what is wrong.
+func parseSource(arg string, f *downloadFlags) (source, error) {
 	if !magnet.IsMagnet(arg) {
 		if f.metaOnly {
-			return nil, badInput("-metadata-only is for a magnet link; %s is a file", arg)
+			return source{}, badInput("-metadata-only is for a magnet link; %s is a file", arg)
 		}
-		s, err := session.Open(arg, opts)
+		m, err := metainfo.Load(arg)
 		if err != nil {
-			return nil, usageError{err} // an unreadable or invalid torrent
+			return source{}, usageError{err} // an unreadable or invalid torrent
 		}
-		return s, nil
+		return source{meta: m}, nil
 	}
 	m, err := magnet.Parse(arg)
 	if err != nil {
-		return nil, usageError{err}
+		return source{}, usageError{err}
 	}
-	return session.OpenMagnet(m, opts)
+	return source{magnet: m}, nil
+}
+
+// private: BEP 27, no DHT for the torrent at all. A magnet link says
+// nothing of privacy (the session keeps the DHT off for a torrent its
+// metadata says is private); a .torrent does.
+func (src source) private() bool { return src.meta != nil && src.meta.Info.Private }
+
+func (src source) open(opts session.Options) (*session.Session, error) {
+	if src.meta != nil {
+		s, err := session.OpenMeta(src.meta, opts)
+		if err != nil {
+			return nil, usageError{err} // its layout does not fit (its files, -only)
+		}
+		return s, nil
+	}
+	return session.OpenMagnet(src.magnet, opts)
 }
 
 // writeTorrentFile is -metadata-only's result: NAME.torrent in -dir, its

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -308,9 +309,14 @@ func TestMagnetMalformed(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			out, code := runTorrent(t, dir, "-dir", dir, tc.link)
+			// Nothing is started for it: no data directory, no DHT node.
+			data := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+			out, code := runTorrent(t, dir, "-dht", "-dht-bootstrap=", "-dir", data, tc.link)
 			if code != 2 || !strings.Contains(out, "torrent: ") || !strings.Contains(out, tc.want) {
 				t.Fatalf("exit %d, want 2 and %q:\n%s", code, tc.want, out)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) || strings.Contains(out, "DHT node started") {
+				t.Errorf("a bad link started things: %s: %v\n%s", data, err, out)
 			}
 		})
 	}

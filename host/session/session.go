@@ -120,14 +120,14 @@ func Open(torrentPath string, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	return OpenMeta(m, opts)
+}
+
+// OpenMeta is Open for a .torrent already parsed.
+func OpenMeta(m *metainfo.MetaInfo, opts Options) (*Session, error) {
 	s := newSession(m.InfoHash, opts)
-	// The raw info dictionary, to serve over ut_metadata (nil if the
-	// file was replaced since Load).
-	var info []byte
-	if data, err := os.ReadFile(torrentPath); err == nil {
-		info = infoOf(data, m.InfoHash)
-	}
-	if err := s.setMeta(m, info); err != nil {
+	// m.InfoBytes is the raw info dictionary, served over ut_metadata.
+	if err := s.setMeta(m, m.InfoBytes); err != nil {
 		return nil, err
 	}
 	return s, nil
