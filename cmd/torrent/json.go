@@ -84,6 +84,8 @@ type (
 		KnownPeers int    `json:"known_peers"`
 		ETA        *int64 `json:"eta"`     // seconds; null when unknown
 		Problem    string `json:"problem"` // what keeps it from going on ("disk full at ..."); "" when nothing does
+		// Lazy is there only for a lazy run, as in status -json.
+		Lazy *jsonLazy `json:"lazy,omitempty"`
 	}
 	// jsonMetadata is a magnet link's metadata phase, every second until
 	// the torrent is known, then once with done.
@@ -146,6 +148,7 @@ type jsonSource interface {
 	InfoHash() [20]byte
 	Name() string
 	Sel() *selection.Selection // the files chosen; nil: all
+	LazyStats() (session.LazyStats, bool)
 }
 
 // jsonEvents writes the event stream; each object is one line.
@@ -265,7 +268,11 @@ func (e *jsonEvents) tick(src jsonSource) {
 	}
 	e.peerEvents(st.Peers)
 	e.filesEvent(src)
-	e.write(e.progress(st, checked, checkDone))
+	p := e.progress(st, checked, checkDone)
+	if l, ok := src.LazyStats(); ok {
+		p.Lazy = &jsonLazy{Read: l.Read, Asked: l.Asked, Fetched: st.Verified}
+	}
+	e.write(p)
 	if checkDone && st.Missing == 0 && !e.complete {
 		e.complete = true
 		e.write(jsonComplete{jsonHead: e.head("complete"), Downloaded: st.Downloaded, Uploaded: st.Uploaded,

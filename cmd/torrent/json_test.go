@@ -49,7 +49,8 @@ func (f *fakeSource) Sel() *selection.Selection       { return f.sel }
 func (f *fakeSource) MetadataStatus() (session.MetadataStatus, bool) {
 	return f.ms, f.m == nil
 }
-func (f *fakeSource) InfoHash() [20]byte { return jsonTestMeta().InfoHash }
+func (f *fakeSource) LazyStats() (session.LazyStats, bool) { return session.LazyStats{}, false }
+func (f *fakeSource) InfoHash() [20]byte                   { return jsonTestMeta().InfoHash }
 func (f *fakeSource) Name() string {
 	if f.m != nil {
 		return f.m.Info.Name

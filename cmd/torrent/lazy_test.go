@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -129,35 +130,47 @@ func (lt *lazyTorrent) readSame(t *testing.T, f *os.File, name string, off, n in
 }
 
 var (
-	uploadedRe   = regexp.MustCompile(`"type":"progress"[^\n]*"uploaded":[1-9]`)
-	piecesDoneRe = regexp.MustCompile(`"type":"progress"[^\n]*"state":"([a-z]+)"[^\n]*"pieces_done":(\d+),"pieces":(\d+)`)
+	uploadedRe = regexp.MustCompile(`"type":"progress"[^\n]*"uploaded":[1-9]`)
+	progressRe = regexp.MustCompile(`(?m)^\{[^\n]*"type":"progress"[^\n]*$`)
 )
 
 // waitPieces waits until the client's progress events count n pieces
-// verified (a lazy run never completes); it fails on more.
+// verified (a lazy run never completes); it fails on more, and on a
+// progress event without the lazy run's counts or with more fetched than
+// its reads asked for; the reads made must be counted.
 func waitPieces(t *testing.T, c *client, n, total int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		ms := piecesDoneRe.FindAllStringSubmatch(c.output(), -1)
-		if len(ms) > 0 {
-			m := ms[len(ms)-1]
-			done, _ := strconv.Atoi(m[2])
-			if all, _ := strconv.Atoi(m[3]); all != total {
-				t.Fatalf("progress counts %d pieces, the torrent has %d", all, total)
+		if lines := progressRe.FindAllString(c.output(), -1); len(lines) > 0 {
+			var p struct {
+				State      string    `json:"state"`
+				PiecesDone int       `json:"pieces_done"`
+				Pieces     int       `json:"pieces"`
+				Lazy       *jsonLazy `json:"lazy"`
 			}
-			if m[1] != "lazy" {
-				t.Fatalf("progress state %q, want lazy", m[1])
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &p); err != nil {
+				t.Fatalf("progress event %s: %v", lines[len(lines)-1], err)
 			}
-			if done > n {
-				t.Fatalf("%d pieces verified, more than the %d read and read ahead into", done, n)
+			if p.Pieces != total {
+				t.Fatalf("progress counts %d pieces, the torrent has %d", p.Pieces, total)
 			}
-			if done == n {
+			if p.State != "lazy" || p.Lazy == nil {
+				t.Fatalf("progress state %q, lazy %v: want a lazy run's", p.State, p.Lazy)
+			}
+			if p.Lazy.Fetched > p.Lazy.Asked {
+				t.Fatalf("progress: fetched %d bytes, more than the %d its reads asked for", p.Lazy.Fetched, p.Lazy.Asked)
+			}
+			if p.PiecesDone > n {
+				t.Fatalf("%d pieces verified, more than the %d read and read ahead into", p.PiecesDone, n)
+			}
+			// The reads ended before this wait: the next event counts them.
+			if p.PiecesDone == n && p.Lazy.Read > 0 {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the pieces read and read ahead into (%d) never all arrived", n)
+			t.Fatalf("the pieces read and read ahead into (%d) never all arrived, or the reads were not counted:\n%s", n, c.output())
 		}
 		select {
 		case <-c.done:
