@@ -40,6 +40,8 @@ func TestLazyMountMagnet(t *testing.T) {
 	link, _ := magnetFor(t, lt.torrent, ltAddr(lt.seeder))
 	dir, mnt := t.TempDir(), t.TempDir()
 	c := lt.mountOf(t, dir, mnt, link)
+	// The mount can be seen before its log line is read.
+	c.waitFor(regexp.MustCompile(`torfs: mounted`), 30*time.Second)
 	if out := c.output(); !strings.Contains(out, "metadata fetched") || strings.Index(out, "metadata fetched") > strings.Index(out, "torfs: mounted") {
 		t.Fatalf("mounted before the metadata was fetched:\n%s", out)
 	}
