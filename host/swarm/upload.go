@@ -19,14 +19,23 @@ type upReq struct{ index, begin, length uint32 }
 // messages and blocks to upload. The writer sends everything queued in one
 // vectored write.
 type outbox struct {
-	mu     sync.Mutex
-	ctrl   []byte
+	mu   sync.Mutex
+	ctrl []byte
+	// reqs[head:] are the queued uploads in order; a cancelled one stays
+	// as a hole (length 0) that take skips. at finds a queued upload by
+	// its sequence number (head counts those taken), so a Cancel costs
+	// the same with 2,048 uploads queued as with one, and a peer that
+	// sends nothing but Cancels cannot make the run loop scan its queue.
 	reqs   []upReq
+	head   int
+	taken  int // sequence number of reqs[head]
+	at     map[upReq]int
+	live   int // queued, not cancelled
 	closed bool
 	wake   chan struct{}
 }
 
-func newOutbox() *outbox { return &outbox{wake: make(chan struct{}, 1)} }
+func newOutbox() *outbox { return &outbox{wake: make(chan struct{}, 1), at: map[upReq]int{}} }
 
 func (o *outbox) signal() {
 	select {
@@ -53,7 +62,9 @@ func (o *outbox) sendMsg(m wire.Message) {
 
 func (o *outbox) upload(r upReq) {
 	o.mu.Lock()
+	o.at[r] = o.taken + len(o.reqs) - o.head // a second copy: a Cancel takes back the last
 	o.reqs = append(o.reqs, r)
+	o.live++
 	o.mu.Unlock()
 	o.signal()
 }
@@ -62,7 +73,7 @@ func (o *outbox) upload(r upReq) {
 func (o *outbox) queued() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.reqs)
+	return o.live
 }
 
 // unsent is how many bytes of control messages wait for the writer.
@@ -75,10 +86,16 @@ func (o *outbox) unsent() int {
 // cancel drops a queued upload that has not been sent yet.
 func (o *outbox) cancel(r upReq) {
 	o.mu.Lock()
-	if i := slices.Index(o.reqs, r); i >= 0 {
-		o.reqs = slices.Delete(o.reqs, i, i+1)
+	defer o.mu.Unlock()
+	seq, ok := o.at[r]
+	if !ok {
+		return
 	}
-	o.mu.Unlock()
+	delete(o.at, r)
+	if i := o.head + seq - o.taken; i >= o.head && i < len(o.reqs) && o.reqs[i] == r {
+		o.reqs[i].length = 0
+		o.live--
+	}
 }
 
 // shut closes the outbox: the writer stops at its next wake-up, and what
@@ -103,10 +120,25 @@ func (o *outbox) take(ctrl []byte, reqs []upReq) (c []byte, r []upReq, closed, m
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	c, o.ctrl = o.ctrl, ctrl[:0]
-	n := min(len(o.reqs), uploadBatch)
-	r = append(reqs[:0], o.reqs[:n]...)
-	o.reqs = slices.Delete(o.reqs, 0, n)
-	return c, r, o.closed, len(o.reqs) > 0
+	r = reqs[:0]
+	for ; len(r) < uploadBatch && o.head < len(o.reqs); o.head, o.taken = o.head+1, o.taken+1 {
+		q := o.reqs[o.head]
+		if q.length == 0 {
+			continue // cancelled
+		}
+		if o.at[q] == o.taken {
+			delete(o.at, q)
+		}
+		r = append(r, q)
+		o.live--
+	}
+	// Shift the queue down once half of it is taken: each upload is
+	// moved at most once on average.
+	if o.head > len(o.reqs)/2 {
+		n := copy(o.reqs, o.reqs[o.head:])
+		o.reqs, o.head = o.reqs[:n], 0
+	}
+	return c, r, o.closed, o.live > 0
 }
 
 // peerWriter is a peer's writing goroutine: it sends what the run loop
