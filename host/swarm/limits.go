@@ -38,6 +38,12 @@ type Timeouts struct {
 	// included, arrived for this long (default 3 min): BEP 3 peers send a
 	// keep-alive every 2 min, we send one after 90 s without writing.
 	Idle time.Duration
+	// Unused drops a peer when neither side has wanted anything of the
+	// other for this long (default 5 min; libtorrent's inactivity timeout
+	// is 10): one that only sends keep-alives would hold its slot for
+	// ever. At the peer limit a new connection takes the slot of a peer
+	// unused for a tenth of it.
+	Unused time.Duration
 }
 
 func (t *Timeouts) setDefaults() {
@@ -49,6 +55,9 @@ func (t *Timeouts) setDefaults() {
 	}
 	if t.Idle == 0 {
 		t.Idle = 3 * time.Minute
+	}
+	if t.Unused == 0 {
+		t.Unused = 5 * time.Minute
 	}
 }
 

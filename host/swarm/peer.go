@@ -14,6 +14,7 @@ import (
 	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/host/wire"
 	"github.com/torrent-dev/torrent/sdk"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
 
 const (
@@ -61,6 +62,7 @@ type peer struct {
 	peerInterested bool
 	unservable     int // requests for pieces we do not have
 	rates          peerRates
+	lastUse        time.Time // last tick at which it was inUse
 }
 
 // addPeer takes a handshaken connection into the swarm.
@@ -71,7 +73,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 		reason = "banned"
 	case s.byPeerID[h.hs.PeerID] != nil:
 		reason = "already connected"
-	case len(s.peers) >= s.cfg.MaxPeers:
+	case len(s.peers) >= s.cfg.MaxPeers && !s.evictUnused(time.Now()):
 		reason = "too many peers"
 	}
 	if reason != "" {
@@ -101,6 +103,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 		src:      src,
 		outgoing: h.outgoing,
 		enc:      h.enc,
+		lastUse:  time.Now(),
 	}
 	p.dl = newDLPeer(p.id, h.addr.Addr(), p.fast, p.out, s.cfg.NumPieces, time.Now())
 	s.peers[p.id] = p
@@ -146,4 +149,42 @@ var errProtocol = errors.New("protocol violation")
 
 func protoErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errProtocol, fmt.Sprintf(format, args...))
+}
+
+var errUnused = errors.New("neither side wanted anything of the other")
+
+// inUse says p serves a purpose now: either side is interested, blocks
+// are on their way either way, or it has pieces we lack (a change of the
+// files chosen, or a lazy mount's next read, can make them wanted).
+func (s *Swarm) inUse(p *peer) bool {
+	return p.peerInterested || p.dl.interested || len(p.dl.inflight) > 0 || p.out.queued() > 0 ||
+		lacks(s.dl.have, p.dl.has)
+}
+
+// lacks says has holds a piece that have does not.
+func lacks(have, has bitfield.Bitfield) bool {
+	a, b := have.Bytes(), has.Bytes()
+	for i := range min(len(a), len(b)) {
+		if b[i]&^a[i] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// evictUnused drops the peer unused longest, if it has been for a tenth
+// of Timeouts.Unused, to make room for a new connection; it reports
+// whether it did.
+func (s *Swarm) evictUnused(now time.Time) bool {
+	var worst *peer
+	for _, p := range s.peers {
+		if !s.inUse(p) && (worst == nil || p.lastUse.Before(worst.lastUse)) {
+			worst = p
+		}
+	}
+	if worst == nil || now.Sub(worst.lastUse) < s.cfg.Timeouts.Unused/10 {
+		return false
+	}
+	s.dropPeer(worst, errUnused)
+	return true
 }

@@ -348,6 +348,12 @@ func (s *Swarm) tick(ctx context.Context, now time.Time) {
 			s.dropPeer(p, err)
 			continue
 		}
+		if s.inUse(p) {
+			p.lastUse = now
+		} else if now.Sub(p.lastUse) >= s.cfg.Timeouts.Unused {
+			s.dropPeer(p, errUnused)
+			continue
+		}
 		p.dl.adjustDepth(p.rates.down)
 		s.dl.fill(p.dl)
 	}
@@ -374,6 +380,8 @@ func (s *Swarm) dropPeer(p *peer, why error) {
 		how = addrbook.LeftComplete
 	case errors.Is(why, errProtocol):
 		how = addrbook.LeftFault
+	case errors.Is(why, errUnused):
+		how = addrbook.LeftUnused
 	}
 	s.book.Disconnected(p.addr, how, time.Now())
 	p.close()

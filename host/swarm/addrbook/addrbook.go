@@ -67,6 +67,7 @@ type entry struct {
 	connected bool
 	dialing   bool
 	complete  bool // left because both sides had everything
+	unused    bool // left because neither side wanted anything of the other
 	failures  int  // dials in a row that gave no connection
 	faults    int  // connections that ended in a protocol violation; never reset
 	lastSeen  time.Time
@@ -80,8 +81,15 @@ func (e *entry) nextDial() time.Time {
 		return time.Time{}
 	}
 	back := time.Duration(1<<min(e.failures+e.faults, maxBackoff)) * baseBackoff
+	if e.unused {
+		back = max(back, UnusedWait)
+	}
 	return e.lastSeen.Add(back)
 }
+
+// UnusedWait is how long a peer left as unused waits to be dialled again:
+// by then it may have pieces we lack, or we may want some of its.
+const UnusedWait = 10 * time.Minute
 
 // Book holds the addresses of one torrent.
 type Book struct {
@@ -237,6 +245,7 @@ const (
 	LeftOK       = iota // for any reason but these
 	LeftComplete        // both sides had everything: a seed need not dial it again
 	LeftFault           // it broke the protocol: dial it again later and later
+	LeftUnused          // neither side wanted anything of the other: dial it again after UnusedWait
 )
 
 // Disconnected records the end of a's connection and how it ended (Left*).
@@ -257,7 +266,7 @@ func (b *Book) Disconnected(a netip.AddrPort, how int, now time.Time) {
 		delete(b.entries, a)
 		return
 	}
-	e.lastSeen, e.complete = now, how == LeftComplete
+	e.lastSeen, e.complete, e.unused = now, how == LeftComplete, how == LeftUnused
 	if how == LeftFault {
 		e.faults++
 	}

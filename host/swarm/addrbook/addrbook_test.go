@@ -170,3 +170,28 @@ func TestBansRefuseDials(t *testing.T) {
 		t.Fatalf("dialled %v, want only the unbanned address", d)
 	}
 }
+
+// A peer left because neither side wanted anything of the other is not
+// dialled again until UnusedWait has passed; its next connection ending
+// normally brings the usual quick redial back.
+func TestUnusedWaits(t *testing.T) {
+	t.Parallel()
+	b := New(10)
+	idle := ap("10.0.0.1:1")
+	b.Add(Tracker, idle)
+	b.Dial(t0, 10, false)
+	b.Connected(idle, true)
+	b.Disconnected(idle, LeftUnused, t0)
+	if d := b.Dial(t0.Add(UnusedWait-time.Second), 10, false); len(d) != 0 {
+		t.Fatalf("dialled %v before UnusedWait", d)
+	}
+	later := t0.Add(UnusedWait)
+	if d := b.Dial(later, 10, false); len(d) != 1 {
+		t.Fatalf("dialled %v after UnusedWait, want the peer", d)
+	}
+	b.Connected(idle, true)
+	b.Disconnected(idle, LeftOK, later)
+	if d := b.Dial(later.Add(baseBackoff), 10, false); len(d) != 1 {
+		t.Fatalf("dialled %v %v after a normal end, want the peer", d, baseBackoff)
+	}
+}
