@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/storage"
 	"github.com/torrent-dev/torrent/internal/realpeers"
+	"github.com/torrent-dev/torrent/internal/testbin"
 )
 
 // openMounted opens file name of lt's torrent under mnt; closed at the
@@ -221,5 +223,34 @@ func TestLazySeedFalseOnly(t *testing.T) {
 	}
 	if regexp.MustCompile(`"type":"complete"`).FindString(c.output()) == "" {
 		t.Fatalf("no complete event once the goal was had:\n%s", c.output())
+	}
+}
+
+// The terminal UI of a lazy mount says so: its header shows what reads
+// fetched instead of an ETA, and follows a read through the mount.
+func TestTerminalUILazy(t *testing.T) {
+	t.Parallel()
+	lt := newLazyTorrent(t, realpeers.FileSpec{Path: "z/a.bin", Size: 4 << 20})
+	dir, mnt := t.TempDir(), t.TempDir()
+	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() }) // if the test fails while mounted
+	exitFile := filepath.Join(t.TempDir(), "exit")
+	cmd := fmt.Sprintf("%s mount -lazy -g -dht=false -lsd=false -pex=false -picker builtin -peer 127.0.0.1:%d -dir %s %s %s; echo $? > %s",
+		filepath.Join(testbin.Build(t), "torrent"), lt.seeder.Port, dir, lt.torrent, mnt, exitFile)
+	s := startTmux(t, 100, 30, cmd)
+	s.waitScreen("the lazy header", 30*time.Second, func(scr string) bool { return strings.Contains(scr, "lazy: 0 B fetched for reads") })
+	for deadline := time.Now().Add(30 * time.Second); !isMounted(mnt); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never mounted; screen:\n%s", s.screen())
+		}
+	}
+	lt.readSame(t, openMounted(t, mnt, "a.bin"), "a.bin", 2<<20, 64<<10)
+	fetched := regexp.MustCompile(`lazy: [0-9.]+ [KM]iB fetched for reads`)
+	s.waitScreen("the read's pieces fetched", 30*time.Second, func(scr string) bool { return fetched.MatchString(scr) })
+	s.keys("q")
+	if code := waitExit(t, s, exitFile, 20*time.Second); code != "0" {
+		t.Fatalf("exit code %s after q; screen:\n%s", code, s.screen())
+	}
+	if isMounted(mnt) {
+		t.Fatal("still mounted after q")
 	}
 }
