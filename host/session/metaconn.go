@@ -52,9 +52,13 @@ type metaConn struct {
 	once    sync.Once
 	size    int // metadata_size the peer announced
 	theirID int // its number for ut_metadata; 0 if it has none
-	inAsm   bool
-	pending map[int]bool // pieces asked of it in the attempt under way
-	waiting time.Time    // since when it owes us an answer
+	// listenPort is the port its extension handshake says it listens on
+	// (BEP 10 p); 0 if it said none.
+	listenPort int
+	incoming   bool // it connected to us
+	inAsm      bool
+	pending    map[int]bool // pieces asked of it in the attempt under way
+	waiting    time.Time    // since when it owes us an answer
 }
 
 func (c *metaConn) close() {
@@ -92,23 +96,33 @@ func (f *fetcher) connect(ctx context.Context, a netip.AddrPort) {
 		f.report(ctx, metaEvent{kind: evFailed, addr: a, err: err})
 		return
 	}
-	if !f.report(ctx, metaEvent{kind: evUp, addr: a, conn: c}) {
+	f.serve(ctx, c, r, nil)
+}
+
+// serve hands the loop a handshaken peer, calls taken (if not nil) once
+// the loop has it or the phase is over, and then reads the peer's messages until the
+// connection ends.
+func (f *fetcher) serve(ctx context.Context, c *metaConn, r *wire.Reader, taken func()) {
+	up := f.report(ctx, metaEvent{kind: evUp, addr: c.addr, conn: c})
+	if taken != nil {
+		taken()
+	}
+	if !up {
 		c.close()
 		return
 	}
 	f.wg.Add(1)
 	go func() { defer f.wg.Done(); c.write() }()
-	err = f.read(ctx, c, r)
+	err := f.read(ctx, c, r)
 	c.close()
-	f.report(ctx, metaEvent{kind: evDown, addr: a, conn: c, err: err})
+	f.report(ctx, metaEvent{kind: evDown, addr: c.addr, conn: c, err: err})
 }
 
 // handshake opens the connection and exchanges the BitTorrent and the
-// extension handshakes; the peer's messages before its extension
-// handshake (bitfield, have) mean nothing in this phase. Like the swarm's
-// dials: a plain handshake the peer hangs up on (it takes only encrypted
-// connections) is tried again with MSE, and with Options.EncryptOutgoing
-// an MSE handshake that fails is tried again plain.
+// extension handshakes. Like the swarm's dials: a plain handshake the
+// peer hangs up on (it takes only encrypted connections) is tried again
+// with MSE, and with Options.EncryptOutgoing an MSE handshake that fails
+// is tried again plain.
 func (f *fetcher) handshake(ctx context.Context, a netip.AddrPort) (*metaConn, *wire.Reader, error) {
 	c, r, err := f.handshakeOnce(ctx, a, f.encrypt)
 	if err != nil && ctx.Err() == nil && mse.Fallback(err, f.encrypt) {
@@ -147,8 +161,7 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 		nc = r.Conn
 		out.Reset()
 	}
-	eh := wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: ourMetadataID}, V: "torrent"}
-	if _, err := nc.Write(wire.AppendMessage(out.Bytes(), wire.Extended{ExtID: 0, Payload: eh.Marshal()})); err != nil {
+	if _, err := nc.Write(appendExtHandshake(out.Bytes())); err != nil {
 		return nil, nil, err
 	}
 	hs, err := wire.ReadHandshake(nc)
@@ -159,7 +172,24 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 		return nil, nil, fmt.Errorf("handshake for another torrent %x", hs.InfoHash)
 	case hs.PeerID == f.peerID:
 		return nil, nil, errors.New("connected to ourselves")
-	case !hs.Extended():
+	}
+	c, r, err := f.awaitExt(nc, a, hs)
+	ok = err == nil
+	return c, r, err
+}
+
+// appendExtHandshake appends our extension handshake to b.
+func appendExtHandshake(b []byte) []byte {
+	eh := wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: ourMetadataID}, V: "torrent"}
+	return wire.AppendMessage(b, wire.Extended{ExtID: 0, Payload: eh.Marshal()})
+}
+
+// awaitExt reads, after the BitTorrent handshakes, until the peer's
+// extension handshake and makes the peer of the phase; the peer's messages
+// before it (bitfield, have) mean nothing in this phase. It clears nc's
+// deadlines.
+func (f *fetcher) awaitExt(nc net.Conn, a netip.AddrPort, hs wire.Handshake) (*metaConn, *wire.Reader, error) {
+	if !hs.Extended() {
 		return nil, nil, errors.New("the peer has no extension protocol (BEP 10), so no metadata exchange")
 	}
 	r := wire.NewReader(nc, maxMetaMsgLen)
@@ -181,9 +211,9 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 			id = 0
 		}
 		nc.SetDeadline(time.Time{})
-		ok = true
 		return &metaConn{addr: a, peerID: hs.PeerID, conn: nc, out: make(chan []byte, 2*maxMetaRequests+8),
-			quit: make(chan struct{}), size: theirs.MetadataSize, theirID: id, pending: map[int]bool{}}, r, nil
+			quit: make(chan struct{}), size: theirs.MetadataSize, theirID: id, listenPort: theirs.Port,
+			pending: map[int]bool{}}, r, nil
 	}
 }
 

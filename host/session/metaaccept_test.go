@@ -1,0 +1,187 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/torrent-dev/torrent/host/magnet"
+	"github.com/torrent-dev/torrent/host/metainfo"
+	"github.com/torrent-dev/torrent/host/mse"
+	"github.com/torrent-dev/torrent/host/wire"
+	"github.com/torrent-dev/torrent/internal/realpeers"
+)
+
+// A magnet link with no peer, tracker or DHT: the only source of the
+// metadata is a libtorrent seeder told to connect to us (connect_peer),
+// which it does once, during the metadata phase. The phase accepts it,
+// fetches the metadata from it, and hands its listen port (its extension
+// handshake's p) to the swarm, which dials it for the data.
+func TestMagnetMetadataFromIncomingSeeder(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	src, mi, _ := ltSeeder(t, realpeers.LTOptions{ConnectTo: []string{ln.Addr().String()}})
+	dir := t.TempDir()
+	s, err := OpenMagnet(&magnet.Magnet{InfoHash: mi.InfoHash}, Options{Dir: dir, Listener: ln, Logger: testLogger(t, "magnet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	if err := s.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
+	}
+	sameTree(t, src, dir)
+}
+
+// FetchMetadata alone (-metadata-only: Close without Run) stops
+// accepting when it returns and leaves the listener open and usable: every
+// connection made afterwards reaches whoever accepts next (here the test),
+// none is taken by a leftover acceptor of the phase.
+func TestMetadataOnlyStopsAccepting(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, mi, _ := ltSeeder(t, realpeers.LTOptions{ConnectTo: []string{ln.Addr().String()}})
+	s, err := OpenMagnet(&magnet.Magnet{InfoHash: mi.InfoHash}, Options{Dir: t.TempDir(), Listener: ln, MetadataOnly: true,
+		Logger: testLogger(t, "magnet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	if err := s.FetchMetadata(ctx); err != nil {
+		t.Fatalf("FetchMetadata: %v", err)
+	}
+	s.Close()
+	const n = 5
+	for i := range n {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A handshake for our torrent: an acceptor still running would
+		// answer it.
+		wire.WriteHandshake(c, wire.NewHandshake(mi.InfoHash, [20]byte{byte(i)}))
+	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
+	for i := range n {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("connection %d of %d after FetchMetadata returned is not in the backlog: %v", i+1, n, err)
+		}
+		c.Close()
+	}
+}
+
+// Hostile incoming peers of the metadata phase: a handshake for another
+// torrent, plain or over MSE, is closed unanswered; a flood of silent
+// connections takes the half-open slots and every connection over them is
+// closed at once. None of that harms the phase: once the flood is gone, a
+// libtorrent seeder that connects to us gives the metadata and the data.
+func TestMetadataPhaseRefusesHostileIncoming(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	src := t.TempDir()
+	torrent := makeTorrent(t, src, "")
+	mi, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, err := OpenMagnet(&magnet.Magnet{InfoHash: mi.InfoHash}, Options{Dir: dir, Listener: ln, Logger: testLogger(t, "magnet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(ctx) }()
+	waitFor(t, ctx, "the metadata phase", func() bool { return s.fetcher.Load() != nil })
+	f := s.fetcher.Load()
+
+	other := mi.InfoHash
+	other[0] ^= 0xff
+	if got := answerTo(t, ln.Addr().String(), other, false); got == nil {
+		t.Errorf("a plain handshake for another torrent was answered")
+	}
+	if got := answerTo(t, ln.Addr().String(), other, true); got == nil {
+		t.Errorf("an MSE handshake for another torrent was answered")
+	}
+
+	const extra = 10
+	var flood []net.Conn
+	for range metaHalfOpen + extra {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		flood = append(flood, c)
+	}
+	waitFor(t, ctx, "the flood refused over the half-open limit", func() bool { return f.refused.Load() >= extra })
+	for _, c := range flood {
+		c.Close()
+	}
+	// Its slots are given back as its connections end.
+	waitFor(t, ctx, "the half-open slots given back", func() bool { return len(f.halfOpen) == 0 })
+
+	realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{ConnectTo: []string{ln.Addr().String()}})
+	if err := <-runErr; err != nil || ctx.Err() != nil {
+		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
+	}
+	sameTree(t, src, dir)
+}
+
+// answerTo connects to addr with a handshake for infoHash, over MSE if
+// encrypted, and returns the error of the first read of an answer; nil
+// means a handshake came back. A connection closed unanswered gives EOF
+// (or a reset); one left open times out, which is an error too.
+func answerTo(t *testing.T, addr string, infoHash [20]byte, encrypted bool) error {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	var hs [68]byte
+	id := [20]byte{'-', 'X', 'X'}
+	rw := c
+	if encrypted {
+		var ia writeBuf
+		wire.WriteHandshake(&ia, wire.NewHandshake(infoHash, id))
+		var r mse.Result
+		if r, err = mse.Initiate(c, infoHash, mse.RC4|mse.Plaintext, ia); err == nil {
+			rw = r.Conn
+		}
+	} else {
+		err = wire.WriteHandshake(c, wire.NewHandshake(infoHash, id))
+	}
+	if err == nil {
+		_, err = io.ReadFull(rw, hs[:])
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Errorf("the connection was left open instead of closed: %v", err)
+	}
+	return err
+}
+
+type writeBuf []byte
+
+func (b *writeBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
