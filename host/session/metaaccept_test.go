@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/mse"
 	"github.com/torrent-dev/torrent/host/wire"
+	"github.com/torrent-dev/torrent/internal/hostilepeer"
 	"github.com/torrent-dev/torrent/internal/realpeers"
 )
 
@@ -185,3 +188,56 @@ func answerTo(t *testing.T, addr string, infoHash [20]byte, encrypted bool) erro
 type writeBuf []byte
 
 func (b *writeBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+// An incoming peer that sends metadata that does not match the info-hash
+// is banned like one we dialled: the connection it opens again is closed
+// unanswered, and the swarm that follows refuses its IP too. The metadata
+// then comes from a libtorrent seeder that connects to us.
+func TestMetadataPhaseBansIncomingLiar(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	src := t.TempDir()
+	torrent := makeTorrent(t, src, "")
+	mi, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, err := OpenMagnet(&magnet.Magnet{InfoHash: mi.InfoHash}, Options{Dir: dir, Listener: ln, Logger: testLogger(t, "magnet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(ctx) }()
+	waitFor(t, ctx, "the metadata phase", func() bool { return s.fetcher.Load() != nil })
+	f := s.fetcher.Load()
+
+	liarIP := netip.MustParseAddr("127.0.0.2")
+	liar := hostilepeer.Start(t, hostilepeer.Torrent{InfoHash: mi.InfoHash, MetadataSize: len(mi.InfoBytes)},
+		hostilepeer.WrongMetadata, hostilepeer.Options{IP: liarIP.String()})
+	to := netip.MustParseAddrPort(ln.Addr().String())
+	if answered, err := liar.DialMetadata(to); !answered || err != nil {
+		t.Fatalf("the liar's first connection: answered %v, %v", answered, err)
+	}
+	if liar.MetadataSent() == 0 || !f.book.Banned(liarIP) {
+		t.Fatalf("the liar sent %d metadata pieces and is banned: %v", liar.MetadataSent(), f.book.Banned(liarIP))
+	}
+	if answered, err := liar.DialMetadata(to); answered || err != nil {
+		t.Fatalf("the banned liar connected again: answered %v, %v", answered, err)
+	}
+
+	realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{ConnectTo: []string{ln.Addr().String()}})
+	if err := <-runErr; err != nil || ctx.Err() != nil {
+		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
+	}
+	sameTree(t, src, dir)
+	if !slices.Contains(s.bans, liarIP) {
+		t.Errorf("the swarm was not given the ban of %v: %v", liarIP, s.bans)
+	}
+}
