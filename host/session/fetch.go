@@ -16,6 +16,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/metadata"
 	"github.com/torrent-dev/torrent/host/mse"
+	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/host/wire"
 )
@@ -80,7 +81,8 @@ type fetcher struct {
 	solo     bool           // after a mismatch of several peers: one peer per attempt
 	soloPeer netip.AddrPort // the peer of the attempt under way in solo mode
 	bans     []netip.Addr
-	heard    map[netip.AddrPort]bool // where incoming peers can be dialled (heardFrom)
+	heard    map[netip.AddrPort]netip.AddrPort // where incoming peers can be dialled (heardFrom)
+	adopted  []swarm.Handshaken                // incoming peers for the swarm (handover.go)
 }
 
 func newFetcher(infoHash, peerID [20]byte, maxPeers int, log hclog.Logger) *fetcher {
@@ -90,7 +92,7 @@ func newFetcher(infoHash, peerID [20]byte, maxPeers int, log hclog.Logger) *fetc
 	f := &fetcher{
 		infoHash: infoHash, peerID: peerID, log: log,
 		skeys: mse.InfoHashes(infoHash), maxPeers: maxPeers, halfOpen: make(chan struct{}, metaHalfOpen),
-		heard:  map[netip.AddrPort]bool{},
+		heard:  map[netip.AddrPort]netip.AddrPort{},
 		book:   addrbook.New(maxPeers),
 		asm:    metadata.New[netip.AddrPort](infoHash),
 		addrs:  make(chan found, 64),
@@ -120,6 +122,10 @@ func (f *fetcher) run(ctx context.Context) (info []byte, bans []netip.Addr, err 
 	cctx, cancel := context.WithCancel(ctx)
 	stopListen, resetListener := f.listen(cctx)
 	defer func() {
+		var detached []*metaConn
+		if info != nil {
+			detached = f.detach()
+		}
 		cancel()
 		stopListen()
 		for _, c := range f.conns {
@@ -127,6 +133,7 @@ func (f *fetcher) run(ctx context.Context) (info []byte, bans []netip.Addr, err 
 		}
 		f.wg.Wait()
 		resetListener() // nothing accepts on it any more: the swarm's
+		f.adopted = f.adoptable(detached)
 		if n := f.refused.Load(); n > 0 {
 			f.log.Info("incoming connections refused over the half-open limit", "count", n, "limit", metaHalfOpen)
 		}

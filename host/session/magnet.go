@@ -130,6 +130,7 @@ func (s *Session) FetchMetadata(ctx context.Context) error {
 		"trackers", len(s.magnet.Trackers))
 	info, bans, err := f.run(ctx)
 	s.bans = bans
+	s.adoptions.put(f.adopted)
 	f.handOn(s.feed.add)
 	if err != nil {
 		return err
@@ -189,6 +190,7 @@ func (s *Session) Logger() hclog.Logger { return s.log }
 // to Run (-metadata-only); Run does both by itself. Call it instead of
 // Run or after Run has returned.
 func (s *Session) Close() {
+	s.adoptions.close()
 	s.sources.stop()
 	if s.store != nil {
 		s.store.Close()

@@ -90,50 +90,52 @@ func (f *fetcher) incoming(ctx context.Context, nc net.Conn) {
 // respond answers an incoming connection's handshakes: the BitTorrent one
 // as the swarm does, then the extension handshakes.
 func (f *fetcher) respond(ctx context.Context, nc net.Conn, a netip.AddrPort) (*metaConn, *wire.Reader, error) {
-	// The phase's end closes every connection, whatever it waits on.
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	// The phase's end closes every connection, whatever it waits on,
+	// but those the swarm takes over (handover.go).
+	unwatch := context.AfterFunc(ctx, func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(metaAcceptTimeout))
-	c, hs, _, err := swarm.Respond(nc, f.skeys, wire.NewHandshake(f.infoHash, f.peerID))
+	c, hs, enc, err := swarm.Respond(nc, f.skeys, wire.NewHandshake(f.infoHash, f.peerID))
 	if err == nil {
 		_, err = c.Write(appendExtHandshake(nil))
 	}
 	var mc *metaConn
 	var r *wire.Reader
 	if err == nil {
-		mc, r, err = f.awaitExt(c, a, hs)
+		mc, r, err = f.awaitExt(c, a, hs, true)
 	}
 	if err != nil {
-		stop()
+		unwatch()
 		nc.Close()
 		return nil, nil, err
 	}
-	mc.incoming = true
+	mc.hand.enc, mc.hand.unwatch = enc, unwatch
 	return mc, r, nil
 }
 
 // heardFrom remembers where an incoming peer can be dialled, for the
 // swarm: at the port its extension handshake named, else where it came
-// from. They are handed on as PEX addresses (what PEX would say of it):
-// the address book never dials an address that is only Incoming.
+// from. Those whose connection is not handed to the swarm are handed on as
+// PEX addresses (what PEX would say of it): the address book never dials
+// an address that is only Incoming.
 func (f *fetcher) heardFrom(c *metaConn) {
 	a := c.addr
 	if c.listenPort > 0 {
 		a = netip.AddrPortFrom(a.Addr(), uint16(c.listenPort))
 	}
 	if len(f.heard) < maxRemembered {
-		f.heard[a] = true
+		f.heard[c.addr] = a
 	}
 }
 
 // handOn gives the session's feed the addresses of the incoming peers of
-// the phase, so the swarm dials them: their connections end with the
-// phase. The feed keeps them for the swarm.
+// the phase whose connections the swarm did not take, so that it dials
+// them. The feed keeps them for the swarm.
 func (f *fetcher) handOn(add AddFunc) {
 	if len(f.heard) == 0 {
 		return
 	}
 	addrs := make([]netip.AddrPort, 0, len(f.heard))
-	for a := range f.heard {
+	for _, a := range f.heard {
 		addrs = append(addrs, a)
 	}
 	add(addrbook.PEX, addrs)

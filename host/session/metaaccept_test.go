@@ -30,7 +30,7 @@ func TestMagnetMetadataFromIncomingSeeder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	src, mi, _ := ltSeeder(t, realpeers.LTOptions{ConnectTo: []string{ln.Addr().String()}})
+	src, mi, seeder := ltSeeder(t, realpeers.LTOptions{ConnectTo: []string{ln.Addr().String()}})
 	dir := t.TempDir()
 	s, err := OpenMagnet(&magnet.Magnet{InfoHash: mi.InfoHash}, Options{Dir: dir, Listener: ln, Logger: testLogger(t, "magnet")})
 	if err != nil {
@@ -42,6 +42,13 @@ func TestMagnetMetadataFromIncomingSeeder(t *testing.T) {
 		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
 	}
 	sameTree(t, src, dir)
+	// The data came over the seeder's own connection, handed from the
+	// metadata phase to the swarm: the seeder never took one from us.
+	for _, p := range seeder.Peers() {
+		if !p.Outgoing {
+			t.Errorf("the seeder took a connection from %s: the swarm dialled it instead of adopting its connection", p.Addr)
+		}
+	}
 }
 
 // FetchMetadata alone (-metadata-only: Close without Run) stops

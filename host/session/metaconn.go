@@ -42,16 +42,17 @@ type metaEvent struct {
 }
 
 // metaConn is one peer of the metadata phase. The fetcher's loop owns
-// its fields but conn, out and quit.
+// its fields but conn, out, quit and those its reader keeps (handover.go).
 type metaConn struct {
 	addr    netip.AddrPort
 	peerID  [20]byte
 	conn    net.Conn
 	out     chan []byte   // to the writer; full means the peer does not read
-	quit    chan struct{} // closed by close
+	quit    chan struct{} // closed by stop
 	once    sync.Once
-	size    int // metadata_size the peer announced
-	theirID int // its number for ut_metadata; 0 if it has none
+	hand    handover // for the swarm to take the connection over
+	size    int      // metadata_size the peer announced
+	theirID int      // its number for ut_metadata; 0 if it has none
 	// listenPort is the port its extension handshake says it listens on
 	// (BEP 10 p); 0 if it said none.
 	listenPort int
@@ -61,8 +62,14 @@ type metaConn struct {
 	waiting    time.Time    // since when it owes us an answer
 }
 
+// stop ends the writer (and makes send a no-op), leaving conn open.
+func (c *metaConn) stop() {
+	c.once.Do(func() { close(c.quit) })
+}
+
 func (c *metaConn) close() {
-	c.once.Do(func() { close(c.quit); c.conn.Close() })
+	c.stop()
+	c.conn.Close()
 }
 
 // send queues a message for the writer; false if the queue is full.
@@ -114,6 +121,9 @@ func (f *fetcher) serve(ctx context.Context, c *metaConn, r *wire.Reader, taken 
 	f.wg.Add(1)
 	go func() { defer f.wg.Done(); c.write() }()
 	err := f.read(ctx, c, r)
+	if c.hand.detached.Load() {
+		return // the swarm's now (handover.go)
+	}
 	c.close()
 	f.report(ctx, metaEvent{kind: evDown, addr: c.addr, conn: c, err: err})
 }
@@ -173,7 +183,7 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 	case hs.PeerID == f.peerID:
 		return nil, nil, errors.New("connected to ourselves")
 	}
-	c, r, err := f.awaitExt(nc, a, hs)
+	c, r, err := f.awaitExt(nc, a, hs, false)
 	ok = err == nil
 	return c, r, err
 }
@@ -186,17 +196,23 @@ func appendExtHandshake(b []byte) []byte {
 
 // awaitExt reads, after the BitTorrent handshakes, until the peer's
 // extension handshake and makes the peer of the phase; the peer's messages
-// before it (bitfield, have) mean nothing in this phase. It clears nc's
-// deadlines.
-func (f *fetcher) awaitExt(nc net.Conn, a netip.AddrPort, hs wire.Handshake) (*metaConn, *wire.Reader, error) {
+// before it (bitfield, have) mean nothing in this phase, but an incoming
+// peer's are kept for the swarm. It clears nc's deadlines.
+func (f *fetcher) awaitExt(nc net.Conn, a netip.AddrPort, hs wire.Handshake, incoming bool) (*metaConn, *wire.Reader, error) {
 	if !hs.Extended() {
 		return nil, nil, errors.New("the peer has no extension protocol (BEP 10), so no metadata exchange")
 	}
 	r := wire.NewReader(nc, maxMetaMsgLen)
+	c := &metaConn{addr: a, peerID: hs.PeerID, conn: nc, out: make(chan []byte, 2*maxMetaRequests+8),
+		quit: make(chan struct{}), incoming: incoming, pending: map[int]bool{}}
+	c.hand.hs, c.hand.r = hs, r
 	for {
 		m, err := r.Next()
 		if err != nil {
 			return nil, nil, fmt.Errorf("waiting for the extension handshake: %w", err)
+		}
+		if incoming {
+			c.hand.keep(m)
 		}
 		x, isExt := m.(*wire.Extended)
 		if !isExt || x.ExtID != 0 {
@@ -211,9 +227,8 @@ func (f *fetcher) awaitExt(nc net.Conn, a netip.AddrPort, hs wire.Handshake) (*m
 			id = 0
 		}
 		nc.SetDeadline(time.Time{})
-		return &metaConn{addr: a, peerID: hs.PeerID, conn: nc, out: make(chan []byte, 2*maxMetaRequests+8),
-			quit: make(chan struct{}), size: theirs.MetadataSize, theirID: id, listenPort: theirs.Port,
-			pending: map[int]bool{}}, r, nil
+		c.size, c.theirID, c.listenPort = theirs.MetadataSize, id, theirs.Port
+		return c, r, nil
 	}
 }
 
@@ -222,9 +237,15 @@ func (f *fetcher) awaitExt(nc net.Conn, a netip.AddrPort, hs wire.Handshake) (*m
 func (f *fetcher) read(ctx context.Context, c *metaConn, r *wire.Reader) error {
 	for {
 		c.conn.SetReadDeadline(time.Now().Add(metaIdle))
+		if c.hand.detached.Load() {
+			return errDetached // after the deadline: detach's own wins (handover.go)
+		}
 		m, err := r.Next()
 		if err != nil {
 			return err
+		}
+		if c.incoming {
+			c.hand.keep(m)
 		}
 		x, ok := m.(*wire.Extended)
 		if !ok || x.ExtID != ourMetadataID {

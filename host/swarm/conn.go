@@ -29,6 +29,32 @@ type handshook struct {
 	enc      mse.Method // 0: plain BitTorrent handshake
 }
 
+// Handshaken is a peer connection whose BitTorrent handshake was done
+// before the swarm ran (Config.Adopt).
+type Handshaken struct {
+	// Conn reads the peer's messages from the first after its handshake:
+	// anything read from it before is put back in front.
+	Conn      net.Conn
+	Addr      netip.AddrPort
+	Handshake wire.Handshake // the peer's
+	Outgoing  bool           // we dialled it
+	Enc       mse.Method     // 0: plain
+}
+
+// adopt takes h as a peer within the limits, as a connection just
+// handshaken; run loop only.
+func (s *Swarm) adopt(ctx context.Context, h Handshaken) {
+	sc := s.conn.newSock()
+	if sc == nil {
+		s.conn.refused.Add(1)
+		h.Conn.Close()
+		return
+	}
+	sc.Conn = h.Conn
+	a := unmapAP(h.Addr)
+	s.addPeer(ctx, &handshook{conn: sc, addr: a, hs: h.Handshake, outgoing: h.Outgoing, enc: h.Enc})
+}
+
 // connector opens and accepts peer connections within the socket limits
 // (limits.go) and handshakes them. Each dial and each incoming handshake
 // runs on a goroutine of its own; they hand the run loop established
