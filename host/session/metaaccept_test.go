@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/torrent-dev/torrent/host/magnet"
 	"github.com/torrent-dev/torrent/host/metainfo"
 	"github.com/torrent-dev/torrent/host/mse"
+	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/host/wire"
 	"github.com/torrent-dev/torrent/internal/hostilepeer"
 	"github.com/torrent-dev/torrent/internal/realpeers"
@@ -246,5 +250,53 @@ func TestMetadataPhaseBansIncomingLiar(t *testing.T) {
 	sameTree(t, src, dir)
 	if !slices.Contains(s.bans, liarIP) {
 		t.Errorf("the swarm was not given the ban of %v: %v", liarIP, s.bans)
+	}
+}
+
+// At the end of the phase the incoming peers still connected are handed
+// to the swarm with what was read of them in front; those that left are
+// handed on as addresses to dial: the port their extension handshake
+// named, else the one they came from.
+func TestIncomingPeersHandedOver(t *testing.T) {
+	t.Parallel()
+	f := newFetcher([20]byte{1}, [20]byte{2}, 0, hclog.NewNullLogger())
+	incoming := func(addr string, listenPort int) *metaConn {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		c := &metaConn{addr: netip.MustParseAddrPort(addr), conn: a, out: make(chan []byte, 8), quit: make(chan struct{}),
+			size: 1000, theirID: 7, listenPort: listenPort, incoming: true, pending: map[int]bool{}}
+		c.hand.r = wire.NewReader(a, 1<<10)
+		c.hand.unwatch = func() bool { return true }
+		f.up(c)
+		return c
+	}
+	stays := incoming("127.0.0.1:40001", 6881)
+	stays.hand.keep(&wire.HaveAll{})
+	stays.hand.keep(&wire.Extended{ExtID: 3, Payload: []byte("ut_metadata: not kept")})
+	stays.hand.keep(&wire.Unchoke{})
+	named := incoming("127.0.0.2:40002", 6882)
+	unnamed := incoming("127.0.0.3:40003", 0)
+	f.drop(named, errors.New("left"))
+	f.drop(unnamed, errors.New("left"))
+
+	adopted := f.adoptable(f.detach())
+	if len(adopted) != 1 || adopted[0].Addr != stays.addr || len(f.conns) != 0 {
+		t.Fatalf("handed over %+v, %d left in the phase; want %v alone", adopted, len(f.conns), stays.addr)
+	}
+	want := wire.AppendMessage(wire.AppendMessage(nil, wire.HaveAll{}), wire.Unchoke{})
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(adopted[0].Conn, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the handed-over stream starts with %x (%v), want %x", got, err, want)
+	}
+	var dial []netip.AddrPort
+	f.handOn(func(src addrbook.Source, addrs []netip.AddrPort) {
+		if src != addrbook.PEX {
+			t.Errorf("handed on as %v", src)
+		}
+		dial = append(dial, addrs...)
+	})
+	slices.SortFunc(dial, netip.AddrPort.Compare)
+	if want := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.2:6882"), unnamed.addr}; !slices.Equal(dial, want) {
+		t.Fatalf("addresses handed on: %v, want %v", dial, want)
 	}
 }
