@@ -54,7 +54,7 @@ func (h *handover) keep(m wire.Message) {
 	case wire.IDBitfield, wire.IDHave, wire.IDHaveAll, wire.IDHaveNone, wire.IDChoke, wire.IDUnchoke,
 		wire.IDInterested, wire.IDNotInterested, wire.IDPort, wire.IDAllowedFast, wire.IDSuggest:
 	case wire.IDExtended:
-		if m.(*wire.Extended).ExtID != 0 {
+		if x, ok := m.(*wire.Extended); !ok || x.ExtID != 0 {
 			return // ut_metadata: for the phase only
 		}
 	default:

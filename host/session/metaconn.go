@@ -107,8 +107,8 @@ func (f *fetcher) connect(ctx context.Context, a netip.AddrPort) {
 }
 
 // serve hands the loop a handshaken peer, calls taken (if not nil) once
-// the loop has it or the phase is over, and then reads the peer's messages until the
-// connection ends.
+// the loop has it or the phase is over, and then reads the peer's
+// messages until the connection ends or the swarm takes it over.
 func (f *fetcher) serve(ctx context.Context, c *metaConn, r *wire.Reader, taken func()) {
 	up := f.report(ctx, metaEvent{kind: evUp, addr: c.addr, conn: c})
 	if taken != nil {
