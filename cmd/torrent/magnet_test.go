@@ -490,3 +490,28 @@ func TestMagnetWebSeed(t *testing.T) {
 		t.Fatal("the web seed of the link was never asked")
 	}
 }
+
+// -metadata-only with a magnet link that names no peer and no tracker: the
+// metadata comes from a libtorrent seeder told to connect to our port
+// (connect_peer) while the client waits, and the client writes
+// NAME.torrent and exits 0, the incoming connection ended with the phase.
+func TestMagnetMetadataOnlyFromIncomingSeeder(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	realpeers.MakeData(t, src)
+	torrent := realpeers.MakeTorrent(t, src, "", 18)
+	m, err := metainfo.Load(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := realpeers.FreePort(t)
+	dst := t.TempDir()
+	c := startClient(t, "-metadata-only", "-port", fmt.Sprint(port), "-dir", dst, (&magnet.Magnet{InfoHash: m.InfoHash}).String())
+	c.waitFor(regexp.MustCompile(`fetching metadata`), time.Minute)
+	realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{ConnectTo: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
+	c.wait(time.Minute, 0)
+	want := filepath.Join(dst, "tree.torrent")
+	if got, err := metainfo.Load(want); err != nil || got.InfoHash != m.InfoHash {
+		t.Fatalf("%s: %v\n%s", want, err, c.output())
+	}
+}

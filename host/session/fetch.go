@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sort"
 	"sync"
@@ -14,13 +15,16 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/torrent-dev/torrent/host/metadata"
+	"github.com/torrent-dev/torrent/host/mse"
+	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/swarm/addrbook"
 	"github.com/torrent-dev/torrent/host/wire"
 )
 
 // The metadata phase of a magnet link: peers are dialled as the swarm
-// would (the same address book and dial policy), handshaken (BitTorrent
-// and BEP 10), and asked for ut_metadata pieces, several peers at once;
+// would (the same address book and dial policy), or accepted as it would
+// (metaaccept.go), handshaken (BitTorrent and BEP 10), and asked for
+// ut_metadata pieces, several peers at once;
 // a metadata.Assembler says who is asked what and checks the result.
 //
 // Liars are banned by IP: a peer that announces a metadata_size over the
@@ -57,7 +61,12 @@ type pieceSum struct {
 // status and the channels; connection goroutines only report events.
 type fetcher struct {
 	infoHash, peerID [20]byte
-	encrypt          bool // Options.EncryptOutgoing
+	encrypt          bool         // Options.EncryptOutgoing
+	ln               net.Listener // incoming peers (metaaccept.go); nil for none
+	skeys            mse.Lookup   // the torrent incoming MSE peers may ask for
+	maxPeers         int
+	halfOpen         chan struct{} // one per incoming connection in its handshake
+	refused          atomic.Int64  // incoming connections closed over that limit
 	log              hclog.Logger
 	book             *addrbook.Book
 	asm              *metadata.Assembler[netip.AddrPort]
@@ -72,6 +81,8 @@ type fetcher struct {
 	solo     bool           // after a mismatch of several peers: one peer per attempt
 	soloPeer netip.AddrPort // the peer of the attempt under way in solo mode
 	bans     []netip.Addr
+	heard    map[netip.AddrPort]netip.AddrPort // where incoming peers can be dialled (heardFrom)
+	adopted  []swarm.Handshaken                // incoming peers for the swarm (handover.go)
 }
 
 func newFetcher(infoHash, peerID [20]byte, maxPeers int, log hclog.Logger) *fetcher {
@@ -80,6 +91,8 @@ func newFetcher(infoHash, peerID [20]byte, maxPeers int, log hclog.Logger) *fetc
 	}
 	f := &fetcher{
 		infoHash: infoHash, peerID: peerID, log: log,
+		skeys: mse.InfoHashes(infoHash), maxPeers: maxPeers, halfOpen: make(chan struct{}, metaHalfOpen),
+		heard:  map[netip.AddrPort]netip.AddrPort{},
 		book:   addrbook.New(maxPeers),
 		asm:    metadata.New[netip.AddrPort](infoHash),
 		addrs:  make(chan found, 64),
@@ -107,12 +120,23 @@ func (f *fetcher) Status() MetadataStatus { return *f.status.Load() }
 // ctx ends. bans are the IPs banned on the way, in either case.
 func (f *fetcher) run(ctx context.Context) (info []byte, bans []netip.Addr, err error) {
 	cctx, cancel := context.WithCancel(ctx)
+	stopListen, resetListener := f.listen(cctx)
 	defer func() {
+		var detached []*metaConn
+		if info != nil {
+			detached = f.detach()
+		}
 		cancel()
+		stopListen()
 		for _, c := range f.conns {
 			c.close()
 		}
 		f.wg.Wait()
+		resetListener() // nothing accepts on it any more: the swarm's
+		f.adopted = f.adoptable(detached)
+		if n := f.refused.Load(); n > 0 {
+			f.log.Info("incoming connections refused over the half-open limit", "count", n, "limit", metaHalfOpen)
+		}
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -173,14 +197,28 @@ func (f *fetcher) handle(ev metaEvent) {
 // up takes a handshaken peer: it is used if it offers ut_metadata and a
 // size within the cap, and banned if the size is over the cap.
 func (f *fetcher) up(c *metaConn) {
-	if f.book.Banned(c.addr.Addr()) {
-		f.book.Refused(c.addr)
+	refuse := ""
+	switch {
+	case f.book.Banned(c.addr.Addr()):
+		refuse = "banned"
+	case c.incoming && len(f.conns) >= f.maxPeers:
+		refuse = "too many peers"
+	}
+	if refuse != "" {
+		if !c.incoming {
+			f.book.Refused(c.addr)
+		}
+		f.log.Debug("connection refused", "peer", c.addr, "reason", refuse)
 		c.close()
 		return
 	}
-	f.book.Connected(c.addr, true)
+	f.book.Connected(c.addr, !c.incoming)
 	f.conns[c.addr] = c
-	f.log.Debug("peer connected", "peer", c.addr, "client", wire.ClientName(c.peerID), "metadata_size", c.size)
+	if c.incoming {
+		f.heardFrom(c)
+	}
+	f.log.Debug("peer connected", "peer", c.addr, "client", wire.ClientName(c.peerID), "metadata_size", c.size,
+		"incoming", c.incoming)
 	if c.theirID == 0 {
 		f.drop(c, errors.New("no ut_metadata"))
 		return

@@ -120,7 +120,7 @@ func (s *Session) FetchMetadata(ctx context.Context) error {
 		return errors.New("no metadata and no magnet link")
 	}
 	f := newFetcher(s.infoHash, s.peerID, s.opts.MaxPeers, s.log.Named("metadata"))
-	f.encrypt = s.opts.EncryptOutgoing
+	f.encrypt, f.ln = s.opts.EncryptOutgoing, s.opts.Listener
 	s.fetcher.Store(f)
 	s.feed.setTarget(f.add)
 	s.feed.add(addrbook.User, s.opts.Peers)
@@ -130,6 +130,8 @@ func (s *Session) FetchMetadata(ctx context.Context) error {
 		"trackers", len(s.magnet.Trackers))
 	info, bans, err := f.run(ctx)
 	s.bans = bans
+	s.adoptions.put(f.adopted)
+	f.handOn(s.feed.add)
 	if err != nil {
 		return err
 	}
@@ -188,6 +190,7 @@ func (s *Session) Logger() hclog.Logger { return s.log }
 // to Run (-metadata-only); Run does both by itself. Call it instead of
 // Run or after Run has returned.
 func (s *Session) Close() {
+	s.adoptions.close()
 	s.sources.stop()
 	if s.store != nil {
 		s.store.Close()

@@ -42,23 +42,34 @@ type metaEvent struct {
 }
 
 // metaConn is one peer of the metadata phase. The fetcher's loop owns
-// its fields but conn, out and quit.
+// its fields but conn, out, quit and those its reader keeps (handover.go).
 type metaConn struct {
 	addr    netip.AddrPort
 	peerID  [20]byte
 	conn    net.Conn
 	out     chan []byte   // to the writer; full means the peer does not read
-	quit    chan struct{} // closed by close
+	quit    chan struct{} // closed by stop
 	once    sync.Once
-	size    int // metadata_size the peer announced
-	theirID int // its number for ut_metadata; 0 if it has none
-	inAsm   bool
-	pending map[int]bool // pieces asked of it in the attempt under way
-	waiting time.Time    // since when it owes us an answer
+	hand    handover // for the swarm to take the connection over
+	size    int      // metadata_size the peer announced
+	theirID int      // its number for ut_metadata; 0 if it has none
+	// listenPort is the port its extension handshake says it listens on
+	// (BEP 10 p); 0 if it said none.
+	listenPort int
+	incoming   bool // it connected to us
+	inAsm      bool
+	pending    map[int]bool // pieces asked of it in the attempt under way
+	waiting    time.Time    // since when it owes us an answer
+}
+
+// stop ends the writer (and makes send a no-op), leaving conn open.
+func (c *metaConn) stop() {
+	c.once.Do(func() { close(c.quit) })
 }
 
 func (c *metaConn) close() {
-	c.once.Do(func() { close(c.quit); c.conn.Close() })
+	c.stop()
+	c.conn.Close()
 }
 
 // send queues a message for the writer; false if the queue is full.
@@ -92,23 +103,36 @@ func (f *fetcher) connect(ctx context.Context, a netip.AddrPort) {
 		f.report(ctx, metaEvent{kind: evFailed, addr: a, err: err})
 		return
 	}
-	if !f.report(ctx, metaEvent{kind: evUp, addr: a, conn: c}) {
+	f.serve(ctx, c, r, nil)
+}
+
+// serve hands the loop a handshaken peer, calls taken (if not nil) once
+// the loop has it or the phase is over, and then reads the peer's
+// messages until the connection ends or the swarm takes it over.
+func (f *fetcher) serve(ctx context.Context, c *metaConn, r *wire.Reader, taken func()) {
+	up := f.report(ctx, metaEvent{kind: evUp, addr: c.addr, conn: c})
+	if taken != nil {
+		taken()
+	}
+	if !up {
 		c.close()
 		return
 	}
 	f.wg.Add(1)
 	go func() { defer f.wg.Done(); c.write() }()
-	err = f.read(ctx, c, r)
+	err := f.read(ctx, c, r)
+	if c.hand.detached.Load() {
+		return // the swarm's now (handover.go)
+	}
 	c.close()
-	f.report(ctx, metaEvent{kind: evDown, addr: a, conn: c, err: err})
+	f.report(ctx, metaEvent{kind: evDown, addr: c.addr, conn: c, err: err})
 }
 
 // handshake opens the connection and exchanges the BitTorrent and the
-// extension handshakes; the peer's messages before its extension
-// handshake (bitfield, have) mean nothing in this phase. Like the swarm's
-// dials: a plain handshake the peer hangs up on (it takes only encrypted
-// connections) is tried again with MSE, and with Options.EncryptOutgoing
-// an MSE handshake that fails is tried again plain.
+// extension handshakes. Like the swarm's dials: a plain handshake the
+// peer hangs up on (it takes only encrypted connections) is tried again
+// with MSE, and with Options.EncryptOutgoing an MSE handshake that fails
+// is tried again plain.
 func (f *fetcher) handshake(ctx context.Context, a netip.AddrPort) (*metaConn, *wire.Reader, error) {
 	c, r, err := f.handshakeOnce(ctx, a, f.encrypt)
 	if err != nil && ctx.Err() == nil && mse.Fallback(err, f.encrypt) {
@@ -147,8 +171,7 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 		nc = r.Conn
 		out.Reset()
 	}
-	eh := wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: ourMetadataID}, V: "torrent"}
-	if _, err := nc.Write(wire.AppendMessage(out.Bytes(), wire.Extended{ExtID: 0, Payload: eh.Marshal()})); err != nil {
+	if _, err := nc.Write(appendExtHandshake(out.Bytes())); err != nil {
 		return nil, nil, err
 	}
 	hs, err := wire.ReadHandshake(nc)
@@ -159,14 +182,37 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 		return nil, nil, fmt.Errorf("handshake for another torrent %x", hs.InfoHash)
 	case hs.PeerID == f.peerID:
 		return nil, nil, errors.New("connected to ourselves")
-	case !hs.Extended():
+	}
+	c, r, err := f.awaitExt(nc, a, hs, false)
+	ok = err == nil
+	return c, r, err
+}
+
+// appendExtHandshake appends our extension handshake to b.
+func appendExtHandshake(b []byte) []byte {
+	eh := wire.ExtHandshake{M: map[string]int{wire.ExtMetadata: ourMetadataID}, V: "torrent"}
+	return wire.AppendMessage(b, wire.Extended{ExtID: 0, Payload: eh.Marshal()})
+}
+
+// awaitExt reads, after the BitTorrent handshakes, until the peer's
+// extension handshake and makes the peer of the phase; the peer's messages
+// before it (bitfield, have) mean nothing in this phase, but an incoming
+// peer's are kept for the swarm. It clears nc's deadlines.
+func (f *fetcher) awaitExt(nc net.Conn, a netip.AddrPort, hs wire.Handshake, incoming bool) (*metaConn, *wire.Reader, error) {
+	if !hs.Extended() {
 		return nil, nil, errors.New("the peer has no extension protocol (BEP 10), so no metadata exchange")
 	}
 	r := wire.NewReader(nc, maxMetaMsgLen)
+	c := &metaConn{addr: a, peerID: hs.PeerID, conn: nc, out: make(chan []byte, 2*maxMetaRequests+8),
+		quit: make(chan struct{}), incoming: incoming, pending: map[int]bool{}}
+	c.hand.hs, c.hand.r = hs, r
 	for {
 		m, err := r.Next()
 		if err != nil {
 			return nil, nil, fmt.Errorf("waiting for the extension handshake: %w", err)
+		}
+		if incoming {
+			c.hand.keep(m)
 		}
 		x, isExt := m.(*wire.Extended)
 		if !isExt || x.ExtID != 0 {
@@ -181,9 +227,8 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 			id = 0
 		}
 		nc.SetDeadline(time.Time{})
-		ok = true
-		return &metaConn{addr: a, peerID: hs.PeerID, conn: nc, out: make(chan []byte, 2*maxMetaRequests+8),
-			quit: make(chan struct{}), size: theirs.MetadataSize, theirID: id, pending: map[int]bool{}}, r, nil
+		c.size, c.theirID, c.listenPort = theirs.MetadataSize, id, theirs.Port
+		return c, r, nil
 	}
 }
 
@@ -192,9 +237,15 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 func (f *fetcher) read(ctx context.Context, c *metaConn, r *wire.Reader) error {
 	for {
 		c.conn.SetReadDeadline(time.Now().Add(metaIdle))
+		if c.hand.detached.Load() {
+			return errDetached // after the deadline: detach's own wins (handover.go)
+		}
 		m, err := r.Next()
 		if err != nil {
 			return err
+		}
+		if c.incoming {
+			c.hand.keep(m)
 		}
 		x, ok := m.(*wire.Extended)
 		if !ok || x.ExtID != ourMetadataID {

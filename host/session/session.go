@@ -92,17 +92,19 @@ type Session struct {
 	feed     peerFeed         // where every peer source sends its addresses
 	fetcher  atomic.Pointer[fetcher]
 	bans     []netip.Addr // IPs the metadata phase banned, for the swarm
-	sources  sources      // tracker (and DHT) for the whole session
-	swarm    atomic.Pointer[swarm.Swarm]
-	ann      atomic.Pointer[tracker.Announcer]
-	picker   atomic.Pointer[pick.Manager]
-	started  time.Time
-	resume   *storage.Resume                   // totals of earlier sessions
-	checked  atomic.Pointer[bitfield.Bitfield] // what the start-up check found
-	checks   atomic.Int64                      // pieces checked so far at start-up
-	readers  readers                           // torfs reads waiting for pieces
-	asked    asked                             // a lazy session's pieces handed to the swarm
-	ready    chan struct{}                     // closed once the swarm runs, or Run gave up before
+	// adoptions are connections of the metadata phase for the swarm.
+	adoptions adoptions
+	sources   sources // tracker (and DHT) for the whole session
+	swarm     atomic.Pointer[swarm.Swarm]
+	ann       atomic.Pointer[tracker.Announcer]
+	picker    atomic.Pointer[pick.Manager]
+	started   time.Time
+	resume    *storage.Resume                   // totals of earlier sessions
+	checked   atomic.Pointer[bitfield.Bitfield] // what the start-up check found
+	checks    atomic.Int64                      // pieces checked so far at start-up
+	readers   readers                           // torfs reads waiting for pieces
+	asked     asked                             // a lazy session's pieces handed to the swarm
+	ready     chan struct{}                     // closed once the swarm runs, or Run gave up before
 	// announceGap is the tracker's MinGap; 0 keeps its default. Only
 	// tests set it, to watch the announce policy within seconds.
 	announceGap time.Duration
@@ -334,6 +336,7 @@ func (s *Session) Run(ctx context.Context) error {
 	markReady := func() { readyOnce.Do(func() { close(s.ready) }) }
 	defer markReady()
 	defer s.sources.stop()
+	defer s.adoptions.close() // those no swarm took: metadata only, or no download
 	if err := s.FetchMetadata(ctx); err != nil || s.Meta() == nil || s.opts.MetadataOnly {
 		if ctx.Err() != nil {
 			return nil
@@ -363,7 +366,7 @@ func (s *Session) Run(ctx context.Context) error {
 		Have: have, Wanted: s.Sel().Wanted(), Lazy: s.opts.Lazy, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
-		Banned: s.bans, Info: s.info, Private: info.Private, NoPEX: s.opts.NoPEX, DHTPort: dhtPort, OnDHTPort: dhtNode,
+		Banned: s.bans, Adopt: s.adoptions.take(), Info: s.info, Private: info.Private, NoPEX: s.opts.NoPEX, DHTPort: dhtPort, OnDHTPort: dhtNode,
 	})
 	s.swarm.Store(sw)
 	s.applySelection(sw) // priorities, and a SetFile made since Sel was read

@@ -29,6 +29,32 @@ type handshook struct {
 	enc      mse.Method // 0: plain BitTorrent handshake
 }
 
+// Handshaken is a peer connection whose BitTorrent handshake was done
+// before the swarm ran (Config.Adopt).
+type Handshaken struct {
+	// Conn reads the peer's messages from the first after its handshake:
+	// anything read from it before is put back in front.
+	Conn      net.Conn
+	Addr      netip.AddrPort
+	Handshake wire.Handshake // the peer's
+	Outgoing  bool           // we dialled it
+	Enc       mse.Method     // 0: plain
+}
+
+// adopt takes h as a peer within the limits, as a connection just
+// handshaken; run loop only.
+func (s *Swarm) adopt(ctx context.Context, h Handshaken) {
+	sc := s.conn.newSock()
+	if sc == nil {
+		s.conn.refused.Add(1)
+		h.Conn.Close()
+		return
+	}
+	sc.Conn = h.Conn
+	a := unmapAP(h.Addr)
+	s.addPeer(ctx, &handshook{conn: sc, addr: a, hs: h.Handshake, outgoing: h.Outgoing, enc: h.Enc})
+}
+
 // connector opens and accepts peer connections within the socket limits
 // (limits.go) and handshakes them. Each dial and each incoming handshake
 // runs on a goroutine of its own; they hand the run loop established
@@ -113,29 +139,40 @@ func (cn *connector) connect(ctx context.Context, a netip.AddrPort, encrypt bool
 // connection over them is closed at once.
 func (cn *connector) accept(ctx context.Context) {
 	defer cn.wg.Done()
+	Accept(ctx, cn.ln, cn.log, func(c net.Conn) {
+		if a, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && cn.banned(a.Addr()) {
+			c.Close()
+			return
+		}
+		cn.incoming(ctx, c)
+	})
+}
+
+// Accept hands take each connection ln accepts, until ctx ends or ln
+// fails for good (closed, or an error that is not a shortage). take must
+// not wait. Accept never closes ln: a magnet link's metadata phase accepts
+// on the listener the swarm takes over, and ends Accept by cancelling ctx
+// and setting a deadline in the past.
+func Accept(ctx context.Context, ln net.Listener, log hclog.Logger, take func(net.Conn)) {
 	var pause time.Duration
 	for {
-		c, err := cn.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			if pause = acceptRetry(err, pause); pause > 0 {
-				cn.log.Warn("accept failed, retrying", "error", err, "in", pause)
+				log.Warn("accept failed, retrying", "error", err, "in", pause)
 				if sleepCtx(ctx, pause) {
 					continue
 				}
 				return
 			}
-			cn.log.Warn("accept failed, no more incoming peers", "error", err)
+			log.Warn("accept failed, no more incoming peers", "error", err)
 			return
 		}
 		pause = 0
-		if a, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && cn.banned(a.Addr()) {
-			c.Close()
-			continue
-		}
-		cn.incoming(ctx, c)
+		take(c)
 	}
 }
 
@@ -176,34 +213,30 @@ func (cn *connector) incoming(ctx context.Context, nc net.Conn) {
 }
 
 // handshake exchanges handshakes; an incoming peer must name our torrent
-// before we answer. encrypt (outgoing only) starts with MSE.
+// before we answer (Respond). encrypt (outgoing only) starts with MSE.
 func (cn *connector) handshake(ctx context.Context, sc *sock, a netip.AddrPort, outgoing, encrypt bool) (*handshook, error) {
 	// A stop must not wait out a slow peer's deadline.
 	defer context.AfterFunc(ctx, func() { sc.Close() })()
 	start := time.Now()
 	sc.SetDeadline(start.Add(cn.timeouts.Handshake))
 	defer sc.SetDeadline(time.Time{})
-	if !outgoing {
-		// Silence gets a shorter wait than a peer that has begun (see sock.Read).
-		sc.hsExtend = start.Add(cn.timeouts.Handshake)
-		sc.SetReadDeadline(start.Add(min(cn.timeouts.FirstBytes, cn.timeouts.Handshake)))
-	}
-	var c net.Conn = sc
 	ours := wire.NewHandshake(cn.infoHash, cn.peerID)
 	if cn.dht {
 		ours.SetDHT()
 	}
-	var method mse.Method
-	switch {
-	case !outgoing:
-		// libtorrent, Transmission and qBittorrent open with MSE by default
-		// and try plain only after that fails; Accept takes both.
-		r, err := mse.Accept(c, cn.skeys)
+	if !outgoing {
+		// Silence gets a shorter wait than a peer that has begun (see sock.Read).
+		sc.hsExtend = start.Add(cn.timeouts.Handshake)
+		sc.SetReadDeadline(start.Add(min(cn.timeouts.FirstBytes, cn.timeouts.Handshake)))
+		c, theirs, method, err := Respond(sc, cn.skeys, ours)
 		if err != nil {
 			return nil, err
 		}
-		c, method = r.Conn, r.Method
-	case encrypt:
+		return &handshook{conn: c, addr: a, hs: theirs, enc: method}, nil
+	}
+	var c net.Conn = sc
+	var method mse.Method
+	if encrypt {
 		// Our handshake rides in MSE's initial payload, always RC4, so it
 		// need not wait for the peer's choice of method.
 		var ia bytes.Buffer
@@ -213,28 +246,53 @@ func (cn *connector) handshake(ctx context.Context, sc *sock, a netip.AddrPort, 
 			return nil, fmt.Errorf("%w: %w", mse.ErrInitiate, err)
 		}
 		c, method = r.Conn, r.Method
-	default:
-		if err := wire.WriteHandshake(c, ours); err != nil {
-			return nil, err
-		}
-	}
-	theirs, err := wire.ReadHandshake(c)
-	if err != nil {
-		if method != 0 {
-			err = fmt.Errorf("after MSE (%v): %w", method, err)
-		}
+	} else if err := wire.WriteHandshake(c, ours); err != nil {
 		return nil, err
 	}
-	if theirs.InfoHash != cn.infoHash {
-		return nil, fmt.Errorf("handshake for another torrent %x", theirs.InfoHash)
+	theirs, err := readHandshake(c, ours, method)
+	if err != nil {
+		return nil, err
 	}
-	if theirs.PeerID == cn.peerID {
-		return nil, errors.New("connected to ourselves")
+	return &handshook{conn: c, addr: a, hs: theirs, outgoing: true, enc: method}, nil
+}
+
+// Respond is the answering side of the handshake on an incoming
+// connection c, for the torrent and peer ID of ours: MSE or plain, as the
+// peer opens (libtorrent, Transmission and qBittorrent open with MSE by
+// default and try plain only after that fails; skeys names the torrents
+// MSE may ask for). The peer must name our torrent, and not be us, before
+// ours is sent. The caller sets c's deadlines. It returns the stream to
+// use from now on (decrypting, or c), the peer's handshake and the MSE
+// method (0: plain).
+func Respond(c net.Conn, skeys mse.Lookup, ours wire.Handshake) (net.Conn, wire.Handshake, mse.Method, error) {
+	r, err := mse.Accept(c, skeys)
+	if err != nil {
+		return nil, wire.Handshake{}, 0, err
 	}
-	if !outgoing {
-		if err := wire.WriteHandshake(c, ours); err != nil {
-			return nil, err
-		}
+	theirs, err := readHandshake(r.Conn, ours, r.Method)
+	if err != nil {
+		return nil, wire.Handshake{}, 0, err
 	}
-	return &handshook{conn: c, addr: a, hs: theirs, outgoing: outgoing, enc: method}, nil
+	if err := wire.WriteHandshake(r.Conn, ours); err != nil {
+		return nil, wire.Handshake{}, 0, err
+	}
+	return r.Conn, theirs, r.Method, nil
+}
+
+// readHandshake reads the peer's handshake and checks it is for our
+// torrent and not from us; method is the MSE method under way, for the
+// error.
+func readHandshake(c net.Conn, ours wire.Handshake, method mse.Method) (wire.Handshake, error) {
+	theirs, err := wire.ReadHandshake(c)
+	switch {
+	case err != nil && method != 0:
+		return theirs, fmt.Errorf("after MSE (%v): %w", method, err)
+	case err != nil:
+		return theirs, err
+	case theirs.InfoHash != ours.InfoHash:
+		return theirs, fmt.Errorf("handshake for another torrent %x", theirs.InfoHash)
+	case theirs.PeerID == ours.PeerID:
+		return theirs, errors.New("connected to ourselves")
+	}
+	return theirs, nil
 }

@@ -97,6 +97,10 @@ type Config struct {
 	// Banned are IPs refused from the start (a magnet link's metadata
 	// phase banned them).
 	Banned []netip.Addr
+	// Adopt are peer connections handshaken before the swarm (a magnet
+	// link's metadata phase accepted them): Run takes them as peers, as
+	// if it had accepted them itself, within the same limits.
+	Adopt []Handshaken
 }
 
 // Swarm runs one torrent's peers. Create it with New, then call Run once.
@@ -227,6 +231,9 @@ func (s *Swarm) Run(ctx context.Context, fixed []netip.AddrPort) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.book.Add(addrbook.User, fixed...)
+	for _, h := range s.cfg.Adopt {
+		s.adopt(ctx, h)
+	}
 	s.startWebSeeds(ctx)
 	if s.cfg.Listener != nil {
 		s.wg.Add(1)

@@ -18,6 +18,7 @@ type Reader struct {
 	start int    // first unconsumed byte
 	end   int    // end of valid data
 	big   []byte // messages larger than buf
+	torn  bool   // a message larger than buf was cut short: its bytes are gone
 	msgs  messages
 }
 
@@ -81,10 +82,20 @@ func (r *Reader) Next() (Message, error) {
 		c := copy(body, r.buf[r.start:r.end])
 		r.start += c
 		if _, err := io.ReadFull(r.r, body[c:]); err != nil {
+			r.torn = true
 			return nil, unexpected(err)
 		}
 	}
 	return r.decode(MessageID(body[0]), body[1:])
+}
+
+// Buffered is what the Reader has read from its source beyond the
+// messages it returned, the start of a message cut short by an error
+// included, for another reader to go on with the stream after an error
+// such as a deadline. ok is false when a message larger than the buffer
+// was cut short: part of the stream is lost.
+func (r *Reader) Buffered() (b []byte, ok bool) {
+	return r.buf[r.start:r.end], !r.torn
 }
 
 // fill makes at least n bytes available at r.start.

@@ -289,7 +289,7 @@ func (p *Peer) serve(c net.Conn) error {
 		p.sleep(p.opt.Delay)
 		return nil
 	case WrongMetadata, OversizedMetadata:
-		return p.metadata(c)
+		return p.metadata(c, false)
 	}
 	if err := p.handshake(c, p.tr.InfoHash, p.opt.Reject != nil); err != nil {
 		return err

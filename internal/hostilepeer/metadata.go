@@ -1,8 +1,11 @@
 package hostilepeer
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
+	"time"
 
 	"github.com/torrent-dev/torrent/host/wire"
 )
@@ -13,13 +16,22 @@ const ourMetadataID = 1
 
 // metadata lies about the info dictionary (BEP 9): WrongMetadata sends
 // random bytes of the right size for every piece asked, OversizedMetadata
-// announces a size over the cap.
-func (p *Peer) metadata(c net.Conn) error {
+// announces a size over the cap. dialled: the peer opened c, so its
+// handshake goes first.
+func (p *Peer) metadata(c net.Conn, dialled bool) error {
+	ours := wire.NewHandshake(p.tr.InfoHash, p.id)
+	if dialled {
+		if err := wire.WriteHandshake(c, ours); err != nil {
+			return err
+		}
+	}
 	if _, err := wire.ReadHandshake(c); err != nil {
 		return err
 	}
-	if err := wire.WriteHandshake(c, wire.NewHandshake(p.tr.InfoHash, p.id)); err != nil {
-		return err
+	if !dialled {
+		if err := wire.WriteHandshake(c, ours); err != nil {
+			return err
+		}
 	}
 	size := p.tr.MetadataSize
 	if p.b == OversizedMetadata {
@@ -74,3 +86,40 @@ func (p *Peer) metadata(c net.Conn) error {
 
 // MetadataSent is how many ut_metadata pieces the peer has sent.
 func (p *Peer) MetadataSent() int { return int(p.metaOut.Load()) }
+
+// DialMetadata connects to `to` from the peer's IP and lies about the
+// metadata there as the side that dialled (WrongMetadata and
+// OversizedMetadata only): a client accepting during a magnet link's
+// metadata phase. It returns when the connection ends; answered says
+// whether the client's handshake came back (a client that refuses the
+// IP closes the connection unanswered).
+func (p *Peer) DialMetadata(to netip.AddrPort) (answered bool, err error) {
+	if p.b != WrongMetadata && p.b != OversizedMetadata {
+		return false, fmt.Errorf("DialMetadata is for WrongMetadata and OversizedMetadata, not %v", p.b)
+	}
+	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(p.opt.IP)}}
+	c, err := d.Dial("tcp", to.String())
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(connLife))
+	hc := &handshakeSeen{Conn: c}
+	err = p.metadata(hc, true)
+	if droppedBy(err) {
+		err = nil
+	}
+	return hc.n >= 68, err
+}
+
+// handshakeSeen counts the bytes read, to tell whether a handshake came.
+type handshakeSeen struct {
+	net.Conn
+	n int
+}
+
+func (c *handshakeSeen) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.n += n
+	return n, err
+}

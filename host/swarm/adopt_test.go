@@ -1,0 +1,59 @@
+package swarm_test
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/torrent-dev/torrent/host/swarm"
+	"github.com/torrent-dev/torrent/host/wire"
+)
+
+// handshaken dials p and exchanges the BitTorrent handshakes, as a magnet
+// link's metadata phase would have, for Config.Adopt.
+func handshaken(t *testing.T, tr torrent, p netip.AddrPort, id string) swarm.Handshaken {
+	t.Helper()
+	c, err := net.Dial("tcp", p.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var our [20]byte
+	copy(our[:], id)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := wire.WriteHandshake(c, wire.NewHandshake(tr.infoHash, our)); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := wire.ReadHandshake(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Time{})
+	return swarm.Handshaken{Conn: c, Addr: p, Handshake: hs, Outgoing: true}
+}
+
+// Connections handshaken before the swarm ran are its peers from the
+// start: the download comes over one whose address the swarm was never
+// given, and one from a banned IP is closed.
+func TestAdoptedConnections(t *testing.T) {
+	t.Parallel()
+	tr := newTorrent()
+	good := seeder(t, tr, "", 0)
+	bannedIP := "127.0.0.7"
+	banned := seeder(t, tr, bannedIP, 0)
+	adopt := []swarm.Handshaken{handshaken(t, tr, good.Addr(), "-TZ0100-adopted00001"),
+		handshaken(t, tr, banned.Addr(), "-TZ0100-adopted00002")}
+	leechWith(t, tr, hclog.NewNullLogger(), func(c *swarm.Config) {
+		c.Adopt = adopt
+		c.Banned = []netip.Addr{netip.MustParseAddr(bannedIP)}
+	})
+	// The banned peer sees its connection end (it may take a moment).
+	for end := time.Now().Add(30 * time.Second); banned.Dropped() != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the banned peer's adopted connection: %d dropped by the swarm, want 1", banned.Dropped())
+		}
+	}
+}
