@@ -103,8 +103,10 @@ func (f *fetcher) adoptable(detached []*metaConn) []swarm.Handshaken {
 		}
 		c.conn.SetDeadline(time.Time{})
 		ahead := append(c.hand.kept, rest...)
+		hs := c.hand.hs
+		hs.NoFast() // ours did not offer it (phaseHandshake)
 		out = append(out, swarm.Handshaken{Conn: &replayConn{Conn: c.conn, r: io.MultiReader(bytes.NewReader(ahead), c.conn)},
-			Addr: c.addr, Handshake: c.hand.hs, Enc: c.hand.enc})
+			Addr: c.addr, Handshake: hs, Enc: c.hand.enc})
 		delete(f.heard, c.addr) // the swarm has the connection: no need to dial it
 	}
 	return out

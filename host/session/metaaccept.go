@@ -94,7 +94,7 @@ func (f *fetcher) respond(ctx context.Context, nc net.Conn, a netip.AddrPort) (*
 	// but those the swarm takes over (handover.go).
 	unwatch := context.AfterFunc(ctx, func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(metaAcceptTimeout))
-	c, hs, enc, err := swarm.Respond(nc, f.skeys, wire.NewHandshake(f.infoHash, f.peerID))
+	c, hs, enc, err := swarm.Respond(nc, f.skeys, phaseHandshake(f.infoHash, f.peerID))
 	if err == nil {
 		_, err = c.Write(appendExtHandshake(nil))
 	}

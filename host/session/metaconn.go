@@ -160,7 +160,7 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 	}()
 	raw.SetDeadline(time.Now().Add(metaHandshake))
 	var out bytes.Buffer
-	wire.WriteHandshake(&out, wire.NewHandshake(f.infoHash, f.peerID))
+	wire.WriteHandshake(&out, phaseHandshake(f.infoHash, f.peerID))
 	nc := raw
 	if encrypt {
 		// The BitTorrent handshake rides in MSE's initial payload.
@@ -186,6 +186,16 @@ func (f *fetcher) handshakeOnce(ctx context.Context, a netip.AddrPort, encrypt b
 	c, r, err := f.awaitExt(nc, a, hs, false)
 	ok = err == nil
 	return c, r, err
+}
+
+// phaseHandshake is our handshake in the metadata phase: without BEP 6,
+// which would have us send have-none as the first message and make the
+// swarm's bitfield or have-none, on a connection handed over to it, come
+// late. The swarm's own connections offer it.
+func phaseHandshake(infoHash, peerID [20]byte) wire.Handshake {
+	h := wire.NewHandshake(infoHash, peerID)
+	h.NoFast()
+	return h
 }
 
 // appendExtHandshake appends our extension handshake to b.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/torrent-dev/torrent/host/swarm"
 	"github.com/torrent-dev/torrent/host/wire"
+	"github.com/torrent-dev/torrent/sdk/bitfield"
 )
 
 // handshaken dials p and exchanges the BitTorrent handshakes, as a magnet
@@ -54,6 +55,51 @@ func TestAdoptedConnections(t *testing.T) {
 	for end := time.Now().Add(30 * time.Second); banned.Dropped() != 1; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatalf("the banned peer's adopted connection: %d dropped by the swarm, want 1", banned.Dropped())
+		}
+	}
+}
+
+// An adopted connection has had messages both ways already, so BEP 3's
+// bitfield, allowed only first, is too late for it: the swarm says what it
+// has with haves.
+func TestAdoptedPeerGreetedWithHaves(t *testing.T) {
+	t.Parallel()
+	tr := newTorrent()
+	ln := listen(t)
+	peer := dialTo(t, ln.Addr())
+	ours, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id [20]byte
+	copy(id[:], "-XX0000-adoptedhaves")
+	hs := wire.NewHandshake(tr.infoHash, id)
+	hs.NoFast() // as the metadata phase hands them over
+	have := bitfield.New(numPieces)
+	have.Set(0)
+	have.Set(3)
+	listening(t, tr, listen(t), hclog.NewNullLogger(), func(c *swarm.Config) {
+		c.Have = have
+		c.Adopt = []swarm.Handshaken{{Conn: ours, Addr: netip.MustParseAddrPort(peer.LocalAddr().String()), Handshake: hs}}
+	})
+	r := wire.NewReader(peer, 1<<20)
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var haves []uint32
+	for {
+		m, err := r.Next()
+		if err != nil {
+			t.Fatalf("after haves %v: %v", haves, err)
+		}
+		switch m := m.(type) {
+		case *wire.Have:
+			haves = append(haves, m.Index)
+		case *wire.Bitfield, *wire.HaveNone, *wire.HaveAll:
+			t.Fatalf("a late %T", m)
+		case *wire.Unchoke:
+			if len(haves) != 2 || haves[0] != 0 || haves[1] != 3 {
+				t.Fatalf("haves %v before the unchoke, want [0 3]", haves)
+			}
+			return
 		}
 	}
 }

@@ -27,6 +27,7 @@ type handshook struct {
 	hs       wire.Handshake
 	outgoing bool
 	enc      mse.Method // 0: plain BitTorrent handshake
+	adopted  bool       // messages went both ways before the swarm had it
 }
 
 // Handshaken is a peer connection whose BitTorrent handshake was done
@@ -34,11 +35,13 @@ type handshook struct {
 type Handshaken struct {
 	// Conn reads the peer's messages from the first after its handshake:
 	// anything read from it before is put back in front.
-	Conn      net.Conn
-	Addr      netip.AddrPort
-	Handshake wire.Handshake // the peer's
-	Outgoing  bool           // we dialled it
-	Enc       mse.Method     // 0: plain
+	Conn net.Conn
+	Addr netip.AddrPort
+	// Handshake is the peer's, with the BEP 6 bit cleared unless ours
+	// offered it too.
+	Handshake wire.Handshake
+	Outgoing  bool       // we dialled it
+	Enc       mse.Method // 0: plain
 }
 
 // adopt takes h as a peer within the limits, as a connection just
@@ -52,7 +55,7 @@ func (s *Swarm) adopt(ctx context.Context, h Handshaken) {
 	}
 	sc.Conn = h.Conn
 	a := unmapAP(h.Addr)
-	s.addPeer(ctx, &handshook{conn: sc, addr: a, hs: h.Handshake, outgoing: h.Outgoing, enc: h.Enc})
+	s.addPeer(ctx, &handshook{conn: sc, addr: a, hs: h.Handshake, outgoing: h.Outgoing, enc: h.Enc, adopted: true})
 }
 
 // connector opens and accepts peer connections within the socket limits

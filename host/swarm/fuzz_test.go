@@ -155,7 +155,7 @@ func (r *fuzzRig) join(flags byte, ip netip.Addr) *peer {
 	r.s.peers[p.id] = p
 	r.s.byPeerID[p.peerID] = p
 	r.s.dl.addPeer(p.dl)
-	r.s.greet(p)
+	r.s.greet(p, false)
 	r.peers = append(r.peers, p)
 	return p
 }

@@ -109,7 +109,7 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 	s.peers[p.id] = p
 	s.byPeerID[p.peerID] = p
 	s.dl.addPeer(p.dl)
-	s.greet(p)
+	s.greet(p, h.adopted)
 	s.picker.post(sdk.PeerJoined{Peer: p.id, Have: p.dl.has.Clone()})
 	s.log.Debug("peer connected", "peer", p.addr, "client", wire.ClientName(p.peerID), "outgoing", h.outgoing,
 		"mse", h.enc, "source", p.src)
@@ -123,12 +123,20 @@ func (s *Swarm) addPeer(ctx context.Context, h *handshook) {
 
 // greet sends our extension handshake, what we have and our DHT port,
 // and unchokes at once: this client never chokes.
-func (s *Swarm) greet(p *peer) {
+func (s *Swarm) greet(p *peer, adopted bool) {
 	var b []byte
 	if p.ext {
 		b = wire.AppendMessage(b, wire.Extended{ExtID: 0, Payload: s.extHandshake().Marshal()})
 	}
 	switch n := s.dl.have.Count(); {
+	case adopted && n > 0:
+		// Too late for a bitfield, which BEP 3 allows only first: what
+		// we have goes as haves.
+		for i := range s.cfg.NumPieces {
+			if s.dl.have.Has(i) {
+				b = wire.AppendMessage(b, haveMsg(i))
+			}
+		}
 	case p.fast && n == s.cfg.NumPieces:
 		b = wire.AppendMessage(b, wire.HaveAll{})
 	case p.fast && n == 0:

@@ -43,6 +43,10 @@ func (h Handshake) DHT() bool { return h.Reserved[7]&0x01 != 0 }
 // SetDHT announces our DHT node (BEP 5).
 func (h *Handshake) SetDHT() { h.Reserved[7] |= 0x01 }
 
+// NoFast takes back BEP 6 (for ours), or records that it is not in force
+// on a connection (for a peer's: only where both offer it is it on).
+func (h *Handshake) NoFast() { h.Reserved[7] &^= 0x04 }
+
 // WriteHandshake sends h in one write.
 func WriteHandshake(w io.Writer, h Handshake) error {
 	var b [handshakeLen]byte
