@@ -77,7 +77,8 @@ const readerQuiet = 10 * time.Second
 // Cancel cannot take that back (libtorrent sends it anyway), so a deep
 // pipeline sits ahead of the next read's blocks; an eighth of a second of
 // the peer's rate keeps it busy all the same (docs/performance.md).
-// assignUrgent still asks for urgent blocks up to p.depth.
+// assignUrgent still asks for the first MiB a reader waits for up to
+// p.depth.
 func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
 	if len(d.urgent) == 0 && now.Sub(d.readAt) > readerQuiet {
 		return p.depth
@@ -265,10 +266,19 @@ const (
 // with the fewest blocks given so far for the size of its pipeline (about
 // its rate). So every helper works on the first pieces at once, rather
 // than one peer taking them all at its own rate. The first d.dup blocks
-// go to a second helper as well.
+// go to a second helper as well, and may fill a helper's whole pipeline;
+// the rest (a stream's window) only its short one (fillDepth): a seeder
+// reads what it was asked for into its send buffer, which a Cancel cannot
+// take back, so a window asked for in full would go ahead of the next
+// seek's blocks.
 func (d *downloader) assignUrgent(helpers []*dlPeer) {
 	load := make([]int, len(helpers))
 	batches := make([][]byte, len(helpers))
+	short := make([]int, len(helpers))
+	now := time.Now()
+	for k, p := range helpers {
+		short[k] = d.fillDepth(p, now)
+	}
 	dup := d.dup / blockSize
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
@@ -283,15 +293,19 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 			if ps.got[b] {
 				continue
 			}
-			copies := 1
-			if dup > 0 {
+			copies, first := 1, dup > 0
+			if first {
 				copies, dup = urgentCopies, dup-1
 			}
 			key := blockKey(uint32(i), uint32(b*blockSize))
 			for int(ps.reqs[b]) < copies {
 				best := -1
 				for k, p := range helpers {
-					if _, mine := p.inflight[key]; mine || len(p.inflight) >= p.depth || !p.has.Has(i) || !d.mayJoin(p, ps) {
+					limit := p.depth
+					if !first {
+						limit = short[k]
+					}
+					if _, mine := p.inflight[key]; mine || len(p.inflight) >= limit || !p.has.Has(i) || !d.mayJoin(p, ps) {
 						continue
 					}
 					if best < 0 || (load[k]+1)*helpers[best].depth < (load[best]+1)*p.depth {

@@ -215,3 +215,43 @@ func TestDownloaderReaderKeepsPipelineShort(t *testing.T) {
 		t.Fatalf("%d requests out with no reader for %s, want the whole pipeline's %d", len(p.inflight), readerQuiet, p.depth)
 	}
 }
+
+// The blocks a reader waits for first (the copy window) may fill the whole
+// pipeline; a stream's window past them only the short one: a seeder sends
+// what it read ahead even after a Cancel, so a window asked for in full
+// would go before the next seek's blocks.
+func TestDownloaderWindowKeepsPipelineShort(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	r := newRig(t, n)
+	p, out := r.peer(1, true, everyPiece(n)...)
+	p.depth = 256
+	short := max(minDepth, p.depth/8)
+	first := short + 16 // blocks of the copy window: more than the short pipeline
+	r.d.dup = first * blockSize
+	out.take(t)
+	var urgent []int
+	for i := range 100 { // 200 blocks: within the whole pipeline
+		urgent = append(urgent, 3*i)
+	}
+	r.d.setUrgent(urgent) // p chokes us yet
+	r.d.gotUnchoke(p)
+	got := out.take(t)
+	var want []sent
+	for _, i := range urgent[:first/2] {
+		want = append(want, req(uint32(i), 0), req(uint32(i), 1))
+	}
+	if !sameSet(got, want) {
+		t.Fatalf("asked for %d blocks:\n%v\nwant the %d of the copy window and none of the rest:\n%v", len(got), got, len(want), want)
+	}
+	for k := range first / 2 { // the copy window comes in: the window goes on in the short pipeline
+		for b := range uint32(2) {
+			if err := r.block(p, uint32(urgent[k]), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(p.inflight) != short {
+		t.Fatalf("%d requests out for the window, want the short pipeline's %d", len(p.inflight), short)
+	}
+}
