@@ -475,3 +475,41 @@ func (d *downloader) abandon(ps *pieceState, p *dlPeer) {
 	// The picker forgets it was started, as after a failed hash check.
 	d.picker.post(sdk.PieceFailed{Piece: ps.index})
 }
+
+// withdraw notes that p's request for key was taken back (a Cancel, a
+// release): its block may still come (gotBlock). A fast peer (BEP 6)
+// answers every request, a cancelled one with its block or a reject, in
+// the order asked; libtorrent sends a reject only when its send buffer
+// drains, at its next burst, by when the block may have been asked of p
+// again. So a fast peer's withdrawn requests are kept by block, for
+// answered to tell the reject of a Cancel from that of a live request.
+func (p *dlPeer) withdraw(key uint64) {
+	p.withdrawn++
+	if !p.fast {
+		return
+	}
+	if p.cancelled == nil || len(p.cancelled) >= 4*maxDepth {
+		// A peer that leaves Cancels unanswered must not grow this
+		// without end; forgetting only risks taking a stale reject for a
+		// live request's, which costs that block a second request.
+		p.cancelled = make(map[uint64]int)
+	}
+	p.cancelled[key]++
+}
+
+// answered takes an answer of p for key (a reject, or a block nobody
+// waits for) as that of a request taken back, if p has one: it came
+// before any request for key made since. It reports whether it did; the
+// caller of a block counts withdrawn itself.
+func (p *dlPeer) answered(key uint64) bool {
+	n := p.cancelled[key]
+	switch {
+	case n == 0:
+		return false
+	case n == 1:
+		delete(p.cancelled, key)
+	default:
+		p.cancelled[key] = n - 1
+	}
+	return true
+}

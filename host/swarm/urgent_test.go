@@ -255,3 +255,60 @@ func TestDownloaderWindowKeepsPipelineShort(t *testing.T) {
 		t.Fatalf("%d requests out for the window, want the short pipeline's %d", len(p.inflight), short)
 	}
 }
+
+// A fast peer answers a Cancel with a reject, which libtorrent sends only
+// at its next burst, by when the block may have been asked of it again:
+// that reject answers the cancelled request and leaves the new one on.
+// The new one's block is taken, and nothing is left withdrawn.
+func TestDownloaderStaleRejectKeepsNewRequest(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1)
+	p, out := r.peer(1, true, 0)
+	p.depth = 2
+	r.d.gotUnchoke(p)
+	if got := out.take(t); !slices.Contains(got, req(0, 0)) || !slices.Contains(got, req(0, 1)) {
+		t.Fatalf("asked for %v, want both blocks", got)
+	}
+	key := blockKey(0, 0)
+	r.d.pieces.release(p, key) // taken back, as preempt does, then asked again
+	r.d.fill(p)
+	if got := out.take(t); !slices.Equal(got, []sent{req(0, 0)}) {
+		t.Fatalf("asked again for %v, want %v", got, req(0, 0))
+	}
+	r.d.gotReject(p, 0, 0) // the answer to the cancelled request
+	if _, on := p.inflight[key]; !on {
+		t.Fatalf("the reject of the cancelled request took back the new one too: %v", p.inflight)
+	}
+	for b := range uint32(2) {
+		if err := r.block(p, 0, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(r.verified, []int{0}) || p.withdrawn != 0 {
+		t.Fatalf("verified %v, %d withdrawn, want piece 0 and none", r.verified, p.withdrawn)
+	}
+	// A second reject, nobody's: ignored, and a block nobody asked for is
+	// now the peer's fault.
+	r.d.gotReject(p, 0, 0)
+	if err := r.block(p, 0, 1); err == nil {
+		t.Fatal("a block never asked for was taken")
+	}
+
+	// The reject of a live request is its answer: the same block asked
+	// again and rejected again is free again.
+	r = newRig(t, 1)
+	p, out = r.peer(1, true, 0)
+	out.take(t) // interested
+	p.depth = 1
+	r.d.gotUnchoke(p)
+	for range 2 {
+		if got := out.take(t); !slices.Equal(got, []sent{req(0, 0)}) {
+			t.Fatalf("asked for %v, want %v", got, req(0, 0))
+		}
+		r.d.gotReject(p, 0, 0)
+		if len(p.inflight) != 0 || p.withdrawn != 0 {
+			t.Fatalf("after a reject, %v in flight and %d withdrawn, want none", p.inflight, p.withdrawn)
+		}
+		r.d.fill(p)
+	}
+}
