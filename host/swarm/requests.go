@@ -333,17 +333,23 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 // So the blocks p was asked for last, which it has not started sending,
 // are cancelled (anyone may fetch them later) down to keep, the oldest,
 // likely on the wire already; then fill asks for the urgent blocks. What
-// goes is bulk and blocks of urgent pieces after the first one p has work
-// for: a seek's read comes before the window another stream read ahead.
+// goes is bulk and blocks of urgent pieces after the first one with blocks
+// nobody was asked for: a seek's read comes before the window another
+// stream read ahead. Copies (copyPiece) take no room: a window that moved
+// on by a piece, its first pieces now within the copy window, would have
+// the rest of its requests cancelled at every read, and a seeder sends
+// much of what it was asked for anyway, so the window would be fetched
+// twice.
 func (d *downloader) preempt(p *dlPeer) {
 	keep := max(p.depth/8, 4)
 	if p.choked || len(p.inflight) <= keep {
 		return
 	}
-	w := d.workRank(p)
-	if w == len(d.urgent) {
+	i, _ := d.firstUrgent(p)
+	if i < 0 {
 		return
 	}
+	w := slices.Index(d.urgent, i)
 	var later []uint64
 	for key := range p.inflight {
 		if r := slices.Index(d.urgent, int(key>>32)); r < 0 || r > w {

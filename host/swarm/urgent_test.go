@@ -312,3 +312,60 @@ func TestDownloaderStaleRejectKeepsNewRequest(t *testing.T) {
 		r.d.fill(p)
 	}
 }
+
+// A stream's window that moves on by a piece keeps its requests: its first
+// pieces are now within the copy window, but copies take no room, so
+// nothing of the window is cancelled (a seeder would send much of it
+// anyway, and it would be fetched twice).
+func TestDownloaderWindowMovesOnWithoutCancels(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	r := newRig(t, n)
+	r.d.dup = 4 * blockSize // two pieces
+	var peers []*dlPeer
+	var outs []*fakeOut
+	for id := range 2 {
+		p, out := r.peer(sdk.PeerID(id+1), true, everyPiece(n)...)
+		p.depth = 32 // a slow seeder: keep 4, short pipeline 16
+		peers, outs = append(peers, p), append(outs, out)
+	}
+	for _, p := range peers {
+		r.d.gotUnchoke(p)
+	}
+	var window []int // pieces nobody was asked for
+	for i := 0; len(window) < 8; i++ {
+		if r.d.pieces.active[i] == nil {
+			window = append(window, i)
+		}
+	}
+	next := window[7] + 1
+	for r.d.pieces.active[next] != nil {
+		next++
+	}
+	r.d.setUrgent(window)
+	for _, out := range outs {
+		out.take(t)
+	}
+	for b := range uint32(2) {
+		key := blockKey(uint32(window[0]), b*blockSize)
+		k := slices.IndexFunc(peers, func(p *dlPeer) bool { _, on := p.inflight[key]; return on })
+		if k < 0 {
+			t.Fatalf("block %d of the window's first piece asked of nobody", b)
+		}
+		if err := r.block(peers[k], uint32(window[0]), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.d.pieceDone(window[0])
+	for _, out := range outs {
+		out.take(t) // the cancel of a copy that lost
+	}
+	r.d.setUrgent(append(window[1:], next))
+	for k, out := range outs {
+		for _, m := range out.take(t) {
+			if m.id == wire.IDCancel && slices.Contains(window, int(m.index)) {
+				t.Fatalf("peer %d: the window moving on cancelled %v", k, m)
+			}
+		}
+	}
+}
