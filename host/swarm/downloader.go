@@ -47,6 +47,9 @@ type dlPeer struct {
 	downloaded int64
 	withdrawn  int            // requests we took back whose blocks may still come
 	cancelled  map[uint64]int // of those, a fast peer's, by block (withdraw)
+	peak       int64          // fastest rate seen, decaying (pace.go)
+	paceNext   time.Time      // its pace allows no block before this
+	paceHeld   bool           // its pace kept fill from topping it up
 }
 
 func newDLPeer(id sdk.PeerID, ip netip.Addr, fast bool, out sender, numPieces int, now time.Time) *dlPeer {

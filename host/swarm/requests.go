@@ -21,6 +21,7 @@ const (
 func (p *dlPeer) adjustDepth(rate int64) {
 	want := int(rate / blockSize) // one second's worth
 	p.depth = min(max(want, minDepth, initialDepth/2), maxDepth, max(p.reqq, minDepth))
+	p.notePeak(rate)
 }
 
 // fill tops up p's request pipeline.
@@ -31,6 +32,7 @@ func (d *downloader) fill(p *dlPeer) {
 	batch := d.reqs[:0]
 	now := time.Now()
 	depth := d.fillDepth(p, now)
+	before := len(p.inflight)
 	for len(p.inflight) < depth {
 		ps := d.nextPiece(p)
 		if ps == nil {
@@ -45,6 +47,9 @@ func (d *downloader) fill(p *dlPeer) {
 			}
 			batch = p.request(ps, b, batch)
 		}
+	}
+	if d.reading(now) {
+		p.paced(len(p.inflight)-before, now)
 	}
 	switch {
 	case len(p.inflight) >= depth:
@@ -77,13 +82,26 @@ const readerQuiet = 10 * time.Second
 // Cancel cannot take that back (libtorrent sends it anyway), so a deep
 // pipeline sits ahead of the next read's blocks; an eighth of a second of
 // the peer's rate keeps it busy all the same (docs/performance.md).
+// While a reader is active it is also held to p's pace (pace.go).
 // assignUrgent still asks for the first MiB a reader waits for up to
 // p.depth.
 func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
-	if len(d.urgent) == 0 && now.Sub(d.readAt) > readerQuiet {
+	p.paceHeld = false
+	if !d.reading(now) {
 		return p.depth
 	}
-	return min(p.depth, max(minDepth, p.depth/8))
+	short := min(p.depth, max(minDepth, p.depth/8))
+	if room := p.paceRoom(now); len(p.inflight)+room < short {
+		p.paceHeld = true // pace.go
+		return len(p.inflight) + room
+	}
+	return short
+}
+
+// reading says whether a reader is active: it waits for a piece, or did
+// within readerQuiet.
+func (d *downloader) reading(now time.Time) bool {
+	return len(d.urgent) > 0 || now.Sub(d.readAt) <= readerQuiet
 }
 
 // request asks p for block b of ps, appending the message to batch.
@@ -317,6 +335,9 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 				}
 				batches[best] = helpers[best].request(ps, b, batches[best])
 				load[best]++
+				if !first {
+					helpers[best].paced(1, now)
+				}
 			}
 		}
 	}

@@ -369,3 +369,52 @@ func TestDownloaderWindowMovesOnWithoutCancels(t *testing.T) {
 		}
 	}
 }
+
+// While a reader is active, a peer whose rate is known is asked for its
+// stream windows and bulk no faster than its pace, a few blocks at a time
+// (the run loop's paceTick tops it up), not for its whole short pipeline
+// at once; the first blocks a reader waits for are not held back. Without
+// a reader, or before its rate is known, the pipeline is filled.
+func TestDownloaderReaderPacesRequests(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	r := newRig(t, n)
+	p, out := r.peer(1, true, everyPiece(n)...)
+	p.depth = 256
+	short := max(minDepth, p.depth/8)
+	p.adjustDepth(blockSize) // one block a second: its pace, a few blocks at once
+	p.depth = 256
+	slack := paceSlack(p.paceGap())
+	r.d.dup = 4 * blockSize // two pieces
+	out.take(t)             // interested
+	r.d.setUrgent([]int{10, 11, 12, 13, 14, 15, 16, 17, 18, 19})
+	r.d.gotUnchoke(p)
+	got := out.take(t)
+	if len(got) != 4+slack {
+		t.Fatalf("asked for %d blocks: %v; want the copy window's 4 and %d paced", len(got), got, slack)
+	}
+	for _, m := range got[:4] {
+		if m.index > 11 {
+			t.Fatalf("the copy window's blocks were not asked for first: %v", got)
+		}
+	}
+	if !p.paceHeld {
+		t.Fatal("a peer its pace held back is not marked for paceTick")
+	}
+	r.d.paceTick() // too soon for another block
+	if got := out.take(t); len(got) != 0 {
+		t.Fatalf("asked for %v ahead of the pace", got)
+	}
+	p.paceNext = time.Now().Add(-time.Hour) // its pace allows more by now
+	r.d.paceTick()
+	if got := out.take(t); len(got) != slack {
+		t.Fatalf("paceTick asked for %d blocks, want %d", len(got), slack)
+	}
+
+	q, qout := r.peer(2, true, everyPiece(n)...) // rate not known yet
+	q.depth = 256
+	r.d.gotUnchoke(q)
+	if len(q.inflight) != short {
+		t.Fatalf("a peer of unknown rate has %d requests out (%v), want the short pipeline's %d", len(q.inflight), qout.take(t), short)
+	}
+}
