@@ -29,6 +29,9 @@ ap.add_argument("--depth", type=int, default=122, help="bulk requests in flight 
 ap.add_argument("--keep", type=int, default=15, help="bulk requests left after a seek's cancels")
 ap.add_argument("--seeks", type=int, default=10)
 ap.add_argument("--bulk-seconds", type=float, default=3.0)
+ap.add_argument("--seek-pieces", type=int, default=1, help="pieces a seek asks for")
+ap.add_argument("--pace", type=float, default=0,
+                help="bulk bytes/s to ask for at most (0: keep --depth in flight)")
 a = ap.parse_args()
 
 BLOCK = 16384
@@ -129,8 +132,16 @@ next_bulk = [0]  # next block index of the file, in order
 far = set()
 
 
+pacing = {"t0": 0.0, "issued": 0}
+
+
 def ask_bulk():
+    """Tops bulk up to --depth in flight; with --pace, no faster than that
+    rate since the start."""
     while len(inflight) < a.depth:
+        if a.pace and pacing["issued"] >= (time.monotonic() - pacing["t0"]) * a.pace / BLOCK:
+            return
+        pacing["issued"] += 1
         k = next_bulk[0]
         next_bulk[0] = (k + 1) % (npieces * bpp)
         p, b = divmod(k, bpp)
@@ -150,8 +161,13 @@ def pump(until, want=None):
     of want arrived); returns arrival times of want's blocks."""
     got = {}
     while time.monotonic() < until:
-        m = read_msg(max(0.001, until - time.monotonic()))
+        wait = max(0.001, until - time.monotonic())
+        m = read_msg(min(wait, 0.005) if a.pace else wait)
+        if a.pace:
+            ask_bulk()
         if m is None:
+            if a.pace:
+                continue
             break
         now = time.monotonic()
         mid, pl = m
@@ -182,6 +198,7 @@ def pump(until, want=None):
     return got
 
 
+pacing["t0"] = time.monotonic()
 ask_bulk()
 t0 = time.monotonic()
 pump(t0 + a.bulk_seconds)
@@ -202,15 +219,17 @@ for s in range(a.seeks):
     for p, b in gone:
         req(8, p, b)
         cancelled.add((p, b))
-    p = random.randrange(npieces - 1)
-    while p in far or any(q == p for q, _ in inflight):
-        p = random.randrange(npieces - 1)
-    far.add(p)
-    want = {(p, b) for b in range(bpp)}
+    p = random.randrange(npieces - a.seek_pieces)
+    while any(p + k in far or any(q == p + k for q, _ in inflight) for k in range(a.seek_pieces)):
+        p = random.randrange(npieces - a.seek_pieces)
+    want = set()
+    for k in range(a.seek_pieces):
+        far.add(p + k)
+        want |= {(p + k, b) for b in range(bpp)}
     ts = time.monotonic()
-    for _, b in sorted(want):
-        req(6, p, b)
-        inflight.insert(0, (p, b))
+    for q, b in sorted(want):
+        req(6, q, b)
+        inflight.insert(0, (q, b))
     got = pump(ts + 10, want)
     if len(got) < len(want):
         print("seek %d: only %d of %d blocks in 10 s" % (s, len(got), len(want)))

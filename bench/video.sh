@@ -26,6 +26,8 @@
 VIDEO_SECONDS=${VIDEO_SECONDS:-180}
 VIDEO_KBPS=${VIDEO_KBPS:-4000}
 VIDEO_PLAY=${VIDEO_PLAY:-20}
+# VIDEO_CLIENTS: which of "this lazy btfs" run (all by default).
+VIDEO_CLIENTS=${VIDEO_CLIENTS:-this lazy btfs}
 
 video_setup() {
 	local v=$WORK/video port h
@@ -124,7 +126,7 @@ case10() {
 	command -v btfs >/dev/null || { say "case 10 needs btfs (apt-get install btfs)"; return 1; }
 	command -v ffmpeg >/dev/null || { say "case 10 needs ffmpeg (apt-get install ffmpeg)"; return 1; }
 	video_setup || return 1
-	for c in this lazy btfs; do
+	for c in $VIDEO_CLIENTS; do
 		say "case 10: $c"
 		video_round "$c"
 	done

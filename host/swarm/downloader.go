@@ -45,7 +45,11 @@ type dlPeer struct {
 	lastBlock  time.Time
 	snubbed    bool // it left our requests unanswered for 20 s; cleared by its next block
 	downloaded int64
-	withdrawn  int // requests we took back whose blocks may still come
+	withdrawn  int            // requests we took back whose blocks may still come
+	cancelled  map[uint64]int // of those, a fast peer's, by block (withdraw)
+	peak       int64          // fastest rate seen, decaying (pace.go)
+	paceNext   time.Time      // its pace allows no block before this
+	paceHeld   bool           // its pace kept fill from topping it up
 }
 
 func newDLPeer(id sdk.PeerID, ip netip.Addr, fast bool, out sender, numPieces int, now time.Time) *dlPeer {
@@ -235,10 +239,16 @@ func (d *downloader) gotUnchoke(p *dlPeer) {
 // gotReject frees a block p will not send; the other peers get it first.
 func (d *downloader) gotReject(p *dlPeer, index, begin uint32) {
 	key := blockKey(index, begin)
+	if p.answered(key) {
+		p.withdrawn = max(p.withdrawn-1, 0) // a hostile peer's blocks may have taken it
+		return                              // the reject of a Cancel: a request made since is still on
+	}
 	if _, ok := p.inflight[key]; !ok {
 		return
 	}
 	d.pieces.release(p, key)
+	p.withdrawn-- // release counts it, but the reject was its answer
+	p.answered(key)
 	if ps := d.pieces.active[int(index)]; ps != nil && ps.solo == p.id {
 		d.abandon(ps, p)
 	}
@@ -259,6 +269,7 @@ func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now t
 			return protoErr("block %d/%d was never asked for", index, begin)
 		}
 		p.withdrawn--
+		p.answered(key)
 		return nil
 	}
 	ps := d.pieces.active[int(index)]
@@ -301,7 +312,7 @@ func (d *downloader) cancelOthers(p *dlPeer, ps *pieceState, key uint64) {
 	for _, q := range d.peers {
 		if _, ok := q.inflight[key]; ok && q != p {
 			delete(q.inflight, key)
-			q.withdrawn++
+			q.withdraw(key)
 			ps.reqs[b]--
 			q.out.sendMsg(wire.Cancel{Index: uint32(key >> 32), Begin: uint32(key), Length: ps.blockLen(b)})
 		}

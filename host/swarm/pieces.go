@@ -114,7 +114,7 @@ func (t *pieceTable) recycle(buf []byte) {
 // release forgets one outstanding request of p.
 func (t *pieceTable) release(p *dlPeer, key uint64) {
 	delete(p.inflight, key)
-	p.withdrawn++ // its block may still arrive: see gotBlock
+	p.withdraw(key) // its block may still arrive: see gotBlock
 	ps := t.active[int(key>>32)]
 	if ps == nil {
 		return

@@ -21,6 +21,7 @@ const (
 func (p *dlPeer) adjustDepth(rate int64) {
 	want := int(rate / blockSize) // one second's worth
 	p.depth = min(max(want, minDepth, initialDepth/2), maxDepth, max(p.reqq, minDepth))
+	p.notePeak(rate)
 }
 
 // fill tops up p's request pipeline.
@@ -31,6 +32,7 @@ func (d *downloader) fill(p *dlPeer) {
 	batch := d.reqs[:0]
 	now := time.Now()
 	depth := d.fillDepth(p, now)
+	before := len(p.inflight)
 	for len(p.inflight) < depth {
 		ps := d.nextPiece(p)
 		if ps == nil {
@@ -45,6 +47,9 @@ func (d *downloader) fill(p *dlPeer) {
 			}
 			batch = p.request(ps, b, batch)
 		}
+	}
+	if d.reading(now) {
+		p.paced(len(p.inflight)-before, now)
 	}
 	switch {
 	case len(p.inflight) >= depth:
@@ -77,12 +82,26 @@ const readerQuiet = 10 * time.Second
 // Cancel cannot take that back (libtorrent sends it anyway), so a deep
 // pipeline sits ahead of the next read's blocks; an eighth of a second of
 // the peer's rate keeps it busy all the same (docs/performance.md).
-// assignUrgent still asks for urgent blocks up to p.depth.
+// While a reader is active it is also held to p's pace (pace.go).
+// assignUrgent still asks for the first MiB a reader waits for up to
+// p.depth.
 func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
-	if len(d.urgent) == 0 && now.Sub(d.readAt) > readerQuiet {
+	p.paceHeld = false
+	if !d.reading(now) {
 		return p.depth
 	}
-	return min(p.depth, max(minDepth, p.depth/8))
+	short := min(p.depth, max(minDepth, p.depth/8))
+	if room := p.paceRoom(now); len(p.inflight)+room < short {
+		p.paceHeld = true // pace.go
+		return len(p.inflight) + room
+	}
+	return short
+}
+
+// reading says whether a reader is active: it waits for a piece, or did
+// within readerQuiet.
+func (d *downloader) reading(now time.Time) bool {
+	return len(d.urgent) > 0 || now.Sub(d.readAt) <= readerQuiet
 }
 
 // request asks p for block b of ps, appending the message to batch.
@@ -265,10 +284,19 @@ const (
 // with the fewest blocks given so far for the size of its pipeline (about
 // its rate). So every helper works on the first pieces at once, rather
 // than one peer taking them all at its own rate. The first d.dup blocks
-// go to a second helper as well.
+// go to a second helper as well, and may fill a helper's whole pipeline;
+// the rest (a stream's window) only its short one (fillDepth): a seeder
+// reads what it was asked for into its send buffer, which a Cancel cannot
+// take back, so a window asked for in full would go ahead of the next
+// seek's blocks.
 func (d *downloader) assignUrgent(helpers []*dlPeer) {
 	load := make([]int, len(helpers))
 	batches := make([][]byte, len(helpers))
+	short := make([]int, len(helpers))
+	now := time.Now()
+	for k, p := range helpers {
+		short[k] = d.fillDepth(p, now)
+	}
 	dup := d.dup / blockSize
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
@@ -283,15 +311,19 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 			if ps.got[b] {
 				continue
 			}
-			copies := 1
-			if dup > 0 {
+			copies, first := 1, dup > 0
+			if first {
 				copies, dup = urgentCopies, dup-1
 			}
 			key := blockKey(uint32(i), uint32(b*blockSize))
 			for int(ps.reqs[b]) < copies {
 				best := -1
 				for k, p := range helpers {
-					if _, mine := p.inflight[key]; mine || len(p.inflight) >= p.depth || !p.has.Has(i) || !d.mayJoin(p, ps) {
+					limit := p.depth
+					if !first {
+						limit = short[k]
+					}
+					if _, mine := p.inflight[key]; mine || len(p.inflight) >= limit || !p.has.Has(i) || !d.mayJoin(p, ps) {
 						continue
 					}
 					if best < 0 || (load[k]+1)*helpers[best].depth < (load[best]+1)*p.depth {
@@ -303,6 +335,9 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 				}
 				batches[best] = helpers[best].request(ps, b, batches[best])
 				load[best]++
+				if !first {
+					helpers[best].paced(1, now)
+				}
 			}
 		}
 	}
@@ -319,17 +354,23 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 // So the blocks p was asked for last, which it has not started sending,
 // are cancelled (anyone may fetch them later) down to keep, the oldest,
 // likely on the wire already; then fill asks for the urgent blocks. What
-// goes is bulk and blocks of urgent pieces after the first one p has work
-// for: a seek's read comes before the window another stream read ahead.
+// goes is bulk and blocks of urgent pieces after the first one with blocks
+// nobody was asked for: a seek's read comes before the window another
+// stream read ahead. Copies (copyPiece) take no room: a window that moved
+// on by a piece, its first pieces now within the copy window, would have
+// the rest of its requests cancelled at every read, and a seeder sends
+// much of what it was asked for anyway, so the window would be fetched
+// twice.
 func (d *downloader) preempt(p *dlPeer) {
 	keep := max(p.depth/8, 4)
 	if p.choked || len(p.inflight) <= keep {
 		return
 	}
-	w := d.workRank(p)
-	if w == len(d.urgent) {
+	i, _ := d.firstUrgent(p)
+	if i < 0 {
 		return
 	}
+	w := slices.Index(d.urgent, i)
 	var later []uint64
 	for key := range p.inflight {
 		if r := slices.Index(d.urgent, int(key>>32)); r < 0 || r > w {
@@ -460,4 +501,42 @@ func (d *downloader) abandon(ps *pieceState, p *dlPeer) {
 	d.pieces.recycle(ps.buf)
 	// The picker forgets it was started, as after a failed hash check.
 	d.picker.post(sdk.PieceFailed{Piece: ps.index})
+}
+
+// withdraw notes that p's request for key was taken back (a Cancel, a
+// release): its block may still come (gotBlock). A fast peer (BEP 6)
+// answers every request, a cancelled one with its block or a reject, in
+// the order asked; libtorrent sends a reject only when its send buffer
+// drains, at its next burst, by when the block may have been asked of p
+// again. So a fast peer's withdrawn requests are kept by block, for
+// answered to tell the reject of a Cancel from that of a live request.
+func (p *dlPeer) withdraw(key uint64) {
+	p.withdrawn++
+	if !p.fast {
+		return
+	}
+	if p.cancelled == nil || len(p.cancelled) >= 4*maxDepth {
+		// A peer that leaves Cancels unanswered must not grow this
+		// without end; forgetting only risks taking a stale reject for a
+		// live request's, which costs that block a second request.
+		p.cancelled = make(map[uint64]int)
+	}
+	p.cancelled[key]++
+}
+
+// answered takes an answer of p for key (a reject, or a block nobody
+// waits for) as that of a request taken back, if p has one: it came
+// before any request for key made since. It reports whether it did; the
+// caller of a block counts withdrawn itself.
+func (p *dlPeer) answered(key uint64) bool {
+	n := p.cancelled[key]
+	switch {
+	case n == 0:
+		return false
+	case n == 1:
+		delete(p.cancelled, key)
+	default:
+		p.cancelled[key] = n - 1
+	}
+	return true
 }

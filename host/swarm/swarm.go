@@ -332,6 +332,7 @@ func (s *Swarm) run(ctx context.Context) error {
 		case now := <-tick.C:
 			s.tick(ctx, now)
 		case <-flush.C:
+			s.dl.paceTick()
 			s.flushPicker()
 			s.serveWaitingMetadata()
 		}

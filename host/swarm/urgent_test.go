@@ -215,3 +215,206 @@ func TestDownloaderReaderKeepsPipelineShort(t *testing.T) {
 		t.Fatalf("%d requests out with no reader for %s, want the whole pipeline's %d", len(p.inflight), readerQuiet, p.depth)
 	}
 }
+
+// The blocks a reader waits for first (the copy window) may fill the whole
+// pipeline; a stream's window past them only the short one: a seeder sends
+// what it read ahead even after a Cancel, so a window asked for in full
+// would go before the next seek's blocks.
+func TestDownloaderWindowKeepsPipelineShort(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	r := newRig(t, n)
+	p, out := r.peer(1, true, everyPiece(n)...)
+	p.depth = 256
+	short := max(minDepth, p.depth/8)
+	first := short + 16 // blocks of the copy window: more than the short pipeline
+	r.d.dup = first * blockSize
+	out.take(t)
+	var urgent []int
+	for i := range 100 { // 200 blocks: within the whole pipeline
+		urgent = append(urgent, 3*i)
+	}
+	r.d.setUrgent(urgent) // p chokes us yet
+	r.d.gotUnchoke(p)
+	got := out.take(t)
+	var want []sent
+	for _, i := range urgent[:first/2] {
+		want = append(want, req(uint32(i), 0), req(uint32(i), 1))
+	}
+	if !sameSet(got, want) {
+		t.Fatalf("asked for %d blocks:\n%v\nwant the %d of the copy window and none of the rest:\n%v", len(got), got, len(want), want)
+	}
+	for k := range first / 2 { // the copy window comes in: the window goes on in the short pipeline
+		for b := range uint32(2) {
+			if err := r.block(p, uint32(urgent[k]), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(p.inflight) != short {
+		t.Fatalf("%d requests out for the window, want the short pipeline's %d", len(p.inflight), short)
+	}
+}
+
+// A fast peer answers a Cancel with a reject, which libtorrent sends only
+// at its next burst, by when the block may have been asked of it again:
+// that reject answers the cancelled request and leaves the new one on.
+// The new one's block is taken, and nothing is left withdrawn.
+func TestDownloaderStaleRejectKeepsNewRequest(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1)
+	p, out := r.peer(1, true, 0)
+	p.depth = 2
+	r.d.gotUnchoke(p)
+	if got := out.take(t); !slices.Contains(got, req(0, 0)) || !slices.Contains(got, req(0, 1)) {
+		t.Fatalf("asked for %v, want both blocks", got)
+	}
+	key := blockKey(0, 0)
+	r.d.pieces.release(p, key) // taken back, as preempt does, then asked again
+	r.d.fill(p)
+	if got := out.take(t); !slices.Equal(got, []sent{req(0, 0)}) {
+		t.Fatalf("asked again for %v, want %v", got, req(0, 0))
+	}
+	r.d.gotReject(p, 0, 0) // the answer to the cancelled request
+	if _, on := p.inflight[key]; !on {
+		t.Fatalf("the reject of the cancelled request took back the new one too: %v", p.inflight)
+	}
+	for b := range uint32(2) {
+		if err := r.block(p, 0, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(r.verified, []int{0}) || p.withdrawn != 0 {
+		t.Fatalf("verified %v, %d withdrawn, want piece 0 and none", r.verified, p.withdrawn)
+	}
+	// A second reject, nobody's: ignored, and a block nobody asked for is
+	// now the peer's fault.
+	r.d.gotReject(p, 0, 0)
+	if err := r.block(p, 0, 1); err == nil {
+		t.Fatal("a block never asked for was taken")
+	}
+
+	// The reject of a live request is its answer: the same block asked
+	// again and rejected again is free again.
+	r = newRig(t, 1)
+	p, out = r.peer(1, true, 0)
+	out.take(t) // interested
+	p.depth = 1
+	r.d.gotUnchoke(p)
+	for range 2 {
+		if got := out.take(t); !slices.Equal(got, []sent{req(0, 0)}) {
+			t.Fatalf("asked for %v, want %v", got, req(0, 0))
+		}
+		r.d.gotReject(p, 0, 0)
+		if len(p.inflight) != 0 || p.withdrawn != 0 {
+			t.Fatalf("after a reject, %v in flight and %d withdrawn, want none", p.inflight, p.withdrawn)
+		}
+		r.d.fill(p)
+	}
+}
+
+// A stream's window that moves on by a piece keeps its requests: its first
+// pieces are now within the copy window, but copies take no room, so
+// nothing of the window is cancelled (a seeder would send much of it
+// anyway, and it would be fetched twice).
+func TestDownloaderWindowMovesOnWithoutCancels(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	r := newRig(t, n)
+	r.d.dup = 4 * blockSize // two pieces
+	var peers []*dlPeer
+	var outs []*fakeOut
+	for id := range 2 {
+		p, out := r.peer(sdk.PeerID(id+1), true, everyPiece(n)...)
+		p.depth = 32 // a slow seeder: keep 4, short pipeline 16
+		peers, outs = append(peers, p), append(outs, out)
+	}
+	for _, p := range peers {
+		r.d.gotUnchoke(p)
+	}
+	var window []int // pieces nobody was asked for
+	for i := 0; len(window) < 8; i++ {
+		if r.d.pieces.active[i] == nil {
+			window = append(window, i)
+		}
+	}
+	next := window[7] + 1
+	for r.d.pieces.active[next] != nil {
+		next++
+	}
+	r.d.setUrgent(window)
+	for _, out := range outs {
+		out.take(t)
+	}
+	for b := range uint32(2) {
+		key := blockKey(uint32(window[0]), b*blockSize)
+		k := slices.IndexFunc(peers, func(p *dlPeer) bool { _, on := p.inflight[key]; return on })
+		if k < 0 {
+			t.Fatalf("block %d of the window's first piece asked of nobody", b)
+		}
+		if err := r.block(peers[k], uint32(window[0]), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.d.pieceDone(window[0])
+	for _, out := range outs {
+		out.take(t) // the cancel of a copy that lost
+	}
+	r.d.setUrgent(append(window[1:], next))
+	for k, out := range outs {
+		for _, m := range out.take(t) {
+			if m.id == wire.IDCancel && slices.Contains(window, int(m.index)) {
+				t.Fatalf("peer %d: the window moving on cancelled %v", k, m)
+			}
+		}
+	}
+}
+
+// While a reader is active, a peer whose rate is known is asked for its
+// stream windows and bulk no faster than its pace, a few blocks at a time
+// (the run loop's paceTick tops it up), not for its whole short pipeline
+// at once; the first blocks a reader waits for are not held back. Without
+// a reader, or before its rate is known, the pipeline is filled.
+func TestDownloaderReaderPacesRequests(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	r := newRig(t, n)
+	p, out := r.peer(1, true, everyPiece(n)...)
+	p.depth = 256
+	short := max(minDepth, p.depth/8)
+	p.adjustDepth(blockSize) // one block a second: its pace, a few blocks at once
+	p.depth = 256
+	slack := paceSlack(p.paceGap())
+	r.d.dup = 4 * blockSize // two pieces
+	out.take(t)             // interested
+	r.d.setUrgent([]int{10, 11, 12, 13, 14, 15, 16, 17, 18, 19})
+	r.d.gotUnchoke(p)
+	got := out.take(t)
+	if len(got) != 4+slack {
+		t.Fatalf("asked for %d blocks: %v; want the copy window's 4 and %d paced", len(got), got, slack)
+	}
+	for _, m := range got[:4] {
+		if m.index > 11 {
+			t.Fatalf("the copy window's blocks were not asked for first: %v", got)
+		}
+	}
+	if !p.paceHeld {
+		t.Fatal("a peer its pace held back is not marked for paceTick")
+	}
+	r.d.paceTick() // too soon for another block
+	if got := out.take(t); len(got) != 0 {
+		t.Fatalf("asked for %v ahead of the pace", got)
+	}
+	p.paceNext = time.Now().Add(-time.Hour) // its pace allows more by now
+	r.d.paceTick()
+	if got := out.take(t); len(got) != slack {
+		t.Fatalf("paceTick asked for %d blocks, want %d", len(got), slack)
+	}
+
+	q, qout := r.peer(2, true, everyPiece(n)...) // rate not known yet
+	q.depth = 256
+	r.d.gotUnchoke(q)
+	if len(q.inflight) != short {
+		t.Fatalf("a peer of unknown rate has %d requests out (%v), want the short pipeline's %d", len(q.inflight), qout.take(t), short)
+	}
+}
