@@ -99,6 +99,55 @@ func TestMetadataOnlyStopsAccepting(t *testing.T) {
 	}
 }
 
+// phaseRig is a magnet session of a fresh torrent, without peers, whose
+// Run is in its metadata phase on a listener of its own.
+type phaseRig struct {
+	ln       net.Listener
+	src, dir string
+	torrent  string
+	mi       *metainfo.MetaInfo
+	s        *Session
+	f        *fetcher
+	ctx      context.Context
+	runErr   chan error
+}
+
+func startPhase(t *testing.T) *phaseRig {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	r := &phaseRig{ln: ln, src: t.TempDir(), dir: t.TempDir(), runErr: make(chan error, 1)}
+	r.torrent = makeTorrent(t, r.src, "")
+	if r.mi, err = metainfo.Load(r.torrent); err != nil {
+		t.Fatal(err)
+	}
+	r.s, err = OpenMagnet(&magnet.Magnet{InfoHash: r.mi.InfoHash}, Options{Dir: r.dir, Listener: ln, Logger: testLogger(t, "magnet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	r.ctx = ctx
+	go func() { r.runErr <- r.s.Run(ctx) }()
+	waitFor(t, ctx, "the metadata phase", func() bool { return r.s.fetcher.Load() != nil })
+	r.f = r.s.fetcher.Load()
+	return r
+}
+
+// finish has a libtorrent seeder connect to the session, which must then
+// fetch the metadata and all the data from it.
+func (r *phaseRig) finish(t *testing.T) {
+	t.Helper()
+	realpeers.StartLibtorrentSeeder(t, r.torrent, r.src, realpeers.LTOptions{ConnectTo: []string{r.ln.Addr().String()}})
+	if err := <-r.runErr; err != nil || r.ctx.Err() != nil {
+		t.Fatalf("Run: %v (ctx %v)", err, r.ctx.Err())
+	}
+	sameTree(t, r.src, r.dir)
+}
+
 // Hostile incoming peers of the metadata phase: a handshake for another
 // torrent, plain or over MSE, is closed unanswered; a flood of silent
 // connections takes the half-open slots and every connection over them is
@@ -106,28 +155,8 @@ func TestMetadataOnlyStopsAccepting(t *testing.T) {
 // libtorrent seeder that connects to us gives the metadata and the data.
 func TestMetadataPhaseRefusesHostileIncoming(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	src := t.TempDir()
-	torrent := makeTorrent(t, src, "")
-	mi, err := metainfo.Load(torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	s, err := OpenMagnet(&magnet.Magnet{InfoHash: mi.InfoHash}, Options{Dir: dir, Listener: ln, Logger: testLogger(t, "magnet")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- s.Run(ctx) }()
-	waitFor(t, ctx, "the metadata phase", func() bool { return s.fetcher.Load() != nil })
-	f := s.fetcher.Load()
+	r := startPhase(t)
+	ln, mi, ctx, f := r.ln, r.mi, r.ctx, r.f
 
 	other := mi.InfoHash
 	other[0] ^= 0xff
@@ -154,11 +183,7 @@ func TestMetadataPhaseRefusesHostileIncoming(t *testing.T) {
 	// Its slots are given back as its connections end.
 	waitFor(t, ctx, "the half-open slots given back", func() bool { return len(f.halfOpen) == 0 })
 
-	realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{ConnectTo: []string{ln.Addr().String()}})
-	if err := <-runErr; err != nil || ctx.Err() != nil {
-		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
-	}
-	sameTree(t, src, dir)
+	r.finish(t)
 }
 
 // answerTo connects to addr with a handshake for infoHash, over MSE if
@@ -206,28 +231,8 @@ func (b *writeBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return 
 // then comes from a libtorrent seeder that connects to us.
 func TestMetadataPhaseBansIncomingLiar(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	src := t.TempDir()
-	torrent := makeTorrent(t, src, "")
-	mi, err := metainfo.Load(torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	s, err := OpenMagnet(&magnet.Magnet{InfoHash: mi.InfoHash}, Options{Dir: dir, Listener: ln, Logger: testLogger(t, "magnet")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- s.Run(ctx) }()
-	waitFor(t, ctx, "the metadata phase", func() bool { return s.fetcher.Load() != nil })
-	f := s.fetcher.Load()
+	r := startPhase(t)
+	ln, mi, ctx, f := r.ln, r.mi, r.ctx, r.f
 
 	liarIP := netip.MustParseAddr("127.0.0.2")
 	liar := hostilepeer.Start(t, hostilepeer.Torrent{InfoHash: mi.InfoHash, MetadataSize: len(mi.InfoBytes)},
@@ -243,13 +248,9 @@ func TestMetadataPhaseBansIncomingLiar(t *testing.T) {
 		t.Fatalf("the banned liar connected again: answered %v, %v", answered, err)
 	}
 
-	realpeers.StartLibtorrentSeeder(t, torrent, src, realpeers.LTOptions{ConnectTo: []string{ln.Addr().String()}})
-	if err := <-runErr; err != nil || ctx.Err() != nil {
-		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
-	}
-	sameTree(t, src, dir)
-	if !slices.Contains(s.bans, liarIP) {
-		t.Errorf("the swarm was not given the ban of %v: %v", liarIP, s.bans)
+	r.finish(t)
+	if !slices.Contains(r.s.bans, liarIP) {
+		t.Errorf("the swarm was not given the ban of %v: %v", liarIP, r.s.bans)
 	}
 }
 
