@@ -232,7 +232,7 @@ func (b *writeBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return 
 func TestMetadataPhaseBansIncomingLiar(t *testing.T) {
 	t.Parallel()
 	r := startPhase(t)
-	ln, mi, ctx, f := r.ln, r.mi, r.ctx, r.f
+	ln, mi, f := r.ln, r.mi, r.f
 
 	liarIP := netip.MustParseAddr("127.0.0.2")
 	liar := hostilepeer.Start(t, hostilepeer.Torrent{InfoHash: mi.InfoHash, MetadataSize: len(mi.InfoBytes)},
