@@ -40,9 +40,9 @@ const directMin = 64 << 10
 // block of 4096 covers 512-byte devices too.
 const defaultAlign = 4096
 
-// directWrite is the direct write itself; tests replace it to play a
-// filesystem that refuses an alignment.
-var directWrite = (*os.File).WriteAt
+// directWrite is the direct write itself (rawwrite.go); tests replace it
+// to play a filesystem that refuses an alignment.
+var directWrite = rawWriteAt
 
 // directLocked returns a descriptor of fs.f's file open for direct writes
 // and the alignment they need, or nil where direct I/O is not to be used.

@@ -148,7 +148,7 @@ func TestDirectWriteRefused(t *testing.T) {
 		refused++
 		return 0, fmt.Errorf("write: %w", syscall.EINVAL)
 	}
-	defer func() { directWrite = (*os.File).WriteAt }()
+	defer func() { directWrite = rawWriteAt }()
 	l, data := directLayout()
 	s, err := Open(dir, l)
 	if err != nil {
@@ -172,7 +172,7 @@ func TestDirectWriteRefused(t *testing.T) {
 // like a buffered one's.
 func TestDirectWriteError(t *testing.T) {
 	directWrite = func(*os.File, []byte, int64) (int, error) { return 0, syscall.EIO }
-	defer func() { directWrite = (*os.File).WriteAt }()
+	defer func() { directWrite = rawWriteAt }()
 	l, data := directLayout()
 	s, err := Open(t.TempDir(), l)
 	if err != nil {
