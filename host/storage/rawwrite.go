@@ -5,7 +5,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -26,11 +28,21 @@ import (
 //
 // The cost: a stop-the-world of the garbage collector waits for the write
 // to return, and on a single P nothing else would run meanwhile, so with
-// one P the plain write is used.
+// one P the plain write is used. A device that is slow, or failing, would
+// so freeze the whole process for as long as a write takes: the first raw
+// write that takes longer than rawSlow turns them off for the rest of the
+// run, and the plain write, which leaves the rest of the client running,
+// is used from then on.
 func rawWriteAt(f *os.File, p []byte, off int64) (int, error) {
-	if runtime.GOMAXPROCS(0) < 2 {
+	if runtime.GOMAXPROCS(0) < 2 || rawOff.Load() {
 		return f.WriteAt(p, off)
 	}
+	start := time.Now()
+	defer func() {
+		if time.Since(start) > rawSlow {
+			rawOff.Store(true)
+		}
+	}()
 	// Through the RawConn the descriptor stays open (a concurrent Close
 	// waits) for as long as the write runs.
 	rc, err := f.SyscallConn()
@@ -52,6 +64,13 @@ func rawWriteAt(f *os.File, p []byte, off int64) (int, error) {
 	}
 	return n, werr
 }
+
+// rawSlow is the longest a raw write may take before raw writes are
+// turned off (rawOff): ten times what a 1 MiB direct write takes here.
+var (
+	rawSlow = 10 * time.Millisecond
+	rawOff  atomic.Bool
+)
 
 // rawPwrite writes all of p at off, or returns what it wrote and why not.
 func rawPwrite(fd uintptr, p []byte, off int64) (int, error) {

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // rawWriteAt writes like (*os.File).WriteAt, on one P or more, and its
@@ -45,5 +46,27 @@ func TestRawWriteAt(t *testing.T) {
 		}
 		ro.Close()
 		runtime.GOMAXPROCS(prev)
+	}
+}
+
+// A raw write slower than rawSlow turns raw writes off: a slow or failing
+// device must not hold a P, and with it every stop-the-world, for long.
+func TestSlowRawWriteTurnsRawOff(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	defer func(d time.Duration) { rawSlow = d; rawOff.Store(false) }(rawSlow)
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := make([]byte, 4096)
+	if _, err := rawWriteAt(f, p, 0); err != nil || rawOff.Load() {
+		t.Fatalf("a quick raw write: %v, raw writes off %v", err, rawOff.Load())
+	}
+	rawSlow = 0 // every write is slow now
+	if _, err := rawWriteAt(f, p, 0); err != nil || !rawOff.Load() {
+		t.Fatalf("a slow raw write: %v, raw writes off %v", err, rawOff.Load())
 	}
 }
