@@ -10,9 +10,9 @@ import "time"
 // than a share of its rate, the seeder keeps quota all the time and sends
 // a seek's blocks at once (bench/ltprobe.py --pace: a 256 KiB seek in
 // 1-2 ms instead of 0.66 s median; docs/performance.md). So while a reader
-// is active every request but the first MiB a reader waits for
-// (assignUrgent) goes at most at paceShare of the fastest rate seen from
-// the peer.
+// is active every request but the first blocks a reader waits for
+// (assignUrgent's copy window, urgentDup) goes at most at paceShare of
+// the fastest rate seen from the peer.
 const (
 	paceShare = 0.6
 	// paceDecay: the rate seen falls by 1/paceDecay a second while the

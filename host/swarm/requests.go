@@ -83,8 +83,8 @@ const readerQuiet = 10 * time.Second
 // pipeline sits ahead of the next read's blocks; an eighth of a second of
 // the peer's rate keeps it busy all the same (docs/performance.md).
 // While a reader is active it is also held to p's pace (pace.go).
-// assignUrgent still asks for the first MiB a reader waits for up to
-// p.depth.
+// assignUrgent still asks for the first blocks a reader waits for (the
+// copy window, urgentDup) up to p.depth.
 func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
 	p.paceHeld = false
 	if !d.reading(now) {
@@ -273,10 +273,15 @@ func (d *downloader) setUrgent(pieces []int) {
 // bursts (libtorrent hands out its quota every half second, and whatever
 // it already read into its send buffer goes first), so when a block
 // arrives depends on where that peer is in its cycle: of two peers, the
-// one whose burst comes first delivers.
+// one whose burst comes first delivers. A quarter MiB, not the whole
+// MiB a seek reads: a copy a seeder has read into its send buffer is sent
+// anyway and takes quota from the blocks after it, and the rest of the
+// read is asked as a window is, paced (pace.go), so less of it sits in
+// the seeders' send buffers; with back-to-back seeks the seeders' quota
+// is what limits (docs/performance.md, round 2).
 const (
 	urgentCopies = 2
-	urgentDup    = 1 << 20
+	urgentDup    = 256 << 10
 )
 
 // assignUrgent asks for the urgent blocks nobody was asked for, most

@@ -111,6 +111,50 @@ func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
 	}
 }
 
+// Only the first urgentDup bytes of a read (a quarter MiB) are asked of
+// two peers; the rest of the blocks a reader waits for, of one: a copy a
+// seeder has already read into its send buffer is sent anyway and takes
+// its quota from the blocks after it.
+func TestDownloaderUrgentCopiesQuarterMiB(t *testing.T) {
+	t.Parallel()
+	const n = 400 // far from the endgame, which would ask for copies anyway
+	r := newRig(t, n)
+	all := everyPiece(n)
+	a, aout := r.peer(1, true, all...)
+	b, bout := r.peer(2, true, all...)
+	a.depth, b.depth = 512, 512 // room for the whole read in the short pipeline
+	aout.take(t)
+	bout.take(t)
+	pl := int(r.d.pieces.pieceLength)
+	var urgent []int // a MiB: urgentDup blocks and a window
+	for i := range (1 << 20) / pl {
+		urgent = append(urgent, 10+i)
+	}
+	copied := (256 << 10) / blockSize // a quarter MiB
+	blocks := len(urgent) * pl / blockSize
+	r.d.setUrgent(urgent) // both choke us yet
+	asked := func(out *fakeOut) map[int]bool {
+		got := map[int]bool{}
+		for _, m := range out.take(t) {
+			if k := slices.Index(urgent, int(m.index)); m.id == wire.IDRequest && k >= 0 {
+				got[k*pl/blockSize+int(m.begin)/blockSize] = true
+			}
+		}
+		return got
+	}
+	r.d.gotUnchoke(a)
+	if got := asked(aout); len(got) != blocks {
+		t.Fatalf("the first peer was asked for %d of the read's %d blocks", len(got), blocks)
+	}
+	r.d.gotUnchoke(b)
+	got := asked(bout)
+	for k := range blocks {
+		if want := k < copied; got[k] != want {
+			t.Fatalf("block %d of the read asked of the second peer: %v, want copies of the first %d blocks only (asked: %v)", k, got[k], copied, got)
+		}
+	}
+}
+
 // A seek's piece, put before the window a stream keeps urgent, has the
 // window's youngest requests cancelled for it down to the kept few, and is
 // asked for after the cancels.
@@ -118,6 +162,7 @@ func TestDownloaderSeekPreemptsOtherWindows(t *testing.T) {
 	t.Parallel()
 	const n = 200
 	r := newRig(t, n)
+	r.d.dup = 1 << 20 // the whole window is asked for at once, past the short pipeline
 	p, out := r.peer(1, true, everyPiece(n)...)
 	r.d.gotUnchoke(p)
 	asked := map[uint32]bool{}
