@@ -8,7 +8,7 @@ DEB_PKGS := python3-libtorrent aria2 opentracker mktorrent fuse3 tmux transmissi
             protobuf-compiler python3-grpcio python3-protobuf python3-cryptography
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps vet fmt-check demo proto fuzz cover clean
+.PHONY: all build test deps vet fmt-check bench-check demo proto fuzz cover clean
 
 all: build
 
@@ -34,7 +34,14 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$$'); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: deps vet fmt-check
+# bench/run sources the other bench scripts into one shell, where a second
+# function of the same name silently replaces the first.
+bench-check:
+	@for f in bench/run bench/*.sh; do bash -n $$f || exit 1; done
+	@dups=$$(cat bench/run bench/*.sh | grep -oE '^[a-z_0-9]+\(\) \{' | sort | uniq -d); \
+	if [ -n "$$dups" ]; then echo "bench: functions defined twice:" $$dups; exit 1; fi
+
+test: deps vet fmt-check bench-check
 	$(GO) test -race -timeout 20m ./...
 	@# examples/ holds modules of their own, as a plugin author's would be
 	cd examples/picker-sequential && $(GO) vet ./... && $(GO) test -race ./...

@@ -123,7 +123,7 @@ stream_round() {
 	MOUNTS_+=("$mnt")
 	f=$mnt/s.bin
 	t0=$(now_ms)
-	start_mount "$client" "$WORK/c8.$client.$r.log" "$d" "$WORK/stream/s.torrent" "$mnt"
+	spawn_reader "$client" "$WORK/c8.$client.$r.log" "$d" "$WORK/stream/s.torrent" "$mnt"
 	pid=$SPAWNED
 	if ! wait_size "$f" "$SBYTES" "$pid"; then
 		say "  $client: the file never appeared: $(tail -2 "$WORK/c8.$client.$r.log")"

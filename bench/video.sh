@@ -85,7 +85,7 @@ video_round() {
 	mkdir -p "$mnt"
 	MOUNTS_+=("$mnt")
 	f=$mnt/v.mp4
-	start_mount "$client" "$WORK/c10.$client.log" "$d" "$WORK/video/v.torrent" "$mnt"
+	spawn_reader "$client" "$WORK/c10.$client.log" "$d" "$WORK/video/v.torrent" "$mnt"
 	pid=$SPAWNED
 	if ! wait_size "$f" "$VBYTES" "$pid"; then
 		say "  $client: the file never appeared: $(tail -2 "$WORK/c10.$client.log")"
