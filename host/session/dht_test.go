@@ -57,16 +57,7 @@ func TestStartDHTPublicAndPrivate(t *testing.T) {
 	}
 	seeder := realpeers.StartLibtorrentDHT(t, realpeers.LTDHTOptions{IP: "127.0.0.3", Bootstrap: []string{bootAddr},
 		Torrent: torrent, Dir: src})
-	node, err := dht.New(dht.Config{Addr: "127.0.0.2:0", Bootstrap: []string{bootAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	node, ln := dhtLeecher(t, bootAddr)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 
@@ -180,16 +171,7 @@ func TestMagnetOfPrivateTorrentStopsDHT(t *testing.T) {
 	gate := make(chan struct{})
 	held := holdingProxy(t, seed.opts.Listener.Addr().String(), gate)
 
-	node, err := dht.New(dht.Config{Addr: "127.0.0.2:0", Bootstrap: []string{"127.0.0.1:" + strconv.Itoa(boot.Port)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	node, ln := dhtLeecher(t, "127.0.0.1:"+strconv.Itoa(boot.Port))
 	link := &magnet.Magnet{InfoHash: m.InfoHash, Peers: []netip.AddrPort{held}}
 	s, err := OpenMagnet(link, Options{Dir: t.TempDir(), Listener: ln, DHT: node, Logger: testLogger(t, "magnet")})
 	if err != nil {
@@ -218,4 +200,22 @@ func TestMagnetOfPrivateTorrentStopsDHT(t *testing.T) {
 	if n := count(); n != first {
 		t.Errorf("the node saw %d get_peers for the private torrent after its metadata came, want none:\n%s", n-first, boot.Output())
 	}
+}
+
+// dhtLeecher is a DHT node bootstrapped from boot and a peer listener, both
+// on 127.0.0.2 (apart from the seeder's IP: libtorrent tells peers apart by
+// IP), closed at the test's end.
+func dhtLeecher(t *testing.T, boot string) (*dht.Node, net.Listener) {
+	t.Helper()
+	node, err := dht.New(dht.Config{Addr: "127.0.0.2:0", Bootstrap: []string{boot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return node, ln
 }

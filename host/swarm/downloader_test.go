@@ -362,7 +362,7 @@ func TestDownloaderUrgentPreemptsThePipeline(t *testing.T) {
 			beforeUrgent++
 		}
 	}
-	keep := max(p.depth/8, 4)
+	keep := p.preemptKeep()
 	if cancels != p.depth-keep || sawUrgent != 2 || beforeUrgent != 0 {
 		t.Fatalf("%d cancels (want %d), %d urgent requests (want 2), %d bulk requests before them:\n%v",
 			cancels, p.depth-keep, sawUrgent, beforeUrgent, got)
@@ -400,15 +400,7 @@ func TestDownloaderUrgentSpreadOverPeers(t *testing.T) {
 	for _, m := range append(aout.take(t), bout.take(t)...) {
 		asked[m.index] = true
 	}
-	var urgent []int
-	for i := 0; i < n && len(urgent) < 4; i++ {
-		if !asked[uint32(i)] {
-			urgent = append(urgent, i)
-		}
-	}
-	if len(urgent) < 4 {
-		t.Fatalf("no 4 pieces left unasked: %v", asked)
-	}
+	urgent := unasked(t, asked, n, 4)
 	r.d.setUrgent(urgent)
 	count := func(msgs []sent) int {
 		k := 0
@@ -434,4 +426,20 @@ func everyPiece(n int) []int {
 		all[i] = i
 	}
 	return all
+}
+
+// unasked is the first k of n pieces not in asked; it fails the test if
+// there are fewer.
+func unasked(t *testing.T, asked map[uint32]bool, n, k int) []int {
+	t.Helper()
+	var out []int
+	for i := 0; i < n && len(out) < k; i++ {
+		if !asked[uint32(i)] {
+			out = append(out, i)
+		}
+	}
+	if len(out) < k {
+		t.Fatalf("no %d pieces left unasked: %v", k, asked)
+	}
+	return out
 }

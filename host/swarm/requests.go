@@ -90,13 +90,21 @@ func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
 	if !d.reading(now) {
 		return p.depth
 	}
-	short := min(p.depth, max(minDepth, p.depth/8))
+	short := p.shortDepth()
 	if room := p.paceRoom(now); len(p.inflight)+room < short {
 		p.paceHeld = true // pace.go
 		return len(p.inflight) + room
 	}
 	return short
 }
+
+// preemptKeep is how many of p's requests a preempt leaves: the oldest,
+// likely on the wire already.
+func (p *dlPeer) preemptKeep() int { return max(p.depth/8, 4) }
+
+// shortDepth is p's pipeline while a reader is active: an eighth of a
+// second of its rate, at least minDepth.
+func (p *dlPeer) shortDepth() int { return min(p.depth, max(minDepth, p.depth/8)) }
 
 // reading says whether a reader is active: it waits for a piece, or did
 // within readerQuiet.
@@ -295,12 +303,10 @@ const (
 // take back, so a window asked for in full would go ahead of the next
 // seek's blocks.
 func (d *downloader) assignUrgent(helpers []*dlPeer) {
-	load := make([]int, len(helpers))
-	batches := make([][]byte, len(helpers))
-	short := make([]int, len(helpers))
-	now := time.Now()
+	u := urgentAssignment{helpers: helpers, load: make([]int, len(helpers)), batches: make([][]byte, len(helpers)),
+		short: make([]int, len(helpers)), now: time.Now()}
 	for k, p := range helpers {
-		short[k] = d.fillDepth(p, now)
+		u.short[k] = d.fillDepth(p, u.now)
 	}
 	dup := d.dup / blockSize
 	for _, i := range d.urgent {
@@ -320,37 +326,58 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 			if first {
 				copies, dup = urgentCopies, dup-1
 			}
-			key := blockKey(uint32(i), uint32(b*blockSize))
 			for int(ps.reqs[b]) < copies {
-				best := -1
-				for k, p := range helpers {
-					limit := p.depth
-					if !first {
-						limit = short[k]
-					}
-					if _, mine := p.inflight[key]; mine || len(p.inflight) >= limit || !p.has.Has(i) || !d.mayJoin(p, ps) {
-						continue
-					}
-					if best < 0 || (load[k]+1)*helpers[best].depth < (load[best]+1)*p.depth {
-						best = k
-					}
-				}
-				if best < 0 {
+				if !d.assignBlock(&u, ps, b, first) {
 					break
-				}
-				batches[best] = helpers[best].request(ps, b, batches[best])
-				load[best]++
-				if !first {
-					helpers[best].paced(1, now)
 				}
 			}
 		}
 	}
 	for k, p := range helpers {
-		if len(batches[k]) > 0 {
-			p.out.send(batches[k])
+		if len(u.batches[k]) > 0 {
+			p.out.send(u.batches[k])
 		}
 	}
+}
+
+// urgentAssignment is one assignUrgent's state, per helper: the blocks
+// given so far, the requests to send, and its short pipeline.
+type urgentAssignment struct {
+	helpers []*dlPeer
+	load    []int
+	batches [][]byte
+	short   []int
+	now     time.Time
+}
+
+// assignBlock asks block b of ps of the helper that would deliver it
+// soonest and has room (its whole pipeline for the first blocks of a
+// read, else its short one); false if none can take it.
+func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, first bool) bool {
+	key := blockKey(uint32(ps.index), uint32(b*blockSize))
+	best := -1
+	for k, p := range u.helpers {
+		limit := p.depth
+		if !first {
+			limit = u.short[k]
+		}
+		if _, mine := p.inflight[key]; mine || len(p.inflight) >= limit || !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
+			continue
+		}
+		if best < 0 || (u.load[k]+1)*u.helpers[best].depth < (u.load[best]+1)*p.depth {
+			best = k
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	p := u.helpers[best]
+	u.batches[best] = p.request(ps, b, u.batches[best])
+	u.load[best]++
+	if !first {
+		p.paced(1, u.now)
+	}
+	return true
 }
 
 // preempt makes room in p's pipeline for urgent blocks. A peer serves
@@ -367,7 +394,7 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 // much of what it was asked for anyway, so the window would be fetched
 // twice.
 func (d *downloader) preempt(p *dlPeer) {
-	keep := max(p.depth/8, 4)
+	keep := p.preemptKeep()
 	if p.choked || len(p.inflight) <= keep {
 		return
 	}

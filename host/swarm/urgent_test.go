@@ -35,15 +35,7 @@ func TestDownloaderUrgentCopies(t *testing.T) {
 		}
 		peers, outs = append(peers, p), append(outs, out)
 	}
-	var urgent []int
-	for i := 0; i < n && len(urgent) < 2; i++ {
-		if !asked[uint32(i)] {
-			urgent = append(urgent, i)
-		}
-	}
-	if len(urgent) < 2 {
-		t.Fatalf("no 2 pieces left unasked: %v", asked)
-	}
+	urgent := unasked(t, asked, n, 2)
 	r.d.setUrgent(urgent)
 	askedOf := map[sent][]int{} // urgent request -> the peers asked
 	for k, out := range outs {
@@ -205,7 +197,7 @@ func TestDownloaderSeekPreemptsOtherWindows(t *testing.T) {
 			seekReqs++
 		}
 	}
-	if keep := max(p.depth/8, 4); cancelled == 0 || len(p.inflight) < keep || seekReqs != 2 {
+	if keep := p.preemptKeep(); cancelled == 0 || len(p.inflight) < keep || seekReqs != 2 {
 		t.Fatalf("%d window requests cancelled, %d seek requests (want 2), %d in flight (keep %d):\n%v",
 			cancelled, seekReqs, len(p.inflight), keep, got)
 	}
@@ -232,7 +224,7 @@ func TestDownloaderReaderKeepsPipelineShort(t *testing.T) {
 		u++
 	}
 	r.d.setUrgent([]int{int(u)})
-	short := max(minDepth, p.depth/8)
+	short := p.shortDepth()
 	for b := range uint32(2) {
 		if err := r.block(p, u, b); err != nil {
 			t.Fatal(err)
@@ -271,7 +263,7 @@ func TestDownloaderWindowKeepsPipelineShort(t *testing.T) {
 	r := newRig(t, n)
 	p, out := r.peer(1, true, everyPiece(n)...)
 	p.depth = 256
-	short := max(minDepth, p.depth/8)
+	short := p.shortDepth()
 	first := short + 16 // blocks of the copy window: more than the short pipeline
 	r.d.dup = first * blockSize
 	out.take(t)
@@ -426,7 +418,7 @@ func TestDownloaderReaderPacesRequests(t *testing.T) {
 	r := newRig(t, n)
 	p, out := r.peer(1, true, everyPiece(n)...)
 	p.depth = 256
-	short := max(minDepth, p.depth/8)
+	short := p.shortDepth()
 	p.adjustDepth(blockSize) // one block a second: its pace, a few blocks at once
 	p.depth = 256
 	slack := paceSlack(p.paceGap())
