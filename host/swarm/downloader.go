@@ -268,8 +268,12 @@ func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now t
 		if p.withdrawn == 0 {
 			return protoErr("block %d/%d was never asked for", index, begin)
 		}
+		// It took p's upload all the same, so it counts in p's rate (its
+		// pace, pace.go: libtorrent sends most cancelled blocks), though
+		// not in the swarm's bytes downloaded, which are the blocks used.
 		p.withdrawn--
 		p.answered(key)
+		p.downloaded += int64(len(data))
 		return nil
 	}
 	ps := d.pieces.active[int(index)]

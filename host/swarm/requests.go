@@ -287,10 +287,36 @@ func (d *downloader) setUrgent(pieces []int) {
 // read is asked as a window is, paced (pace.go), so less of it sits in
 // the seeders' send buffers; with back-to-back seeks the seeders' quota
 // is what limits (docs/performance.md, round 2).
+//
+// But a copy costs its seeder's quota all the same: libtorrent sends most
+// cancelled blocks anyway (in case 10, three in four; a stream whose every
+// piece was asked twice lost 42% of what the seeders sent to copies). So
+// the copies stop at copyShare of a second of the swarm's rate: the whole
+// quarter MiB in a swarm of 4 MB/s or more (case 8's), four blocks in one
+// of 1 MB/s (case 10's); the rest of the urgentDup window is still asked
+// as the first blocks are (unpaced, up to a whole pipeline), once.
 const (
 	urgentCopies = 2
 	urgentDup    = 256 << 10
+	copyShare    = 16 // 1/16 s
 )
+
+// copyBlocks is how many of the first urgent blocks not here are asked of
+// urgentCopies peers: the urgentDup window, cut to a copyShare of the
+// unchoked peers' rates (their pace peaks) once those are known.
+func (d *downloader) copyBlocks() int {
+	n := d.dup / blockSize
+	var rate int64
+	for _, p := range d.peers {
+		if !p.choked {
+			rate += p.peak
+		}
+	}
+	if rate == 0 {
+		return n
+	}
+	return min(n, max(1, int(rate/copyShare/blockSize)))
+}
 
 // assignUrgent asks for the urgent blocks nobody was asked for, most
 // urgent first, each of the helper that would deliver it soonest: the one
@@ -308,7 +334,7 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 	for k, p := range helpers {
 		u.short[k] = d.fillDepth(p, u.now)
 	}
-	dup := d.dup / blockSize
+	dup, twice := d.dup/blockSize, d.copyBlocks()
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil {
@@ -324,7 +350,10 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 			}
 			copies, first := 1, dup > 0
 			if first {
-				copies, dup = urgentCopies, dup-1
+				dup--
+			}
+			if twice > 0 {
+				copies, twice = urgentCopies, twice-1
 			}
 			for int(ps.reqs[b]) < copies {
 				if !d.assignBlock(&u, ps, b, first) {
@@ -443,11 +472,11 @@ func (d *downloader) workRank(p *dlPeer) int {
 	return r
 }
 
-// copyPiece is the first urgent piece with a block among the first d.dup
-// bytes of urgent blocks not here that is asked of fewer than
+// copyPiece is the first urgent piece with a block among the first
+// copyBlocks of urgent blocks not here that is asked of fewer than
 // urgentCopies peers, and not of p, who could be asked; -1 if none.
 func (d *downloader) copyPiece(p *dlPeer) int {
-	dup := d.dup / blockSize
+	dup := d.copyBlocks()
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil && (d.have.Has(i) || d.pieces.verifying[i]) {

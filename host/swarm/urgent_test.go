@@ -66,8 +66,15 @@ func TestDownloaderUrgentCopies(t *testing.T) {
 			t.Fatalf("peer %d, never asked for the block, got %v", third, m)
 		}
 	}
+	down, from := r.d.down, peers[loser].downloaded
 	if err := r.block(peers[loser], first.index, 0); err != nil {
 		t.Fatalf("the copy crossing its cancel: %v", err)
+	}
+	// It took the peer's upload all the same: it counts in its rate, not
+	// in the blocks used.
+	if r.d.down != down || peers[loser].downloaded-from != blockSize {
+		t.Fatalf("the copy crossing its cancel counted %d bytes used, %d of the peer's; want 0 and %d",
+			r.d.down-down, peers[loser].downloaded-from, blockSize)
 	}
 }
 
@@ -143,6 +150,52 @@ func TestDownloaderUrgentCopiesQuarterMiB(t *testing.T) {
 	for k := range blocks {
 		if want := k < copied; got[k] != want {
 			t.Fatalf("block %d of the read asked of the second peer: %v, want copies of the first %d blocks only (asked: %v)", k, got[k], copied, got)
+		}
+	}
+}
+
+// In a slow swarm the copies stop at a sixteenth of a second of its rate
+// (a copy costs its seeder's quota, cancelled or not); the rest of the
+// quarter MiB is still asked for at once, of one peer.
+func TestDownloaderUrgentCopiesByRate(t *testing.T) {
+	t.Parallel()
+	const n = 400 // far from the endgame, which would ask for copies anyway
+	r := newRig(t, n)
+	all := everyPiece(n)
+	a, aout := r.peer(1, true, all...)
+	b, bout := r.peer(2, true, all...)
+	a.depth, b.depth = 512, 512
+	a.peak, b.peak = 256<<10, 256<<10 // 512 KiB/s in all: two blocks of copies
+	aout.take(t)
+	bout.take(t)
+	pl := int(r.d.pieces.pieceLength)
+	window := urgentDup / blockSize
+	var urgent []int // the quarter MiB
+	for i := range urgentDup / pl {
+		urgent = append(urgent, 10+i)
+	}
+	r.d.setUrgent(urgent) // both choke us yet
+	asked := func(out *fakeOut) map[int]bool {
+		got := map[int]bool{}
+		for _, m := range out.take(t) {
+			if k := slices.Index(urgent, int(m.index)); m.id == wire.IDRequest && k >= 0 {
+				got[k*pl/blockSize+int(m.begin)/blockSize] = true
+			}
+		}
+		return got
+	}
+	r.d.gotUnchoke(a)
+	got := asked(aout)
+	for k := range window {
+		if !got[k] {
+			t.Fatalf("block %d of the quarter MiB was not asked of the first peer (asked: %v)", k, got)
+		}
+	}
+	r.d.gotUnchoke(b)
+	got = asked(bout)
+	for k := range window {
+		if want := k < 2; got[k] != want {
+			t.Fatalf("block %d of the read asked of the second peer: %v, want copies of the first 2 blocks only (asked: %v)", k, got[k], got)
 		}
 	}
 }
