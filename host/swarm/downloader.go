@@ -230,8 +230,8 @@ func (d *downloader) gotChoke(p *dlPeer) {
 // the urgent blocks, copies of the first ones included, before its bulk.
 func (d *downloader) gotUnchoke(p *dlPeer) {
 	p.choked = false
-	if d.urgentWork(p) {
-		d.assignUrgent([]*dlPeer{p})
+	if now := time.Now(); d.urgentWork(p, now) {
+		d.assignUrgent([]*dlPeer{p}, now)
 	}
 	d.fill(p)
 }

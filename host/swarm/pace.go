@@ -69,8 +69,10 @@ func (p *dlPeer) paceFrom(now time.Time, slack int, gap time.Duration) time.Time
 }
 
 // paceTick tops up the pipelines that their pace held back (the run loop,
-// every 25 ms): their own blocks may be too few to do it.
+// every 25 ms): their own blocks may be too few to do it; and it copies
+// the blocks readers wait for that became late (lateCopies).
 func (d *downloader) paceTick() {
+	d.lateCopies(time.Now())
 	for _, p := range d.peers {
 		if p.paceHeld {
 			d.fill(p)

@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/torrent-dev/torrent/sdk"
 )
@@ -13,6 +14,7 @@ type pieceState struct {
 	buf         []byte
 	reqs        []uint8 // outstanding requests per block
 	got         []bool
+	askedAt     []time.Time // per block, when its first outstanding request was made
 	nGot        int
 	unrequested int          // blocks neither received nor requested
 	from        []netip.Addr // per block, the IP that sent it
@@ -85,7 +87,7 @@ func (t *pieceTable) start(i int) *pieceState {
 		buf = make([]byte, n, t.pieceLength)
 	}
 	nb := int((n + blockSize - 1) / blockSize)
-	ps := &pieceState{index: i, buf: buf, reqs: make([]uint8, nb), got: make([]bool, nb), unrequested: nb,
+	ps := &pieceState{index: i, buf: buf, reqs: make([]uint8, nb), got: make([]bool, nb), askedAt: make([]time.Time, nb), unrequested: nb,
 		from: make([]netip.Addr, nb)}
 	t.active[i] = ps
 	t.order = append(t.order, ps)

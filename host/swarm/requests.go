@@ -117,6 +117,7 @@ func (p *dlPeer) request(ps *pieceState, b int, batch []byte) []byte {
 	begin := uint32(b * blockSize)
 	if ps.reqs[b] == 0 {
 		ps.unrequested--
+		ps.askedAt[b] = time.Now()
 	}
 	ps.reqs[b]++
 	p.reqSeq++
@@ -256,20 +257,21 @@ func (d *downloader) setUrgent(pieces []int) {
 		}
 	}
 	d.urgent = valid
+	now := time.Now()
 	if len(valid) > 0 {
-		d.readAt = time.Now()
+		d.readAt = now
 	}
 	d.picker.post(sdk.UrgentSet{Pieces: valid})
 	var helpers []*dlPeer
 	for _, p := range d.peers {
-		if !p.choked && d.urgentWork(p) {
+		if !p.choked && d.urgentWork(p, now) {
 			helpers = append(helpers, p)
 		}
 	}
 	for _, p := range helpers {
 		d.preempt(p)
 	}
-	d.assignUrgent(helpers)
+	d.assignUrgent(helpers, now)
 	for _, p := range d.peers {
 		d.fill(p) // what assignUrgent left, and everyone's bulk
 	}
@@ -292,14 +294,69 @@ func (d *downloader) setUrgent(pieces []int) {
 // cancelled blocks anyway (in case 10, three in four; a stream whose every
 // piece was asked twice lost 42% of what the seeders sent to copies). So
 // the copies stop at copyShare of a second of the swarm's rate: the whole
-// quarter MiB in a swarm of 4 MB/s or more (case 8's), four blocks in one
-// of 1 MB/s (case 10's); the rest of the urgentDup window is still asked
-// as the first blocks are (unpaced, up to a whole pipeline), once.
+// quarter MiB in a swarm of 4 MB/s or more (case 8's), three blocks in
+// one of 1 MB/s (case 10's); the rest of the urgentDup window is still
+// asked as the first blocks are (unpaced, up to a whole pipeline), once,
+// and a block of it is copied only once it is late: asked lateAfter ago,
+// two of a seeder's ticks, so behind a long queue there.
 const (
 	urgentCopies = 2
 	urgentDup    = 256 << 10
 	copyShare    = 16 // 1/16 s
+	lateAfter    = time.Second
 )
+
+// copied says whether block b of ps, the k-th of the urgent blocks not
+// here, is asked of urgentCopies peers: one of the first n (copyBlocks),
+// or of the urgentDup window and late.
+func (d *downloader) copied(ps *pieceState, b, k, n int, now time.Time) bool {
+	return k < n || k < d.dup/blockSize && ps.reqs[b] > 0 && now.Sub(ps.askedAt[b]) >= lateAfter
+}
+
+// lateCopies asks for copies of the blocks that became late (the run
+// loop, every 25 ms): no read or peer event may come meanwhile.
+func (d *downloader) lateCopies(now time.Time) {
+	if !d.late(now) {
+		return
+	}
+	var helpers []*dlPeer
+	for _, p := range d.peers {
+		if !p.choked && d.urgentWork(p, now) {
+			helpers = append(helpers, p)
+		}
+	}
+	if len(helpers) > 0 {
+		d.assignUrgent(helpers, now)
+	}
+}
+
+// late says whether a block of the urgentDup window is late and asked of
+// fewer than urgentCopies peers.
+func (d *downloader) late(now time.Time) bool {
+	k, n := 0, d.copyBlocks()
+	for _, i := range d.urgent {
+		ps := d.pieces.active[i]
+		if ps == nil {
+			if d.have.Has(i) || d.pieces.verifying[i] {
+				continue
+			}
+			return false
+		}
+		for b := range ps.got {
+			if ps.got[b] {
+				continue
+			}
+			if k >= d.dup/blockSize {
+				return false
+			}
+			if k >= n && ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && d.copied(ps, b, k, n, now) {
+				return true
+			}
+			k++
+		}
+	}
+	return false
+}
 
 // copyBlocks is how many of the first urgent blocks not here are asked of
 // urgentCopies peers: the urgentDup window, cut to a copyShare of the
@@ -328,13 +385,13 @@ func (d *downloader) copyBlocks() int {
 // reads what it was asked for into its send buffer, which a Cancel cannot
 // take back, so a window asked for in full would go ahead of the next
 // seek's blocks.
-func (d *downloader) assignUrgent(helpers []*dlPeer) {
+func (d *downloader) assignUrgent(helpers []*dlPeer, now time.Time) {
 	u := urgentAssignment{helpers: helpers, load: make([]int, len(helpers)), batches: make([][]byte, len(helpers)),
-		short: make([]int, len(helpers)), now: time.Now()}
+		short: make([]int, len(helpers)), now: now}
 	for k, p := range helpers {
 		u.short[k] = d.fillDepth(p, u.now)
 	}
-	dup, twice := d.dup/blockSize, d.copyBlocks()
+	dup, k, n := d.dup/blockSize, 0, d.copyBlocks()
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil {
@@ -352,9 +409,10 @@ func (d *downloader) assignUrgent(helpers []*dlPeer) {
 			if first {
 				dup--
 			}
-			if twice > 0 {
-				copies, twice = urgentCopies, twice-1
+			if d.copied(ps, b, k, n, u.now) {
+				copies = urgentCopies
 			}
+			k++
 			for int(ps.reqs[b]) < copies {
 				if !d.assignBlock(&u, ps, b, first) {
 					break
@@ -455,28 +513,28 @@ func (d *downloader) preempt(p *dlPeer) {
 
 // urgentWork says whether p has an urgent piece with blocks nobody was
 // asked for yet, or could take a second copy of one a reader waits for.
-func (d *downloader) urgentWork(p *dlPeer) bool {
-	return d.workRank(p) < len(d.urgent)
+func (d *downloader) urgentWork(p *dlPeer, now time.Time) bool {
+	return d.workRank(p, now) < len(d.urgent)
 }
 
 // workRank is the place in d.urgent of the first piece p could be asked
 // for blocks or copies of; len(d.urgent) if none.
-func (d *downloader) workRank(p *dlPeer) int {
+func (d *downloader) workRank(p *dlPeer, now time.Time) int {
 	r := len(d.urgent)
 	if i, _ := d.firstUrgent(p); i >= 0 {
 		r = slices.Index(d.urgent, i)
 	}
-	if i := d.copyPiece(p); i >= 0 {
+	if i := d.copyPiece(p, now); i >= 0 {
 		r = min(r, slices.Index(d.urgent, i))
 	}
 	return r
 }
 
-// copyPiece is the first urgent piece with a block among the first
-// copyBlocks of urgent blocks not here that is asked of fewer than
-// urgentCopies peers, and not of p, who could be asked; -1 if none.
-func (d *downloader) copyPiece(p *dlPeer) int {
-	dup := d.copyBlocks()
+// copyPiece is the first urgent piece with a block to be copied (copied)
+// that is asked of fewer than urgentCopies peers, and not of p, who could
+// be asked; -1 if none.
+func (d *downloader) copyPiece(p *dlPeer, now time.Time) int {
+	dup, k, n := d.dup/blockSize, 0, d.copyBlocks()
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil && (d.have.Has(i) || d.pieces.verifying[i]) {
@@ -493,9 +551,11 @@ func (d *downloader) copyPiece(p *dlPeer) int {
 			if dup--; dup < 0 {
 				return -1
 			}
-			if _, asked := p.inflight[blockKey(uint32(i), uint32(b*blockSize))]; mine && !asked && ps.reqs[b] < urgentCopies {
+			_, asked := p.inflight[blockKey(uint32(i), uint32(b*blockSize))]
+			if mine && !asked && ps.reqs[b] < urgentCopies && d.copied(ps, b, k, n, now) {
 				return i
 			}
+			k++
 		}
 	}
 	return -1

@@ -200,6 +200,54 @@ func TestDownloaderUrgentCopiesByRate(t *testing.T) {
 	}
 }
 
+// A block of the quarter MiB asked of one peer gets its copy once it is
+// late (lateAfter), from the run loop's tick, with no read or peer event.
+func TestDownloaderLateBlocksCopied(t *testing.T) {
+	t.Parallel()
+	const n = 400 // far from the endgame, which would ask for copies anyway
+	r := newRig(t, n)
+	all := everyPiece(n)
+	a, aout := r.peer(1, true, all...)
+	b, bout := r.peer(2, true, all...)
+	r.d.gotUnchoke(a)
+	r.d.gotUnchoke(b)
+	aout.take(t)
+	bout.take(t)
+	a.depth, b.depth = 512, 512       // room for copies beyond the bulk
+	a.peak, b.peak = 256<<10, 256<<10 // two blocks of copies (copyBlocks)
+	pl := int(r.d.pieces.pieceLength)
+	var urgent []int // the quarter MiB
+	for i := range urgentDup / pl {
+		urgent = append(urgent, 100+i)
+	}
+	r.d.setUrgent(urgent)
+	reqs := func() (once, twice int) {
+		for _, i := range urgent {
+			for _, n := range r.d.pieces.active[i].reqs {
+				switch n {
+				case 1:
+					once++
+				case 2:
+					twice++
+				}
+			}
+		}
+		return once, twice
+	}
+	window := urgentDup / blockSize
+	if once, twice := reqs(); once != window-2 || twice != 2 {
+		t.Fatalf("blocks asked once %d, twice %d; want %d and 2", once, twice, window-2)
+	}
+	r.d.lateCopies(time.Now()) // none is late yet
+	if once, twice := reqs(); once != window-2 || twice != 2 {
+		t.Fatalf("before any is late: blocks asked once %d, twice %d; want %d and 2", once, twice, window-2)
+	}
+	r.d.lateCopies(time.Now().Add(lateAfter))
+	if once, twice := reqs(); once != 0 || twice != window {
+		t.Fatalf("once late: blocks asked once %d, twice %d; want 0 and %d", once, twice, window)
+	}
+}
+
 // A seek's piece, put before the window a stream keeps urgent, has the
 // window's youngest requests cancelled for it down to the kept few, and is
 // asked for after the cancels.
