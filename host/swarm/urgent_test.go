@@ -116,40 +116,14 @@ func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
 // its quota from the blocks after it.
 func TestDownloaderUrgentCopiesQuarterMiB(t *testing.T) {
 	t.Parallel()
-	const n = 400 // far from the endgame, which would ask for copies anyway
-	r := newRig(t, n)
-	all := everyPiece(n)
-	a, aout := r.peer(1, true, all...)
-	b, bout := r.peer(2, true, all...)
-	a.depth, b.depth = 512, 512 // room for the whole read in the short pipeline
-	aout.take(t)
-	bout.take(t)
-	pl := int(r.d.pieces.pieceLength)
-	var urgent []int // a MiB: urgentDup blocks and a window
-	for i := range (1 << 20) / pl {
-		urgent = append(urgent, 10+i)
+	first, second, blocks := readCopies(t, 1<<20, 0) // a MiB: urgentDup blocks and a window
+	if len(first) != blocks {
+		t.Fatalf("the first peer was asked for %d of the read's %d blocks", len(first), blocks)
 	}
 	copied := (256 << 10) / blockSize // a quarter MiB
-	blocks := len(urgent) * pl / blockSize
-	r.d.setUrgent(urgent) // both choke us yet
-	asked := func(out *fakeOut) map[int]bool {
-		got := map[int]bool{}
-		for _, m := range out.take(t) {
-			if k := slices.Index(urgent, int(m.index)); m.id == wire.IDRequest && k >= 0 {
-				got[k*pl/blockSize+int(m.begin)/blockSize] = true
-			}
-		}
-		return got
-	}
-	r.d.gotUnchoke(a)
-	if got := asked(aout); len(got) != blocks {
-		t.Fatalf("the first peer was asked for %d of the read's %d blocks", len(got), blocks)
-	}
-	r.d.gotUnchoke(b)
-	got := asked(bout)
 	for k := range blocks {
-		if want := k < copied; got[k] != want {
-			t.Fatalf("block %d of the read asked of the second peer: %v, want copies of the first %d blocks only (asked: %v)", k, got[k], copied, got)
+		if want := k < copied; second[k] != want {
+			t.Fatalf("block %d of the read asked of the second peer: %v, want copies of the first %d blocks only (asked: %v)", k, second[k], copied, second)
 		}
 	}
 }
@@ -159,22 +133,37 @@ func TestDownloaderUrgentCopiesQuarterMiB(t *testing.T) {
 // quarter MiB is still asked for at once, of one peer.
 func TestDownloaderUrgentCopiesByRate(t *testing.T) {
 	t.Parallel()
+	first, second, blocks := readCopies(t, urgentDup, 256<<10) // 512 KiB/s in all: two blocks of copies
+	for k := range blocks {
+		if !first[k] {
+			t.Fatalf("block %d of the quarter MiB was not asked of the first peer (asked: %v)", k, first)
+		}
+		if want := k < 2; second[k] != want {
+			t.Fatalf("block %d of the read asked of the second peer: %v, want copies of the first 2 blocks only (asked: %v)", k, second[k], second)
+		}
+	}
+}
+
+// readCopies makes a read of size bytes urgent while two peers that have
+// every piece choke us, each with room for the whole read and the given
+// pace peak; then they unchoke one after the other. It returns the read's
+// blocks (by their place in it) each was asked for, and how many it has.
+func readCopies(t *testing.T, size int, peak int64) (first, second map[int]bool, blocks int) {
 	const n = 400 // far from the endgame, which would ask for copies anyway
 	r := newRig(t, n)
 	all := everyPiece(n)
 	a, aout := r.peer(1, true, all...)
 	b, bout := r.peer(2, true, all...)
-	a.depth, b.depth = 512, 512
-	a.peak, b.peak = 256<<10, 256<<10 // 512 KiB/s in all: two blocks of copies
+	a.depth, b.depth = 512, 512 // room for the whole read in the short pipeline
+	a.peak, b.peak = peak, peak
 	aout.take(t)
 	bout.take(t)
 	pl := int(r.d.pieces.pieceLength)
-	window := urgentDup / blockSize
-	var urgent []int // the quarter MiB
-	for i := range urgentDup / pl {
+	var urgent []int
+	for i := range size / pl {
 		urgent = append(urgent, 10+i)
 	}
-	r.d.setUrgent(urgent) // both choke us yet
+	r.d.setUrgent(urgent)
 	asked := func(out *fakeOut) map[int]bool {
 		got := map[int]bool{}
 		for _, m := range out.take(t) {
@@ -185,19 +174,9 @@ func TestDownloaderUrgentCopiesByRate(t *testing.T) {
 		return got
 	}
 	r.d.gotUnchoke(a)
-	got := asked(aout)
-	for k := range window {
-		if !got[k] {
-			t.Fatalf("block %d of the quarter MiB was not asked of the first peer (asked: %v)", k, got)
-		}
-	}
+	first = asked(aout)
 	r.d.gotUnchoke(b)
-	got = asked(bout)
-	for k := range window {
-		if want := k < 2; got[k] != want {
-			t.Fatalf("block %d of the read asked of the second peer: %v, want copies of the first 2 blocks only (asked: %v)", k, got[k], got)
-		}
-	}
+	return first, asked(bout), size / blockSize
 }
 
 // A block of the quarter MiB asked of one peer gets its copy once it is
