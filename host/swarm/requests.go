@@ -45,7 +45,7 @@ func (d *downloader) fill(p *dlPeer) {
 			if ps.got[b] || ps.reqs[b] > 0 {
 				continue
 			}
-			batch = p.request(ps, b, batch)
+			batch = p.request(ps, b, batch, now)
 		}
 	}
 	if d.reading(now) {
@@ -56,7 +56,7 @@ func (d *downloader) fill(p *dlPeer) {
 	case !d.lazy && d.pieces.endgame(d.missing):
 		// A lazy swarm is never near its end: what it lacks is what nobody
 		// read, and duplicates would only cost bytes.
-		batch = d.endgameRequests(p, depth, batch)
+		batch = d.endgameRequests(p, depth, now, batch)
 	case len(p.inflight) < minDepth && d.pieces.full():
 		batch = d.stalledRequests(p, now, batch)
 	}
@@ -112,12 +112,12 @@ func (d *downloader) reading(now time.Time) bool {
 	return len(d.urgent) > 0 || now.Sub(d.readAt) <= readerQuiet
 }
 
-// request asks p for block b of ps, appending the message to batch.
-func (p *dlPeer) request(ps *pieceState, b int, batch []byte) []byte {
+// request asks p for block b of ps at now, appending the message to batch.
+func (p *dlPeer) request(ps *pieceState, b int, batch []byte, now time.Time) []byte {
 	begin := uint32(b * blockSize)
 	if ps.reqs[b] == 0 {
 		ps.unrequested--
-		ps.askedAt[b] = time.Now()
+		ps.askedAt[b] = now
 	}
 	ps.reqs[b]++
 	p.reqSeq++
@@ -194,7 +194,7 @@ func (t *pieceTable) endgame(missing int) bool {
 // endgameRequests asks p for blocks others are already fetching, at most
 // two requests per block, up to depth in flight; the first copy to arrive
 // cancels the rest.
-func (d *downloader) endgameRequests(p *dlPeer, depth int, batch []byte) []byte {
+func (d *downloader) endgameRequests(p *dlPeer, depth int, now time.Time, batch []byte) []byte {
 	for _, ps := range d.pieces.order {
 		if !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
 			continue
@@ -207,7 +207,7 @@ func (d *downloader) endgameRequests(p *dlPeer, depth int, batch []byte) []byte 
 			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
 				continue
 			}
-			batch = p.request(ps, b, batch)
+			batch = p.request(ps, b, batch, now)
 		}
 	}
 	return batch
@@ -240,7 +240,7 @@ func (d *downloader) stalledRequests(p *dlPeer, now time.Time, batch []byte) []b
 			if _, mine := p.inflight[key]; ps.got[b] || mine || ps.reqs[b] >= 2 {
 				continue
 			}
-			batch = p.request(ps, b, batch)
+			batch = p.request(ps, b, batch, now)
 		}
 	}
 	return batch
@@ -333,29 +333,37 @@ func (d *downloader) lateCopies(now time.Time) {
 // late says whether a block of the urgentDup window is late and asked of
 // fewer than urgentCopies peers.
 func (d *downloader) late(now time.Time) bool {
-	k, n := 0, d.copyBlocks()
+	n, late := d.copyBlocks(), false
+	d.dupWindow(func(ps *pieceState, b, k int) bool {
+		late = ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && d.copied(ps, b, k, n, now)
+		return !late
+	})
+	return late
+}
+
+// dupWindow calls f with each block of the urgentDup window, the first
+// urgent blocks not here, and its place k among them, in order, while f
+// returns true; it stops at an urgent piece not started (firstUrgent's).
+func (d *downloader) dupWindow(f func(ps *pieceState, b, k int) bool) {
+	k := 0
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil {
 			if d.have.Has(i) || d.pieces.verifying[i] {
-				continue
+				continue // all here
 			}
-			return false
+			return
 		}
 		for b := range ps.got {
 			if ps.got[b] {
 				continue
 			}
-			if k >= d.dup/blockSize {
-				return false
-			}
-			if k >= n && ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && d.copied(ps, b, k, n, now) {
-				return true
+			if k >= d.dup/blockSize || !f(ps, b, k) {
+				return
 			}
 			k++
 		}
 	}
-	return false
 }
 
 // copyBlocks is how many of the first urgent blocks not here are asked of
@@ -391,24 +399,21 @@ func (d *downloader) assignUrgent(helpers []*dlPeer, now time.Time) {
 	for k, p := range helpers {
 		u.short[k] = d.fillDepth(p, u.now)
 	}
-	dup, k, n := d.dup/blockSize, 0, d.copyBlocks()
+	k, n := 0, d.copyBlocks()
 	for _, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil {
-			k := slices.IndexFunc(helpers, func(p *dlPeer) bool { return d.usable(p, i) })
-			if k < 0 {
+			h := slices.IndexFunc(helpers, func(p *dlPeer) bool { return d.usable(p, i) })
+			if h < 0 {
 				continue
 			}
-			ps = d.startPiece(helpers[k], i)
+			ps = d.startPiece(helpers[h], i)
 		}
 		for b := range ps.got {
 			if ps.got[b] {
 				continue
 			}
-			copies, first := 1, dup > 0
-			if first {
-				dup--
-			}
+			copies, first := 1, k < d.dup/blockSize
 			if d.copied(ps, b, k, n, u.now) {
 				copies = urgentCopies
 			}
@@ -459,7 +464,7 @@ func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, fir
 		return false
 	}
 	p := u.helpers[best]
-	u.batches[best] = p.request(ps, b, u.batches[best])
+	u.batches[best] = p.request(ps, b, u.batches[best], u.now)
 	u.load[best]++
 	if !first {
 		p.paced(1, u.now)
@@ -534,31 +539,15 @@ func (d *downloader) workRank(p *dlPeer, now time.Time) int {
 // that is asked of fewer than urgentCopies peers, and not of p, who could
 // be asked; -1 if none.
 func (d *downloader) copyPiece(p *dlPeer, now time.Time) int {
-	dup, k, n := d.dup/blockSize, 0, d.copyBlocks()
-	for _, i := range d.urgent {
-		ps := d.pieces.active[i]
-		if ps == nil && (d.have.Has(i) || d.pieces.verifying[i]) {
-			continue // all here
+	n, found := d.copyBlocks(), -1
+	d.dupWindow(func(ps *pieceState, b, k int) bool {
+		_, asked := p.inflight[blockKey(uint32(ps.index), uint32(b*blockSize))]
+		if !asked && ps.reqs[b] < urgentCopies && p.has.Has(ps.index) && d.mayJoin(p, ps) && d.copied(ps, b, k, n, now) {
+			found = ps.index
 		}
-		if dup <= 0 || ps == nil {
-			return -1 // a piece not started is firstUrgent's
-		}
-		mine := p.has.Has(i) && d.mayJoin(p, ps)
-		for b := range ps.got {
-			if ps.got[b] {
-				continue
-			}
-			if dup--; dup < 0 {
-				return -1
-			}
-			_, asked := p.inflight[blockKey(uint32(i), uint32(b*blockSize))]
-			if mine && !asked && ps.reqs[b] < urgentCopies && d.copied(ps, b, k, n, now) {
-				return i
-			}
-			k++
-		}
-	}
-	return -1
+		return found < 0
+	})
+	return found
 }
 
 // urgentPiece is the first urgent piece p can help with, started if it
