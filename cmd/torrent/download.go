@@ -225,6 +225,7 @@ func download(ctx context.Context, torrentPath string, f *downloadFlags) (comple
 		UpRate: int64(f.upRate), DownRate: int64(f.downRate), WantRate: int64(f.wantRate), MaxPeers: f.maxPeers,
 		Picker: picker, Reattach: debug.picker, Logger: log, Checking: con.checking, EncryptOutgoing: f.encrypt,
 		LSD: lsdCfg, Only: f.only, Skip: f.skip, DHT: node, NoPEX: !f.pex, MetadataOnly: f.metaOnly, Lazy: f.lazy,
+		Mounted: f.torfs != "",
 	})
 	if err != nil {
 		return false, err

@@ -71,6 +71,9 @@ type Options struct {
 	// keeps it and seeds it (lazy.go); Only and Skip still choose the
 	// files that make the download complete.
 	Lazy bool
+	// Mounted says torfs reads from the session: the swarm waits a
+	// moment for a first reader before it asks for bulk.
+	Mounted bool
 }
 
 // The picker manager is what the swarm asks for picks.
@@ -363,7 +366,7 @@ func (s *Session) Run(ctx context.Context) error {
 	sw := swarm.New(swarm.Config{
 		InfoHash: s.infoHash, PeerID: s.peerID,
 		NumPieces: info.NumPieces(), PieceLength: info.PieceLength, TotalLength: info.Length,
-		Have: have, Wanted: s.Sel().Wanted(), Lazy: s.opts.Lazy, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
+		Have: have, Wanted: s.Sel().Wanted(), Lazy: s.opts.Lazy, Mounted: s.opts.Mounted, Storage: s.store, Picker: pm, Listener: s.opts.Listener, Logger: s.log.Named("swarm"),
 		UpRate: s.opts.UpRate, DownRate: s.opts.DownRate, Seed: s.opts.Seed,
 		EncryptOutgoing: s.opts.EncryptOutgoing, MaxPeers: s.opts.MaxPeers, WebSeeds: s.webSeeds(),
 		Banned: s.bans, Adopt: s.adoptions.take(), Info: s.info, Private: info.Private, NoPEX: s.opts.NoPEX, DHTPort: dhtPort, OnDHTPort: dhtNode,

@@ -99,6 +99,8 @@ type downloader struct {
 	// The first dup bytes of the urgent blocks are asked of two peers
 	// (requests.go); tests change it.
 	dup int
+	// A mount's swarm asks for no bulk before this (fillDepth, mountHold).
+	holdUntil time.Time
 }
 
 // newDownloader starts from the pieces verified; wanted is the zero
@@ -269,11 +271,23 @@ func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now t
 			return protoErr("block %d/%d was never asked for", index, begin)
 		}
 		// It took p's upload all the same, so it counts in p's rate (its
-		// pace, pace.go: libtorrent sends most cancelled blocks), though
-		// not in the swarm's bytes downloaded, which are the blocks used.
+		// pace, pace.go: libtorrent sends most cancelled blocks). A block
+		// its piece still lacks is filed (a preempt cancels blocks the
+		// seeder may have read already); one it has is not in the swarm's
+		// bytes downloaded, which are the blocks used.
 		p.withdrawn--
 		p.answered(key)
 		p.downloaded += int64(len(data))
+		ps := d.pieces.active[int(index)]
+		b := int(begin) / blockSize
+		if ps == nil || int(begin)%blockSize != 0 || uint32(len(data)) != ps.blockLen(b) || ps.got[b] {
+			return nil
+		}
+		if ps.reqs[b] == 0 {
+			ps.unrequested-- // release counted it
+		}
+		d.down += int64(len(data))
+		d.fileBlock(p, ps, b, data)
 		return nil
 	}
 	ps := d.pieces.active[int(index)]
@@ -291,6 +305,13 @@ func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now t
 		d.fill(p)
 		return nil
 	}
+	d.fileBlock(p, ps, b, data)
+	return nil
+}
+
+// fileBlock puts block b of ps, from p, into its piece, which lacked it.
+func (d *downloader) fileBlock(p *dlPeer, ps *pieceState, b int, data []byte) {
+	begin, key := b*blockSize, blockKey(uint32(ps.index), uint32(b*blockSize))
 	if ps.nGot == 0 {
 		d.picker.post(sdk.PieceStarted{Piece: ps.index})
 	}
@@ -307,7 +328,6 @@ func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now t
 		d.verify(ps)
 	}
 	d.fill(p)
-	return nil
 }
 
 // cancelOthers withdraws the other requests for a block that arrived.

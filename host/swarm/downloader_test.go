@@ -200,6 +200,75 @@ func TestDownloaderRejectFreesTheBlock(t *testing.T) {
 	}
 }
 
+// A block we took back (a preempt's Cancel, a release) that comes anyway
+// is filed if its piece still lacks it: libtorrent sends most of what it
+// was asked for, Cancel or not. A copy asked of another peer since is
+// cancelled as any duplicate is.
+func TestDownloaderWithdrawnBlockFiled(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1)
+	a, aout := r.peer(1, false, 0)
+	b, bout := r.peer(2, false, 0)
+	aout.take(t)
+	bout.take(t)
+	a.depth = 2
+	r.d.gotUnchoke(a)
+	if got := aout.take(t); !sameSet(got, []sent{req(0, 0), req(0, 1)}) {
+		t.Fatalf("asked for %v, want both blocks", got)
+	}
+	r.d.pieces.release(a, blockKey(0, 0)) // as preempt does
+	if err := r.block(a, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	ps := r.d.pieces.active[0]
+	if ps == nil || !ps.got[0] || ps.unrequested != 0 || r.d.down != blockSize || a.withdrawn != 0 {
+		t.Fatalf("the withdrawn block was not filed: piece %+v, %d bytes down, %d withdrawn", ps, r.d.down, a.withdrawn)
+	}
+	if err := r.block(a, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.verified, []int{0}) {
+		t.Fatalf("verified %v, want piece 0", r.verified)
+	}
+
+	// Released, asked of b since: a's block comes first, b's request is
+	// cancelled.
+	r = newRig(t, 1)
+	a, aout = r.peer(1, false, 0)
+	b, bout = r.peer(2, false, 0)
+	aout.take(t)
+	bout.take(t)
+	a.depth = 2
+	r.d.gotUnchoke(a)
+	aout.take(t)
+	r.d.pieces.release(a, blockKey(0, 0))
+	b.depth = 1
+	r.d.gotUnchoke(b)
+	if got := bout.take(t); !slices.Equal(got, []sent{req(0, 0)}) {
+		t.Fatalf("b asked for %v, want the released block", got)
+	}
+	if err := r.block(a, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := bout.take(t); !slices.Contains(got, cancel(0, 0)) {
+		t.Fatalf("after a's withdrawn block, b got %v, want the cancel of its request", got)
+	}
+	// A withdrawn block its piece has already is only the peer's rate.
+	r.d.pieces.release(a, blockKey(0, 1))
+	r.d.gotUnchoke(b)
+	bout.take(t)
+	if err := r.block(b, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	down := r.d.down
+	if err := r.block(a, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if r.d.down != down || !slices.Equal(r.verified, []int{0}) {
+		t.Fatalf("a block the piece had counted %d bytes, verified %v", r.d.down-down, r.verified)
+	}
+}
+
 func TestDownloaderEndgameCancelsTheDuplicate(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 1)
@@ -320,10 +389,10 @@ func TestDownloaderFetchesOnlyWantedPieces(t *testing.T) {
 	}
 }
 
-// A reader's piece does not wait behind a full pipeline: the requests sent
-// last are cancelled down to a few and the urgent blocks asked for before
-// any bulk block again; a second call with nothing new to ask cancels
-// nothing.
+// A reader's piece does not wait behind a full pipeline: its requests are
+// cancelled (what the peer sends anyway is filed) and the urgent blocks
+// asked for before any bulk block again; a second call with nothing new to
+// ask cancels nothing.
 func TestDownloaderUrgentPreemptsThePipeline(t *testing.T) {
 	t.Parallel()
 	const n = 100
@@ -362,18 +431,9 @@ func TestDownloaderUrgentPreemptsThePipeline(t *testing.T) {
 			beforeUrgent++
 		}
 	}
-	keep := p.preemptKeep()
-	if cancels != p.depth-keep || sawUrgent != 2 || beforeUrgent != 0 {
-		t.Fatalf("%d cancels (want %d), %d urgent requests (want 2), %d bulk requests before them:\n%v",
-			cancels, p.depth-keep, sawUrgent, beforeUrgent, got)
-	}
-	// Kept: the oldest requests, those of the pieces asked for first.
-	for _, m := range first[:keep] {
-		if m.id == wire.IDRequest {
-			if _, ok := p.inflight[blockKey(m.index, m.begin)]; !ok {
-				t.Fatalf("the oldest request %d/%d was cancelled", m.index, m.begin)
-			}
-		}
+	if cancels != p.depth || sawUrgent != 2 || beforeUrgent != 0 {
+		t.Fatalf("%d cancels (want all %d), %d urgent requests (want 2), %d bulk requests before them:\n%v",
+			cancels, p.depth, sawUrgent, beforeUrgent, got)
 	}
 	r.d.setUrgent([]int{int(urgent)})
 	for _, m := range out.take(t) {

@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
@@ -76,6 +75,15 @@ func (d *downloader) fill(p *dlPeer) {
 // pipelines grow back to a second of each peer's rate.
 const readerQuiet = 10 * time.Second
 
+// mountHold: a mount's first reader usually comes at once (a player
+// started on it), and a libtorrent seeder sends its first second's quota
+// at once as it unchokes us, then little until its rate evens out. So a
+// mount's swarm (Config.Mounted) asks for no bulk for mountHold from its
+// start, unless a reader came: those first bursts carry what the reader
+// waits for, not bulk a Cancel cannot take back (docs/performance.md,
+// round 6).
+const mountHold = time.Second
+
 // fillDepth is how many requests fill keeps p's pipeline at: p.depth,
 // about a second of its rate, unless a reader is active. A seeder reads
 // what it was asked for into its send buffer ahead of sending, and a
@@ -84,10 +92,15 @@ const readerQuiet = 10 * time.Second
 // the peer's rate keeps it busy all the same (docs/performance.md).
 // While a reader is active it is also held to p's pace (pace.go).
 // assignUrgent still asks for the first blocks a reader waits for (the
-// copy window, urgentDup) up to p.depth.
+// copy window, urgentDup) up to p.depth. A mount's swarm asks for no bulk
+// at all until holdUntil, unless a reader came (mountHold).
 func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
 	p.paceHeld = false
 	if !d.reading(now) {
+		if now.Before(d.holdUntil) {
+			p.paceHeld = true // paceTick tops it up once the hold ends
+			return 0
+		}
 		return p.depth
 	}
 	short := p.shortDepth()
@@ -97,10 +110,6 @@ func (d *downloader) fillDepth(p *dlPeer, now time.Time) int {
 	}
 	return short
 }
-
-// preemptKeep is how many of p's requests a preempt leaves: the oldest,
-// likely on the wire already.
-func (p *dlPeer) preemptKeep() int { return max(p.depth/8, 4) }
 
 // shortDepth is p's pipeline while a reader is active: an eighth of a
 // second of its rate, at least minDepth.
@@ -368,7 +377,11 @@ func (d *downloader) dupWindow(f func(ps *pieceState, b, k int) bool) {
 
 // copyBlocks is how many of the first urgent blocks not here are asked of
 // urgentCopies peers: the urgentDup window, cut to a copyShare of the
-// unchoked peers' rates (their pace peaks) once those are known.
+// unchoked peers' rates (their pace peaks); only the first block before
+// any rate is known, in the first second. A libtorrent seeder sends its
+// first second's quota at once as it unchokes us: two of them copying
+// each other's blocks then waste half of it, and a reader that comes at
+// the start waits for their next bursts (docs/performance.md, round 6).
 func (d *downloader) copyBlocks() int {
 	n := d.dup / blockSize
 	var rate int64
@@ -378,7 +391,7 @@ func (d *downloader) copyBlocks() int {
 		}
 	}
 	if rate == 0 {
-		return n
+		return min(n, 1)
 	}
 	return min(n, max(1, int(rate/copyShare/blockSize)))
 }
@@ -475,9 +488,10 @@ func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, fir
 // preempt makes room in p's pipeline for urgent blocks. A peer serves
 // requests in the order they came, and the pipeline holds about a second
 // of its rate: urgent requests queued behind it would wait that second.
-// So the blocks p was asked for last, which it has not started sending,
-// are cancelled (anyone may fetch them later) down to keep, the oldest,
-// likely on the wire already; then fill asks for the urgent blocks. What
+// So they are cancelled (anyone may fetch them later), the oldest too: a
+// block already on the wire, or in the seeder's send buffer, comes all the
+// same and is filed (gotBlock), while one the seeder had not read yet
+// would go ahead of the urgent blocks; then fill asks for those. What
 // goes is bulk and blocks of urgent pieces after the first one with blocks
 // nobody was asked for: a seek's read comes before the window another
 // stream read ahead. Copies (copyPiece) take no room: a window that moved
@@ -486,8 +500,7 @@ func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, fir
 // much of what it was asked for anyway, so the window would be fetched
 // twice.
 func (d *downloader) preempt(p *dlPeer) {
-	keep := p.preemptKeep()
-	if p.choked || len(p.inflight) <= keep {
+	if p.choked || len(p.inflight) == 0 {
 		return
 	}
 	i, _ := d.firstUrgent(p)
@@ -501,13 +514,8 @@ func (d *downloader) preempt(p *dlPeer) {
 			later = append(later, key)
 		}
 	}
-	// Youngest first.
-	slices.SortFunc(later, func(a, b uint64) int { return cmp.Compare(p.inflight[b], p.inflight[a]) })
 	var b []byte
 	for _, key := range later {
-		if len(p.inflight) <= keep {
-			break
-		}
 		b = appendCancel(b, key, d.pieces.geometry)
 		d.pieces.release(p, key)
 	}

@@ -54,7 +54,10 @@ type Config struct {
 	Wanted bitfield.Bitfield
 	// Lazy fetches nothing until asked (SetUrgent, Want): Wanted is only
 	// what makes the download complete (lazy.go).
-	Lazy     bool
+	Lazy bool
+	// Mounted says a torfs mount reads from the swarm: no bulk is asked
+	// for its first moment, for a reader that comes at once (mountHold).
+	Mounted  bool
 	Storage  Storage
 	Picker   Picker
 	Listener net.Listener // incoming peers; nil for none
@@ -189,6 +192,9 @@ func New(cfg Config) *Swarm {
 	s.dl.verify = s.verifier.add
 	if cfg.Lazy {
 		s.dl.makeLazy()
+	}
+	if cfg.Mounted {
+		s.dl.holdUntil = time.Now().Add(mountHold)
 	}
 	s.wants.ready = make(chan struct{}, 1)
 	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}

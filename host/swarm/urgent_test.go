@@ -29,6 +29,7 @@ func TestDownloaderUrgentCopies(t *testing.T) {
 	for id := range 3 {
 		p, out := r.peer(sdk.PeerID(id+1), true, all...)
 		p.depth = 16
+		p.peak = 8 << 20 // a fast swarm: the whole window is copied (copyBlocks)
 		r.d.gotUnchoke(p)
 		for _, m := range out.take(t) {
 			asked[m.index] = true
@@ -89,6 +90,7 @@ func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
 	a, aout := r.peer(1, true, all...)
 	b, bout := r.peer(2, true, all...)
 	c, cout := r.peer(3, true, all...)
+	a.peak, b.peak, c.peak = 8<<20, 8<<20, 8<<20 // a fast swarm: the whole window is copied
 	aout.take(t)
 	bout.take(t)
 	cout.take(t)
@@ -116,7 +118,7 @@ func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
 // its quota from the blocks after it.
 func TestDownloaderUrgentCopiesQuarterMiB(t *testing.T) {
 	t.Parallel()
-	first, second, blocks := readCopies(t, 1<<20, 0) // a MiB: urgentDup blocks and a window
+	first, second, blocks := readCopies(t, 1<<20, 1<<40) // a MiB: urgentDup blocks and a window; a swarm too fast to pace
 	if len(first) != blocks {
 		t.Fatalf("the first peer was asked for %d of the read's %d blocks", len(first), blocks)
 	}
@@ -130,16 +132,26 @@ func TestDownloaderUrgentCopiesQuarterMiB(t *testing.T) {
 
 // In a slow swarm the copies stop at a sixteenth of a second of its rate
 // (a copy costs its seeder's quota, cancelled or not); the rest of the
-// quarter MiB is still asked for at once, of one peer.
+// quarter MiB is still asked for at once, of one peer. Before any rate is
+// known only the first block is copied.
 func TestDownloaderUrgentCopiesByRate(t *testing.T) {
 	t.Parallel()
-	first, second, blocks := readCopies(t, urgentDup, 256<<10) // 512 KiB/s in all: two blocks of copies
-	for k := range blocks {
-		if !first[k] {
-			t.Fatalf("block %d of the quarter MiB was not asked of the first peer (asked: %v)", k, first)
-		}
-		if want := k < 2; second[k] != want {
-			t.Fatalf("block %d of the read asked of the second peer: %v, want copies of the first 2 blocks only (asked: %v)", k, second[k], second)
+	for _, c := range []struct {
+		peak   int64
+		copies int
+	}{
+		{256 << 10, 2}, // 512 KiB/s in all: two blocks of copies
+		{0, 1},
+	} {
+		first, second, blocks := readCopies(t, urgentDup, c.peak)
+		for k := range blocks {
+			if !first[k] {
+				t.Fatalf("peak %d: block %d of the quarter MiB was not asked of the first peer (asked: %v)", c.peak, k, first)
+			}
+			if want := k < c.copies; second[k] != want {
+				t.Fatalf("peak %d: block %d of the read asked of the second peer: %v, want copies of the first %d blocks only (asked: %v)",
+					c.peak, k, second[k], c.copies, second)
+			}
 		}
 	}
 }
@@ -228,8 +240,7 @@ func TestDownloaderLateBlocksCopied(t *testing.T) {
 }
 
 // A seek's piece, put before the window a stream keeps urgent, has the
-// window's youngest requests cancelled for it down to the kept few, and is
-// asked for after the cancels.
+// window's requests cancelled for it, and is asked for after the cancels.
 func TestDownloaderSeekPreemptsOtherWindows(t *testing.T) {
 	t.Parallel()
 	const n = 200
@@ -277,9 +288,9 @@ func TestDownloaderSeekPreemptsOtherWindows(t *testing.T) {
 			seekReqs++
 		}
 	}
-	if keep := p.preemptKeep(); cancelled == 0 || len(p.inflight) < keep || seekReqs != 2 {
-		t.Fatalf("%d window requests cancelled, %d seek requests (want 2), %d in flight (keep %d):\n%v",
-			cancelled, seekReqs, len(p.inflight), keep, got)
+	if cancelled != 2*len(window) || seekReqs != 2 {
+		t.Fatalf("%d window requests cancelled (want all %d), %d seek requests (want 2):\n%v",
+			cancelled, 2*len(window), seekReqs, got)
 	}
 }
 
@@ -533,5 +544,41 @@ func TestDownloaderReaderPacesRequests(t *testing.T) {
 	r.d.gotUnchoke(q)
 	if len(q.inflight) != short {
 		t.Fatalf("a peer of unknown rate has %d requests out (%v), want the short pipeline's %d", len(q.inflight), qout.take(t), short)
+	}
+}
+
+// A mount's swarm asks for no bulk while it holds (holdUntil): a seeder
+// sends its first second's quota at once as it unchokes, and the mount's
+// first reader, usually there within that second, is to get it. A reader
+// is served at once meanwhile, first; the bulk fills the whole pipeline
+// from the run loop's tick once the hold ends.
+func TestDownloaderMountHoldsBulk(t *testing.T) {
+	t.Parallel()
+	const n = 100
+	held := func() (*rig, *dlPeer, *fakeOut) {
+		r := newRig(t, n)
+		r.d.holdUntil = time.Now().Add(time.Hour)
+		p, out := r.peer(1, true, everyPiece(n)...)
+		out.take(t) // interested
+		r.d.gotUnchoke(p)
+		if got := out.take(t); len(got) != 0 {
+			t.Fatalf("asked for %v while the mount holds the bulk", got)
+		}
+		r.d.paceTick()
+		if got := out.take(t); len(got) != 0 {
+			t.Fatalf("the tick asked for %v while the mount holds the bulk", got)
+		}
+		return r, p, out
+	}
+	r, p, out := held()
+	r.d.holdUntil = time.Now()
+	r.d.paceTick()
+	if got := out.take(t); len(got) != p.depth {
+		t.Fatalf("once the hold ended, the tick asked for %d blocks, want the pipeline's %d", len(got), p.depth)
+	}
+	r, _, out = held()
+	r.d.setUrgent([]int{50})
+	if got := out.take(t); len(got) < 2 || !sameSet(got[:2], []sent{req(50, 0), req(50, 1)}) {
+		t.Fatalf("a reader's piece: asked for %v, want its two blocks first", got)
 	}
 }
