@@ -264,6 +264,9 @@ func (d *downloader) gotReject(p *dlPeer, index, begin uint32) {
 // gotBlock files a block into its piece. data stays the caller's.
 func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now time.Time) error {
 	key := blockKey(index, begin)
+	ps := d.pieces.active[int(index)]
+	b := int(begin) / blockSize
+	fits := ps != nil && int(begin)%blockSize == 0 && uint32(len(data)) == ps.blockLen(b)
 	if _, asked := p.inflight[key]; !asked {
 		// A request we cancelled, released or timed out may still be
 		// answered, once; beyond that the peer sends what nobody asked for.
@@ -278,9 +281,7 @@ func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now t
 		p.withdrawn--
 		p.answered(key)
 		p.downloaded += int64(len(data))
-		ps := d.pieces.active[int(index)]
-		b := int(begin) / blockSize
-		if ps == nil || int(begin)%blockSize != 0 || uint32(len(data)) != ps.blockLen(b) || ps.got[b] {
+		if !fits || ps.got[b] {
 			return nil
 		}
 		if ps.reqs[b] == 0 {
@@ -290,9 +291,7 @@ func (d *downloader) gotBlock(p *dlPeer, index, begin uint32, data []byte, now t
 		d.fileBlock(p, ps, b, data)
 		return nil
 	}
-	ps := d.pieces.active[int(index)]
-	b := int(begin) / blockSize
-	if ps == nil || int(begin)%blockSize != 0 || uint32(len(data)) != ps.blockLen(b) {
+	if !fits {
 		return protoErr("block %d/%d of %d bytes was not what we asked for", index, begin, len(data))
 	}
 	delete(p.inflight, key)

@@ -93,6 +93,16 @@ func (r *rig) peer(id sdk.PeerID, fast bool, pieces ...int) (*dlPeer, *fakeOut) 
 	return p, out
 }
 
+// twoPeers joins peers 1 and 2 with the given pieces, choked, and takes
+// what that queued (their interested).
+func (r *rig) twoPeers(fast bool, pieces ...int) (a, b *dlPeer, aout, bout *fakeOut) {
+	a, aout = r.peer(1, fast, pieces...)
+	b, bout = r.peer(2, fast, pieces...)
+	aout.take(r.t)
+	bout.take(r.t)
+	return a, b, aout, bout
+}
+
 func (r *rig) block(p *dlPeer, i, b uint32) error {
 	return r.d.gotBlock(p, i, b*blockSize, make([]byte, blockSize), r.now)
 }
@@ -168,10 +178,7 @@ func TestDownloaderChokeFreesBlocksOfSlowPeersOnly(t *testing.T) {
 func TestDownloaderRejectFreesTheBlock(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 1)
-	a, aout := r.peer(1, true, 0)
-	b, bout := r.peer(2, true, 0)
-	aout.take(t)
-	bout.take(t)
+	a, b, aout, bout := r.twoPeers(true, 0)
 	a.depth = 1
 	r.d.gotUnchoke(a)
 	first := aout.take(t)
@@ -207,10 +214,7 @@ func TestDownloaderRejectFreesTheBlock(t *testing.T) {
 func TestDownloaderWithdrawnBlockFiled(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 1)
-	a, aout := r.peer(1, false, 0)
-	b, bout := r.peer(2, false, 0)
-	aout.take(t)
-	bout.take(t)
+	a, b, aout, bout := r.twoPeers(false, 0)
 	a.depth = 2
 	r.d.gotUnchoke(a)
 	if got := aout.take(t); !sameSet(got, []sent{req(0, 0), req(0, 1)}) {
@@ -234,10 +238,7 @@ func TestDownloaderWithdrawnBlockFiled(t *testing.T) {
 	// Released, asked of b since: a's block comes first, b's request is
 	// cancelled.
 	r = newRig(t, 1)
-	a, aout = r.peer(1, false, 0)
-	b, bout = r.peer(2, false, 0)
-	aout.take(t)
-	bout.take(t)
+	a, b, aout, bout = r.twoPeers(false, 0)
 	a.depth = 2
 	r.d.gotUnchoke(a)
 	aout.take(t)
@@ -272,10 +273,7 @@ func TestDownloaderWithdrawnBlockFiled(t *testing.T) {
 func TestDownloaderEndgameCancelsTheDuplicate(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 1)
-	a, aout := r.peer(1, false, 0)
-	b, bout := r.peer(2, false, 0)
-	aout.take(t)
-	bout.take(t)
+	a, b, aout, bout := r.twoPeers(false, 0)
 	r.d.gotUnchoke(a)
 	r.d.gotUnchoke(b)
 	all := []sent{req(0, 0), req(0, 1)}
