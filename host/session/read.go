@@ -16,16 +16,18 @@ var errNotDownloading = fmt.Errorf("the client is not downloading: %w", sdk.ErrU
 
 // readers tracks the pieces in-flight reads wait for; their union, in the
 // order the reads came, then the windows of sequential readers (streams,
-// stream.go), is the swarm's urgent set.
+// stream.go), is the swarm's urgent set, the first waited of it those
+// the reads wait for (swarm.SetUrgent).
 type readers struct {
 	mu      sync.Mutex
 	next    int
 	sets    map[int][]int
 	streams []stream // most recent first
 	sent    []int    // the last union returned
+	waited  int      // of sent, the pieces of sets
 }
 
-func (r *readers) add(pieces []int) (id int, all []int) {
+func (r *readers) add(pieces []int) (id int, all []int, waited int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sets == nil {
@@ -33,14 +35,14 @@ func (r *readers) add(pieces []int) (id int, all []int) {
 	}
 	r.next++
 	r.sets[r.next] = pieces
-	return r.next, r.unionLocked()
+	return r.next, r.unionLocked(), r.waited
 }
 
-func (r *readers) remove(id int) []int {
+func (r *readers) remove(id int) (all []int, waited int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.sets, id)
-	return r.unionLocked()
+	return r.unionLocked(), r.waited
 }
 
 func (r *readers) unionLocked() []int {
@@ -62,6 +64,7 @@ func (r *readers) unionLocked() []int {
 	for _, id := range ids {
 		add(r.sets[id])
 	}
+	r.waited = len(out)
 	for _, st := range r.streams {
 		add(st.pieces)
 	}
@@ -122,8 +125,8 @@ func (s *Session) waitPieces(ctx context.Context, off, n, readahead int64) error
 			want = append(want, i)
 		}
 	}
-	id, urgent := s.readers.add(want)
-	sw.SetUrgent(urgent)
+	id, urgent, waited := s.readers.add(want)
+	sw.SetUrgent(urgent, waited)
 	defer func() { sw.SetUrgent(s.readers.remove(id)) }()
 	for {
 		changed := sw.PieceChanged()

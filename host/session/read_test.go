@@ -170,23 +170,24 @@ func TestReadAtCompleteAtStart(t *testing.T) {
 }
 
 // The urgent set is the union of the waiting reads' pieces, oldest read
-// first, each piece once; a read that ends takes its own out.
+// first, each piece once, all of them waited for; a read that ends takes
+// its own out.
 func TestReadersUnion(t *testing.T) {
 	t.Parallel()
 	var r readers
-	a, got := r.add([]int{7, 3})
-	if !slices.Equal(got, []int{7, 3}) {
-		t.Fatalf("after one read: %v", got)
+	a, got, waited := r.add([]int{7, 3})
+	if !slices.Equal(got, []int{7, 3}) || waited != 2 {
+		t.Fatalf("after one read: %v, %d waited for", got, waited)
 	}
-	b, got := r.add([]int{3, 9, 1})
-	if !slices.Equal(got, []int{7, 3, 9, 1}) {
-		t.Fatalf("after two reads: %v", got)
+	b, got, waited := r.add([]int{3, 9, 1})
+	if !slices.Equal(got, []int{7, 3, 9, 1}) || waited != 4 {
+		t.Fatalf("after two reads: %v, %d waited for", got, waited)
 	}
-	if got := r.remove(a); !slices.Equal(got, []int{3, 9, 1}) {
-		t.Fatalf("after the first ended: %v", got)
+	if got, waited := r.remove(a); !slices.Equal(got, []int{3, 9, 1}) || waited != 3 {
+		t.Fatalf("after the first ended: %v, %d waited for", got, waited)
 	}
-	if got := r.remove(b); len(got) != 0 {
-		t.Fatalf("after both ended: %v", got)
+	if got, waited := r.remove(b); len(got) != 0 || waited != 0 {
+		t.Fatalf("after both ended: %v, %d waited for", got, waited)
 	}
 }
 
@@ -220,33 +221,33 @@ func TestListen(t *testing.T) {
 }
 
 // A returned read's window ahead stays urgent behind the pieces reads
-// wait for: a read that goes on where one ended moves that reader's
-// window, one elsewhere is a second reader, the most recent first; a
-// reader silent for streamIdle is dropped.
+// wait for, and is not counted as waited for: a read that goes on where
+// one ended moves that reader's window, one elsewhere is a second reader,
+// the most recent first; a reader silent for streamIdle is dropped.
 func TestReadersStreams(t *testing.T) {
 	t.Parallel()
 	var r readers
 	t0 := time.Now()
-	if got, changed := r.readOn(0, 100, []int{1, 2}, t0); !changed || !slices.Equal(got, []int{1, 2}) {
+	if got, _, changed := r.readOn(0, 100, []int{1, 2}, t0); !changed || !slices.Equal(got, []int{1, 2}) {
 		t.Fatalf("first reader: %v %v", got, changed)
 	}
-	if got, changed := r.readOn(500, 100, []int{8, 9}, t0.Add(time.Second)); !changed || !slices.Equal(got, []int{8, 9, 1, 2}) {
-		t.Fatalf("second reader: %v %v", got, changed)
+	if got, waited, changed := r.readOn(500, 100, []int{8, 9}, t0.Add(time.Second)); !changed || !slices.Equal(got, []int{8, 9, 1, 2}) || waited != 0 {
+		t.Fatalf("second reader: %v %v, %d waited for", got, changed, waited)
 	}
-	id, got := r.add([]int{5})
-	if !slices.Equal(got, []int{5, 8, 9, 1, 2}) {
-		t.Fatalf("with a waiting read: %v", got)
+	id, got, waited := r.add([]int{9, 5})
+	if !slices.Equal(got, []int{9, 5, 8, 1, 2}) || waited != 2 {
+		t.Fatalf("with a waiting read: %v, %d waited for", got, waited)
 	}
 	r.remove(id)
 	// The first reads on: its window moves and it is the most recent.
-	if got, _ := r.readOn(100, 100, []int{2, 3}, t0.Add(2*time.Second)); !slices.Equal(got, []int{2, 3, 8, 9}) {
+	if got, _, _ := r.readOn(100, 100, []int{2, 3}, t0.Add(2*time.Second)); !slices.Equal(got, []int{2, 3, 8, 9}) {
 		t.Fatalf("first reader read on: %v", got)
 	}
-	if _, changed := r.readOn(200, 100, []int{2, 3}, t0.Add(2*time.Second)); changed {
+	if _, _, changed := r.readOn(200, 100, []int{2, 3}, t0.Add(2*time.Second)); changed {
 		t.Fatal("the same window again counted as a change")
 	}
 	// The second has been silent too long.
-	if got, _ := r.readOn(300, 100, []int{3}, t0.Add(2*time.Second+streamIdle)); !slices.Equal(got, []int{3}) {
+	if got, _, _ := r.readOn(300, 100, []int{3}, t0.Add(2*time.Second+streamIdle)); !slices.Equal(got, []int{3}) {
 		t.Fatalf("after the second fell silent: %v", got)
 	}
 }

@@ -76,6 +76,7 @@ type downloader struct {
 	pieces  *pieceTable
 	peers   map[sdk.PeerID]*dlPeer
 	urgent  []int
+	waited  int       // of urgent, the first ones a read is blocked on
 	readAt  time.Time // when a reader last waited for a piece (fillDepth)
 	// high and low are the pieces of high and low priority (choose.go);
 	// zero Bitfields when there are none.

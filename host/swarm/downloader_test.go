@@ -370,7 +370,7 @@ func TestDownloaderFetchesOnlyWantedPieces(t *testing.T) {
 	if got := out.take(t); !sameSet(got, []sent{interested, req(1, 0), req(1, 1)}) {
 		t.Fatalf("after its have of the wanted piece: %v", got)
 	}
-	r.d.setUrgent([]int{3})
+	r.d.setUrgent(blocked([]int{3}))
 	if got := out.take(t); !sameSet(got, []sent{req(3, 0), req(3, 1)}) || r.d.missing != 2 {
 		t.Fatalf("after piece 3 became urgent: %v, missing %d", got, r.d.missing)
 	}
@@ -412,7 +412,7 @@ func TestDownloaderUrgentPreemptsThePipeline(t *testing.T) {
 	for asked[urgent] {
 		urgent++
 	}
-	r.d.setUrgent([]int{int(urgent)})
+	r.d.setUrgent(blocked([]int{int(urgent)}))
 	got := out.take(t)
 	var cancels, beforeUrgent int
 	sawUrgent := 0
@@ -433,7 +433,7 @@ func TestDownloaderUrgentPreemptsThePipeline(t *testing.T) {
 		t.Fatalf("%d cancels (want all %d), %d urgent requests (want 2), %d bulk requests before them:\n%v",
 			cancels, p.depth, sawUrgent, beforeUrgent, got)
 	}
-	r.d.setUrgent([]int{int(urgent)})
+	r.d.setUrgent(blocked([]int{int(urgent)}))
 	for _, m := range out.take(t) {
 		if m.id == wire.IDCancel {
 			t.Fatalf("cancelled again with the urgent piece already asked for: %v", m)
@@ -459,7 +459,7 @@ func TestDownloaderUrgentSpreadOverPeers(t *testing.T) {
 		asked[m.index] = true
 	}
 	urgent := unasked(t, asked, n, 4)
-	r.d.setUrgent(urgent)
+	r.d.setUrgent(blocked(urgent))
 	count := func(msgs []sent) int {
 		k := 0
 		for _, m := range msgs {

@@ -66,12 +66,15 @@ func (pb *published) Stopped() <-chan struct{} { return pb.stopped }
 func (pb *published) Stats() Stats { return *pb.stats.Load() }
 
 // SetUrgent replaces the pieces readers wait for, most urgent first: they
-// are requested before anything else and the picker is told. Safe from any
-// goroutine; only the newest set matters.
-func (s *Swarm) SetUrgent(pieces []int) {
+// are requested before anything else and the picker is told. The first
+// waited of them are those a read is blocked on; the rest are kept ahead
+// of readers (a stream's window) and get no copies (requests.go). Safe
+// from any goroutine; only the newest set matters.
+func (s *Swarm) SetUrgent(pieces []int, waited int) {
+	u := urgentSet{pieces: pieces, waited: waited}
 	for {
 		select {
-		case s.urgentCh <- pieces:
+		case s.urgentCh <- u:
 			return
 		default:
 		}
@@ -80,4 +83,10 @@ func (s *Swarm) SetUrgent(pieces []int) {
 		default:
 		}
 	}
+}
+
+// urgentSet is one SetUrgent's pieces for the run loop.
+type urgentSet struct {
+	pieces []int
+	waited int
 }

@@ -255,14 +255,19 @@ func (d *downloader) stalledRequests(p *dlPeer, now time.Time, batch []byte) []b
 	return batch
 }
 
-// setUrgent replaces the pieces readers wait for, most urgent first. A
-// piece of skipped files becomes wanted: its reader is the user asking.
-func (d *downloader) setUrgent(pieces []int) {
+// setUrgent replaces the pieces readers wait for, most urgent first, the
+// first waited of them those a read is blocked on (SetUrgent). A piece of
+// skipped files becomes wanted: its reader is the user asking.
+func (d *downloader) setUrgent(pieces []int, waited int) {
 	valid := pieces[:0:0]
-	for _, i := range pieces {
+	d.waited = 0
+	for k, i := range pieces {
 		if i >= 0 && i < d.pieces.numPieces && !d.have.Has(i) {
 			valid = append(valid, i)
 			d.want(i)
+			if k < waited {
+				d.waited++
+			}
 		}
 	}
 	d.urgent = valid
@@ -287,7 +292,7 @@ func (d *downloader) setUrgent(pieces []int) {
 }
 
 // The first urgentDup bytes of the urgent blocks not yet here, those a
-// reader waits for now, are asked of urgentCopies peers each; the first
+// read is blocked on now, are asked of urgentCopies peers each; the first
 // copy cancels the rest (cancelOthers). A rate-capped seeder sends in
 // bursts (libtorrent hands out its quota every half second, and whatever
 // it already read into its send buffer goes first), so when a block
@@ -308,6 +313,12 @@ func (d *downloader) setUrgent(pieces []int) {
 // asked as the first blocks are (unpaced, up to a whole pipeline), once,
 // and a block of it is copied only once it is late: asked lateAfter ago,
 // two of a seeder's ticks, so behind a long queue there.
+//
+// Only the pieces a read is blocked on are copied, not a stream's window
+// kept ahead of a reader who waits for nothing: a video's window, asked
+// twice at each of its pieces, kept every seeder at its cap, sending in
+// bursts with no quota left over for the next seek (docs/performance.md,
+// round 7).
 const (
 	urgentCopies = 2
 	urgentDup    = 256 << 10
@@ -351,11 +362,12 @@ func (d *downloader) late(now time.Time) bool {
 }
 
 // dupWindow calls f with each block of the urgentDup window, the first
-// urgent blocks not here, and its place k among them, in order, while f
-// returns true; it stops at an urgent piece not started (firstUrgent's).
+// blocks not here of the pieces reads are blocked on, and its place k
+// among them, in order, while f returns true; it stops at an urgent piece
+// not started (firstUrgent's).
 func (d *downloader) dupWindow(f func(ps *pieceState, b, k int) bool) {
 	k := 0
-	for _, i := range d.urgent {
+	for _, i := range d.urgent[:d.waited] {
 		ps := d.pieces.active[i]
 		if ps == nil {
 			if d.have.Has(i) || d.pieces.verifying[i] {
@@ -413,7 +425,7 @@ func (d *downloader) assignUrgent(helpers []*dlPeer, now time.Time) {
 		u.short[k] = d.fillDepth(p, u.now)
 	}
 	k, n := 0, d.copyBlocks()
-	for _, i := range d.urgent {
+	for r, i := range d.urgent {
 		ps := d.pieces.active[i]
 		if ps == nil {
 			h := slices.IndexFunc(helpers, func(p *dlPeer) bool { return d.usable(p, i) })
@@ -427,7 +439,7 @@ func (d *downloader) assignUrgent(helpers []*dlPeer, now time.Time) {
 				continue
 			}
 			copies, first := 1, k < d.dup/blockSize
-			if d.copied(ps, b, k, n, u.now) {
+			if r < d.waited && d.copied(ps, b, k, n, u.now) {
 				copies = urgentCopies
 			}
 			k++

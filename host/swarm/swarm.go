@@ -121,7 +121,7 @@ type Swarm struct {
 	upCache    *upCache  // pieces read and hashed for upload, shared by the peer writers
 	*published           // what other goroutines may read (HasPiece, Stats, ...)
 
-	urgentCh chan []int
+	urgentCh chan urgentSet
 	selCh    chan Selection      // SetSelection (choose.go)
 	wants    wants               // pieces to fetch, from Want (lazy.go)
 	dhtPorts chan netip.AddrPort // to OnDHTPort (ext.go)
@@ -198,7 +198,7 @@ func New(cfg Config) *Swarm {
 	}
 	s.wants.ready = make(chan struct{}, 1)
 	s.stall = stall{log: s.log, dl: s.dl, v: s.verifier, publish: s.publishStats}
-	s.urgentCh = make(chan []int, 1)
+	s.urgentCh = make(chan urgentSet, 1)
 	s.selCh = make(chan Selection, 1)
 	s.dhtPorts = make(chan netip.AddrPort, dhtPortQueue)
 	s.metaWaiting = make(map[*peer]bool)
@@ -325,7 +325,7 @@ func (s *Swarm) run(ctx context.Context) error {
 		case r := <-s.webIn:
 			s.webResult(r)
 		case u := <-s.urgentCh:
-			s.dl.setUrgent(u)
+			s.dl.setUrgent(u.pieces, u.waited)
 		case sel := <-s.selCh:
 			if s.applySelection(sel) && !s.cfg.Seed {
 				s.flushPicker()

@@ -21,31 +21,9 @@ func TestDownloaderUrgentCopies(t *testing.T) {
 	t.Parallel()
 	const n = 40
 	r := newRig(t, n)
-	r.d.dup = 2 * blockSize
-	all := everyPiece(n)
-	var peers []*dlPeer
-	var outs []*fakeOut
-	asked := map[uint32]bool{}
-	for id := range 3 {
-		p, out := r.peer(sdk.PeerID(id+1), true, all...)
-		p.depth = 16
-		p.peak = 8 << 20 // a fast swarm: the whole window is copied (copyBlocks)
-		r.d.gotUnchoke(p)
-		for _, m := range out.take(t) {
-			asked[m.index] = true
-		}
-		peers, outs = append(peers, p), append(outs, out)
-	}
-	urgent := unasked(t, asked, n, 2)
-	r.d.setUrgent(urgent)
-	askedOf := map[sent][]int{} // urgent request -> the peers asked
-	for k, out := range outs {
-		for _, m := range out.take(t) {
-			if m.id == wire.IDRequest && slices.Contains(urgent, int(m.index)) {
-				askedOf[m] = append(askedOf[m], k)
-			}
-		}
-	}
+	peers, outs, urgent := r.fastTrio(t, n)
+	r.d.setUrgent(blocked(urgent))
+	askedOf := urgentAsked(t, outs, urgent)
 	for i, want := range []int{2, 1} {
 		for b := range uint32(2) {
 			if got := askedOf[req(uint32(urgent[i]), b)]; len(got) != want {
@@ -79,6 +57,83 @@ func TestDownloaderUrgentCopies(t *testing.T) {
 	}
 }
 
+// fastTrio: three unchoked peers with every piece, fast enough for the
+// whole copy window (here the first urgent piece, two blocks) to be
+// copied; it returns them, their outboxes, and two pieces none was asked
+// for.
+func (r *rig) fastTrio(t *testing.T, n int) ([]*dlPeer, []*fakeOut, []int) {
+	t.Helper()
+	r.d.dup = 2 * blockSize
+	var peers []*dlPeer
+	var outs []*fakeOut
+	asked := map[uint32]bool{}
+	for id := range 3 {
+		p, out := r.peer(sdk.PeerID(id+1), true, everyPiece(n)...)
+		p.depth = 16
+		p.peak = 8 << 20 // a fast swarm: the whole window is copied (copyBlocks)
+		r.d.gotUnchoke(p)
+		for _, m := range out.take(t) {
+			asked[m.index] = true
+		}
+		peers, outs = append(peers, p), append(outs, out)
+	}
+	return peers, outs, unasked(t, asked, n, 2)
+}
+
+// urgentAsked takes what the peers were sent: each request for a block of
+// the urgent pieces, with the peers (by index) it was sent to.
+func urgentAsked(t *testing.T, outs []*fakeOut, urgent []int) map[sent][]int {
+	t.Helper()
+	askedOf := map[sent][]int{}
+	for k, out := range outs {
+		for _, m := range out.take(t) {
+			if m.id == wire.IDRequest && slices.Contains(urgent, int(m.index)) {
+				askedOf[m] = append(askedOf[m], k)
+			}
+		}
+	}
+	return askedOf
+}
+
+// Pieces kept urgent ahead of a reader who waits for nothing (a stream's
+// window) are asked of one peer each, late or not: copies of them would
+// keep the seeders at their cap (docs/performance.md, round 7). Once a
+// read is blocked on the first, its blocks are copied.
+func TestDownloaderWindowNotCopied(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	r := newRig(t, n)
+	peers, outs, urgent := r.fastTrio(t, n)
+	for _, p := range peers {
+		p.depth = 64 // room for copies past the short pipeline's 16
+	}
+	r.d.setUrgent(urgent, 0)
+	r.d.lateCopies(time.Now().Add(2 * lateAfter))
+	askedOf := urgentAsked(t, outs, urgent)
+	for _, i := range urgent {
+		for b := range uint32(2) {
+			if got := askedOf[req(uint32(i), b)]; len(got) != 1 {
+				t.Fatalf("window block %d/%d asked of peers %v, want one", i, b, got)
+			}
+		}
+	}
+	r.d.setUrgent(urgent, 1)
+	askedOf = urgentAsked(t, outs, urgent)
+	for b := range uint32(2) {
+		if got := askedOf[req(uint32(urgent[0]), b)]; len(got) != 1 {
+			t.Fatalf("blocked-on block %d/%d got copies from peers %v, want one more", urgent[0], b, got)
+		}
+	}
+	for key := range askedOf {
+		if key.index != uint32(urgent[0]) {
+			t.Fatalf("%v copied: only the piece a read is blocked on is", key)
+		}
+	}
+}
+
+// blocked is an urgent set that reads are blocked on in full.
+func blocked(pieces []int) ([]int, int) { return pieces, len(pieces) }
+
 // A peer that unchokes while a reader waits is asked for copies of the
 // first urgent blocks, before any bulk; a third peer gets no third copy.
 func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
@@ -94,7 +149,7 @@ func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
 	aout.take(t)
 	bout.take(t)
 	cout.take(t)
-	r.d.setUrgent([]int{7, 9}) // all choke us yet
+	r.d.setUrgent(blocked([]int{7, 9})) // all choke us yet
 	r.d.gotUnchoke(a)
 	if got := aout.take(t); !slices.Equal(got[:4], []sent{req(7, 0), req(7, 1), req(9, 0), req(9, 1)}) {
 		t.Fatalf("the first peer was asked for %v first, want the urgent blocks in order", got)
@@ -175,7 +230,7 @@ func readCopies(t *testing.T, size int, peak int64) (first, second map[int]bool,
 	for i := range size / pl {
 		urgent = append(urgent, 10+i)
 	}
-	r.d.setUrgent(urgent)
+	r.d.setUrgent(blocked(urgent))
 	asked := func(out *fakeOut) map[int]bool {
 		got := map[int]bool{}
 		for _, m := range out.take(t) {
@@ -211,7 +266,7 @@ func TestDownloaderLateBlocksCopied(t *testing.T) {
 	for i := range urgentDup / pl {
 		urgent = append(urgent, 100+i)
 	}
-	r.d.setUrgent(urgent)
+	r.d.setUrgent(blocked(urgent))
 	reqs := func() (once, twice int) {
 		for _, i := range urgent {
 			for _, n := range r.d.pieces.active[i].reqs {
@@ -263,7 +318,7 @@ func TestDownloaderSeekPreemptsOtherWindows(t *testing.T) {
 			seek = i
 		}
 	}
-	r.d.setUrgent(window)
+	r.d.setUrgent(blocked(window))
 	out.take(t)
 	inWindow := 0
 	for key := range p.inflight {
@@ -274,7 +329,7 @@ func TestDownloaderSeekPreemptsOtherWindows(t *testing.T) {
 	if inWindow != 2*len(window) {
 		t.Fatalf("%d of the window's %d blocks asked for", inWindow, 2*len(window))
 	}
-	r.d.setUrgent(append([]int{seek}, window...))
+	r.d.setUrgent(blocked(append([]int{seek}, window...)))
 	got := out.take(t)
 	var cancelled, seekReqs int
 	for _, m := range got {
@@ -314,7 +369,7 @@ func TestDownloaderReaderKeepsPipelineShort(t *testing.T) {
 	for asked[u] {
 		u++
 	}
-	r.d.setUrgent([]int{int(u)})
+	r.d.setUrgent(blocked([]int{int(u)}))
 	short := p.shortDepth()
 	for b := range uint32(2) {
 		if err := r.block(p, u, b); err != nil {
@@ -322,7 +377,7 @@ func TestDownloaderReaderKeepsPipelineShort(t *testing.T) {
 		}
 	}
 	r.d.pieceDone(int(u))
-	r.d.setUrgent(nil)
+	r.d.setUrgent(blocked(nil))
 	for key := range p.inflight { // a few bulk blocks come in
 		if err := r.block(p, uint32(key>>32), uint32(key)/blockSize); err != nil {
 			t.Fatal(err)
@@ -362,7 +417,7 @@ func TestDownloaderWindowKeepsPipelineShort(t *testing.T) {
 	for i := range 100 { // 200 blocks: within the whole pipeline
 		urgent = append(urgent, 3*i)
 	}
-	r.d.setUrgent(urgent) // p chokes us yet
+	r.d.setUrgent(blocked(urgent)) // p chokes us yet
 	r.d.gotUnchoke(p)
 	got := out.take(t)
 	var want []sent
@@ -470,7 +525,7 @@ func TestDownloaderWindowMovesOnWithoutCancels(t *testing.T) {
 	for r.d.pieces.active[next] != nil {
 		next++
 	}
-	r.d.setUrgent(window)
+	r.d.setUrgent(blocked(window))
 	for _, out := range outs {
 		out.take(t)
 	}
@@ -488,7 +543,7 @@ func TestDownloaderWindowMovesOnWithoutCancels(t *testing.T) {
 	for _, out := range outs {
 		out.take(t) // the cancel of a copy that lost
 	}
-	r.d.setUrgent(append(window[1:], next))
+	r.d.setUrgent(blocked(append(window[1:], next)))
 	for k, out := range outs {
 		for _, m := range out.take(t) {
 			if m.id == wire.IDCancel && slices.Contains(window, int(m.index)) {
@@ -515,7 +570,7 @@ func TestDownloaderReaderPacesRequests(t *testing.T) {
 	slack := paceSlack(p.paceGap())
 	r.d.dup = 4 * blockSize // two pieces
 	out.take(t)             // interested
-	r.d.setUrgent([]int{10, 11, 12, 13, 14, 15, 16, 17, 18, 19})
+	r.d.setUrgent(blocked([]int{10, 11, 12, 13, 14, 15, 16, 17, 18, 19}))
 	r.d.gotUnchoke(p)
 	got := out.take(t)
 	if len(got) != 4+slack {
@@ -577,7 +632,7 @@ func TestDownloaderMountHoldsBulk(t *testing.T) {
 		t.Fatalf("once the hold ended, the tick asked for %d blocks, want the pipeline's %d", len(got), p.depth)
 	}
 	r, _, out = held()
-	r.d.setUrgent([]int{50})
+	r.d.setUrgent(blocked([]int{50}))
 	if got := out.take(t); len(got) < 2 || !sameSet(got[:2], []sent{req(50, 0), req(50, 1)}) {
 		t.Fatalf("a reader's piece: asked for %v, want its two blocks first", got)
 	}
