@@ -12,7 +12,10 @@ import "time"
 // 1-2 ms instead of 0.66 s median; docs/performance.md). So while a reader
 // is active every request but the first blocks a reader waits for
 // (assignUrgent's copy window, urgentDup) goes at most at paceShare of
-// the fastest rate seen from the peer.
+// the fastest rate seen from the peer; those first blocks go at once but
+// count against the pace, since they take the seeder's quota all the
+// same: uncounted, a stream's window on top of the paced bulk kept every
+// seeder at its cap (docs/performance.md, round 7).
 const (
 	paceShare = 0.6
 	// paceDecay: the rate seen falls by 1/paceDecay a second while the

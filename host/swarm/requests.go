@@ -491,9 +491,8 @@ func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, fir
 	p := u.helpers[best]
 	u.batches[best] = p.request(ps, b, u.batches[best], u.now)
 	u.load[best]++
-	if !first {
-		p.paced(1, u.now)
-	}
+	p.paced(1, u.now) // the first blocks too: they take the seeder's quota
+
 	return true
 }
 
