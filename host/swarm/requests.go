@@ -129,8 +129,7 @@ func (p *dlPeer) request(ps *pieceState, b int, batch []byte, now time.Time) []b
 		ps.askedAt[b] = now
 	}
 	ps.reqs[b]++
-	p.reqSeq++
-	p.inflight[blockKey(uint32(ps.index), begin)] = p.reqSeq
+	p.inflight[blockKey(uint32(ps.index), begin)] = struct{}{}
 	return appendRequest(batch, uint32(ps.index), begin, ps.blockLen(b))
 }
 
@@ -310,7 +309,7 @@ func (d *downloader) setUrgent(pieces []int, waited int) {
 // the copies stop at copyShare of a second of the swarm's rate: the whole
 // quarter MiB in a swarm of 4 MB/s or more (case 8's), three blocks in
 // one of 1 MB/s (case 10's); the rest of the urgentDup window is still
-// asked as the first blocks are (unpaced, up to a whole pipeline), once,
+// asked as the first blocks are (at once, up to a whole pipeline), once,
 // and a block of it is copied only once it is late: asked lateAfter ago,
 // two of a seeder's ticks, so behind a long queue there.
 //
@@ -492,7 +491,6 @@ func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, fir
 	u.batches[best] = p.request(ps, b, u.batches[best], u.now)
 	u.load[best]++
 	p.paced(1, u.now) // the first blocks too: they take the seeder's quota
-
 	return true
 }
 
