@@ -24,7 +24,6 @@ type readers struct {
 	sets    map[int][]int
 	streams []stream // most recent first
 	sent    []int    // the last union returned
-	waited  int      // of sent, the pieces of sets
 }
 
 func (r *readers) add(pieces []int) (id int, all []int, waited int) {
@@ -35,17 +34,20 @@ func (r *readers) add(pieces []int) (id int, all []int, waited int) {
 	}
 	r.next++
 	r.sets[r.next] = pieces
-	return r.next, r.unionLocked(), r.waited
+	all, waited = r.unionLocked()
+	return r.next, all, waited
 }
 
 func (r *readers) remove(id int) (all []int, waited int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.sets, id)
-	return r.unionLocked(), r.waited
+	return r.unionLocked()
 }
 
-func (r *readers) unionLocked() []int {
+// unionLocked is the urgent set, and how many of its first pieces the
+// reads wait for (those of sets; the streams' windows follow).
+func (r *readers) unionLocked() (all []int, waited int) {
 	ids := make([]int, 0, len(r.sets))
 	for id := range r.sets {
 		ids = append(ids, id)
@@ -64,12 +66,12 @@ func (r *readers) unionLocked() []int {
 	for _, id := range ids {
 		add(r.sets[id])
 	}
-	r.waited = len(out)
+	waited = len(out)
 	for _, st := range r.streams {
 		add(st.pieces)
 	}
 	r.sent = out
-	return out
+	return out, waited
 }
 
 // ReadAt reads torrent bytes at off, waiting until their pieces are

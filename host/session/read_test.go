@@ -93,14 +93,15 @@ func TestReadAtCancelAndStop(t *testing.T) {
 	waitFor(t, ctx, "the read's piece to be urgent", func() bool {
 		s.readers.mu.Lock()
 		defer s.readers.mu.Unlock()
-		return slices.Equal(s.readers.unionLocked(), []int{first, first + 1})
+		all, waited := s.readers.unionLocked()
+		return slices.Equal(all, []int{first, first + 1}) && waited == 2
 	})
 	cancelRead()
 	if err := <-read; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled read: %v, want context.Canceled", err)
 	}
 	s.readers.mu.Lock()
-	left := s.readers.unionLocked()
+	left, _ := s.readers.unionLocked()
 	s.readers.mu.Unlock()
 	if len(left) != 0 {
 		t.Fatalf("urgent pieces %v left after the read was cancelled", left)

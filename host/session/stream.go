@@ -44,8 +44,8 @@ func (r *readers) readOn(off, n int64, ahead []int, now time.Time) (all []int, w
 	r.streams = slices.DeleteFunc(r.streams, func(st stream) bool { return now.Sub(st.seen) > streamIdle })
 	r.streams = r.streams[:min(len(r.streams), maxStreams)]
 	old := r.sent
-	all = r.unionLocked()
-	return all, r.waited, !slices.Equal(old, all)
+	all, waited = r.unionLocked()
+	return all, waited, !slices.Equal(old, all)
 }
 
 // keepAhead makes the pieces after a returned read's last one, up to end,
