@@ -134,6 +134,9 @@ type Peer struct {
 // ends.
 const connLife = 3 * time.Minute
 
+// peers numbers the peers started, for their peer IDs.
+var peers atomic.Uint32
+
 // Start listens and serves every connection with behaviour b until the
 // test ends.
 func Start(t testing.TB, tr Torrent, b Behaviour, opt Options) *Peer {
@@ -147,8 +150,9 @@ func Start(t testing.TB, tr Torrent, b Behaviour, opt Options) *Peer {
 	}
 	p := &Peer{tr: tr, b: b, opt: opt, ln: ln, stop: make(chan struct{}), open: make(map[net.Conn]bool)}
 	// Each peer has its own peer ID: a client refuses a second connection
-	// to one it already has.
-	copy(p.id[:], fmt.Sprintf("-HP0000-%012d", p.Addr().Port()))
+	// to one it already has. The port alone is not enough: peers on
+	// distinct IPs may get the same one.
+	copy(p.id[:], fmt.Sprintf("-HP0000-%06d%06d", peers.Add(1)%1e6, p.Addr().Port()))
 	p.wg.Add(1)
 	go p.acceptLoop()
 	t.Cleanup(p.close)
