@@ -265,8 +265,10 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 // CreateEmpty makes the torrent's 0-byte files, which no piece writes,
 // except pad and skipped ones.
 func (s *Storage) CreateEmpty() error {
-	for i, f := range s.l.Files {
-		if f.Length == 0 && !f.Pad && !s.skipped(i) {
+	// By index, not a copy of each File: SetSkip may write Skip meanwhile,
+	// and skipped reads it under the lock.
+	for i := range s.l.Files {
+		if f := &s.l.Files[i]; f.Length == 0 && !f.Pad && !s.skipped(i) {
 			if _, err := s.file(i, true); err != nil {
 				return err
 			}

@@ -98,8 +98,8 @@ func (s *Storage) Check(ctx context.Context, r *Resume, progress func(done, tota
 // made after this look.
 func (s *Storage) unchanged(stamps []Stamp) []bool {
 	same := make([]bool, len(s.l.Files))
-	for i, f := range s.l.Files {
-		if f.Length == 0 {
+	for i := range s.l.Files { // by index: SetSkip may write a File's Skip meanwhile
+		if s.l.Files[i].Length == 0 {
 			same[i] = true // no byte of any piece
 			continue
 		}
