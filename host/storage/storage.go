@@ -178,7 +178,7 @@ func (s *Storage) span(off int64, n int, fn func(i int, fileOff int64, lo, hi in
 	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i]+s.l.Files[i].Length > off }) // first file ending after off
 	done := 0
 	for ; done < n && i < len(s.l.Files); i++ {
-		f := s.l.Files[i]
+		f := &s.l.Files[i] // not a copy: SetSkip may write its Skip meanwhile
 		if f.Length == 0 {
 			continue
 		}
