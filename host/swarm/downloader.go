@@ -32,15 +32,16 @@ type dlPeer struct {
 	out  sender
 
 	has        bitfield.Bitfield
-	choked     bool                // they choke us
-	interested bool                // we told them we are interested
-	inflight   map[uint64]struct{} // block keys asked for
-	depth      int                 // request pipeline target
-	reqq       int                 // their limit on outstanding requests (BEP 10)
-	wanted     int                 // pieces it has that we lack
-	picks      []int               // latest ranked list from the picker
-	lowPicks   []int               // picks of low priority, kept for later (choose.go)
-	wantAfter  time.Time           // no new Want before this
+	choked     bool              // they choke us
+	interested bool              // we told them we are interested
+	inflight   map[uint64]uint64 // block keys asked for: the order each was asked in (asked)
+	asked      uint64            // requests made so far
+	depth      int               // request pipeline target
+	reqq       int               // their limit on outstanding requests (BEP 10)
+	wanted     int               // pieces it has that we lack
+	picks      []int             // latest ranked list from the picker
+	lowPicks   []int             // picks of low priority, kept for later (choose.go)
+	wantAfter  time.Time         // no new Want before this
 	lastBlock  time.Time
 	snubbed    bool // it left our requests unanswered for 20 s; cleared by its next block
 	downloaded int64
@@ -53,7 +54,7 @@ type dlPeer struct {
 
 func newDLPeer(id sdk.PeerID, ip netip.Addr, fast bool, out sender, numPieces int, now time.Time) *dlPeer {
 	return &dlPeer{id: id, ip: ip, fast: fast, out: out, has: bitfield.New(numPieces), choked: true,
-		inflight: make(map[uint64]struct{}), depth: initialDepth, reqq: 250, lastBlock: now}
+		inflight: make(map[uint64]uint64), depth: initialDepth, reqq: 250, lastBlock: now}
 }
 
 func blockKey(index, begin uint32) uint64 { return uint64(index)<<32 | uint64(begin) }

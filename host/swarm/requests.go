@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -129,7 +130,8 @@ func (p *dlPeer) request(ps *pieceState, b int, batch []byte, now time.Time) []b
 		ps.askedAt[b] = now
 	}
 	ps.reqs[b]++
-	p.inflight[blockKey(uint32(ps.index), begin)] = struct{}{}
+	p.asked++
+	p.inflight[blockKey(uint32(ps.index), begin)] = p.asked
 	return appendRequest(batch, uint32(ps.index), begin, ps.blockLen(b))
 }
 
@@ -311,7 +313,9 @@ func (d *downloader) setUrgent(pieces []int, waited int) {
 // one of 1 MB/s (case 10's); the rest of the urgentDup window is still
 // asked as the first blocks are (at once, up to a whole pipeline), once,
 // and a block of it is copied only once it is late: asked lateAfter ago,
-// two of a seeder's ticks, so behind a long queue there.
+// two of a seeder's ticks, so behind a long queue there; or queued behind
+// more than its peer sends a tick, by a peer that would send it in its
+// next burst (queuedAhead).
 //
 // Only the pieces a read is blocked on are copied, not a stream's window
 // kept ahead of a reader who waits for nothing: a video's window, asked
@@ -327,9 +331,87 @@ const (
 
 // copied says whether block b of ps, the k-th of the urgent blocks not
 // here, is asked of urgentCopies peers: one of the first n (copyBlocks),
-// or of the urgentDup window and late.
-func (d *downloader) copied(ps *pieceState, b, k, n int, now time.Time) bool {
-	return k < n || k < d.dup/blockSize && ps.reqs[b] > 0 && now.Sub(ps.askedAt[b]) >= lateAfter
+// or of the urgentDup window and late, or queued deep at its one peer
+// (queuedAhead). It also gives the most requests a peer may have out to
+// take the copy: any number but for one queued deep, which goes only where
+// it comes sooner.
+func (d *downloader) copied(ps *pieceState, b, k, n int, now time.Time) (bool, int) {
+	switch {
+	case k < n:
+		return true, math.MaxInt
+	case k >= d.dup/blockSize || ps.reqs[b] == 0:
+		return false, 0
+	case now.Sub(ps.askedAt[b]) >= lateAfter:
+		return true, math.MaxInt
+	}
+	if a := d.queuedAhead(ps, b); a >= 0 {
+		return true, a
+	}
+	return false, 0
+}
+
+// queuedAhead is how many requests wait before block b of ps at the one
+// peer asked for it, if they are more than that peer sends a tick; -1 if
+// not. A rate-capped seeder sends a burst a tick (500 ms), so such a block
+// comes a tick later or more, while a peer that just unchoked us, its
+// queue empty, would send it at once: at the start of a play the second
+// piece sat behind the first at the first seeder to unchoke us while the
+// next two sent later pieces, and the play stalled half a second.
+func (d *downloader) queuedAhead(ps *pieceState, b int) int {
+	if ps.reqs[b] != 1 {
+		return -1
+	}
+	key := blockKey(uint32(ps.index), uint32(b*blockSize))
+	for _, p := range d.peers {
+		if _, ok := p.inflight[key]; ok {
+			if a := p.ahead(key); a >= p.burstBlocks() {
+				return a
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+// burstBlocks is about how many blocks p sends a tick: half a second of
+// its pace peak; before its rate is known, about what a libtorrent seeder
+// sends as it unchokes us.
+func (p *dlPeer) burstBlocks() int {
+	if p.peak <= 0 {
+		return 8
+	}
+	return max(4, int(p.peak/2/blockSize))
+}
+
+// ahead counts p's requests asked before its request for key: a peer
+// serves requests in the order they came.
+func (p *dlPeer) ahead(key uint64) int {
+	at, n := p.inflight[key], 0
+	for _, o := range p.inflight {
+		if o < at {
+			n++
+		}
+	}
+	return n
+}
+
+// copyTaker says whether an unchoked peer could take a copy with that
+// limit (copied): else a block queued deep everywhere would have lateCopies
+// assign in vain every 25 ms.
+func (d *downloader) copyTaker(limit int) bool {
+	for _, p := range d.peers {
+		if !p.choked && p.takesCopy(limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// takesCopy says whether p may be asked for a copy that wants a peer with
+// fewer than limit requests out (copied): one queued deep elsewhere goes
+// only where it comes in p's next burst, too.
+func (p *dlPeer) takesCopy(limit int) bool {
+	return limit == math.MaxInt || len(p.inflight) < min(limit, p.burstBlocks())
 }
 
 // lateCopies asks for copies of the blocks that became late (the run
@@ -350,11 +432,12 @@ func (d *downloader) lateCopies(now time.Time) {
 }
 
 // late says whether a block of the urgentDup window is late and asked of
-// fewer than urgentCopies peers.
+// fewer than urgentCopies peers, and a peer could take its copy.
 func (d *downloader) late(now time.Time) bool {
 	n, late := d.copyBlocks(), false
 	d.dupWindow(func(ps *pieceState, b, k int) bool {
-		late = ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && d.copied(ps, b, k, n, now)
+		ok, limit := d.copied(ps, b, k, n, now)
+		late = ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && ok && d.copyTaker(limit)
 		return !late
 	})
 	return late
@@ -437,13 +520,15 @@ func (d *downloader) assignUrgent(helpers []*dlPeer, now time.Time) {
 			if ps.got[b] {
 				continue
 			}
-			copies, first := 1, k < d.dup/blockSize
-			if r < d.waited && d.copied(ps, b, k, n, u.now) {
-				copies = urgentCopies
+			copies, first, limit := 1, k < d.dup/blockSize, math.MaxInt
+			if r < d.waited {
+				if ok, l := d.copied(ps, b, k, n, u.now); ok {
+					copies, limit = urgentCopies, l
+				}
 			}
 			k++
 			for int(ps.reqs[b]) < copies {
-				if !d.assignBlock(&u, ps, b, first) {
+				if !d.assignBlock(&u, ps, b, first, limit) {
 					break
 				}
 			}
@@ -469,7 +554,7 @@ type urgentAssignment struct {
 // assignBlock asks block b of ps of the helper that would deliver it
 // soonest and has room (its whole pipeline for the first blocks of a
 // read, else its short one); false if none can take it.
-func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, first bool) bool {
+func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, first bool, copyLimit int) bool {
 	key := blockKey(uint32(ps.index), uint32(b*blockSize))
 	best := -1
 	for k, p := range u.helpers {
@@ -478,6 +563,9 @@ func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, fir
 			limit = u.short[k]
 		}
 		if _, mine := p.inflight[key]; mine || len(p.inflight) >= limit || !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
+			continue
+		}
+		if ps.reqs[b] > 0 && !p.takesCopy(copyLimit) {
 			continue
 		}
 		if best < 0 || (u.load[k]+1)*u.helpers[best].depth < (u.load[best]+1)*p.depth {
@@ -559,8 +647,10 @@ func (d *downloader) copyPiece(p *dlPeer, now time.Time) int {
 	n, found := d.copyBlocks(), -1
 	d.dupWindow(func(ps *pieceState, b, k int) bool {
 		_, asked := p.inflight[blockKey(uint32(ps.index), uint32(b*blockSize))]
-		if !asked && ps.reqs[b] < urgentCopies && p.has.Has(ps.index) && d.mayJoin(p, ps) && d.copied(ps, b, k, n, now) {
-			found = ps.index
+		if !asked && ps.reqs[b] < urgentCopies && p.has.Has(ps.index) && d.mayJoin(p, ps) {
+			if ok, limit := d.copied(ps, b, k, n, now); ok && p.takesCopy(limit) {
+				found = ps.index
+			}
 		}
 		return found < 0
 	})

@@ -188,24 +188,29 @@ func TestDownloaderUrgentCopiesQuarterMiB(t *testing.T) {
 // In a slow swarm the copies stop at a sixteenth of a second of its rate
 // (a copy costs its seeder's quota, cancelled or not); the rest of the
 // quarter MiB is still asked for at once, of one peer. Before any rate is
-// known only the first block is copied.
+// known only the first block is copied. But a block that waits behind
+// more than a burst (what a peer sends a tick) at that peer is copied by
+// a second peer that would send it in its next burst (queuedAhead).
 func TestDownloaderUrgentCopiesByRate(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
-		peak   int64
-		copies int
+		peak          int64
+		copies, burst int
 	}{
-		{256 << 10, 2}, // 512 KiB/s in all: two blocks of copies
-		{0, 1},
+		{256 << 10, 2, 8}, // 512 KiB/s in all: two blocks of copies; 128 KiB a tick each
+		{0, 1, 8},
 	} {
 		first, second, blocks := readCopies(t, urgentDup, c.peak)
 		for k := range blocks {
 			if !first[k] {
 				t.Fatalf("peak %d: block %d of the quarter MiB was not asked of the first peer (asked: %v)", c.peak, k, first)
 			}
-			if want := k < c.copies; second[k] != want {
-				t.Fatalf("peak %d: block %d of the read asked of the second peer: %v, want copies of the first %d blocks only (asked: %v)",
-					c.peak, k, second[k], c.copies, second)
+			// The second peer copies the first blocks, then those queued
+			// past the first peer's burst while its own burst has room.
+			deep := k >= c.burst && k < c.burst+c.burst-c.copies
+			if want := k < c.copies || deep; second[k] != want {
+				t.Fatalf("peak %d: block %d of the read asked of the second peer: %v, want %v (asked: %v)",
+					c.peak, k, second[k], want, second)
 			}
 		}
 	}
