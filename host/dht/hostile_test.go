@@ -42,7 +42,10 @@ func (c *krpcClient) send(tid, q string, a krpc.MsgArgs) {
 	}
 }
 
-// read returns the next reply, or false after wait without one.
+// read returns the next reply, or false after wait without one. The
+// node's own queries to this address (it adds a node that queried it to
+// its table, and may query it back, with a transaction ID that can equal
+// one of ours) are not replies and are skipped.
 func (c *krpcClient) read(wait time.Duration) (krpc.Msg, bool) {
 	buf := make([]byte, 65536)
 	c.conn.SetReadDeadline(time.Now().Add(wait))
@@ -52,7 +55,7 @@ func (c *krpcClient) read(wait time.Duration) (krpc.Msg, bool) {
 			return krpc.Msg{}, false
 		}
 		var m krpc.Msg
-		if bencode.Unmarshal(buf[:n], &m) == nil {
+		if bencode.Unmarshal(buf[:n], &m) == nil && m.Y != "q" {
 			return m, true
 		}
 	}
