@@ -364,6 +364,9 @@ func (d *downloader) queuedAhead(ps *pieceState, b int) int {
 	key := blockKey(uint32(ps.index), uint32(b*blockSize))
 	for _, p := range d.peers {
 		if _, ok := p.inflight[key]; ok {
+			if len(p.inflight) <= p.burstBlocks() {
+				return -1 // no counting: nothing is that deep
+			}
 			if a := p.ahead(key); a >= p.burstBlocks() {
 				return a
 			}
