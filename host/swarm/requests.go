@@ -398,12 +398,12 @@ func (p *dlPeer) ahead(key uint64) int {
 	return n
 }
 
-// copyTaker says whether an unchoked peer could take a copy with that
-// limit (copied): else a block queued deep everywhere would have lateCopies
-// assign in vain every 25 ms.
-func (d *downloader) copyTaker(limit int) bool {
+// copyTaker says whether an unchoked peer that has piece i could take a
+// copy with that limit (copied): else a block queued deep everywhere would
+// have lateCopies assign in vain every 25 ms.
+func (d *downloader) copyTaker(i, limit int) bool {
 	for _, p := range d.peers {
-		if !p.choked && p.takesCopy(limit) {
+		if !p.choked && p.has.Has(i) && p.takesCopy(limit) {
 			return true
 		}
 	}
@@ -440,7 +440,7 @@ func (d *downloader) late(now time.Time) bool {
 	n, late := d.copyBlocks(), false
 	d.dupWindow(func(ps *pieceState, b, k int) bool {
 		ok, limit := d.copied(ps, b, k, n, now)
-		late = ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && ok && d.copyTaker(limit)
+		late = ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && ok && d.copyTaker(ps.index, limit)
 		return !late
 	})
 	return late
