@@ -71,6 +71,14 @@ stream_read() {
 	[ "$got" = "$want" ] && echo "$((t1 - t0)) ok" || echo "$((t1 - t0)) bad"
 }
 
+# stream_offsets ROUND MIB: STREAM_SEEKS distinct MiB offsets in [1, MIB),
+# the same for every client in a round.
+stream_offsets() {
+	$PY -c 'import random, sys
+r, mib, n = map(int, sys.argv[1:])
+print(*random.Random(r).sample(range(1, mib), n))' "$1" "$2" "$STREAM_SEEKS"
+}
+
 # status_of DIR FIELD...: fields of `torrent status -json DIR` (a.b for one
 # inside an object), space separated; - for one absent or null, and for all
 # when no client of ours answers there (btfs).
@@ -136,8 +144,11 @@ stream_round() {
 	line=$(stream_read "$f" 0)
 	echo "$line" >>"$WORK/res/c8.$client.first"
 	mib=$((SBYTES >> 20))
-	# The same offsets for both clients in a round, others each round.
-	for off in $(shuf -i "1-$((mib - 1))" -n "$STREAM_SEEKS" --random-source=<(yes "$r")); do
+	# The same offsets for both clients in a round, others each round,
+	# drawn by a generator seeded with the round: shuf's --random-source
+	# fed a repeated byte gave two runs 2 MiB apart, each seek landing in
+	# the window a stream kept ahead of the one two before it.
+	for off in $(stream_offsets "$r" "$mib"); do
 		stream_read "$f" "$off" >>"$WORK/res/c8.$client.seek"
 	done
 	stream_pair "$client" "$f" "$d"
