@@ -16,38 +16,47 @@ var errNotDownloading = fmt.Errorf("the client is not downloading: %w", sdk.ErrU
 
 // readers tracks the pieces in-flight reads wait for; their union, in the
 // order the reads came, then the windows of sequential readers (streams,
-// stream.go), is the swarm's urgent set, the first waited of it those
-// the reads wait for (swarm.SetUrgent).
+// stream.go), is the swarm's urgent set (swarm.SetUrgent): first the
+// pieces of the reads' own bytes (blocked), then their readahead's (with
+// those, waited), then the windows.
 type readers struct {
 	mu      sync.Mutex
 	next    int
-	sets    map[int][]int
+	sets    map[int]readSet
 	streams []stream // most recent first
 	sent    []int    // the last union returned
 }
 
-func (r *readers) add(pieces []int) (id int, all []int, waited int) {
+// readSet is one waiting read's missing pieces: the first own of them
+// hold its bytes, the rest its readahead.
+type readSet struct {
+	pieces []int
+	own    int
+}
+
+func (r *readers) add(pieces []int, own int) (id int, all []int, blocked, waited int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sets == nil {
-		r.sets = map[int][]int{}
+		r.sets = map[int]readSet{}
 	}
 	r.next++
-	r.sets[r.next] = pieces
-	all, waited = r.unionLocked()
-	return r.next, all, waited
+	r.sets[r.next] = readSet{pieces: pieces, own: own}
+	all, blocked, waited = r.unionLocked()
+	return r.next, all, blocked, waited
 }
 
-func (r *readers) remove(id int) (all []int, waited int) {
+func (r *readers) remove(id int) (all []int, blocked, waited int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.sets, id)
 	return r.unionLocked()
 }
 
-// unionLocked is the urgent set, and how many of its first pieces the
-// reads wait for (those of sets; the streams' windows follow).
-func (r *readers) unionLocked() (all []int, waited int) {
+// unionLocked is the urgent set, how many of its first pieces hold the
+// reads' own bytes, and how many with their readahead (the streams'
+// windows follow).
+func (r *readers) unionLocked() (all []int, blocked, waited int) {
 	ids := make([]int, 0, len(r.sets))
 	for id := range r.sets {
 		ids = append(ids, id)
@@ -64,14 +73,18 @@ func (r *readers) unionLocked() (all []int, waited int) {
 		}
 	}
 	for _, id := range ids {
-		add(r.sets[id])
+		add(r.sets[id].pieces[:r.sets[id].own])
+	}
+	blocked = len(out)
+	for _, id := range ids {
+		add(r.sets[id].pieces)
 	}
 	waited = len(out)
 	for _, st := range r.streams {
 		add(st.pieces)
 	}
 	r.sent = out
-	return out, waited
+	return out, blocked, waited
 }
 
 // ReadAt reads torrent bytes at off, waiting until their pieces are
@@ -122,13 +135,17 @@ func (s *Session) waitPieces(ctx context.Context, off, n, readahead int64) error
 		return nil
 	}
 	var want []int
+	own := 0
 	for i := first; i <= end; i++ {
 		if !sw.HasPiece(i) {
 			want = append(want, i)
+			if i <= last {
+				own++
+			}
 		}
 	}
-	id, urgent, waited := s.readers.add(want)
-	sw.SetUrgent(urgent, waited)
+	id, urgent, blocked, waited := s.readers.add(want, own)
+	sw.SetUrgent(urgent, blocked, waited)
 	defer func() { sw.SetUrgent(s.readers.remove(id)) }()
 	for {
 		changed := sw.PieceChanged()

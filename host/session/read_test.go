@@ -93,15 +93,16 @@ func TestReadAtCancelAndStop(t *testing.T) {
 	waitFor(t, ctx, "the read's piece to be urgent", func() bool {
 		s.readers.mu.Lock()
 		defer s.readers.mu.Unlock()
-		all, waited := s.readers.unionLocked()
-		return slices.Equal(all, []int{first, first + 1}) && waited == 2
+		all, blocked, waited := s.readers.unionLocked()
+		// The read's own piece, then the one after it (its readahead).
+		return slices.Equal(all, []int{first, first + 1}) && blocked == 1 && waited == 2
 	})
 	cancelRead()
 	if err := <-read; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled read: %v, want context.Canceled", err)
 	}
 	s.readers.mu.Lock()
-	left, _ := s.readers.unionLocked()
+	left, _, _ := s.readers.unionLocked()
 	s.readers.mu.Unlock()
 	if len(left) != 0 {
 		t.Fatalf("urgent pieces %v left after the read was cancelled", left)
@@ -170,26 +171,30 @@ func TestReadAtCompleteAtStart(t *testing.T) {
 	}
 }
 
-// The urgent set is the union of the waiting reads' pieces, oldest read
-// first, each piece once, all of them waited for; a read that ends takes
-// its own out.
+// The urgent set is the union of the waiting reads' pieces, each piece
+// once: the reads' own pieces first (blocked), oldest read first, then
+// their readahead, all of them waited for; a piece one read reads and
+// another reads ahead counts as read. A read that ends takes its own out.
 func TestReadersUnion(t *testing.T) {
 	t.Parallel()
 	var r readers
-	a, got, waited := r.add([]int{7, 3})
-	if !slices.Equal(got, []int{7, 3}) || waited != 2 {
-		t.Fatalf("after one read: %v, %d waited for", got, waited)
+	check := func(what string, got []int, blocked, waited int, want []int, wantBlocked, wantWaited int) {
+		t.Helper()
+		if !slices.Equal(got, want) || blocked != wantBlocked || waited != wantWaited {
+			t.Fatalf("%s: %v, %d blocked on, %d waited for; want %v, %d, %d", what, got, blocked, waited, want, wantBlocked, wantWaited)
+		}
 	}
-	b, got, waited := r.add([]int{3, 9, 1})
-	if !slices.Equal(got, []int{7, 3, 9, 1}) || waited != 4 {
-		t.Fatalf("after two reads: %v, %d waited for", got, waited)
-	}
-	if got, waited := r.remove(a); !slices.Equal(got, []int{3, 9, 1}) || waited != 3 {
-		t.Fatalf("after the first ended: %v, %d waited for", got, waited)
-	}
-	if got, waited := r.remove(b); len(got) != 0 || waited != 0 {
-		t.Fatalf("after both ended: %v, %d waited for", got, waited)
-	}
+	a, got, blocked, waited := r.add([]int{7, 3}, 1) // 3 is 7's readahead
+	check("after one read", got, blocked, waited, []int{7, 3}, 1, 2)
+	b, got, blocked, waited := r.add([]int{3, 9, 1}, 2)
+	check("after two reads", got, blocked, waited, []int{7, 3, 9, 1}, 3, 4)
+	c, got, blocked, waited := r.add([]int{5, 6}, 1)
+	check("after three reads", got, blocked, waited, []int{7, 3, 9, 5, 1, 6}, 4, 6)
+	got, blocked, waited = r.remove(a)
+	check("after the first ended", got, blocked, waited, []int{3, 9, 5, 1, 6}, 3, 5)
+	r.remove(c)
+	got, blocked, waited = r.remove(b)
+	check("after all ended", got, blocked, waited, nil, 0, 0)
 }
 
 // Listen takes the port asked for, or says which it could not take; with
@@ -229,26 +234,26 @@ func TestReadersStreams(t *testing.T) {
 	t.Parallel()
 	var r readers
 	t0 := time.Now()
-	if got, _, changed := r.readOn(0, 100, []int{1, 2}, t0); !changed || !slices.Equal(got, []int{1, 2}) {
+	if got, _, _, changed := r.readOn(0, 100, []int{1, 2}, t0); !changed || !slices.Equal(got, []int{1, 2}) {
 		t.Fatalf("first reader: %v %v", got, changed)
 	}
-	if got, waited, changed := r.readOn(500, 100, []int{8, 9}, t0.Add(time.Second)); !changed || !slices.Equal(got, []int{8, 9, 1, 2}) || waited != 0 {
+	if got, _, waited, changed := r.readOn(500, 100, []int{8, 9}, t0.Add(time.Second)); !changed || !slices.Equal(got, []int{8, 9, 1, 2}) || waited != 0 {
 		t.Fatalf("second reader: %v %v, %d waited for", got, changed, waited)
 	}
-	id, got, waited := r.add([]int{9, 5})
+	id, got, _, waited := r.add([]int{9, 5}, 2)
 	if !slices.Equal(got, []int{9, 5, 8, 1, 2}) || waited != 2 {
 		t.Fatalf("with a waiting read: %v, %d waited for", got, waited)
 	}
 	r.remove(id)
 	// The first reads on: its window moves and it is the most recent.
-	if got, _, _ := r.readOn(100, 100, []int{2, 3}, t0.Add(2*time.Second)); !slices.Equal(got, []int{2, 3, 8, 9}) {
+	if got, _, _, _ := r.readOn(100, 100, []int{2, 3}, t0.Add(2*time.Second)); !slices.Equal(got, []int{2, 3, 8, 9}) {
 		t.Fatalf("first reader read on: %v", got)
 	}
-	if _, _, changed := r.readOn(200, 100, []int{2, 3}, t0.Add(2*time.Second)); changed {
+	if _, _, _, changed := r.readOn(200, 100, []int{2, 3}, t0.Add(2*time.Second)); changed {
 		t.Fatal("the same window again counted as a change")
 	}
 	// The second has been silent too long.
-	if got, _, _ := r.readOn(300, 100, []int{3}, t0.Add(2*time.Second+streamIdle)); !slices.Equal(got, []int{3}) {
+	if got, _, _, _ := r.readOn(300, 100, []int{3}, t0.Add(2*time.Second+streamIdle)); !slices.Equal(got, []int{3}) {
 		t.Fatalf("after the second fell silent: %v", got)
 	}
 }

@@ -28,9 +28,10 @@ type stream struct {
 }
 
 // readOn records that a read of [off, off+n) returned with the missing
-// pieces ahead given; it returns the urgent set, how many of it reads
-// wait for, and whether it changed.
-func (r *readers) readOn(off, n int64, ahead []int, now time.Time) (all []int, waited int, changed bool) {
+// pieces ahead given; it returns the urgent set, how many of it hold
+// reads' own bytes and how many with their readahead (unionLocked), and
+// whether it changed.
+func (r *readers) readOn(off, n int64, ahead []int, now time.Time) (all []int, blocked, waited int, changed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := slices.IndexFunc(r.streams, func(st stream) bool { return st.next == off })
@@ -44,8 +45,8 @@ func (r *readers) readOn(off, n int64, ahead []int, now time.Time) (all []int, w
 	r.streams = slices.DeleteFunc(r.streams, func(st stream) bool { return now.Sub(st.seen) > streamIdle })
 	r.streams = r.streams[:min(len(r.streams), maxStreams)]
 	old := r.sent
-	all, waited = r.unionLocked()
-	return all, waited, !slices.Equal(old, all)
+	all, blocked, waited = r.unionLocked()
+	return all, blocked, waited, !slices.Equal(old, all)
 }
 
 // keepAhead makes the pieces after a returned read's last one, up to end,
@@ -58,7 +59,7 @@ func (s *Session) keepAhead(sw *swarm.Swarm, off, n int64, last, end int) {
 			ahead = append(ahead, i)
 		}
 	}
-	if all, waited, changed := s.readers.readOn(off, n, ahead, time.Now()); changed {
-		sw.SetUrgent(all, waited)
+	if all, blocked, waited, changed := s.readers.readOn(off, n, ahead, time.Now()); changed {
+		sw.SetUrgent(all, blocked, waited)
 	}
 }

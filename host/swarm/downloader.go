@@ -76,7 +76,8 @@ type downloader struct {
 	pieces  *pieceTable
 	peers   map[sdk.PeerID]*dlPeer
 	urgent  []int
-	waited  int       // of urgent, the first ones a read is blocked on
+	blocked int       // of urgent, the first ones holding bytes a read is blocked on
+	waited  int       // of urgent, those and the reads' readahead
 	readAt  time.Time // when a reader last waited for a piece (fillDepth)
 	// high and low are the pieces of high and low priority (choose.go);
 	// zero Bitfields when there are none.

@@ -253,7 +253,8 @@ func (r *fuzzRig) step(in *progReader) {
 		for i := range list {
 			list[i] = int(in.next()%(fzPieces+3)) - 2
 		}
-		r.s.dl.setUrgent(list, int(in.next()%5))
+		waited := int(in.next() % 5)
+		r.s.dl.setUrgent(list, waited-int(in.next()%3), waited) // blocked may be negative: nonsense too
 	case 10: // a request for a block of a piece, maybe one we lack
 		if p != nil {
 			i := uint32(in.next() % fzPieces)

@@ -67,11 +67,12 @@ func (pb *published) Stats() Stats { return *pb.stats.Load() }
 
 // SetUrgent replaces the pieces readers wait for, most urgent first: they
 // are requested before anything else and the picker is told. The first
-// waited of them are those a read is blocked on; the rest are kept ahead
-// of readers (a stream's window) and get no copies (requests.go). Safe
-// from any goroutine; only the newest set matters.
-func (s *Swarm) SetUrgent(pieces []int, waited int) {
-	u := urgentSet{pieces: pieces, waited: waited}
+// blocked of them hold the bytes a read is blocked on, the first waited
+// those and the reads' readahead; the rest are kept ahead of readers (a
+// stream's window) and get no copies (requests.go). Safe from any
+// goroutine; only the newest set matters.
+func (s *Swarm) SetUrgent(pieces []int, blocked, waited int) {
+	u := urgentSet{pieces: pieces, blocked: blocked, waited: waited}
 	for {
 		select {
 		case s.urgentCh <- u:
@@ -87,6 +88,6 @@ func (s *Swarm) SetUrgent(pieces []int, waited int) {
 
 // urgentSet is one SetUrgent's pieces for the run loop.
 type urgentSet struct {
-	pieces []int
-	waited int
+	pieces          []int
+	blocked, waited int
 }

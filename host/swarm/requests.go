@@ -256,16 +256,20 @@ func (d *downloader) stalledRequests(p *dlPeer, now time.Time, batch []byte) []b
 	return batch
 }
 
-// setUrgent replaces the pieces readers wait for, most urgent first, the
-// first waited of them those a read is blocked on (SetUrgent). A piece of
-// skipped files becomes wanted: its reader is the user asking.
-func (d *downloader) setUrgent(pieces []int, waited int) {
+// setUrgent replaces the pieces readers wait for, most urgent first: the
+// first blocked of them hold the bytes a read is blocked on, the first
+// waited those and the reads' readahead (SetUrgent). A piece of skipped
+// files becomes wanted: its reader is the user asking.
+func (d *downloader) setUrgent(pieces []int, blocked, waited int) {
 	valid := pieces[:0:0]
-	d.waited = 0
+	d.blocked, d.waited = 0, 0
 	for k, i := range pieces {
 		if i >= 0 && i < d.pieces.numPieces && !d.have.Has(i) {
 			valid = append(valid, i)
 			d.want(i)
+			if k < blocked {
+				d.blocked++
+			}
 			if k < waited {
 				d.waited++
 			}
@@ -330,18 +334,28 @@ const (
 )
 
 // copied says whether block b of ps, the k-th of the urgent blocks not
-// here, is asked of urgentCopies peers: one of the first n (copyBlocks),
-// or of the urgentDup window and late, or queued deep at its one peer
-// (queuedAhead). It also gives the most requests a peer may have out to
-// take the copy: any number but for one queued deep, which goes only where
-// it comes sooner.
-func (d *downloader) copied(ps *pieceState, b, k, n int, now time.Time) (bool, int) {
+// here, is asked of urgentCopies peers: of the urgentDup window, one
+// queued deep at its one peer (queuedAhead), or, if it holds bytes a read
+// is blocked on (own), one of the first n (copyBlocks) or late. It also
+// gives the most requests a peer may have out to take the copy: any
+// number but for one queued deep, which goes only where it comes sooner.
+//
+// A read's readahead gets only the deep copies: a deep request is mostly
+// cancelled before its seeder reads it, while a seeder sends a copy of
+// the first n or a late one whether cancelled or not. With 1 MiB reads
+// back to back, each read's readahead copied as the window moved on took
+// the seeders' quota the next read needed: with the first n and late
+// copies a sixth of case 8's seeks waited two of the seeders' ticks, not
+// one; without them for the readahead, a twentieth (docs/performance.md,
+// round 11). The deep copies stay: at a play's start the second piece is
+// the first read's readahead, queued behind the first (round 10).
+func (d *downloader) copied(ps *pieceState, b, k, n int, own bool, now time.Time) (bool, int) {
 	switch {
-	case k < n:
+	case own && k < n:
 		return true, math.MaxInt
 	case k >= d.dup/blockSize || ps.reqs[b] == 0:
 		return false, 0
-	case now.Sub(ps.askedAt[b]) >= lateAfter:
+	case own && now.Sub(ps.askedAt[b]) >= lateAfter:
 		return true, math.MaxInt
 	}
 	if a := d.queuedAhead(ps, b); a >= 0 {
@@ -438,8 +452,8 @@ func (d *downloader) lateCopies(now time.Time) {
 // fewer than urgentCopies peers, and a peer could take its copy.
 func (d *downloader) late(now time.Time) bool {
 	n, late := d.copyBlocks(), false
-	d.dupWindow(func(ps *pieceState, b, k int) bool {
-		ok, limit := d.copied(ps, b, k, n, now)
+	d.dupWindow(func(ps *pieceState, b, k int, own bool) bool {
+		ok, limit := d.copied(ps, b, k, n, own, now)
 		late = ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && ok && d.copyTaker(ps.index, limit)
 		return !late
 	})
@@ -447,12 +461,13 @@ func (d *downloader) late(now time.Time) bool {
 }
 
 // dupWindow calls f with each block of the urgentDup window, the first
-// blocks not here of the pieces reads are blocked on, and its place k
-// among them, in order, while f returns true; it stops at an urgent piece
-// not started (firstUrgent's).
-func (d *downloader) dupWindow(f func(ps *pieceState, b, k int) bool) {
+// blocks not here of the pieces reads wait for, its place k among them,
+// and whether it holds bytes a read is blocked on (not its readahead), in
+// order, while f returns true; it stops at an urgent piece not started
+// (firstUrgent's).
+func (d *downloader) dupWindow(f func(ps *pieceState, b, k int, own bool) bool) {
 	k := 0
-	for _, i := range d.urgent[:d.waited] {
+	for r, i := range d.urgent[:d.waited] {
 		ps := d.pieces.active[i]
 		if ps == nil {
 			if d.have.Has(i) || d.pieces.verifying[i] {
@@ -464,7 +479,7 @@ func (d *downloader) dupWindow(f func(ps *pieceState, b, k int) bool) {
 			if ps.got[b] {
 				continue
 			}
-			if k >= d.dup/blockSize || !f(ps, b, k) {
+			if k >= d.dup/blockSize || !f(ps, b, k, r < d.blocked) {
 				return
 			}
 			k++
@@ -525,7 +540,7 @@ func (d *downloader) assignUrgent(helpers []*dlPeer, now time.Time) {
 			}
 			copies, first, limit := 1, k < d.dup/blockSize, math.MaxInt
 			if r < d.waited {
-				if ok, l := d.copied(ps, b, k, n, u.now); ok {
+				if ok, l := d.copied(ps, b, k, n, r < d.blocked, u.now); ok {
 					copies, limit = urgentCopies, l
 				}
 			}
@@ -648,10 +663,10 @@ func (d *downloader) workRank(p *dlPeer, now time.Time) int {
 // be asked; -1 if none.
 func (d *downloader) copyPiece(p *dlPeer, now time.Time) int {
 	n, found := d.copyBlocks(), -1
-	d.dupWindow(func(ps *pieceState, b, k int) bool {
+	d.dupWindow(func(ps *pieceState, b, k int, own bool) bool {
 		_, asked := p.inflight[blockKey(uint32(ps.index), uint32(b*blockSize))]
 		if !asked && ps.reqs[b] < urgentCopies && p.has.Has(ps.index) && d.mayJoin(p, ps) {
-			if ok, limit := d.copied(ps, b, k, n, now); ok && p.takesCopy(limit) {
+			if ok, limit := d.copied(ps, b, k, n, own, now); ok && p.takesCopy(limit) {
 				found = ps.index
 			}
 		}

@@ -325,7 +325,7 @@ func (s *Swarm) run(ctx context.Context) error {
 		case r := <-s.webIn:
 			s.webResult(r)
 		case u := <-s.urgentCh:
-			s.dl.setUrgent(u.pieces, u.waited)
+			s.dl.setUrgent(u.pieces, u.blocked, u.waited)
 		case sel := <-s.selCh:
 			if s.applySelection(sel) && !s.cfg.Seed {
 				s.flushPicker()

@@ -107,7 +107,7 @@ func TestDownloaderWindowNotCopied(t *testing.T) {
 	for _, p := range peers {
 		p.depth = 64 // room for copies past the short pipeline's 16
 	}
-	r.d.setUrgent(urgent, 0)
+	r.d.setUrgent(urgent, 0, 0)
 	r.d.lateCopies(time.Now().Add(2 * lateAfter))
 	askedOf := urgentAsked(t, outs, urgent)
 	for _, i := range urgent {
@@ -117,7 +117,7 @@ func TestDownloaderWindowNotCopied(t *testing.T) {
 			}
 		}
 	}
-	r.d.setUrgent(urgent, 1)
+	r.d.setUrgent(urgent, 1, 1)
 	askedOf = urgentAsked(t, outs, urgent)
 	for b := range uint32(2) {
 		if got := askedOf[req(uint32(urgent[0]), b)]; len(got) != 1 {
@@ -131,8 +131,33 @@ func TestDownloaderWindowNotCopied(t *testing.T) {
 	}
 }
 
+// A read's readahead is waited for but not blocked on: in a fast swarm,
+// where the whole copy window is copied, only the blocks of the read's own
+// piece are asked of two peers; the readahead's, of one, late or not
+// (copied).
+func TestDownloaderReadaheadNotCopied(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	r := newRig(t, n)
+	peers, outs, urgent := r.fastTrio(t, n)
+	r.d.dup = 4 * blockSize // room for both pieces' blocks in the copy window
+	for _, p := range peers {
+		p.depth = 64
+	}
+	r.d.setUrgent(urgent, 1, 2)
+	r.d.lateCopies(time.Now().Add(2 * lateAfter))
+	askedOf := urgentAsked(t, outs, urgent)
+	for i, want := range []int{2, 1} {
+		for b := range uint32(2) {
+			if got := askedOf[req(uint32(urgent[i]), b)]; len(got) != want {
+				t.Fatalf("block %d of piece %d (own: %v) asked of peers %v, want %d of them", b, urgent[i], i == 0, got, want)
+			}
+		}
+	}
+}
+
 // blocked is an urgent set that reads are blocked on in full.
-func blocked(pieces []int) ([]int, int) { return pieces, len(pieces) }
+func blocked(pieces []int) ([]int, int, int) { return pieces, len(pieces), len(pieces) }
 
 // A peer that unchokes while a reader waits is asked for copies of the
 // first urgent blocks, before any bulk; a third peer gets no third copy.
@@ -173,7 +198,7 @@ func TestDownloaderUrgentCopiesOnUnchoke(t *testing.T) {
 // its quota from the blocks after it.
 func TestDownloaderUrgentCopiesQuarterMiB(t *testing.T) {
 	t.Parallel()
-	first, second, blocks := readCopies(t, 1<<20, 1<<40) // a MiB: urgentDup blocks and a window; a swarm too fast to pace
+	first, second, blocks := readCopies(t, 1<<20, 1<<40, true) // a MiB: urgentDup blocks and a window; a swarm too fast to pace
 	if len(first) != blocks {
 		t.Fatalf("the first peer was asked for %d of the read's %d blocks", len(first), blocks)
 	}
@@ -200,27 +225,34 @@ func TestDownloaderUrgentCopiesByRate(t *testing.T) {
 		{256 << 10, 2, 8}, // 512 KiB/s in all: two blocks of copies; 128 KiB a tick each
 		{0, 1, 8},
 	} {
-		first, second, blocks := readCopies(t, urgentDup, c.peak)
-		for k := range blocks {
-			if !first[k] {
-				t.Fatalf("peak %d: block %d of the quarter MiB was not asked of the first peer (asked: %v)", c.peak, k, first)
+		for _, own := range []bool{true, false} {
+			first, second, blocks := readCopies(t, urgentDup, c.peak, own)
+			copies := c.copies
+			if !own {
+				copies = 0 // a readahead gets only the deep copies
 			}
-			// The second peer copies the first blocks, then those queued
-			// past the first peer's burst while its own burst has room.
-			deep := k >= c.burst && k < c.burst+c.burst-c.copies
-			if want := k < c.copies || deep; second[k] != want {
-				t.Fatalf("peak %d: block %d of the read asked of the second peer: %v, want %v (asked: %v)",
-					c.peak, k, second[k], want, second)
+			for k := range blocks {
+				if !first[k] {
+					t.Fatalf("peak %d: block %d of the quarter MiB was not asked of the first peer (asked: %v)", c.peak, k, first)
+				}
+				// The second peer copies the first blocks, then those queued
+				// past the first peer's burst while its own burst has room.
+				deep := k >= c.burst && k < c.burst+c.burst-copies
+				if want := k < copies || deep; second[k] != want {
+					t.Fatalf("peak %d, own %v: block %d of the read asked of the second peer: %v, want %v (asked: %v)",
+						c.peak, own, k, second[k], want, second)
+				}
 			}
 		}
 	}
 }
 
-// readCopies makes a read of size bytes urgent while two peers that have
-// every piece choke us, each with room for the whole read and the given
-// pace peak; then they unchoke one after the other. It returns the read's
-// blocks (by their place in it) each was asked for, and how many it has.
-func readCopies(t *testing.T, size int, peak int64) (first, second map[int]bool, blocks int) {
+// readCopies makes a read of size bytes urgent, its own bytes or its
+// readahead, while two peers that have every piece choke us, each with
+// room for the whole read and the given pace peak; then they unchoke one
+// after the other. It returns the read's blocks (by their place in it)
+// each was asked for, and how many it has.
+func readCopies(t *testing.T, size int, peak int64, own bool) (first, second map[int]bool, blocks int) {
 	const n = 400 // far from the endgame, which would ask for copies anyway
 	r := newRig(t, n)
 	all := everyPiece(n)
@@ -235,7 +267,11 @@ func readCopies(t *testing.T, size int, peak int64) (first, second map[int]bool,
 	for i := range size / pl {
 		urgent = append(urgent, 10+i)
 	}
-	r.d.setUrgent(blocked(urgent))
+	blockedOn := 0
+	if own {
+		blockedOn = len(urgent)
+	}
+	r.d.setUrgent(urgent, blockedOn, len(urgent))
 	asked := func(out *fakeOut) map[int]bool {
 		got := map[int]bool{}
 		for _, m := range out.take(t) {
