@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,6 +21,7 @@ func startWithPlugins(t *testing.T, mnt string) *client {
 	src := t.TempDir()
 	realpeers.MakeData(t, src, realpeers.FileSpec{Path: "c/a.bin", Size: 1 << 20})
 	torrent := realpeers.MakeTorrent(t, filepath.Join(src, "c"), "", 16)
+	t.Cleanup(func() { exec.Command("fusermount3", "-u", "-z", mnt).Run() }) // if the test fails while mounted
 	c := startClient(t, "-picker", "random", "-dir", t.TempDir(), "-torfs", mnt, torrent)
 	c.waitFor(regexp.MustCompile(`picker plugin running`), 30*time.Second)
 	c.waitFor(regexp.MustCompile(`torfs: mounted`), 30*time.Second)
@@ -31,6 +35,12 @@ func startWithPlugins(t *testing.T, mnt string) *client {
 // said "[ERROR] ... plugin process exited ... signal: terminated".
 func TestCleanStop(t *testing.T) {
 	t.Parallel()
+	// Under nohup the client inherits an ignored HUP and rightly keeps it
+	// ignored (stopSignals); a HUP this process catches is the default
+	// again in the clients it starts (execve), as from a terminal.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	t.Cleanup(func() { signal.Stop(hup) })
 	tests := map[string]struct {
 		sig   syscall.Signal
 		group bool
