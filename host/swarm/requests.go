@@ -412,12 +412,18 @@ func (p *dlPeer) ahead(key uint64) int {
 	return n
 }
 
-// copyTaker says whether an unchoked peer that has piece i could take a
-// copy with that limit (copied): else a block queued deep everywhere would
-// have lateCopies assign in vain every 25 ms.
-func (d *downloader) copyTaker(i, limit int) bool {
+// copyTaker says whether an unchoked peer not asked for block b of ps,
+// that has the piece and may join it, could take a copy with that limit
+// (copied): else a block queued deep everywhere, or of a piece one peer
+// fetches alone (ban.go), would have lateCopies assign in vain every
+// 25 ms.
+func (d *downloader) copyTaker(ps *pieceState, b, limit int) bool {
+	key := blockKey(uint32(ps.index), uint32(b*blockSize))
 	for _, p := range d.peers {
-		if !p.choked && p.has.Has(i) && p.takesCopy(limit) {
+		if _, mine := p.inflight[key]; mine {
+			continue
+		}
+		if !p.choked && p.has.Has(ps.index) && d.mayJoin(p, ps) && p.takesCopy(limit) {
 			return true
 		}
 	}
@@ -454,7 +460,7 @@ func (d *downloader) late(now time.Time) bool {
 	n, late := d.copyBlocks(), false
 	d.dupWindow(func(ps *pieceState, b, k int, own bool) bool {
 		ok, limit := d.copied(ps, b, k, n, own, now)
-		late = ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && ok && d.copyTaker(ps.index, limit)
+		late = ps.reqs[b] > 0 && ps.reqs[b] < urgentCopies && ok && d.copyTaker(ps, b, limit)
 		return !late
 	})
 	return late

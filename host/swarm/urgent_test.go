@@ -335,6 +335,35 @@ func TestDownloaderLateBlocksCopied(t *testing.T) {
 	}
 }
 
+// A late block of a piece one peer fetches alone (ban.go) has nobody to
+// copy it: the run loop's tick does not try every 25 ms (late).
+func TestDownloaderLateSoloNotCopied(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	r := newRig(t, n)
+	all := everyPiece(n)
+	a, aout := r.peer(1, true, all...)
+	b, bout := r.peer(2, true, all...)
+	r.d.gotUnchoke(a)
+	r.d.gotUnchoke(b)
+	aout.take(t)
+	bout.take(t)
+	r.d.solo = func(int) bool { return true }
+	r.d.setUrgent(blocked([]int{100}))
+	ps := r.d.pieces.active[100]
+	if ps == nil || ps.solo == 0 {
+		t.Fatal("the urgent piece did not start with one peer alone")
+	}
+	if r.d.late(time.Now().Add(lateAfter)) {
+		t.Fatal("a late block of a solo piece counted as one to copy")
+	}
+	r.d.solo = func(int) bool { return false }
+	ps.solo = 0
+	if !r.d.late(time.Now().Add(lateAfter)) {
+		t.Fatal("a late block of a piece any peer may join not counted as one to copy")
+	}
+}
+
 // A seek's piece, put before the window a stream keeps urgent, has the
 // window's requests cancelled for it, and is asked for after the cancels.
 func TestDownloaderSeekPreemptsOtherWindows(t *testing.T) {
