@@ -293,13 +293,7 @@ func TestDownloaderLateBlocksCopied(t *testing.T) {
 	t.Parallel()
 	const n = 400 // far from the endgame, which would ask for copies anyway
 	r := newRig(t, n)
-	all := everyPiece(n)
-	a, aout := r.peer(1, true, all...)
-	b, bout := r.peer(2, true, all...)
-	r.d.gotUnchoke(a)
-	r.d.gotUnchoke(b)
-	aout.take(t)
-	bout.take(t)
+	a, b := r.unchokedPair(t, n)
 	a.depth, b.depth = 512, 512       // room for copies beyond the bulk
 	a.peak, b.peak = 256<<10, 256<<10 // two blocks of copies (copyBlocks)
 	pl := int(r.d.pieces.pieceLength)
@@ -335,12 +329,10 @@ func TestDownloaderLateBlocksCopied(t *testing.T) {
 	}
 }
 
-// A late block of a piece one peer fetches alone (ban.go) has nobody to
-// copy it: the run loop's tick does not try every 25 ms (late).
-func TestDownloaderLateSoloNotCopied(t *testing.T) {
-	t.Parallel()
-	const n = 400
-	r := newRig(t, n)
+// unchokedPair: two peers with every piece that unchoked us, what they
+// were asked for then taken.
+func (r *rig) unchokedPair(t *testing.T, n int) (a, b *dlPeer) {
+	t.Helper()
 	all := everyPiece(n)
 	a, aout := r.peer(1, true, all...)
 	b, bout := r.peer(2, true, all...)
@@ -348,6 +340,16 @@ func TestDownloaderLateSoloNotCopied(t *testing.T) {
 	r.d.gotUnchoke(b)
 	aout.take(t)
 	bout.take(t)
+	return a, b
+}
+
+// A late block of a piece one peer fetches alone (ban.go) has nobody to
+// copy it: the run loop's tick does not try every 25 ms (late).
+func TestDownloaderLateSoloNotCopied(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	r := newRig(t, n)
+	r.unchokedPair(t, n)
 	r.d.solo = func(int) bool { return true }
 	r.d.setUrgent(blocked([]int{100}))
 	ps := r.d.pieces.active[100]
