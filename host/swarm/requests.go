@@ -420,14 +420,18 @@ func (p *dlPeer) ahead(key uint64) int {
 func (d *downloader) copyTaker(ps *pieceState, b, limit int) bool {
 	key := blockKey(uint32(ps.index), uint32(b*blockSize))
 	for _, p := range d.peers {
-		if _, mine := p.inflight[key]; mine {
-			continue
-		}
-		if !p.choked && p.has.Has(ps.index) && d.mayJoin(p, ps) && p.takesCopy(limit) {
+		if !p.choked && d.mayAsk(p, ps, key) && p.takesCopy(limit) {
 			return true
 		}
 	}
 	return false
+}
+
+// mayAsk says whether p could be asked for the block with key of ps: it
+// has the piece, may join it (ban.go), and was not asked for that block.
+func (d *downloader) mayAsk(p *dlPeer, ps *pieceState, key uint64) bool {
+	_, mine := p.inflight[key]
+	return !mine && p.has.Has(ps.index) && d.mayJoin(p, ps)
 }
 
 // takesCopy says whether p may be asked for a copy that wants a peer with
@@ -586,7 +590,7 @@ func (d *downloader) assignBlock(u *urgentAssignment, ps *pieceState, b int, fir
 		if !first {
 			limit = u.short[k]
 		}
-		if _, mine := p.inflight[key]; mine || len(p.inflight) >= limit || !p.has.Has(ps.index) || !d.mayJoin(p, ps) {
+		if len(p.inflight) >= limit || !d.mayAsk(p, ps, key) {
 			continue
 		}
 		if ps.reqs[b] > 0 && !p.takesCopy(copyLimit) {
@@ -670,8 +674,7 @@ func (d *downloader) workRank(p *dlPeer, now time.Time) int {
 func (d *downloader) copyPiece(p *dlPeer, now time.Time) int {
 	n, found := d.copyBlocks(), -1
 	d.dupWindow(func(ps *pieceState, b, k int, own bool) bool {
-		_, asked := p.inflight[blockKey(uint32(ps.index), uint32(b*blockSize))]
-		if !asked && ps.reqs[b] < urgentCopies && p.has.Has(ps.index) && d.mayJoin(p, ps) {
+		if ps.reqs[b] < urgentCopies && d.mayAsk(p, ps, blockKey(uint32(ps.index), uint32(b*blockSize))) {
 			if ok, limit := d.copied(ps, b, k, n, own, now); ok && p.takesCopy(limit) {
 				found = ps.index
 			}
