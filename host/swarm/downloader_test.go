@@ -501,3 +501,46 @@ func unasked(t *testing.T, asked map[uint32]bool, n, k int) []int {
 	}
 	return out
 }
+
+// While the piece memory is full, a peer that holds its blocks and sends
+// nothing for stallAfter has them asked of the idle peers by the 25 ms
+// unstall, not only at the next tick; a peer that is merely busy does not.
+func TestDownloaderUnstallTakesOverBehindPeer(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	r := newRig(t, n)
+	r.d.pieces.memory = 0 // the least: minPieces
+	a, aout := r.peer(1, true, everyPiece(n)...)
+	a.lastBlock = time.Now()
+	r.d.gotUnchoke(a)
+	held := map[sent]bool{}
+	for _, m := range aout.take(t) {
+		if m.id == wire.IDRequest {
+			held[m] = true
+		}
+	}
+	if !r.d.pieces.full() || len(held) != minPieces*2 {
+		t.Fatalf("peer 1 holds %d requests, full %v: want every block of the %d pieces the memory allows", len(held), r.d.pieces.full(), minPieces)
+	}
+	b, bout := r.peer(2, true, everyPiece(n)...)
+	b.lastBlock = time.Now()
+	r.d.gotUnchoke(b)
+	bout.take(t)
+
+	r.d.unstall(time.Now())
+	if got := bout.take(t); len(got) > 0 {
+		t.Fatalf("peer 2 asked for %v while peer 1 is not behind", got)
+	}
+	a.lastBlock = time.Now().Add(-stallAfter)
+	r.d.unstall(time.Now())
+	asked := 0
+	for _, m := range bout.take(t) {
+		if m.id != wire.IDRequest || !held[m] {
+			t.Fatalf("peer 2 sent %v, not a request for a block peer 1 holds", m)
+		}
+		asked++
+	}
+	if asked != len(held) {
+		t.Fatalf("peer 2 asked for %d of the %d blocks peer 1 holds", asked, len(held))
+	}
+}

@@ -223,9 +223,18 @@ func (d *downloader) endgameRequests(p *dlPeer, depth int, now time.Time, batch 
 	return batch
 }
 
-// stallAfter: a peer whose pipeline (about a second of its rate) has
-// brought no block for this long is behind.
-const stallAfter = 2 * time.Second
+// stallAfter: a peer that holds requests and has brought no block for
+// this long is behind. A seeder sends blocks back to back, a rate-limited
+// libtorrent one at least once a tick (500 ms); a pause of 1.8 s by the
+// anacrolix seeder, holding every block of the piece memory, was what made
+// one round of case 11 in several a second or two slower
+// (docs/performance.md, "A pause of one seeder").
+const stallAfter = 750 * time.Millisecond
+
+// behind says q holds requests and has sent nothing for stallAfter.
+func (q *dlPeer) behind(now time.Time) bool {
+	return len(q.inflight) > 0 && now.Sub(q.lastBlock) >= stallAfter
+}
 
 // stalledRequests asks p, which has little to do while no piece may start,
 // for blocks of started pieces held by peers that are behind: if one of
@@ -235,7 +244,7 @@ const stallAfter = 2 * time.Second
 // copy to arrive cancels the other.
 func (d *downloader) stalledRequests(p *dlPeer, now time.Time, batch []byte) []byte {
 	for _, q := range d.peers {
-		if q == p || len(q.inflight) == 0 || now.Sub(q.lastBlock) < stallAfter {
+		if q == p || !q.behind(now) {
 			continue
 		}
 		for key := range q.inflight {
@@ -254,6 +263,29 @@ func (d *downloader) stalledRequests(p *dlPeer, now time.Time, batch []byte) []b
 		}
 	}
 	return batch
+}
+
+// unstall (the run loop, every 25 ms): while no piece may start and a peer
+// is behind, the idle peers take over its blocks at once rather than at the
+// next tick; once they have some, each block they bring asks for more.
+func (d *downloader) unstall(now time.Time) {
+	if !d.pieces.full() || !d.anyBehind(now) {
+		return
+	}
+	for _, p := range d.peers {
+		if !p.choked && len(p.inflight) < minDepth {
+			d.fill(p)
+		}
+	}
+}
+
+func (d *downloader) anyBehind(now time.Time) bool {
+	for _, q := range d.peers {
+		if q.behind(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // setUrgent replaces the pieces readers wait for, most urgent first: the

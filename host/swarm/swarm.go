@@ -339,6 +339,7 @@ func (s *Swarm) run(ctx context.Context) error {
 			s.tick(ctx, now)
 		case <-flush.C:
 			s.dl.paceTick()
+			s.dl.unstall(time.Now())
 			s.flushPicker()
 			s.serveWaitingMetadata()
 		}
