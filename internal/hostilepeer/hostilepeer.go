@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -127,6 +129,7 @@ type Peer struct {
 	stop    chan struct{}
 	mu      sync.Mutex
 	open    map[net.Conn]bool
+	ids     []string // peer IDs of the handshakes read
 	wg      sync.WaitGroup
 }
 
@@ -164,6 +167,28 @@ func (p *Peer) Addr() netip.AddrPort { return netip.MustParseAddrPort(p.ln.Addr(
 
 // Conns is how many connections the peer has accepted.
 func (p *Peer) Conns() int { return int(p.conns.Load()) }
+
+// ConnsFrom is how many of the handshakes it read carried a peer ID
+// starting with prefix: a client's own connections, told apart from
+// those of other peers it passed the address to (PEX).
+func (p *Peer) ConnsFrom(prefix string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, id := range p.ids {
+		if strings.HasPrefix(id, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// PeerIDs are the peer IDs of the handshakes it read, in order.
+func (p *Peer) PeerIDs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.ids)
+}
 
 // Dropped is how many of its connections the other side ended (an EOF or
 // a reset), as opposed to the peer hanging up or the test stopping it.
@@ -265,9 +290,13 @@ func (p *Peer) Connect(to netip.AddrPort) (answered bool, err error) {
 // handshake reads the client's handshake and answers it; fast announces
 // BEP 6. Only BEP 6 is announced: the peers speak no extensions.
 func (p *Peer) handshake(c net.Conn, infoHash [20]byte, fast bool) error {
-	if _, err := wire.ReadHandshake(c); err != nil {
+	theirs, err := wire.ReadHandshake(c)
+	if err != nil {
 		return err
 	}
+	p.mu.Lock()
+	p.ids = append(p.ids, string(theirs.PeerID[:]))
+	p.mu.Unlock()
 	h := wire.Handshake{InfoHash: infoHash, PeerID: p.id}
 	if fast {
 		h.Reserved[7] |= 0x04
