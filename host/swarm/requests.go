@@ -228,7 +228,7 @@ func (d *downloader) endgameRequests(p *dlPeer, depth int, now time.Time, batch 
 // libtorrent one at least once a tick (500 ms); a pause of 1.8 s by the
 // anacrolix seeder, holding every block of the piece memory, was what made
 // one round of case 11 in several a second or two slower
-// (docs/performance.md, "A pause of one seeder").
+// (docs/performance.md, "Case 11: a pause of one seeder").
 const stallAfter = 750 * time.Millisecond
 
 // behind says q holds requests and has sent nothing for stallAfter.
