@@ -38,6 +38,7 @@ type Config struct {
 	InfoHash [20]byte
 	Port     int           // our TCP peer port, announced
 	Every    time.Duration // 0 = DefaultEvery
+	Again    time.Duration // the second announce after the first; 0 = a minute (at most Every)
 	// Group is the multicast group and port; "" = Group. Tests use
 	// another port so they never meet real clients.
 	Group string
@@ -69,6 +70,9 @@ func Start(cfg Config, found func([]netip.AddrPort)) (*Service, error) {
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultEvery
+	}
+	if cfg.Again <= 0 {
+		cfg.Again = time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
@@ -149,8 +153,12 @@ func (s *Service) announce() error {
 	return err
 }
 
+// announceEvery announces again cfg.Again after the first announce (a
+// minute: as soon as BEP 14 allows), then every cfg.Every: discovery rests on one
+// datagram each side sends, and the second gives a lost one, or one the
+// other side had no room for, another chance well before the next.
 func (s *Service) announceEvery(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Every)
+	t := time.NewTimer(min(s.cfg.Again, s.cfg.Every))
 	defer t.Stop()
 	for {
 		select {
@@ -160,6 +168,7 @@ func (s *Service) announceEvery(ctx context.Context) {
 			if err := s.announce(); err != nil {
 				s.log.Debug("local discovery announce", "error", err)
 			}
+			t.Reset(s.cfg.Every)
 		}
 	}
 }

@@ -22,8 +22,13 @@ func testGroup(t *testing.T) string {
 
 func start(t *testing.T, group string, ih [20]byte, port int) <-chan netip.AddrPort {
 	t.Helper()
+	return startCfg(t, Config{InfoHash: ih, Port: port, Group: group, HostOnly: true, Every: 200 * time.Millisecond})
+}
+
+func startCfg(t *testing.T, cfg Config) <-chan netip.AddrPort {
+	t.Helper()
 	ch := make(chan netip.AddrPort, 16)
-	s, err := Start(Config{InfoHash: ih, Port: port, Group: group, HostOnly: true, Every: 200 * time.Millisecond},
+	s, err := Start(cfg,
 		func(a []netip.AddrPort) {
 			for _, x := range a {
 				select {
@@ -73,6 +78,23 @@ func TestTwoServicesFindEachOther(t *testing.T) {
 	case got := <-c:
 		t.Fatalf("service of another torrent reported %v", got)
 	case <-time.After(time.Second):
+	}
+}
+
+// A service that joins after another's first announce hears its second,
+// which comes Again after the first, not Every.
+func TestSecondAnnounceSoonAfterFirst(t *testing.T) {
+	group := testGroup(t)
+	ih := [20]byte{4, 5, 6}
+	startCfg(t, Config{InfoHash: ih, Port: 40011, Group: group, HostOnly: true, Every: time.Hour, Again: 300 * time.Millisecond})
+	late := startCfg(t, Config{InfoHash: ih, Port: 40012, Group: group, HostOnly: true, Every: time.Hour, Again: time.Hour})
+	select {
+	case got := <-late:
+		if got.Port() != 40011 {
+			t.Fatalf("unexpected peer %v", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the late service heard no second announce")
 	}
 }
 
