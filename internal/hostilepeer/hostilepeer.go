@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -129,7 +128,7 @@ type Peer struct {
 	stop    chan struct{}
 	mu      sync.Mutex
 	open    map[net.Conn]bool
-	ids     []string // peer IDs of the handshakes read
+	ids     []string // PeerIDs
 	wg      sync.WaitGroup
 }
 
@@ -168,22 +167,9 @@ func (p *Peer) Addr() netip.AddrPort { return netip.MustParseAddrPort(p.ln.Addr(
 // Conns is how many connections the peer has accepted.
 func (p *Peer) Conns() int { return int(p.conns.Load()) }
 
-// ConnsFrom is how many of the handshakes it read carried a peer ID
-// starting with prefix: a client's own connections, told apart from
-// those of other peers it passed the address to (PEX).
-func (p *Peer) ConnsFrom(prefix string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, id := range p.ids {
-		if strings.HasPrefix(id, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-// PeerIDs are the peer IDs of the handshakes it read, in order.
+// PeerIDs are the peer IDs of the handshakes it answered, in order (not
+// kept by HangUp, SlowHandshake and the metadata behaviours): a test tells
+// a client's own connections from those of peers it passed the address to.
 func (p *Peer) PeerIDs() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
