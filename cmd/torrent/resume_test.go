@@ -314,6 +314,14 @@ func TestKillNeverCountsBadPieces(t *testing.T) {
 				break
 			}
 			have, err := advertised(t, port, m.InfoHash, n)
+			if err != nil && finishedFirst(c) {
+				// The few pieces left came at once and it exited (-seed=false)
+				// before the dial: its record is checked below, and the next
+				// start finds the download complete.
+				t.Logf("kill %d: start check %+v, then complete and gone before its bitfield was read", k, ck)
+				claimed += checkRecord(t, k, dst, m, source, onDisk)
+				continue
+			}
 			if err != nil {
 				t.Fatalf("kill %d: reading the client's bitfield: %v", k, err)
 			}
@@ -358,6 +366,17 @@ func TestKillNeverCountsBadPieces(t *testing.T) {
 		t.Errorf("%d pieces trusted, %d advertised and %d recorded pieces compared, %d restarts that found data: the resume path went untested",
 			trusted, verified, claimed, withData)
 	}
+}
+
+// finishedFirst says whether c exited, within a few seconds, after
+// completing the download.
+func finishedFirst(c *client) bool {
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		return false
+	}
+	return strings.Contains(c.output(), "download complete")
 }
 
 // checkRecord compares every piece the resume file in dir claims with the
